@@ -1,0 +1,100 @@
+/*
+ * pg_auth.h -- password checks of PostgreSQL authentication, server side:
+ * md5 hashing, SCRAM-SHA-256 (RFC 5802/7677) verifiers and the server half of
+ * the SASL exchange. Built on OpenSSL primitives; no I/O.
+ *
+ * Secrets as stored in an auth file, as PgBouncer and pg_authid store them:
+ *   plain text, "md5" + 32 hex digits, or
+ *   "SCRAM-SHA-256$<iterations>:<salt base64>$<StoredKey base64>:<ServerKey base64>".
+ */
+#ifndef WEIR_PG_AUTH_H
+#define WEIR_PG_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/result.h"
+
+#define PG_MD5_LEN 35 /* "md5" + 32 hex digits, without NUL */
+#define SCRAM_KEY_LEN 32
+#define SCRAM_SALT_MAX 64
+#define SCRAM_DEFAULT_ITERATIONS 4096
+#define SCRAM_MECHANISM "SCRAM-SHA-256"
+
+enum pg_secret_kind { PG_SECRET_PLAIN, PG_SECRET_MD5, PG_SECRET_SCRAM };
+
+/* Classifies a stored secret by its form. */
+enum pg_secret_kind pg_secret_kind(const char *secret);
+
+/* out = "md5" + hex(md5(password || user)), NUL-terminated (36 bytes). */
+void pg_md5_secret(const char *password, const char *user, char out[PG_MD5_LEN + 1]);
+
+/*
+ * Checks a client's md5 response (what it sent in PasswordMessage) against a
+ * stored md5 secret and the 4-byte salt we sent: expected =
+ * "md5" + hex(md5(secret_hex_part || salt)). Constant-time compare.
+ */
+bool pg_md5_check(const char *md5_secret, const uint8_t salt[4], const char *response);
+
+struct scram_secret {
+    int iterations;
+    uint8_t salt[SCRAM_SALT_MAX];
+    size_t salt_len;
+    uint8_t stored_key[SCRAM_KEY_LEN];
+    uint8_t server_key[SCRAM_KEY_LEN];
+};
+
+/* Parses a SCRAM-SHA-256 verifier string. WR_OK or WR_ERROR. */
+int scram_parse_verifier(const char *verifier, struct scram_secret *out) WR_MUST_CHECK;
+
+/*
+ * Derives a verifier from a plain password (no SASLprep: passwords are used
+ * as given, which matches PostgreSQL for ASCII passwords). WR_OK/WR_ERROR.
+ */
+int scram_secret_from_password(const char *password, const uint8_t *salt, size_t salt_len,
+                               int iterations, struct scram_secret *out) WR_MUST_CHECK;
+
+/* Same, with a fresh random 16-byte salt and SCRAM_DEFAULT_ITERATIONS. */
+int scram_secret_generate(const char *password, struct scram_secret *out) WR_MUST_CHECK;
+
+/* True when `password` matches the verifier (constant-time on the keys). */
+bool scram_check_plain(const struct scram_secret *secret, const char *password);
+
+/* Formats a verifier string; returns bytes written (excluding NUL) or -1. */
+int scram_format_verifier(const struct scram_secret *secret, char *out, size_t cap);
+
+/* Server side of one SASL SCRAM-SHA-256 exchange. */
+struct scram_server {
+    struct scram_secret secret;
+    int state; /* internal */
+    char nonce[128];             /* client nonce + server nonce */
+    char client_first_bare[512];
+    char server_first[512];
+    uint8_t client_key_proof_ok; /* internal */
+};
+
+/*
+ * Step 1: takes the client-first-message (the data of SASLInitialResponse,
+ * mechanism already checked by the caller) and writes the server-first-
+ * message into out (NUL-terminated), *out_len set. Supports gs2 headers
+ * "n,," and "y,,"; a channel-binding request ("p=") is WR_ERROR since we
+ * never advertise SCRAM-SHA-256-PLUS. WR_OK or WR_ERROR (malformed).
+ */
+int scram_server_first(struct scram_server *st, const struct scram_secret *secret,
+                       const uint8_t *msg, size_t len, char *out, size_t cap,
+                       size_t *out_len) WR_MUST_CHECK;
+
+/*
+ * Step 2: takes the client-final-message, verifies channel binding echo,
+ * nonce and ClientProof. WR_OK: proof valid, server-final-message ("v=...")
+ * written to out. WR_DONE: well-formed but wrong password. WR_ERROR:
+ * malformed or out of order.
+ */
+int scram_server_final(struct scram_server *st, const uint8_t *msg, size_t len, char *out,
+                       size_t cap, size_t *out_len) WR_MUST_CHECK;
+
+/* Wipes key material. */
+void scram_server_clear(struct scram_server *st);
+
+#endif
