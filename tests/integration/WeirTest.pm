@@ -27,11 +27,14 @@ use IO::Select;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 use Digest::MD5 qw(md5_hex);
+use Digest::SHA qw(hmac_sha256 sha256);
+use MIME::Base64 qw(encode_base64 decode_base64);
 use DBI;
 use Exporter 'import';
 
-our @EXPORT = qw(run_cmd wait_until startup_packet read_msg parse_error_fields
-    ssl_request_packet cancel_packet free_port);
+our @EXPORT = qw(run_cmd wait_until startup_packet read_msg read_byte read_exact
+    parse_error_fields ssl_request_packet gssenc_request_packet cancel_packet free_port
+    raw_login raw_query pg_msg sock_closed slurp spew);
 
 # Sanitizer options for weir (and for the ASAN-built libpq clients).
 # tests/tsan.supp is not used: weir's own code must be TSan-clean, and so far libev itself
@@ -448,6 +451,7 @@ END {
 }
 
 $SIG{INT} = $SIG{TERM} = sub { die "interrupted by signal\n" };
+$SIG{PIPE} = 'IGNORE';    # writes to a socket weir closed must not kill the test
 
 # ---- raw protocol helpers ---------------------------------------------------------------
 
@@ -525,6 +529,121 @@ sub sock_closed {
         my $buf;
         my $r = sysread($sock, $buf, 65536);
         return 1 if !defined $r || $r == 0;
+    }
+}
+
+# raw_login($sock, user =>, password =>, database =>, timeout =>, extra => {})
+#   -> { ok => 1, params => {..}, pid =>, key =>, auth => code }   logged in, ReadyForQuery seen
+#   or { error => {S=>..,C=>..,M=>..} }                              ErrorResponse received
+#   or { closed => 1 } / { unexpected => type }
+# Speaks protocol 3.0 and answers cleartext (3), md5 (5) and SCRAM-SHA-256 (10) requests.
+sub raw_login {
+    my ($sock, %o) = @_;
+    my $timeout = $o{timeout} // 10;
+    my $user = $o{user} // 'app';
+    my $pass = $o{password} // 'apppass';
+    syswrite($sock, startup_packet(user => $user, database => $o{database} // 'testdb',
+            extra => $o{extra}));
+    my %res = (params => {});
+    my $scram;
+    while (1) {
+        my ($type, $body) = read_msg($sock, $timeout);
+        return { closed => 1, %res } unless defined $type;
+        if ($type eq 'E') {
+            return { error => parse_error_fields($body), %res };
+        } elsif ($type eq 'R') {
+            my $code = unpack('N', $body);
+            $res{auth} //= $code;
+            if ($code == 0) {
+                next;
+            } elsif ($code == 3) {
+                syswrite($sock, pg_msg('p', "$pass\0"));
+            } elsif ($code == 5) {
+                my $salt = substr($body, 4, 4);
+                my $h = 'md5' . md5_hex(md5_hex($pass . $user) . $salt);
+                syswrite($sock, pg_msg('p', "$h\0"));
+            } elsif ($code == 10) {
+                my $mechs = substr($body, 4);
+                return { unexpected => "SASL mechanisms $mechs", %res }
+                    unless $mechs =~ /SCRAM-SHA-256\0/;
+                $scram = { nonce => join('', map { chr(65 + int rand 26) } 1 .. 24) };
+                $scram->{first_bare} = "n=,r=$scram->{nonce}";
+                my $data = "n,,$scram->{first_bare}";
+                syswrite($sock, pg_msg('p', "SCRAM-SHA-256\0" . pack('N', length $data) . $data));
+            } elsif ($code == 11) {
+                my $server_first = substr($body, 4);
+                my %a = map { split /=/, $_, 2 } split /,/, $server_first;
+                return { unexpected => 'bad SCRAM nonce', %res }
+                    unless index($a{r}, $scram->{nonce}) == 0;
+                my $salted = _pbkdf2_sha256($pass, decode_base64($a{s}), $a{i});
+                my $client_key = hmac_sha256('Client Key', $salted);
+                my $stored_key = sha256($client_key);
+                my $final_wo_proof = "c=biws,r=$a{r}";
+                my $auth_msg = "$scram->{first_bare},$server_first,$final_wo_proof";
+                my $sig = hmac_sha256($auth_msg, $stored_key);
+                my $proof = $client_key ^ $sig;
+                syswrite($sock, pg_msg('p', "$final_wo_proof,p=" . encode_base64($proof, '')));
+            } elsif ($code == 12) {
+                next;
+            } else {
+                return { unexpected => "auth code $code", %res };
+            }
+        } elsif ($type eq 'S') {
+            my ($k, $v) = split /\0/, $body;
+            $res{params}{$k} = $v;
+        } elsif ($type eq 'K') {
+            @res{qw(pid key)} = unpack('NN', $body);
+        } elsif ($type eq 'Z') {
+            return { ok => 1, %res };
+        } elsif ($type eq 'N') {
+            next;
+        } else {
+            return { unexpected => $type, %res };
+        }
+    }
+}
+
+sub _pbkdf2_sha256 {
+    my ($pass, $salt, $iter) = @_;
+    my $u = hmac_sha256($salt . pack('N', 1), $pass);
+    my $r = $u;
+    for (2 .. $iter) {
+        $u = hmac_sha256($u, $pass);
+        $r ^= $u;
+    }
+    return $r;
+}
+
+# pg_msg($type, $body) -> a typed protocol message
+sub pg_msg { my ($type, $body) = @_; return $type . pack('N', 4 + length $body) . $body; }
+
+# raw_query($sock, $sql, $timeout) -> { rows => [[..]], error => {..}, status => 'I' } after Z,
+# or { closed => 1 }.
+sub raw_query {
+    my ($sock, $sql, $timeout) = @_;
+    syswrite($sock, pg_msg('Q', "$sql\0"));
+    my %r = (rows => []);
+    while (1) {
+        my ($type, $body) = read_msg($sock, $timeout // 10);
+        return { closed => 1, %r } unless defined $type;
+        if ($type eq 'D') {
+            my $n = unpack('n', $body);
+            my $pos = 2;
+            my @row;
+            for (1 .. $n) {
+                my $len = unpack('l>', substr($body, $pos, 4));
+                $pos += 4;
+                if ($len < 0) { push @row, undef; next }
+                push @row, substr($body, $pos, $len);
+                $pos += $len;
+            }
+            push @{ $r{rows} }, \@row;
+        } elsif ($type eq 'E') {
+            $r{error} = parse_error_fields($body);
+        } elsif ($type eq 'Z') {
+            $r{status} = $body;
+            return \%r;
+        }
     }
 }
 
