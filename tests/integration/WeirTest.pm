@@ -34,7 +34,7 @@ use Exporter 'import';
 
 our @EXPORT = qw(run_cmd wait_until startup_packet read_msg read_byte read_exact
     parse_error_fields ssl_request_packet gssenc_request_packet cancel_packet free_port
-    raw_login raw_query pg_msg sock_closed slurp spew);
+    raw_login raw_query pg_msg sock_closed slurp spew spawn wait_children);
 
 # Sanitizer options for weir (and for the ASAN-built libpq clients).
 # tests/tsan.supp is not used: weir's own code must be TSan-clean, and so far libev itself
@@ -453,6 +453,46 @@ END {
 $SIG{INT} = $SIG{TERM} = sub { die "interrupted by signal\n" };
 $SIG{PIPE} = 'IGNORE';    # writes to a socket weir closed must not kill the test
 
+# spawn(sub { ... }) -> pid of a forked child that runs the sub and exits 0 when it returns
+# true, 1 otherwise (errors are printed to STDERR). The child never runs END blocks.
+sub spawn {
+    my ($code) = @_;
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+    $SIG{INT} = $SIG{TERM} = 'DEFAULT';
+    my $ok = eval { $code->() };
+    print STDERR "child $$: $@" if $@;
+    POSIX::_exit($ok ? 0 : 1);
+}
+
+# wait_children(\@pids, $timeout, $tick) -> { pid => exit status (or 'timeout') }; calls
+# $tick->() every ~20 ms while waiting (e.g. to sample pg_stat_activity). Children still
+# running at the timeout are killed.
+sub wait_children {
+    my ($pids, $timeout, $tick) = @_;
+    my %left = map { $_ => 1 } @$pids;
+    my %st;
+    my $deadline = time + $timeout;
+    while (%left && time < $deadline) {
+        for my $pid (keys %left) {
+            my $r = waitpid($pid, WNOHANG);
+            if ($r == $pid) {
+                $st{$pid} = ($? & 127) ? 128 + ($? & 127) : $? >> 8;
+                delete $left{$pid};
+            }
+        }
+        last unless %left;
+        $tick->() if $tick;
+        sleep 0.02;
+    }
+    for my $pid (keys %left) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+        $st{$pid} = 'timeout';
+    }
+    return \%st;
+}
+
 # ---- raw protocol helpers ---------------------------------------------------------------
 
 # startup_packet(user => .., database => .., version => 196608, extra => {..})
@@ -688,8 +728,10 @@ sub dbi {
     my $db = $o{db} // 'testdb';
     my $user = $o{user} // 'app';
     my $pass = $o{password} // ($user eq 'forced' ? 'forcedpass' : 'apppass');
+    my $ct = $o{connect_timeout} // 10;
+    my $app = $o{appname} // 'weirtest';
     return DBI->connect("dbi:Pg:host=127.0.0.1;port=$self->{port};dbname=$db;"
-            . "sslmode=disable;connect_timeout=10",
+            . "sslmode=disable;connect_timeout=$ct;application_name=$app",
         $user, $pass, { RaiseError => 0, PrintError => 0, AutoCommit => 1, %{ $o{attr} // {} } });
 }
 
