@@ -64,7 +64,11 @@ bool scram_check_plain(const struct scram_secret *secret, const char *password);
 /* Formats a verifier string; returns bytes written (excluding NUL) or -1. */
 int scram_format_verifier(const struct scram_secret *secret, char *out, size_t cap);
 
-/* Server side of one SASL SCRAM-SHA-256 exchange. */
+/*
+ * Server side of one SASL SCRAM-SHA-256 exchange. Start from a zeroed struct
+ * (or one passed through scram_server_clear); each step is accepted once, in
+ * order.
+ */
 struct scram_server {
     struct scram_secret secret;
     int state; /* internal */
@@ -94,7 +98,15 @@ int scram_server_first(struct scram_server *st, const struct scram_secret *secre
 int scram_server_final(struct scram_server *st, const uint8_t *msg, size_t len, char *out,
                        size_t cap, size_t *out_len) WR_MUST_CHECK;
 
-/* Wipes key material. */
+/* Wipes key material and resets the struct for a new exchange. */
 void scram_server_clear(struct scram_server *st);
+
+/*
+ * For tests only: scram_server_first with a fixed server nonce (printable,
+ * no ','), so known test vectors such as RFC 7677's can be replayed.
+ */
+int scram_server_first_with_nonce(struct scram_server *st, const struct scram_secret *secret,
+                                  const uint8_t *msg, size_t len, const char *server_nonce,
+                                  char *out, size_t cap, size_t *out_len) WR_MUST_CHECK;
 
 #endif

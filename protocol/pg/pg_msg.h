@@ -108,7 +108,7 @@ struct pg_in {
 static inline void pg_in_init(struct pg_in *in, const void *body, size_t len)
 {
     in->p = body;
-    in->end = (const uint8_t *)body + len;
+    in->end = len ? (const uint8_t *)body + len : in->p; /* NULL + 0 is undefined in C */
     in->failed = false;
 }
 
