@@ -20,7 +20,10 @@ static inline void plan(int n)
     printf("1..%d\n", n);
 }
 
-static inline void no_plan(void) { tap_planned = -1; }
+static inline void no_plan(void)
+{
+    tap_planned = -1;
+}
 
 static inline int tap_vok(int cond, const char *fmt, va_list ap)
 {

@@ -16,11 +16,11 @@
 
 #include "protocol/result.h"
 
-#define PG_MD5_LEN 35 /* "md5" + 32 hex digits, without NUL */
-#define SCRAM_KEY_LEN 32
-#define SCRAM_SALT_MAX 64
+#define PG_MD5_LEN               35 /* "md5" + 32 hex digits, without NUL */
+#define SCRAM_KEY_LEN            32
+#define SCRAM_SALT_MAX           64
 #define SCRAM_DEFAULT_ITERATIONS 4096
-#define SCRAM_MECHANISM "SCRAM-SHA-256"
+#define SCRAM_MECHANISM          "SCRAM-SHA-256"
 
 enum pg_secret_kind { PG_SECRET_PLAIN, PG_SECRET_MD5, PG_SECRET_SCRAM };
 
@@ -71,8 +71,8 @@ int scram_format_verifier(const struct scram_secret *secret, char *out, size_t c
  */
 struct scram_server {
     struct scram_secret secret;
-    int state; /* internal */
-    char nonce[128];             /* client nonce + server nonce */
+    int state;       /* internal */
+    char nonce[128]; /* client nonce + server nonce */
     char client_first_bare[512];
     char server_first[512];
     uint8_t client_key_proof_ok; /* internal */

@@ -23,7 +23,10 @@ static inline uint32_t pg_get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static inline uint16_t pg_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t pg_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 static inline void pg_put32(uint8_t *p, uint32_t v)
 {
@@ -120,7 +123,10 @@ const char *pg_in_str(struct pg_in *in);
 /* n raw bytes; NULL (and failed) if fewer remain. */
 const uint8_t *pg_in_bytes(struct pg_in *in, size_t n);
 /* True when every byte was consumed and nothing failed. */
-static inline bool pg_in_done(const struct pg_in *in) { return !in->failed && in->p == in->end; }
+static inline bool pg_in_done(const struct pg_in *in)
+{
+    return !in->failed && in->p == in->end;
+}
 
 /* Fields of an ErrorResponse/NoticeResponse body, pointing into the body. */
 struct pg_error_fields {

@@ -12,12 +12,12 @@
 
 #include "protocol/result.h"
 
-#define PG_STARTUP_MAX_LEN 10000 /* as PostgreSQL's MAX_STARTUP_PACKET_LENGTH */
+#define PG_STARTUP_MAX_LEN    10000 /* as PostgreSQL's MAX_STARTUP_PACKET_LENGTH */
 #define PG_STARTUP_MAX_PARAMS 64
-#define PG_PROTO_V3 196608u       /* 3 << 16 */
-#define PG_CODE_CANCEL 80877102u  /* 1234 << 16 | 5678 */
-#define PG_CODE_SSL 80877103u     /* 1234 << 16 | 5679 */
-#define PG_CODE_GSSENC 80877104u  /* 1234 << 16 | 5680 */
+#define PG_PROTO_V3           196608u   /* 3 << 16 */
+#define PG_CODE_CANCEL        80877102u /* 1234 << 16 | 5678 */
+#define PG_CODE_SSL           80877103u /* 1234 << 16 | 5679 */
+#define PG_CODE_GSSENC        80877104u /* 1234 << 16 | 5680 */
 
 enum pg_startup_kind {
     PG_STARTUP_NORMAL,      /* protocol 3.x StartupMessage with parameters */
@@ -34,8 +34,8 @@ struct pg_param {
 
 struct pg_startup {
     enum pg_startup_kind kind;
-    uint32_t code;    /* the protocol version or request code */
-    size_t pkt_len;   /* bytes of input the packet occupies */
+    uint32_t code;  /* the protocol version or request code */
+    size_t pkt_len; /* bytes of input the packet occupies */
     uint32_t cancel_pid;
     uint32_t cancel_key;
     /* For PG_STARTUP_NORMAL; pointers into the caller's input buffer. */

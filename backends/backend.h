@@ -1,0 +1,68 @@
+/*
+ * backend.h -- the one small interface every database connector offers the
+ * pooler: start a non-blocking login, advance it, hand over the socket,
+ * cancel, close. Connectors know nothing of clients or of the event loop:
+ * they say which fd and which readiness they wait for, the pooler waits.
+ */
+#ifndef WEIR_BACKEND_H
+#define WEIR_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "protocol/result.h"
+
+enum backend_want { BACKEND_WANT_READ = 1, BACKEND_WANT_WRITE = 2 };
+
+/* What a connector needs to log in. Strings are borrowed for the call only. */
+struct backend_params {
+    const char *host; /* numeric address, or a unix socket directory */
+    int port;
+    const char *dbname;
+    const char *user;
+    const char *password; /* may be NULL */
+    const char *application_name;
+    int connect_timeout; /* seconds, 0 = none (the pooler enforces its own) */
+};
+
+struct backend_conn; /* connector-private */
+
+struct backend_ops {
+    const char *name;
+
+    /* Starts a login. Returns a handle (NULL with err set on immediate failure). */
+    struct backend_conn *(*connect_start)(const struct backend_params *p, char *err, size_t errlen);
+
+    /*
+     * Advances the login. WR_AGAIN: wait until *fd is ready for *want (the fd
+     * may change between calls). WR_OK: logged in; the socket is ours.
+     * WR_ERROR: failed; err holds the server's message and *sqlstate (6
+     * bytes) its code, or "08006" when the server gave none.
+     */
+    int (*connect_poll)(struct backend_conn *c, int *fd, int *want, char *err, size_t errlen,
+                        char *sqlstate);
+
+    /* The connected socket, for raw protocol after login. */
+    int (*socket)(const struct backend_conn *c);
+
+    /* A parameter the server reported at login, or NULL. */
+    const char *(*param)(const struct backend_conn *c, const char *name);
+
+    /*
+     * Asks the server to cancel what runs on this connection. Never blocks
+     * the caller: the request runs on its own short-lived thread, which calls
+     * done(arg) when the server has taken the request (or it failed). Returns
+     * false, without calling done, when the request could not be started.
+     */
+    bool (*cancel)(struct backend_conn *c, void (*done)(void *arg), void *arg);
+
+    /* Closes the connection and frees the handle. */
+    void (*close)(struct backend_conn *c);
+};
+
+extern const struct backend_ops backend_pg_ops;
+
+/* Cancel requests of the PostgreSQL connector still running (for shutdown). */
+int backend_pg_cancels_running(void);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * client.h -- PostgreSQL client sessions: startup, authentication, waiting
+ * for a server, then the ACTIVE state where relay.c streams bytes.
+ */
+#ifndef WEIR_CLIENT_H
+#define WEIR_CLIENT_H
+
+#include "pooler/objects.h"
+
+/* Takes a freshly accepted socket on worker w. */
+void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen);
+/* Server s is attached and prepared: finish login if needed and start relaying. */
+void client_server_ready(struct client *c);
+/* Sends an ErrorResponse (FATAL) and closes the client. */
+void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Closes the client, releasing its server or leaving the wait queue. */
+void client_close(struct client *c, const char *reason);
+/* A server arrived (from any worker) for c, which may have gone meanwhile. */
+void client_take_server(struct client *c, struct server *s);
+/* A cancel request for pid/key arrived on the client's worker w. */
+void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key);
+/* Timeouts: called by the worker's sweep. */
+void client_sweep(struct worker *w, ev_tstamp now);
+/* Frees a client at shutdown (no route bookkeeping). */
+void client_free_at_exit(struct client *c);
+/* Writes pending c->out bytes; WR_OK, WR_AGAIN (write watcher armed), WR_ERROR. */
+int client_flush_out(struct client *c) WR_MUST_CHECK;
+
+#define CLIENT_FMT "C-%llu %s/%s@%s"
+#define CLIENT_ARGS(c)                                                                             \
+    (unsigned long long)(c)->id, (c)->dbname ? (c)->dbname : "-", (c)->user ? (c)->user : "-",     \
+        (c)->addr
+
+#endif

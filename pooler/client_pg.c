@@ -1,0 +1,700 @@
+/*
+ * client_pg.c -- the PostgreSQL client session: startup packet (SSLRequest
+ * and GSSENCRequest answered 'N', CancelRequest routed), authentication
+ * against the auth file (trust, plain, md5, SCRAM-SHA-256), the wait for a
+ * server, the welcome (the server's ParameterStatus values, weir's own
+ * BackendKeyData, ReadyForQuery), then ACTIVE where relay.c takes over.
+ *
+ * Cancel keys: the BackendKeyData pid weir hands out carries the worker
+ * number in its top byte, so a cancel request arriving on any worker is
+ * posted straight to the worker that owns the client; no global table.
+ */
+#include "pooler/client.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include "pooler/log.h"
+#include "pooler/relay.h"
+#include "pooler/route.h"
+#include "pooler/server.h"
+#include "pooler/worker.h"
+#include "protocol/pg/pg_auth.h"
+#include "protocol/pg/pg_startup.h"
+
+#define AUTH_MSG_MAX 8192
+
+enum auth_method { AM_NONE, AM_PLAIN, AM_MD5, AM_SCRAM };
+
+struct auth_state {
+    enum auth_method method;
+    const char *secret; /* from the auth file, or NULL (unknown user: fails at the end) */
+    uint8_t salt[4];
+    bool scram_started;
+    struct scram_server scram;
+};
+
+static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void client_write_cb(struct ev_loop *loop, ev_io *io, int revents);
+
+static uint32_t random32(void)
+{
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+        v = (uint32_t)arc4random();
+    return v;
+}
+
+/* ---- cancel key table (per worker) ---- */
+
+static void cancel_register(struct worker *w, struct client *c)
+{
+    do {
+        w->client_seq = (w->client_seq + 1) & 0xffffff;
+    } while (w->client_seq == 0);
+    c->cancel_pid = (uint32_t)(w->id + 1) << 24 | w->client_seq;
+    c->cancel_key = random32();
+    unsigned h = c->cancel_pid % CANCEL_BUCKETS;
+    c->cancel_next = w->cancel_tab[h];
+    w->cancel_tab[h] = c;
+}
+
+static void cancel_unregister(struct worker *w, struct client *c)
+{
+    if (!c->cancel_pid)
+        return;
+    struct client **pp = &w->cancel_tab[c->cancel_pid % CANCEL_BUCKETS];
+    while (*pp && *pp != c)
+        pp = &(*pp)->cancel_next;
+    if (*pp)
+        *pp = c->cancel_next;
+    c->cancel_pid = 0;
+}
+
+void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
+{
+    struct client *c = w->cancel_tab[pid % CANCEL_BUCKETS];
+    while (c && c->cancel_pid != pid)
+        c = c->cancel_next;
+    if (!c || c->cancel_key != key) {
+        log_info("cancel request for unknown key %u ignored", pid);
+        return;
+    }
+    struct server *s = c->server;
+    if (!s || s->state != SV_ACTIVE || s->outstanding == 0) {
+        log_info(CLIENT_FMT " cancel request: nothing running", CLIENT_ARGS(c));
+        return;
+    }
+    log_info(CLIENT_FMT " cancel request forwarded to " SERVER_FMT, CLIENT_ARGS(c), SERVER_ARGS(s));
+    server_cancel(s);
+}
+
+/* A CancelRequest arrived on worker w: route it to the owning worker. */
+static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
+{
+    int target = (int)(pid >> 24) - 1;
+    if (target < 0 || target >= weir.nworkers) {
+        log_info("cancel request for unknown key %u ignored", pid);
+        return;
+    }
+    if (target == w->id) {
+        client_cancel_request(w, pid, key);
+        return;
+    }
+    struct msg *m = msg_new(MSG_CANCEL);
+    m->pid = pid;
+    m->key = key;
+    worker_post(&weir.workers[target], m);
+}
+
+/* ---- output, errors, closing ---- */
+
+int client_flush_out(struct client *c)
+{
+    if (c->out.len == 0)
+        return WR_OK;
+    int rc = relay_send_raw(c->fd, c->out.data, c->out.len, &c->out_sent);
+    if (rc == WR_OK) {
+        pg_out_reset(&c->out);
+        c->out_sent = 0;
+        ev_io_stop(c->w->loop, &c->wio);
+    } else if (rc == WR_AGAIN) {
+        ev_io_start(c->w->loop, &c->wio);
+    }
+    return rc;
+}
+
+static void client_free(struct client *c)
+{
+    pg_out_free(&c->out);
+    param_clear_all(&c->want);
+    free(c->user);
+    free(c->dbname);
+    if (c->backend_password) {
+        explicit_bzero(c->backend_password, strlen(c->backend_password));
+        free(c->backend_password);
+    }
+    if (c->auth) {
+        struct auth_state *as = c->auth;
+        scram_server_clear(&as->scram);
+        free(as);
+    }
+    free(c);
+}
+
+/* Releases everything but the struct itself (a zombie keeps only that). */
+static void client_disconnect(struct client *c)
+{
+    struct worker *w = c->w;
+    ev_io_stop(w->loop, &c->rio);
+    ev_io_stop(w->loop, &c->wio);
+    if (c->fd != -1)
+        close(c->fd);
+    c->fd = -1;
+    buf_put(&w->bufs, c->in);
+    c->in = NULL;
+    cancel_unregister(w, c);
+    if (c->counted) {
+        atomic_fetch_sub(&weir.nclients, 1);
+        c->counted = false;
+    }
+}
+
+void client_close(struct client *c, const char *reason)
+{
+    if (c->welcomed && weir.cfg->log_disconnections)
+        log_info(CLIENT_FMT " closing: %s", CLIENT_ARGS(c), reason);
+    else
+        log_debug(CLIENT_FMT " closing: %s", CLIENT_ARGS(c), reason);
+    if (c->server) {
+        struct server *s = c->server;
+        bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
+        c->server = NULL;
+        s->client = NULL;
+        server_release(s, clean);
+    } else if (c->state == CL_WAITING && !route_leave(c->route, c)) {
+        /* A server (or error) is already on its way from another worker. */
+        client_disconnect(c);
+        c->zombie = true;
+        return;
+    }
+    client_disconnect(c);
+    list_del(&c->wnode);
+    client_free(c);
+}
+
+void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+    char msg[512], esc[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_info(CLIENT_FMT " error %s: %s", CLIENT_ARGS(c), sqlstate,
+             log_escape(esc, sizeof(esc), msg));
+    if (c->fd != -1) {
+        pg_out_error(&c->out, "FATAL", sqlstate, "%s", msg);
+        /* Best effort: the connection closes right after, so no waiting to drain. */
+        if (!c->out.failed && client_flush_out(c) == WR_AGAIN)
+            log_debug(CLIENT_FMT " error message not fully sent", CLIENT_ARGS(c));
+    }
+    client_close(c, msg);
+}
+
+/* ---- accept ---- */
+
+void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    struct client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->id = weir_next_id();
+    c->state = CL_STARTUP;
+    list_init(&c->wait_node);
+    pg_out_init(&c->out);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
+    ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
+    list_add_tail(&w->clients, &c->wnode);
+    c->counted = true;
+    int n = atomic_fetch_add(&weir.nclients, 1) + 1;
+    if (n > weir.cfg->max_client_conn) {
+        client_fail(c, "53300", "no more connections allowed (max_client_conn)");
+        return;
+    }
+    if (weir.cfg->client_login_timeout > 0)
+        c->deadline = ev_now(w->loop) + weir.cfg->client_login_timeout;
+    ev_io_start(w->loop, &c->rio);
+}
+
+/* ---- login ---- */
+
+static void client_welcome(struct client *c)
+{
+    struct server *s = c->server;
+    for (int i = 0; i < PARAM_COUNT; i++)
+        if (s->params.v[i])
+            pg_out_param_status(&c->out, param_name(i), s->params.v[i]);
+    pg_out_backend_key(&c->out, c->cancel_pid, c->cancel_key);
+    pg_out_ready(&c->out, 'I');
+    c->welcomed = true;
+    if (weir.cfg->log_connections)
+        log_info(CLIENT_FMT " login: " SERVER_FMT, CLIENT_ARGS(c), SERVER_ARGS(s));
+}
+
+void client_server_ready(struct client *c)
+{
+    if (!c->welcomed)
+        client_welcome(c);
+    c->state = CL_ACTIVE;
+    if (c->out.failed) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    if (client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return;
+    }
+    relay_start(c);
+}
+
+void client_take_server(struct client *c, struct server *s)
+{
+    if (c->zombie) {
+        list_del(&c->wnode);
+        client_free(c);
+        server_release(s, true);
+        return;
+    }
+    c->deadline = 0;
+    server_attach(s, c);
+}
+
+/* Authentication succeeded: say so, then queue for a server. */
+static void client_authenticated(struct client *c)
+{
+    struct auth_state *as = c->auth;
+    if (as) {
+        scram_server_clear(&as->scram);
+        free(as);
+        c->auth = NULL;
+    }
+    if (!c->backend_password && !c->db->user) {
+        const char *secret = userlist_secret(weir.users, c->user);
+        if (secret && pg_secret_kind(secret) == PG_SECRET_PLAIN)
+            c->backend_password = strdup(secret);
+    }
+    c->route = route_get(c->db, c->user, c->backend_password);
+    if (!c->route) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    pg_out_auth(&c->out, 0, NULL, 0);
+    if (client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return;
+    }
+    cancel_register(c->w, c);
+    c->state = CL_WAITING;
+    c->deadline =
+        weir.cfg->query_wait_timeout > 0 ? ev_now(c->w->loop) + weir.cfg->query_wait_timeout : 0;
+    struct route_step st;
+    route_wait(c->route, c->w, c, &st);
+    server_apply_step(c->w, c->route, &st);
+}
+
+static void auth_failed(struct client *c, const char *why)
+{
+    char esc[256];
+    log_info(CLIENT_FMT " authentication failed: %s", CLIENT_ARGS(c),
+             log_escape(esc, sizeof(esc), why));
+    client_fail(c, "28P01", "password authentication failed for user \"%s\"", c->user);
+}
+
+/* Chooses and starts the authentication exchange for a parsed startup. */
+static void client_start_auth(struct client *c)
+{
+    enum auth_type at = weir.cfg->auth_type;
+    if (at == AUTH_TRUST) {
+        client_authenticated(c);
+        return;
+    }
+    struct auth_state *as = calloc(1, sizeof(*as));
+    if (!as) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    c->auth = as;
+    as->secret = userlist_secret(weir.users, c->user);
+    enum pg_secret_kind kind = as->secret ? pg_secret_kind(as->secret) : PG_SECRET_PLAIN;
+    if (at == AUTH_PLAIN) {
+        as->method = AM_PLAIN;
+        pg_out_auth(&c->out, 3, NULL, 0);
+    } else if (at == AUTH_MD5 && kind != PG_SECRET_SCRAM) {
+        as->method = AM_MD5;
+        uint32_t salt = random32();
+        memcpy(as->salt, &salt, 4);
+        pg_out_auth(&c->out, 5, as->salt, 4);
+    } else {
+        /* scram-sha-256, or md5 asked with only a SCRAM verifier known (as PgBouncer does). */
+        if (kind == PG_SECRET_MD5) {
+            client_fail(c, "28000",
+                        "SCRAM authentication needs a plain or SCRAM secret for user \"%s\"",
+                        c->user);
+            return;
+        }
+        as->method = AM_SCRAM;
+        static const char mechs[] = SCRAM_MECHANISM "\0";
+        pg_out_auth(&c->out, 10, mechs, sizeof(mechs));
+    }
+    c->state = CL_AUTH;
+    if (c->out.failed || client_flush_out(c) == WR_ERROR)
+        client_close(c, "cannot write to client");
+}
+
+static bool check_plain(struct client *c, const char *password)
+{
+    struct auth_state *as = c->auth;
+    if (!as->secret)
+        return false;
+    switch (pg_secret_kind(as->secret)) {
+    case PG_SECRET_PLAIN:
+        return strlen(password) == strlen(as->secret) &&
+               CRYPTO_memcmp(password, as->secret, strlen(password)) == 0;
+    case PG_SECRET_MD5: {
+        char md5[PG_MD5_LEN + 1];
+        pg_md5_secret(password, c->user, md5);
+        return strcmp(md5, as->secret) == 0;
+    }
+    case PG_SECRET_SCRAM: {
+        struct scram_secret ss;
+        return scram_parse_verifier(as->secret, &ss) == WR_OK && scram_check_plain(&ss, password);
+    }
+    }
+    return false;
+}
+
+/* Loads the SCRAM secret: the stored verifier, a derived one, or a mock for unknown users. */
+static int scram_secret_for(struct client *c, struct scram_secret *ss)
+{
+    struct auth_state *as = c->auth;
+    if (as->secret && pg_secret_kind(as->secret) == PG_SECRET_SCRAM)
+        return scram_parse_verifier(as->secret, ss);
+    if (as->secret)
+        return scram_secret_generate(as->secret, ss);
+    char mock[33];
+    snprintf(mock, sizeof(mock), "%08x%08x%08x%08x", random32(), random32(), random32(),
+             random32());
+    return scram_secret_generate(mock, ss);
+}
+
+/* One authentication message ('p') whose body is body[0..len). */
+static void client_auth_message(struct client *c, const uint8_t *body, uint32_t len)
+{
+    struct auth_state *as = c->auth;
+    struct pg_in in;
+    pg_in_init(&in, body, len);
+    switch (as->method) {
+    case AM_PLAIN: {
+        const char *pw = pg_in_str(&in);
+        if (!pw || !pg_in_done(&in)) {
+            client_fail(c, "08P01", "invalid password packet");
+            return;
+        }
+        if (!check_plain(c, pw)) {
+            auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
+            return;
+        }
+        if (!c->db->user && !(c->backend_password = strdup(pw))) {
+            client_fail(c, "53200", "out of memory");
+            return;
+        }
+        client_authenticated(c);
+        return;
+    }
+    case AM_MD5: {
+        const char *resp = pg_in_str(&in);
+        if (!resp || !pg_in_done(&in)) {
+            client_fail(c, "08P01", "invalid password packet");
+            return;
+        }
+        if (!as->secret) {
+            auth_failed(c, "user not in auth_file");
+            return;
+        }
+        char md5[PG_MD5_LEN + 1];
+        const char *stored = as->secret;
+        if (pg_secret_kind(stored) == PG_SECRET_PLAIN) {
+            pg_md5_secret(stored, c->user, md5);
+            stored = md5;
+        }
+        if (!pg_md5_check(stored, as->salt, resp)) {
+            auth_failed(c, "wrong password");
+            return;
+        }
+        client_authenticated(c);
+        return;
+    }
+    case AM_SCRAM: {
+        char out[512];
+        size_t out_len = 0;
+        if (!as->scram_started) {
+            const char *mech = pg_in_str(&in);
+            uint32_t n = pg_in_int32(&in);
+            const uint8_t *data = in.failed ? NULL : pg_in_bytes(&in, n);
+            if (!mech || !data || !pg_in_done(&in)) {
+                client_fail(c, "08P01", "malformed SASLInitialResponse");
+                return;
+            }
+            if (strcmp(mech, SCRAM_MECHANISM) != 0) {
+                client_fail(c, "08P01", "unsupported SASL mechanism");
+                return;
+            }
+            struct scram_secret ss;
+            if (scram_secret_for(c, &ss) != WR_OK ||
+                scram_server_first(&as->scram, &ss, data, n, out, sizeof(out), &out_len) != WR_OK) {
+                explicit_bzero(&ss, sizeof(ss));
+                client_fail(c, "08P01", "malformed SCRAM message");
+                return;
+            }
+            explicit_bzero(&ss, sizeof(ss));
+            as->scram_started = true;
+            pg_out_auth(&c->out, 11, out, out_len);
+        } else {
+            int rc = scram_server_final(&as->scram, body, len, out, sizeof(out), &out_len);
+            if (rc == WR_ERROR) {
+                client_fail(c, "08P01", "malformed SCRAM message");
+                return;
+            }
+            if (rc == WR_DONE || !as->secret) {
+                auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
+                return;
+            }
+            pg_out_auth(&c->out, 12, out, out_len);
+            client_authenticated(c);
+            return;
+        }
+        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+            client_close(c, "cannot write to client");
+        return;
+    }
+    default:
+        client_fail(c, "08P01", "unexpected authentication message");
+    }
+}
+
+/* Everything in a startup packet that is not a parameter weir forwards. */
+static bool startup_params(struct client *c, const struct pg_startup *st)
+{
+    for (int i = 0; i < st->nparams; i++) {
+        const char *name = st->params[i].name, *value = st->params[i].value;
+        if (!strcmp(name, "user") || !strcmp(name, "database"))
+            continue;
+        int id = param_lookup(name);
+        if (id >= 0 && id < PARAM_NSETTABLE) {
+            param_set(&c->want, id, value);
+        } else if (!strcmp(name, "options") || !strcmp(name, "replication")) {
+            client_fail(c, "08P01", "unsupported startup parameter: %s", name);
+            return false;
+        } else {
+            char esc[128];
+            log_debug(CLIENT_FMT " startup parameter %s ignored", CLIENT_ARGS(c),
+                      log_escape(esc, sizeof(esc), name));
+        }
+    }
+    return true;
+}
+
+static void client_startup(struct client *c)
+{
+    struct iobuf *b = c->in;
+    struct pg_startup st;
+    char err[200];
+    int rc = pg_startup_parse(b->data, b->recv, &st, err, sizeof(err));
+    if (rc == WR_AGAIN)
+        return;
+    if (rc == WR_ERROR) {
+        client_fail(c, "08P01", "%s", err);
+        return;
+    }
+    bool extra = b->recv > st.pkt_len;
+    switch (st.kind) {
+    case PG_STARTUP_SSL:
+    case PG_STARTUP_GSSENC: {
+        if (extra) {
+            /* Bytes sent before our answer could be injected by a man in the middle. */
+            client_fail(c, "08P01", "received unencrypted data after %s request",
+                        st.kind == PG_STARTUP_SSL ? "SSL" : "GSSAPI encryption");
+            return;
+        }
+        b->recv = 0;
+        static const uint8_t no = 'N';
+        pg_out_bytes(&c->out, &no, 1);
+        if (client_flush_out(c) == WR_ERROR)
+            client_close(c, "cannot write to client");
+        return;
+    }
+    case PG_STARTUP_CANCEL:
+        route_cancel(c->w, st.cancel_pid, st.cancel_key);
+        client_close(c, "cancel request handled");
+        return;
+    case PG_STARTUP_BAD_VERSION:
+        client_fail(c, "0A000", "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+                    st.code >> 16, st.code & 0xffff);
+        return;
+    case PG_STARTUP_NORMAL:
+        break;
+    }
+    if (extra) {
+        client_fail(c, "08P01", "unexpected data after the startup packet");
+        return;
+    }
+    if (!(c->user = strdup(st.user)) || !(c->dbname = strdup(st.database))) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    if (!startup_params(c, &st))
+        return;
+    buf_put(&c->w->bufs, c->in);
+    c->in = NULL;
+    c->db = config_find_db(weir.cfg, c->dbname);
+    if (!c->db) {
+        client_fail(c, "3D000", "database \"%s\" does not exist", c->dbname);
+        return;
+    }
+    if (weir.cfg->auth_type != AUTH_TRUST && !weir.users) {
+        client_fail(c, "28000", "no auth_file loaded");
+        return;
+    }
+    client_start_auth(c);
+}
+
+static void client_auth_input(struct client *c)
+{
+    struct iobuf *b = c->in;
+    char type;
+    uint32_t body;
+    int rc = pg_msg_peek(b->data, b->recv, AUTH_MSG_MAX, &type, &body);
+    if (rc == WR_AGAIN || (rc == WR_OK && b->recv < PG_HDR_LEN + body))
+        return;
+    if (rc == WR_ERROR || type != 'p') {
+        client_fail(c, "08P01", "expected a password message");
+        return;
+    }
+    if (b->recv > PG_HDR_LEN + body) {
+        client_fail(c, "08P01", "unexpected data after the password message");
+        return;
+    }
+    /* The message is consumed whatever happens; c may be gone afterwards. */
+    struct worker *w = c->w;
+    c->in = NULL;
+    client_auth_message(c, b->data + PG_HDR_LEN, body);
+    buf_put(&w->bufs, b);
+}
+
+static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct client *c = (struct client *)((char *)io - offsetof(struct client, rio));
+    if (c->state == CL_ACTIVE) {
+        relay_client_readable(c);
+        return;
+    }
+    if (!c->in && !(c->in = buf_get(&c->w->bufs))) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    ssize_t n = relay_recv(c->fd, c->in);
+    if (n == 0 || n == -2) {
+        client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
+        return;
+    }
+    if (n == -1)
+        return;
+    switch (c->state) {
+    case CL_STARTUP:
+        client_startup(c);
+        break;
+    case CL_AUTH:
+        client_auth_input(c);
+        break;
+    case CL_WAITING:
+    case CL_SETUP:
+        /* Keep what it says for when the server is ready; stop reading when full. */
+        if (buf_space(c->in) == 0) {
+            ev_io_stop(loop, &c->rio);
+            c->read_paused = true;
+        }
+        break;
+    case CL_ACTIVE:
+        break;
+    }
+}
+
+static void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct client *c = (struct client *)((char *)io - offsetof(struct client, wio));
+    if (c->out.len) {
+        int rc = client_flush_out(c);
+        if (rc == WR_ERROR) {
+            client_close(c, "cannot write to client");
+            return;
+        }
+        if (rc == WR_AGAIN)
+            return;
+    }
+    if (c->state == CL_ACTIVE)
+        relay_client_writable(c);
+    else
+        ev_io_stop(loop, io);
+}
+
+void client_sweep(struct worker *w, ev_tstamp now)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &w->clients)
+    {
+        struct client *c = list_entry(pos, struct client, wnode);
+        if (c->zombie || c->deadline == 0 || now < c->deadline)
+            continue;
+        if (c->state == CL_STARTUP || c->state == CL_AUTH) {
+            client_fail(c, "08P01", "client_login_timeout: login took too long");
+        } else if (c->state == CL_WAITING) {
+            if (route_leave(c->route, c)) {
+                c->state = CL_STARTUP; /* no longer waiting: client_close must not leave again */
+                client_fail(c, "08P01", "query_wait_timeout: no server connection became free");
+            }
+        }
+    }
+}
+
+void client_free_at_exit(struct client *c)
+{
+    client_disconnect(c);
+    list_del(&c->wnode);
+    client_free(c);
+}

@@ -1,0 +1,511 @@
+/* config.c -- INI parsing (libinih), defaults and validation of weir's configuration. */
+#include "pooler/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "pooler/log.h"
+
+struct parse_ctx {
+    struct config *cfg;
+    char *err;
+    size_t errlen;
+    bool failed;
+};
+
+static const char *pool_mode_names[] = {"session", "transaction", "statement"};
+
+const char *config_pool_mode_name(enum pool_mode m)
+{
+    return pool_mode_names[m];
+}
+
+static int parse_pool_mode(const char *v)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(v, pool_mode_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static bool parse_int(const char *v, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    while (*end && isspace((unsigned char)*end))
+        end++;
+    if (errno || end == v || *end || n < min || n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
+static bool parse_seconds(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    while (*end && isspace((unsigned char)*end))
+        end++;
+    if (errno || end == v || *end || d < 0 || d > 1e9)
+        return false;
+    *out = d;
+    return true;
+}
+
+static bool parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "1") || !strcasecmp(v, "on") || !strcasecmp(v, "yes") ||
+        !strcasecmp(v, "true")) {
+        *out = 1;
+        return true;
+    }
+    if (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "no") ||
+        !strcasecmp(v, "false")) {
+        *out = 0;
+        return true;
+    }
+    return false;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = strdup(v);
+}
+
+/*
+ * Splits "key=value key='quoted value'" connection strings (libpq's
+ * conninfo syntax) and calls fn for each pair. Returns false on bad syntax.
+ */
+static bool parse_connstr(const char *s, bool (*fn)(void *arg, const char *k, const char *v),
+                          void *arg)
+{
+    char key[64], val[1024];
+    const char *p = s;
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            return true;
+        size_t kl = 0;
+        while (*p && *p != '=' && !isspace((unsigned char)*p)) {
+            if (kl + 1 >= sizeof(key))
+                return false;
+            key[kl++] = *p++;
+        }
+        key[kl] = 0;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=' || kl == 0)
+            return false;
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        size_t vl = 0;
+        if (*p == '\'') {
+            p++;
+            for (;;) {
+                if (!*p)
+                    return false;
+                if (*p == '\\' && p[1]) {
+                    p++;
+                } else if (*p == '\'') {
+                    p++;
+                    break;
+                }
+                if (vl + 1 >= sizeof(val))
+                    return false;
+                val[vl++] = *p++;
+            }
+        } else {
+            while (*p && !isspace((unsigned char)*p)) {
+                if (vl + 1 >= sizeof(val))
+                    return false;
+                val[vl++] = *p++;
+            }
+        }
+        val[vl] = 0;
+        if (!fn(arg, key, val))
+            return false;
+    }
+}
+
+struct db_parse {
+    struct db_entry *db;
+    char *err;
+    size_t errlen;
+};
+
+static bool db_pair(void *arg, const char *k, const char *v)
+{
+    struct db_parse *dp = arg;
+    struct db_entry *db = dp->db;
+    long n;
+    if (!strcmp(k, "host")) {
+        set_str(&db->host, v);
+    } else if (!strcmp(k, "port")) {
+        if (!parse_int(v, 1, 65535, &n))
+            goto bad;
+        db->port = (int)n;
+    } else if (!strcmp(k, "dbname")) {
+        set_str(&db->dbname, v);
+    } else if (!strcmp(k, "user")) {
+        set_str(&db->user, v);
+    } else if (!strcmp(k, "password")) {
+        set_str(&db->password, v);
+    } else if (!strcmp(k, "pool_size")) {
+        if (!parse_int(v, 1, 100000, &n))
+            goto bad;
+        db->pool_size = (int)n;
+    } else if (!strcmp(k, "pool_mode")) {
+        if ((db->pool_mode = parse_pool_mode(v)) < 0)
+            goto bad;
+    } else if (!strcmp(k, "backend")) {
+        if (!strcasecmp(v, "postgres") || !strcasecmp(v, "postgresql"))
+            db->backend = BACKEND_POSTGRES;
+        else if (!strcasecmp(v, "mysql") || !strcasecmp(v, "mariadb"))
+            db->backend = BACKEND_MYSQL;
+        else
+            goto bad;
+    } else {
+        snprintf(dp->err, dp->errlen, "unknown key \"%s\" in database entry \"%s\"", k, db->name);
+        return false;
+    }
+    return true;
+bad:
+    snprintf(dp->err, dp->errlen, "invalid value \"%s\" for \"%s\" in database entry \"%s\"", v, k,
+             db->name);
+    return false;
+}
+
+static bool add_db(struct parse_ctx *ctx, const char *name, const char *value)
+{
+    struct config *cfg = ctx->cfg;
+    if (config_find_db(cfg, name)) {
+        snprintf(ctx->err, ctx->errlen, "%s: database \"%s\" defined twice", cfg->path, name);
+        return false;
+    }
+    struct db_entry *dbs = realloc(cfg->dbs, sizeof(*dbs) * (cfg->ndbs + 1));
+    if (!dbs)
+        return false;
+    cfg->dbs = dbs;
+    struct db_entry *db = &dbs[cfg->ndbs++];
+    memset(db, 0, sizeof(*db));
+    db->name = strdup(name);
+    db->port = 5432;
+    db->pool_size = -1;
+    db->pool_mode = -1;
+    char reason[256];
+    struct db_parse dp = {db, reason, sizeof(reason)};
+    snprintf(reason, sizeof(reason), "bad connection string");
+    if (!parse_connstr(value, db_pair, &dp)) {
+        snprintf(ctx->err, ctx->errlen, "%s: %s", cfg->path, reason);
+        return false;
+    }
+    if (!db->dbname)
+        db->dbname = strdup(name);
+    if (!db->host)
+        db->host = strdup("127.0.0.1");
+    if (db->password && !db->user) {
+        snprintf(ctx->err, ctx->errlen, "%s: database \"%s\": password= needs user=", cfg->path,
+                 name);
+        return false;
+    }
+    return true;
+}
+
+static bool user_pair(void *arg, const char *k, const char *v)
+{
+    struct user_entry *u = arg;
+    long n;
+    if (!strcmp(k, "pool_mode"))
+        return (u->pool_mode = parse_pool_mode(v)) >= 0;
+    if (!strcmp(k, "pool_size") && parse_int(v, 1, 100000, &n)) {
+        u->pool_size = (int)n;
+        return true;
+    }
+    return false;
+}
+
+static bool add_user(struct parse_ctx *ctx, const char *name, const char *value)
+{
+    struct config *cfg = ctx->cfg;
+    struct user_entry *us = realloc(cfg->users, sizeof(*us) * (cfg->nusers + 1));
+    if (!us)
+        return false;
+    cfg->users = us;
+    struct user_entry *u = &us[cfg->nusers++];
+    u->name = strdup(name);
+    u->pool_mode = -1;
+    u->pool_size = -1;
+    if (!parse_connstr(value, user_pair, u)) {
+        snprintf(ctx->err, ctx->errlen, "%s: bad settings for user \"%s\"", cfg->path, name);
+        return false;
+    }
+    return true;
+}
+
+static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
+{
+    struct config *cfg = ctx->cfg;
+    long n;
+    double d;
+    int b;
+
+#define INT_KEY(name, field, lo, hi)                                                               \
+    if (!strcmp(k, name)) {                                                                        \
+        if (!parse_int(v, lo, hi, &n))                                                             \
+            goto bad;                                                                              \
+        cfg->field = (int)n;                                                                       \
+        return true;                                                                               \
+    }
+#define SEC_KEY(name, field)                                                                       \
+    if (!strcmp(k, name)) {                                                                        \
+        if (!parse_seconds(v, &d))                                                                 \
+            goto bad;                                                                              \
+        cfg->field = d;                                                                            \
+        return true;                                                                               \
+    }
+#define BOOL_KEY(name, field)                                                                      \
+    if (!strcmp(k, name)) {                                                                        \
+        if (!parse_bool(v, &b))                                                                    \
+            goto bad;                                                                              \
+        cfg->field = b;                                                                            \
+        return true;                                                                               \
+    }
+#define STR_KEY(name, field)                                                                       \
+    if (!strcmp(k, name)) {                                                                        \
+        set_str(&cfg->field, v);                                                                   \
+        return true;                                                                               \
+    }
+
+    STR_KEY("listen_addr", listen_addr)
+    INT_KEY("listen_port", listen_port, 1, 65535)
+    STR_KEY("auth_file", auth_file)
+    STR_KEY("admin_users", admin_users)
+    STR_KEY("stats_users", stats_users)
+    INT_KEY("default_pool_size", default_pool_size, 1, 100000)
+    INT_KEY("max_client_conn", max_client_conn, 1, 10000000)
+    INT_KEY("workers", workers, 0, 256)
+    STR_KEY("server_reset_query", server_reset_query)
+    SEC_KEY("client_login_timeout", client_login_timeout)
+    SEC_KEY("query_wait_timeout", query_wait_timeout)
+    SEC_KEY("server_connect_timeout", server_connect_timeout)
+    BOOL_KEY("log_connections", log_connections)
+    BOOL_KEY("log_disconnections", log_disconnections)
+    INT_KEY("verbose", verbose, 0, 10)
+    STR_KEY("logfile", logfile)
+    if (!strcmp(k, "auth_type")) {
+        if (!strcmp(v, "trust"))
+            cfg->auth_type = AUTH_TRUST;
+        else if (!strcmp(v, "plain"))
+            cfg->auth_type = AUTH_PLAIN;
+        else if (!strcmp(v, "md5"))
+            cfg->auth_type = AUTH_MD5;
+        else if (!strcmp(v, "scram-sha-256"))
+            cfg->auth_type = AUTH_SCRAM;
+        else
+            goto bad;
+        return true;
+    }
+    if (!strcmp(k, "pool_mode")) {
+        int m = parse_pool_mode(v);
+        if (m < 0)
+            goto bad;
+        cfg->pool_mode = m;
+        return true;
+    }
+    /* A pgbouncer.ini carries many keys weir does not know (yet): warn, go on. */
+    log_warning("%s: unknown setting \"%s\" ignored", cfg->path, k);
+    return true;
+bad:
+    snprintf(ctx->err, ctx->errlen, "%s: invalid value \"%s\" for %s", cfg->path, v, k);
+    return false;
+#undef INT_KEY
+#undef SEC_KEY
+#undef BOOL_KEY
+#undef STR_KEY
+}
+
+static int config_line(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_ctx *ctx = user;
+    bool good;
+    if (!strcmp(section, "databases"))
+        good = add_db(ctx, name, value);
+    else if (!strcmp(section, "weir") || !strcmp(section, "pgbouncer"))
+        good = set_main(ctx, name, value);
+    else if (!strcmp(section, "users"))
+        good = add_user(ctx, name, value);
+    else {
+        snprintf(ctx->err, ctx->errlen, "%s: unknown section [%s]", ctx->cfg->path, section);
+        good = false;
+    }
+    if (!good) {
+        if (!ctx->err[0])
+            snprintf(ctx->err, ctx->errlen, "%s: out of memory", ctx->cfg->path);
+        ctx->failed = true;
+        return 0;
+    }
+    return 1;
+}
+
+/* Makes a path relative to the config file's directory, as PgBouncer users expect. */
+static char *resolve_path(const char *cfg_path, const char *p)
+{
+    if (p[0] == '/')
+        return strdup(p);
+    const char *slash = strrchr(cfg_path, '/');
+    if (!slash)
+        return strdup(p);
+    size_t dl = slash - cfg_path;
+    char *out = malloc(dl + 1 + strlen(p) + 1);
+    if (out)
+        sprintf(out, "%.*s/%s", (int)dl, cfg_path, p);
+    return out;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        snprintf(err, errlen, "out of memory");
+        return WR_ERROR;
+    }
+    cfg->path = strdup(path);
+    cfg->listen_addr = strdup("127.0.0.1");
+    cfg->listen_port = 6432;
+    cfg->auth_type = AUTH_MD5;
+    cfg->pool_mode = POOL_SESSION;
+    cfg->default_pool_size = 20;
+    cfg->max_client_conn = 10000;
+    cfg->server_reset_query = strdup("DISCARD ALL");
+    cfg->client_login_timeout = 60;
+    cfg->query_wait_timeout = 120;
+    cfg->server_connect_timeout = 15;
+    cfg->log_connections = 1;
+    cfg->log_disconnections = 1;
+
+    err[0] = 0;
+    struct parse_ctx ctx = {cfg, err, errlen, false};
+    int r = ini_parse(path, config_line, &ctx);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        goto failed;
+    }
+    if (ctx.failed)
+        goto failed;
+    if (r > 0) {
+        snprintf(err, errlen, "%s:%d: syntax error", path, r);
+        goto failed;
+    }
+    if (cfg->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = n > 0 ? (int)n : 1;
+    }
+    if (cfg->auth_type != AUTH_TRUST && !cfg->auth_file) {
+        snprintf(err, errlen, "%s: auth_type needs an auth_file", path);
+        goto failed;
+    }
+    if (cfg->auth_file) {
+        char *p = resolve_path(path, cfg->auth_file);
+        free(cfg->auth_file);
+        cfg->auth_file = p;
+    }
+    for (int i = 0; i < cfg->ndbs; i++) {
+        if (cfg->dbs[i].backend == BACKEND_MYSQL) {
+            snprintf(err, errlen, "%s: database \"%s\": backend=mysql is not supported yet", path,
+                     cfg->dbs[i].name);
+            goto failed;
+        }
+        if (config_pool_mode(cfg, &cfg->dbs[i], NULL) != POOL_SESSION) {
+            snprintf(err, errlen,
+                     "%s: database \"%s\": only pool_mode = session is supported so far", path,
+                     cfg->dbs[i].name);
+            goto failed;
+        }
+    }
+    for (int i = 0; i < cfg->nusers; i++) {
+        if (cfg->users[i].pool_mode > POOL_SESSION) {
+            snprintf(err, errlen, "%s: user \"%s\": only pool_mode = session is supported so far",
+                     path, cfg->users[i].name);
+            goto failed;
+        }
+    }
+    *out = cfg;
+    return WR_OK;
+failed:
+    config_free(cfg);
+    return WR_ERROR;
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (int i = 0; i < cfg->ndbs; i++) {
+        struct db_entry *db = &cfg->dbs[i];
+        free(db->name);
+        free(db->host);
+        free(db->dbname);
+        free(db->user);
+        free(db->password);
+    }
+    for (int i = 0; i < cfg->nusers; i++)
+        free(cfg->users[i].name);
+    free(cfg->dbs);
+    free(cfg->users);
+    free(cfg->path);
+    free(cfg->listen_addr);
+    free(cfg->auth_file);
+    free(cfg->admin_users);
+    free(cfg->stats_users);
+    free(cfg->server_reset_query);
+    free(cfg->logfile);
+    free(cfg);
+}
+
+const struct db_entry *config_find_db(const struct config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->ndbs; i++)
+        if (!strcmp(cfg->dbs[i].name, name))
+            return &cfg->dbs[i];
+    return NULL;
+}
+
+const struct user_entry *config_find_user(const struct config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->nusers; i++)
+        if (!strcmp(cfg->users[i].name, name))
+            return &cfg->users[i];
+    return NULL;
+}
+
+int config_pool_size(const struct config *cfg, const struct db_entry *db,
+                     const struct user_entry *u)
+{
+    if (db->pool_size > 0)
+        return db->pool_size;
+    if (u && u->pool_size > 0)
+        return u->pool_size;
+    return cfg->default_pool_size;
+}
+
+enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry *db,
+                                const struct user_entry *u)
+{
+    if (u && u->pool_mode >= 0)
+        return u->pool_mode;
+    if (db->pool_mode >= 0)
+        return db->pool_mode;
+    return cfg->pool_mode;
+}

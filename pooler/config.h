@@ -1,0 +1,84 @@
+/*
+ * config.h -- weir's configuration: the INI file (PgBouncer-compatible names)
+ * parsed with libinih into an immutable struct config.
+ *
+ * Sections: [databases] (name = "key=value ..." connection settings),
+ * [weir] (also accepted as [pgbouncer] so a pgbouncer.ini moves over),
+ * [users] (name = "pool_mode=... pool_size=..." per-user overrides).
+ */
+#ifndef WEIR_CONFIG_H
+#define WEIR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "protocol/result.h"
+
+enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1, POOL_STATEMENT = 2 };
+enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN = 1, AUTH_MD5 = 2, AUTH_SCRAM = 3 };
+enum backend_kind { BACKEND_POSTGRES = 0, BACKEND_MYSQL = 1 };
+
+struct db_entry {
+    char *name; /* the name clients ask for */
+    char *host; /* numeric address or unix socket directory (starts with '/') */
+    int port;
+    char *dbname;   /* database on the server; defaults to name */
+    char *user;     /* forced login user, or NULL: the client's own */
+    char *password; /* password of the forced user, or NULL */
+    int pool_size;  /* -1: default_pool_size */
+    int pool_mode;  /* -1: global pool_mode */
+    enum backend_kind backend;
+};
+
+struct user_entry {
+    char *name;
+    int pool_mode; /* -1: unset */
+    int pool_size; /* -1: unset */
+};
+
+struct config {
+    char *path;
+    char *listen_addr;
+    int listen_port;
+    enum auth_type auth_type;
+    char *auth_file;
+    char *admin_users;
+    char *stats_users;
+    enum pool_mode pool_mode;
+    int default_pool_size;
+    int max_client_conn;
+    int workers; /* resolved: never 0 after config_load */
+    char *server_reset_query;
+    double client_login_timeout;
+    double query_wait_timeout;
+    double server_connect_timeout;
+    int log_connections;
+    int log_disconnections;
+    int verbose;
+    char *logfile;
+    struct db_entry *dbs;
+    int ndbs;
+    struct user_entry *users;
+    int nusers;
+};
+
+/*
+ * Loads and validates a configuration file. On WR_ERROR, err holds the reason
+ * (file, line, key) and nothing is allocated. The result is freed with
+ * config_free.
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen) WR_MUST_CHECK;
+void config_free(struct config *cfg);
+
+const struct db_entry *config_find_db(const struct config *cfg, const char *name);
+const struct user_entry *config_find_user(const struct config *cfg, const char *name);
+
+/* Effective pool size and mode for a database and user. */
+int config_pool_size(const struct config *cfg, const struct db_entry *db,
+                     const struct user_entry *u);
+enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry *db,
+                                const struct user_entry *u);
+
+const char *config_pool_mode_name(enum pool_mode m);
+
+#endif

@@ -1,0 +1,118 @@
+/* listener.c -- per-worker SO_REUSEPORT listening sockets and accept. */
+#include "pooler/listener.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pooler/client.h"
+#include "pooler/log.h"
+
+static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct listener *l = (struct listener *)((char *)io - offsetof(struct listener, io));
+    struct worker *w = ev_userdata(loop);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd == -1) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors: pause accepting until the next sweep instead of spinning. */
+            log_warning("accept: %s; pausing new connections", strerror(errno));
+            ev_io_stop(loop, io);
+        }
+        return;
+    }
+    client_accept(w, fd, (struct sockaddr *)&ss, sl);
+}
+
+static int open_one(struct worker *w, const char *host, int port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    const char *node = strcmp(host, "*") == 0 ? NULL : host;
+    int rc = getaddrinfo(node, portstr, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "listen_addr \"%s\": %s (numeric addresses only)", host,
+                 gai_strerror(rc));
+        return WR_ERROR;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd == -1)
+            goto sockfail;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
+            close(fd);
+            goto sockfail;
+        }
+        struct listener *ls = realloc(w->listeners, sizeof(*ls) * (w->nlisteners + 1));
+        if (!ls) {
+            close(fd);
+            goto sockfail;
+        }
+        w->listeners = ls;
+        ls[w->nlisteners].fd = fd;
+        w->nlisteners++;
+    }
+    freeaddrinfo(res);
+    return WR_OK;
+sockfail:
+    snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+    freeaddrinfo(res);
+    return WR_ERROR;
+}
+
+int listener_open(struct worker *w, char *err, size_t errlen)
+{
+    char *addrs = strdup(weir.cfg->listen_addr);
+    if (!addrs) {
+        snprintf(err, errlen, "out of memory");
+        return WR_ERROR;
+    }
+    int rc = WR_OK;
+    char *save = NULL;
+    for (char *a = strtok_r(addrs, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+        if ((rc = open_one(w, a, weir.cfg->listen_port, err, errlen)) != WR_OK)
+            break;
+    }
+    free(addrs);
+    return rc;
+}
+
+void listener_start(struct worker *w)
+{
+    for (int i = 0; i < w->nlisteners; i++) {
+        ev_io_init(&w->listeners[i].io, accept_cb, w->listeners[i].fd, EV_READ);
+        ev_io_start(w->loop, &w->listeners[i].io);
+    }
+}
+
+void listener_resume(struct worker *w)
+{
+    for (int i = 0; i < w->nlisteners; i++)
+        if (!ev_is_active(&w->listeners[i].io))
+            ev_io_start(w->loop, &w->listeners[i].io);
+}
+
+void listener_close(struct worker *w)
+{
+    for (int i = 0; i < w->nlisteners; i++) {
+        ev_io_stop(w->loop, &w->listeners[i].io);
+        close(w->listeners[i].fd);
+    }
+    free(w->listeners);
+    w->listeners = NULL;
+    w->nlisteners = 0;
+}

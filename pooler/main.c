@@ -1,0 +1,135 @@
+/* main.c -- weir's entry point: command line, configuration, workers, signals. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/config.h"
+#include "pooler/log.h"
+#include "pooler/route.h"
+#include "pooler/userlist.h"
+#include "pooler/worker.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: weir [options] CONFIG.ini\n"
+               "  --check     validate the configuration and exit\n"
+               "  -v          more logging (repeat for more)\n"
+               "  -q          quiet: warnings and errors only\n"
+               "  --version   print the version and exit\n"
+               "  --help      this text\n");
+}
+
+static int stop_signal;
+
+static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+{
+    if (sig->signum == SIGHUP) {
+        log_warning("SIGHUP received: configuration reload is not implemented yet");
+        return;
+    }
+    stop_signal = sig->signum;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"check", no_argument, NULL, 'c'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},  {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0},
+    };
+    int check = 0, verbose = 0, quiet = 0, ch;
+    while ((ch = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            check = 1;
+            break;
+        case 'V':
+            printf("weir %s\n", WEIR_VERSION);
+            return 0;
+        case 'v':
+            verbose++;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    char err[512];
+    struct config *cfg;
+    if (config_load(argv[optind], &cfg, err, sizeof(err)) != WR_OK) {
+        log_error("configuration: %s", err);
+        return 1;
+    }
+    struct userlist *users = NULL;
+    if (cfg->auth_file && userlist_load(cfg->auth_file, &users, err, sizeof(err)) != WR_OK) {
+        log_error("auth_file: %s", err);
+        config_free(cfg);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration is valid (%d databases, %d users in auth_file)\n", cfg->path,
+               cfg->ndbs, userlist_count(users));
+        userlist_free(users);
+        config_free(cfg);
+        return 0;
+    }
+    log_set_verbosity(quiet ? -1 : verbose + cfg->verbose);
+    if (cfg->logfile && log_open_file(cfg->logfile) != 0)
+        log_warning("cannot open logfile %s", cfg->logfile);
+
+    signal(SIGPIPE, SIG_IGN);
+    /* Workers inherit a mask that blocks the signals the main thread handles. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+
+    weir.cfg = cfg;
+    weir.users = users;
+    int status = 1;
+    if (workers_init(err, sizeof(err)) != WR_OK) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (workers_start() != WR_OK)
+        goto out;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    struct ev_loop *loop = ev_default_loop(EVFLAG_NOENV);
+    ev_signal sigs[4];
+    int signums[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
+    for (int i = 0; i < 4; i++) {
+        ev_signal_init(&sigs[i], signal_cb, signums[i]);
+        ev_signal_start(loop, &sigs[i]);
+    }
+    log_info("weir %s listening on %s:%d with %d workers", WEIR_VERSION, cfg->listen_addr,
+             cfg->listen_port, cfg->workers);
+    ev_run(loop, 0);
+    log_info("received %s, shutting down", strsignal(stop_signal));
+    for (int i = 0; i < 4; i++)
+        ev_signal_stop(loop, &sigs[i]);
+    workers_stop();
+    ev_loop_destroy(loop);
+    status = 0;
+out:
+    routes_free_all();
+    userlist_free(users);
+    config_free(cfg);
+    return status;
+}

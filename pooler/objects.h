@@ -1,0 +1,126 @@
+/*
+ * objects.h -- the daemon's objects and the lists they are herded between.
+ *
+ * Ownership: every client and every server connection belongs to exactly one
+ * worker (its loop, its buffers). A server moves to another worker only
+ * through that worker's inbox (see worker.h). Fields marked [route lock] are
+ * read and written only under the owning route's mutex, by any worker; all
+ * other fields belong to the owning worker's thread.
+ */
+#ifndef WEIR_OBJECTS_H
+#define WEIR_OBJECTS_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "backends/backend.h"
+#include "pooler/buf.h"
+#include "pooler/config.h"
+#include "pooler/list.h"
+#include "pooler/params.h"
+#include "protocol/pg/pg_msg.h"
+
+struct worker;
+struct route;
+struct client;
+struct server;
+
+/* A client's place in its route's wait queue. [route lock] */
+enum wait_state {
+    WAIT_NONE = 0, /* not waiting */
+    WAIT_QUEUED,   /* on route->waiters */
+    WAIT_ASSIGNED, /* popped by some worker: a server (or an error) is on its way */
+};
+
+enum client_state {
+    CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N') */
+    CL_AUTH,    /* challenge sent, waiting for PasswordMessage / SASL response */
+    CL_WAITING, /* authenticated, waiting for a server; on route->waiters or assigned */
+    CL_SETUP,   /* has a server that is being prepared for it (parameters) */
+    CL_ACTIVE,  /* linked to a server, bytes flow both ways */
+};
+
+struct client {
+    struct list wnode;     /* on worker->clients */
+    struct list wait_node; /* on route->waiters [route lock] */
+    enum wait_state wait;  /* [route lock] */
+    struct worker *w;
+    struct route *route;
+    struct server *server;
+    const struct db_entry *db;
+    enum client_state state;
+    int fd;
+    ev_io rio;
+    ev_io wio;
+    struct iobuf *in;      /* client -> server bytes */
+    uint32_t in_remaining; /* body bytes of the current message still to pass */
+    struct pg_out out;     /* bytes weir itself says to the client */
+    size_t out_sent;
+    ev_tstamp deadline; /* login or wait deadline, 0 = none */
+    uint64_t id;
+    uint32_t cancel_pid; /* the BackendKeyData weir gave this client */
+    uint32_t cancel_key;
+    struct client *cancel_next; /* hash chain in worker->cancel_tab */
+    struct param_set want;      /* settable parameters the client asked for */
+    char *user;
+    char *dbname;
+    char *backend_password; /* password for logging in to the server, or NULL */
+    void *auth;             /* auth exchange state while in CL_AUTH */
+    bool welcomed;          /* login completed (ReadyForQuery sent) */
+    bool zombie;            /* closed while a server was on its way to it */
+    bool read_paused;       /* rio stopped for backpressure */
+    bool counted;           /* counted in the global client total */
+    char addr[64];          /* "ip:port" of the peer */
+};
+
+enum server_state {
+    SV_CONNECTING, /* login in progress (libpq) */
+    SV_IDLE,       /* on route->idle[owner], watching for the server closing */
+    SV_SETUP,      /* running SETs for the client it was given */
+    SV_ACTIVE,     /* linked to a client */
+    SV_RESET,      /* cleaning up after a client: drain, rollback, reset query */
+    SV_MOVING,     /* in a worker's inbox, no watchers */
+    SV_CLOSED,     /* closed, kept only until its cancel requests finish */
+};
+
+/* Steps of cleaning a server after its client (SV_RESET). */
+enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
+
+struct server {
+    struct list wnode;     /* on worker->servers (owner only) */
+    struct list idle_node; /* on route->idle[owner] [route lock] */
+    struct worker *w;      /* owner */
+    struct route *route;
+    struct client *client;
+    enum server_state state;
+    const struct backend_ops *ops;
+    struct backend_conn *bc;
+    int fd;
+    ev_io rio;
+    ev_io wio;
+    int connect_want; /* while connecting: BACKEND_WANT_* */
+    struct iobuf *in; /* server -> client bytes */
+    uint32_t in_remaining;
+    struct pg_out out; /* queries weir itself sends (setup, reset) */
+    size_t out_sent;
+    int outstanding; /* ReadyForQuery messages still expected */
+    bool need_sync;  /* extended-protocol messages sent since the last Sync */
+    bool copy_in;    /* server waits for COPY data from the client */
+    bool failed;     /* an internal query failed: close after it completes */
+    enum reset_stage reset_stage;
+    int cancels_pending; /* cancel requests in flight: the server may not move or be freed */
+    char txstatus;       /* status of the last ReadyForQuery: 'I', 'T' or 'E' */
+    ev_tstamp deadline;
+    ev_tstamp created;
+    uint64_t id;
+    struct param_set params;      /* values the server reported */
+    struct server *assign_next;   /* chain of servers assigned in one route step */
+    struct client *assign_client; /* who that server goes to */
+    char setup_error[256];        /* error text from a failed SETUP */
+    char setup_sqlstate[6];
+};
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * params.h -- the server parameters PostgreSQL reports with ParameterStatus
+ * (GUC_REPORT), cached per server connection and per client.
+ *
+ * A client sees the values of the server it was given at login; its own
+ * choices (from the startup packet, or later SETs the server reported) of
+ * the settable ones are applied to each server it gets.
+ */
+#ifndef WEIR_PARAMS_H
+#define WEIR_PARAMS_H
+
+#include <stdbool.h>
+
+enum param_id {
+    /* Settable by clients, carried from server to server. */
+    PARAM_CLIENT_ENCODING,
+    PARAM_DATESTYLE,
+    PARAM_TIMEZONE,
+    PARAM_INTERVALSTYLE,
+    PARAM_STANDARD_CONFORMING_STRINGS,
+    PARAM_APPLICATION_NAME,
+    PARAM_NSETTABLE,
+    /* Reported by the server only. */
+    PARAM_SERVER_VERSION = PARAM_NSETTABLE,
+    PARAM_SERVER_ENCODING,
+    PARAM_INTEGER_DATETIMES,
+    PARAM_IS_SUPERUSER,
+    PARAM_SESSION_AUTHORIZATION,
+    PARAM_DEFAULT_TRANSACTION_READ_ONLY,
+    PARAM_IN_HOT_STANDBY,
+    PARAM_COUNT
+};
+
+struct param_set {
+    char *v[PARAM_COUNT]; /* NULL: unknown / no preference */
+};
+
+/* The canonical (case as PostgreSQL reports it) name of a parameter. */
+const char *param_name(enum param_id id);
+/* Index of a parameter by case-insensitive name, or -1. */
+int param_lookup(const char *name);
+/* Sets (copies) a value; NULL clears. Returns false when out of memory. */
+bool param_set(struct param_set *ps, int id, const char *value);
+void param_clear_all(struct param_set *ps);
+
+#endif

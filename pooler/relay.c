@@ -1,0 +1,349 @@
+/*
+ * relay.c -- streaming between an ACTIVE client and its server.
+ *
+ * Each side's input buffer is scanned header by header: bodies are skipped
+ * (in_remaining counts what is left of the current one), so a 100 MB row
+ * passes through a 32 KB buffer. Only the few messages the pooler must
+ * understand are looked at whole: ReadyForQuery and ParameterStatus from the
+ * server, Terminate from the client. After each recv the scanned bytes are
+ * written at once; when the peer's socket is full, its write watcher is
+ * armed and this side stops reading until it drains (backpressure).
+ */
+#include "pooler/relay.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pooler/client.h"
+#include "pooler/log.h"
+#include "pooler/server.h"
+#include "pooler/worker.h"
+
+ssize_t relay_recv(int fd, struct iobuf *b)
+{
+    if (buf_space(b) == 0)
+        buf_compact(b);
+    if (buf_space(b) == 0) {
+        errno = ENOBUFS;
+        return -2;
+    }
+    for (;;) {
+        ssize_t n = recv(fd, b->data + b->recv, buf_space(b), 0);
+        if (n > 0) {
+            b->recv += n;
+            return n;
+        }
+        if (n == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    }
+}
+
+int relay_send_raw(int fd, const uint8_t *data, size_t len, size_t *sent)
+{
+    while (*sent < len) {
+        ssize_t n = send(fd, data + *sent, len - *sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            *sent += n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return WR_AGAIN;
+        return WR_ERROR;
+    }
+    return WR_OK;
+}
+
+int relay_send(int fd, struct iobuf *b)
+{
+    size_t sent = b->sent;
+    int rc = relay_send_raw(fd, b->data, b->parsed, &sent);
+    b->sent = (uint32_t)sent;
+    return rc;
+}
+
+/* After everything scanned was sent: give the buffer back or keep the unscanned tail. */
+static void settle(struct buf_pool *bp, struct iobuf **bufp)
+{
+    struct iobuf *b = *bufp;
+    if (b->parsed == b->recv) {
+        buf_put(bp, b);
+        *bufp = NULL;
+    } else {
+        buf_compact(b);
+    }
+}
+
+/* ---- client -> server ---- */
+
+enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR };
+
+static enum scan_result scan_client(struct client *c, struct server *s, struct iobuf *b)
+{
+    while (b->parsed < b->recv) {
+        uint32_t avail = b->recv - b->parsed;
+        if (c->in_remaining) {
+            uint32_t k = avail < c->in_remaining ? avail : c->in_remaining;
+            b->parsed += k;
+            c->in_remaining -= k;
+            continue;
+        }
+        char type;
+        uint32_t body;
+        int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
+        if (rc == WR_AGAIN)
+            return SCAN_OK;
+        if (rc == WR_ERROR)
+            return SCAN_ERROR;
+        switch (type) {
+        case 'X':
+            b->recv = b->parsed; /* nothing after Terminate is meant for anyone */
+            return SCAN_TERMINATE;
+        case 'Q':
+        case 'F':
+            s->outstanding++;
+            break;
+        case 'S':
+            s->outstanding++;
+            s->need_sync = false;
+            break;
+        case 'P':
+        case 'B':
+        case 'E':
+        case 'D':
+        case 'C':
+            s->need_sync = true;
+            break;
+        case 'c':
+        case 'f':
+            s->copy_in = false;
+            break;
+        default:
+            break;
+        }
+        b->parsed += PG_HDR_LEN;
+        c->in_remaining = body;
+    }
+    return SCAN_OK;
+}
+
+static void pause_client_read(struct client *c)
+{
+    if (!c->read_paused) {
+        ev_io_stop(c->w->loop, &c->rio);
+        c->read_paused = true;
+    }
+}
+
+static void resume_client_read(struct client *c)
+{
+    if (c->read_paused) {
+        ev_io_start(c->w->loop, &c->rio);
+        c->read_paused = false;
+    }
+}
+
+/* Sends what the client said to its server. Returns false when c or s was closed. */
+static bool client_to_server(struct client *c)
+{
+    struct server *s = c->server;
+    struct iobuf *b = c->in;
+    if (buf_unsent(b)) {
+        int rc = relay_send(s->fd, b);
+        if (rc == WR_AGAIN) {
+            pause_client_read(c);
+            ev_io_start(s->w->loop, &s->wio);
+            return true;
+        }
+        if (rc == WR_ERROR) {
+            server_close(s, strerror(errno));
+            return false;
+        }
+    }
+    settle(&c->w->bufs, &c->in);
+    resume_client_read(c);
+    return true;
+}
+
+static void client_input(struct client *c)
+{
+    enum scan_result sr = scan_client(c, c->server, c->in);
+    if (sr == SCAN_ERROR) {
+        client_fail(c, "08P01", "invalid message length from client");
+        return;
+    }
+    if (!client_to_server(c))
+        return;
+    if (sr == SCAN_TERMINATE)
+        client_close(c, "client terminated the session");
+}
+
+void relay_client_readable(struct client *c)
+{
+    if (!c->in && !(c->in = buf_get(&c->w->bufs))) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    ssize_t n = relay_recv(c->fd, c->in);
+    if (n == 0 || n == -2) {
+        client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
+        return;
+    }
+    if (n == -1) {
+        if (c->in->recv == 0) {
+            buf_put(&c->w->bufs, c->in);
+            c->in = NULL;
+        }
+        return;
+    }
+    client_input(c);
+}
+
+void relay_start(struct client *c)
+{
+    if (c->in && c->in->recv)
+        client_input(c);
+}
+
+void relay_server_writable(struct server *s)
+{
+    ev_io_stop(s->w->loop, &s->wio);
+    if (s->client && s->client->in)
+        client_to_server(s->client);
+}
+
+/* ---- server -> client ---- */
+
+static enum scan_result scan_server(struct server *s, struct client *c, struct iobuf *b)
+{
+    while (b->parsed < b->recv) {
+        uint32_t avail = b->recv - b->parsed;
+        if (s->in_remaining) {
+            uint32_t k = avail < s->in_remaining ? avail : s->in_remaining;
+            b->parsed += k;
+            s->in_remaining -= k;
+            continue;
+        }
+        char type;
+        uint32_t body;
+        int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
+        if (rc == WR_AGAIN)
+            return SCAN_OK;
+        if (rc == WR_ERROR)
+            return SCAN_ERROR;
+        const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
+        bool whole = avail >= PG_HDR_LEN + body;
+        bool fits = PG_HDR_LEN + body <= b->cap;
+        switch (type) {
+        case 'Z':
+            if (!whole)
+                return SCAN_OK; /* a 6-byte message: wait for the rest */
+            s->txstatus = body > 0 ? (char)msg[0] : 'E';
+            if (s->outstanding > 0)
+                s->outstanding--;
+            break;
+        case 'S':
+            if (!whole && fits)
+                return SCAN_OK;
+            if (whole) {
+                struct pg_in in;
+                pg_in_init(&in, msg, body);
+                const char *name = pg_in_str(&in), *value = pg_in_str(&in);
+                int id = name && value ? param_lookup(name) : -1;
+                if (id >= 0) {
+                    param_set(&s->params, id, value);
+                    if (id < PARAM_NSETTABLE)
+                        param_set(&c->want, id, value);
+                }
+            }
+            break;
+        case 'G':
+        case 'W':
+            s->copy_in = true;
+            break;
+        case 'E':
+            s->copy_in = false;
+            break;
+        default:
+            break;
+        }
+        b->parsed += PG_HDR_LEN;
+        s->in_remaining = body;
+    }
+    return SCAN_OK;
+}
+
+static void pause_server_read(struct server *s)
+{
+    ev_io_stop(s->w->loop, &s->rio);
+}
+
+/* Sends what the server said to its client. */
+static void server_to_client(struct server *s)
+{
+    struct client *c = s->client;
+    struct iobuf *b = s->in;
+    if (c->out.len) {
+        /* weir's own bytes (login) go first; client_flush_out resumes us. */
+        pause_server_read(s);
+        return;
+    }
+    if (buf_unsent(b)) {
+        int rc = relay_send(c->fd, b);
+        if (rc == WR_AGAIN) {
+            pause_server_read(s);
+            ev_io_start(c->w->loop, &c->wio);
+            return;
+        }
+        if (rc == WR_ERROR) {
+            client_close(c, strerror(errno));
+            return;
+        }
+    }
+    settle(&s->w->bufs, &s->in);
+    if (!ev_is_active(&s->rio))
+        ev_io_start(s->w->loop, &s->rio);
+}
+
+void relay_server_readable(struct server *s)
+{
+    if (!s->in && !(s->in = buf_get(&s->w->bufs))) {
+        server_close(s, "out of memory");
+        return;
+    }
+    ssize_t n = relay_recv(s->fd, s->in);
+    if (n == 0 || n == -2) {
+        server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
+        return;
+    }
+    if (n == -1) {
+        if (s->in->recv == 0) {
+            buf_put(&s->w->bufs, s->in);
+            s->in = NULL;
+        }
+        return;
+    }
+    if (scan_server(s, s->client, s->in) == SCAN_ERROR) {
+        server_close(s, "invalid message length from server");
+        return;
+    }
+    server_to_client(s);
+}
+
+void relay_client_writable(struct client *c)
+{
+    ev_io_stop(c->w->loop, &c->wio);
+    struct server *s = c->server;
+    if (!s || s->state != SV_ACTIVE)
+        return;
+    if (s->in)
+        server_to_client(s);
+    else if (!ev_is_active(&s->rio))
+        ev_io_start(s->w->loop, &s->rio);
+}

@@ -1,0 +1,34 @@
+/*
+ * relay.h -- streaming between a client and its server: each side's input is
+ * scanned message by message (headers only, bodies are skipped) and written
+ * to the other side as it arrives, never buffered whole. One recv and one
+ * send per burst per side; write watchers are armed only when a socket is
+ * really full, and the other side's reading pauses until it drains.
+ */
+#ifndef WEIR_RELAY_H
+#define WEIR_RELAY_H
+
+#include "pooler/objects.h"
+
+/* Largest message body accepted from either side (PostgreSQL's own limit is 1 GB). */
+#define RELAY_MAX_BODY 0x3fffffffu
+
+/* The client's socket is readable (client ACTIVE). */
+void relay_client_readable(struct client *c);
+/* The server's socket is readable (server ACTIVE). */
+void relay_server_readable(struct server *s);
+/* The client's socket drained: continue server -> client. */
+void relay_client_writable(struct client *c);
+/* The server's socket drained: continue client -> server. */
+void relay_server_writable(struct server *s);
+/* Forwards whatever the client sent while it waited for its server. */
+void relay_start(struct client *c);
+
+/* recv into the free space of b: >0 bytes, 0 EOF, -1 would block, -2 error (errno). */
+ssize_t relay_recv(int fd, struct iobuf *b);
+/* send [sent, parsed) of b: WR_OK all sent, WR_AGAIN socket full, WR_ERROR. */
+int relay_send(int fd, struct iobuf *b) WR_MUST_CHECK;
+/* send raw bytes from *sent..len: WR_OK all sent, WR_AGAIN, WR_ERROR. */
+int relay_send_raw(int fd, const uint8_t *data, size_t len, size_t *sent) WR_MUST_CHECK;
+
+#endif

@@ -1,0 +1,608 @@
+/*
+ * server.c -- server connection life cycle on a worker: login, attach to a
+ * client (with SETs of the client's parameters), clean-up after the client
+ * (drain outstanding results with a cancel, ROLLBACK, server_reset_query),
+ * idle watching, moves between workers and timeouts.
+ */
+#include "pooler/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pooler/client.h"
+#include "pooler/log.h"
+#include "pooler/relay.h"
+#include "pooler/worker.h"
+
+#define RESET_TIMEOUT 30.0 /* seconds a clean-up may take before the server is closed */
+
+static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void server_reset_continue(struct server *s);
+
+static void server_watch(struct server *s)
+{
+    if (!ev_is_active(&s->rio))
+        ev_io_start(s->w->loop, &s->rio);
+}
+
+static void server_unwatch(struct server *s)
+{
+    ev_io_stop(s->w->loop, &s->rio);
+    ev_io_stop(s->w->loop, &s->wio);
+}
+
+static void server_drop_buffer(struct server *s)
+{
+    buf_put(&s->w->bufs, s->in);
+    s->in = NULL;
+    s->in_remaining = 0;
+}
+
+static void server_free(struct server *s)
+{
+    if (s->bc)
+        s->ops->close(s->bc);
+    pg_out_free(&s->out);
+    param_clear_all(&s->params);
+    free(s);
+}
+
+void server_free_at_exit(struct server *s)
+{
+    list_del(&s->wnode);
+    server_unwatch(s);
+    server_drop_buffer(s);
+    server_free(s);
+}
+
+void server_close(struct server *s, const char *reason)
+{
+    struct worker *w = s->w;
+    struct route *r = s->route;
+    if (log_verbosity() >= 0)
+        log_info(SERVER_FMT " closing: %s", SERVER_ARGS(s), reason);
+    if (s->client) {
+        struct client *c = s->client;
+        s->client = NULL;
+        c->server = NULL;
+        client_fail(c, "08006", "server connection closed: %s", reason);
+    }
+    server_unwatch(s);
+    server_drop_buffer(s);
+    list_del(&s->wnode);
+    bool connecting = s->state == SV_CONNECTING;
+    s->state = SV_CLOSED;
+    if (s->bc) {
+        s->ops->close(s->bc);
+        s->bc = NULL;
+    }
+    struct route_step st;
+    if (connecting)
+        route_connect_failed(r, w, &st);
+    else
+        route_server_gone(r, w, s, &st);
+    if (st.failed) {
+        /* Nobody else will tell this waiter: it gets the reason too. */
+        struct msg *m = msg_new(MSG_ERROR);
+        m->client = st.failed;
+        snprintf(m->sqlstate, sizeof(m->sqlstate), "08006");
+        snprintf(m->text, sizeof(m->text), "server login failed: %s", reason);
+        worker_post(st.failed->w, m);
+        st.failed = NULL;
+    }
+    if (s->cancels_pending == 0)
+        server_free(s);
+    server_apply_step(w, r, &st);
+}
+
+/* ---- login ---- */
+
+static void connect_failed(struct server *s, const char *sqlstate, const char *text)
+{
+    struct worker *w = s->w;
+    struct route *r = s->route;
+    log_warning(SERVER_FMT " login failed: %s", SERVER_ARGS(s), text);
+    server_unwatch(s);
+    list_del(&s->wnode);
+    struct route_step st;
+    route_connect_failed(r, w, &st);
+    server_free(s);
+    if (st.failed) {
+        struct msg *m = msg_new(MSG_ERROR);
+        m->client = st.failed;
+        snprintf(m->sqlstate, sizeof(m->sqlstate), "%s", sqlstate);
+        snprintf(m->text, sizeof(m->text), "%s", text);
+        st.failed = NULL;
+        worker_post(m->client->w, m);
+    }
+    server_apply_step(w, r, &st);
+}
+
+static void connect_step(struct server *s)
+{
+    char err[256], sqlstate[6];
+    int fd = -1, want = 0;
+    int rc = s->ops->connect_poll(s->bc, &fd, &want, err, sizeof(err), sqlstate);
+    if (rc == WR_AGAIN) {
+        int events =
+            (want & BACKEND_WANT_READ ? EV_READ : 0) | (want & BACKEND_WANT_WRITE ? EV_WRITE : 0);
+        /* libpq may switch sockets between attempts: re-set the watcher (libev's rule). */
+        if (fd != s->fd || want != s->connect_want) {
+            ev_io_stop(s->w->loop, &s->rio);
+            ev_io_set(&s->rio, fd, events);
+            s->fd = fd;
+            s->connect_want = want;
+        }
+        server_watch(s);
+        return;
+    }
+    if (rc == WR_ERROR) {
+        connect_failed(s, sqlstate, err);
+        return;
+    }
+    ev_io_stop(s->w->loop, &s->rio);
+    s->fd = fd;
+    ev_io_init(&s->rio, server_read_cb, fd, EV_READ);
+    ev_io_init(&s->wio, server_write_cb, fd, EV_WRITE);
+    for (int i = 0; i < PARAM_COUNT; i++) {
+        if (!param_set(&s->params, i, s->ops->param(s->bc, param_name(i)))) {
+            server_close(s, "out of memory");
+            return;
+        }
+    }
+    s->state = SV_IDLE;
+    s->txstatus = 'I';
+    s->deadline = 0;
+    log_debug(SERVER_FMT " logged in", SERVER_ARGS(s));
+    server_watch(s);
+    struct route_step st;
+    route_connected(s->route, s->w, s, &st);
+    server_apply_step(s->w, s->route, &st);
+}
+
+void server_connect(struct worker *w, struct route *r)
+{
+    const struct config *cfg = weir.cfg;
+    struct server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        struct route_step st;
+        route_connect_failed(r, w, &st);
+        if (st.failed) {
+            struct msg *m = msg_new(MSG_ERROR);
+            m->client = st.failed;
+            snprintf(m->sqlstate, sizeof(m->sqlstate), "53200");
+            snprintf(m->text, sizeof(m->text), "out of memory");
+            st.failed = NULL;
+            worker_post(m->client->w, m);
+        }
+        server_apply_step(w, r, &st);
+        return;
+    }
+    s->w = w;
+    s->route = r;
+    s->ops = &backend_pg_ops;
+    s->state = SV_CONNECTING;
+    s->id = weir_next_id();
+    s->fd = -1;
+    s->created = ev_now(w->loop);
+    s->deadline = s->created + cfg->server_connect_timeout;
+    list_init(&s->idle_node);
+    pg_out_init(&s->out);
+    list_add_tail(&w->servers, &s->wnode);
+    ev_io_init(&s->rio, server_read_cb, -1, 0);
+    ev_io_init(&s->wio, server_write_cb, -1, EV_WRITE);
+
+    pthread_mutex_lock(&r->lock);
+    char *password = r->password ? strdup(r->password) : NULL;
+    pthread_mutex_unlock(&r->lock);
+    struct backend_params bp = {
+        .host = r->db->host,
+        .port = r->db->port,
+        .dbname = r->db->dbname,
+        .user = r->user,
+        .password = password,
+        .application_name = "weir",
+        .connect_timeout = 0,
+    };
+    char err[256];
+    s->bc = s->ops->connect_start(&bp, err, sizeof(err));
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+    if (!s->bc) {
+        connect_failed(s, "08006", err);
+        return;
+    }
+    log_debug(SERVER_FMT " connecting to %s:%d", SERVER_ARGS(s), r->db->host, r->db->port);
+    connect_step(s);
+}
+
+/* ---- handing servers around ---- */
+
+static void server_move(struct server *s, struct client *c)
+{
+    server_unwatch(s);
+    server_drop_buffer(s);
+    list_del(&s->wnode);
+    s->state = SV_MOVING;
+    struct msg *m = msg_new(MSG_SERVER);
+    m->server = s;
+    m->client = c;
+    worker_post(c->w, m);
+}
+
+void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
+{
+    struct server *s = st->assigned;
+    st->assigned = NULL;
+    while (s) {
+        struct server *next = s->assign_next;
+        struct client *c = s->assign_client;
+        s->assign_next = NULL;
+        s->assign_client = NULL;
+        if (c->w == w)
+            client_take_server(c, s);
+        else
+            server_move(s, c);
+        s = next;
+    }
+    for (int i = 0; i < st->nconnect; i++)
+        server_connect(w, r);
+    if (st->wake_worker >= 0 && st->wake_worker != w->id) {
+        struct msg *m = msg_new(MSG_DISPATCH);
+        m->route = r;
+        worker_post(&weir.workers[st->wake_worker], m);
+    }
+    if (st->failed) {
+        struct msg *m = msg_new(MSG_ERROR);
+        m->client = st->failed;
+        snprintf(m->sqlstate, sizeof(m->sqlstate), "08006");
+        snprintf(m->text, sizeof(m->text), "no server connection available");
+        worker_post(m->client->w, m);
+    }
+}
+
+void server_adopt(struct worker *w, struct server *s, struct client *c)
+{
+    s->w = w;
+    s->state = SV_IDLE;
+    list_add_tail(&w->servers, &s->wnode);
+    server_watch(s);
+    client_take_server(c, s);
+}
+
+/* Appends "SET name = 'value';" with value quoted as a literal. */
+static void append_set(char *q, size_t cap, size_t *len, const char *name, const char *value)
+{
+    size_t n = *len;
+    bool backslash = strchr(value, '\\') != NULL;
+    n += snprintf(q + n, n < cap ? cap - n : 0, "SET %s = %s'", name, backslash ? "E" : "");
+    for (const char *p = value; *p && n + 3 < cap; p++) {
+        if (*p == '\'' || *p == '\\')
+            q[n++] = *p;
+        q[n++] = *p;
+    }
+    if (n < cap)
+        n += snprintf(q + n, cap - n, "';");
+    *len = n;
+}
+
+void server_attach(struct server *s, struct client *c)
+{
+    s->client = c;
+    c->server = s;
+    s->deadline = 0;
+    server_watch(s);
+    char q[4096];
+    size_t len = 0;
+    for (int i = 0; i < PARAM_NSETTABLE; i++) {
+        const char *want = c->want.v[i];
+        if (want && (!s->params.v[i] || strcmp(want, s->params.v[i])))
+            append_set(q, sizeof(q), &len, param_name(i), want);
+    }
+    if (len == 0 || len >= sizeof(q)) {
+        s->state = SV_ACTIVE;
+        client_server_ready(c);
+        return;
+    }
+    s->state = SV_SETUP;
+    c->state = CL_SETUP;
+    s->setup_error[0] = 0;
+    s->outstanding = 1;
+    pg_out_query(&s->out, q);
+    if (s->out.failed || server_flush_out(s) == WR_ERROR)
+        server_close(s, "cannot send parameter set-up");
+}
+
+/* ---- clean-up after a client ---- */
+
+static void send_internal(struct server *s, const char *sql)
+{
+    pg_out_query(&s->out, sql);
+    s->outstanding++;
+}
+
+void server_release(struct server *s, bool clean)
+{
+    s->client = NULL;
+    if (!clean) {
+        server_close(s, "client went away in the middle of a message");
+        return;
+    }
+    s->state = SV_RESET;
+    s->reset_stage = RESET_DRAIN;
+    s->failed = false;
+    s->deadline = ev_now(s->w->loop) + RESET_TIMEOUT;
+    /* What the client did not read is discarded; a partial message still gets parsed. */
+    if (s->in) {
+        s->in->sent = s->in->parsed;
+        buf_compact(s->in);
+    }
+    if (s->copy_in) {
+        pg_out_copy_fail(&s->out, "client disconnected");
+        s->copy_in = false;
+    }
+    if (s->need_sync) {
+        pg_out_sync(&s->out);
+        s->outstanding++;
+        s->need_sync = false;
+    }
+    if (s->outstanding > 0)
+        server_cancel(s);
+    if (s->out.failed || server_flush_out(s) == WR_ERROR) {
+        server_close(s, "cannot send clean-up");
+        return;
+    }
+    server_watch(s);
+    server_reset_continue(s);
+}
+
+/* Next clean-up step once every expected ReadyForQuery has arrived. */
+static void server_reset_continue(struct server *s)
+{
+    if (s->outstanding > 0)
+        return;
+    if (s->failed) {
+        server_close(s, "clean-up query failed");
+        return;
+    }
+    if (s->reset_stage == RESET_DRAIN && s->txstatus != 'I') {
+        s->reset_stage = RESET_ROLLBACK;
+        send_internal(s, "ROLLBACK");
+    } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0]) {
+        s->reset_stage = RESET_QUERY;
+        send_internal(s, weir.cfg->server_reset_query);
+    } else if (s->txstatus != 'I') {
+        server_close(s, "still in a transaction after clean-up");
+        return;
+    } else if (s->cancels_pending > 0) {
+        return; /* server_cancel_done continues */
+    } else {
+        s->state = SV_IDLE;
+        s->deadline = 0;
+        server_drop_buffer(s);
+        struct route_step st;
+        route_release(s->route, s->w, s, &st);
+        server_apply_step(s->w, s->route, &st);
+        return;
+    }
+    if (s->out.failed || server_flush_out(s) == WR_ERROR)
+        server_close(s, "cannot send clean-up");
+}
+
+/* ---- cancel ---- */
+
+static void cancel_done_cb(void *arg)
+{
+    /* Runs on the cancel thread: only post; the owner cannot change while pending. */
+    struct server *s = arg;
+    struct msg *m = msg_new(MSG_CANCEL_DONE);
+    m->server = s;
+    worker_post(s->w, m);
+}
+
+void server_cancel(struct server *s)
+{
+    if (!s->bc)
+        return;
+    s->cancels_pending++;
+    if (!s->ops->cancel(s->bc, cancel_done_cb, s))
+        s->cancels_pending--;
+}
+
+void server_cancel_done(struct server *s)
+{
+    s->cancels_pending--;
+    if (s->state == SV_CLOSED) {
+        if (s->cancels_pending == 0)
+            server_free(s);
+        return;
+    }
+    if (s->state == SV_RESET)
+        server_reset_continue(s);
+}
+
+/* ---- I/O ---- */
+
+int server_flush_out(struct server *s)
+{
+    if (s->out.len == 0)
+        return WR_OK;
+    int rc = relay_send_raw(s->fd, s->out.data, s->out.len, &s->out_sent);
+    if (rc == WR_OK) {
+        pg_out_reset(&s->out);
+        s->out_sent = 0;
+        ev_io_stop(s->w->loop, &s->wio);
+    } else if (rc == WR_AGAIN) {
+        ev_io_start(s->w->loop, &s->wio);
+    }
+    return rc;
+}
+
+/*
+ * Consumes what the server says in SETUP and RESET: nothing is forwarded.
+ * ParameterStatus updates the cache, ErrorResponse marks the step failed,
+ * ReadyForQuery counts down `outstanding`.
+ */
+static void server_internal_input(struct server *s)
+{
+    if (!s->in && !(s->in = buf_get(&s->w->bufs))) {
+        server_close(s, "out of memory");
+        return;
+    }
+    struct iobuf *b = s->in;
+    ssize_t n = relay_recv(s->fd, b);
+    if (n == 0 || n == -2) {
+        server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
+        return;
+    }
+    while (b->parsed < b->recv && s->outstanding > 0) {
+        uint32_t avail = b->recv - b->parsed;
+        if (s->in_remaining) {
+            uint32_t k = avail < s->in_remaining ? avail : s->in_remaining;
+            b->parsed += k;
+            s->in_remaining -= k;
+            continue;
+        }
+        char type;
+        uint32_t body;
+        int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
+        if (rc == WR_AGAIN)
+            break;
+        if (rc == WR_ERROR) {
+            server_close(s, "protocol error from server");
+            return;
+        }
+        bool inspect = type == 'Z' || type == 'E' || type == 'S' || type == 'G';
+        bool fits = PG_HDR_LEN + body <= b->cap;
+        if (inspect && fits && avail < PG_HDR_LEN + body)
+            break; /* wait for the whole message */
+        const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
+        if (inspect && fits) {
+            struct pg_error_fields ef;
+            struct pg_in in;
+            switch (type) {
+            case 'Z':
+                s->txstatus = body > 0 ? (char)msg[0] : 'E';
+                s->outstanding--;
+                break;
+            case 'E':
+                if (pg_error_parse(msg, body, &ef) == WR_OK && s->state == SV_SETUP &&
+                    !s->setup_error[0]) {
+                    snprintf(s->setup_error, sizeof(s->setup_error), "%s", ef.message);
+                    snprintf(s->setup_sqlstate, sizeof(s->setup_sqlstate), "%s", ef.sqlstate);
+                }
+                /* In the drain, errors are the client's own (or the cancel's); they do not count.
+                 */
+                if (s->state != SV_RESET || s->reset_stage != RESET_DRAIN)
+                    s->failed = true;
+                break;
+            case 'S': {
+                pg_in_init(&in, msg, body);
+                const char *name = pg_in_str(&in), *value = pg_in_str(&in);
+                int id = name && value ? param_lookup(name) : -1;
+                if (id >= 0)
+                    param_set(&s->params, id, value);
+                break;
+            }
+            case 'G':
+                /* COPY FROM STDIN started by a query we are draining: refuse the data. */
+                pg_out_copy_fail(&s->out, "client disconnected");
+                break;
+            }
+            b->parsed += PG_HDR_LEN + body;
+        } else {
+            b->parsed += PG_HDR_LEN;
+            s->in_remaining = body;
+        }
+    }
+    b->sent = b->parsed;
+    buf_compact(b);
+    if (s->out.len && server_flush_out(s) == WR_ERROR) {
+        server_close(s, "cannot write to server");
+        return;
+    }
+    if (s->outstanding > 0)
+        return;
+    if (b->recv > 0 || s->in_remaining) {
+        server_close(s, "unexpected data from server");
+        return;
+    }
+    server_drop_buffer(s);
+    if (s->state == SV_SETUP) {
+        struct client *c = s->client;
+        if (s->setup_error[0]) {
+            s->failed = false;
+            client_fail(c, s->setup_sqlstate[0] ? s->setup_sqlstate : "08P01", "%s",
+                        s->setup_error);
+            return;
+        }
+        s->state = SV_ACTIVE;
+        client_server_ready(c);
+    } else {
+        server_reset_continue(s);
+    }
+}
+
+static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct server *s = (struct server *)((char *)io - offsetof(struct server, rio));
+    uint8_t byte;
+    ssize_t n;
+    switch (s->state) {
+    case SV_CONNECTING:
+        connect_step(s);
+        break;
+    case SV_IDLE:
+        n = recv(s->fd, &byte, 1, MSG_PEEK);
+        if (n == -1 && (errno == EAGAIN || errno == EINTR))
+            break;
+        server_close(s, n == 0  ? "server closed the connection while idle"
+                        : n > 0 ? "unexpected data from idle server"
+                                : strerror(errno));
+        break;
+    case SV_SETUP:
+    case SV_RESET:
+        server_internal_input(s);
+        break;
+    case SV_ACTIVE:
+        relay_server_readable(s);
+        break;
+    default:
+        break;
+    }
+}
+
+static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct server *s = (struct server *)((char *)io - offsetof(struct server, wio));
+    if (s->out.len) {
+        if (server_flush_out(s) == WR_ERROR)
+            server_close(s, "cannot write to server");
+        return;
+    }
+    if (s->state == SV_ACTIVE)
+        relay_server_writable(s);
+    else
+        ev_io_stop(loop, io);
+}
+
+void server_sweep(struct worker *w, ev_tstamp now)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &w->servers)
+    {
+        struct server *s = list_entry(pos, struct server, wnode);
+        if (s->deadline == 0 || now < s->deadline)
+            continue;
+        if (s->state == SV_CONNECTING)
+            connect_failed(s, "08006", "server_connect_timeout: the server did not answer in time");
+        else if (s->state == SV_RESET)
+            server_close(s, "clean-up took too long");
+    }
+}

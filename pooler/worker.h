@@ -1,0 +1,90 @@
+/*
+ * worker.h -- worker threads: one libev loop each, an inbox for work posted by
+ * other threads (mutex-protected queue + ev_async, libev's documented
+ * pattern), and a coarse sweep timer for timeouts.
+ */
+#ifndef WEIR_WORKER_H
+#define WEIR_WORKER_H
+
+#include <stdatomic.h>
+
+#include "pooler/objects.h"
+#include "pooler/userlist.h"
+
+#define CANCEL_BUCKETS 4096
+
+enum msg_kind {
+    MSG_SERVER,      /* a server for a waiting client: adopt it and attach */
+    MSG_ERROR,       /* a waiting client gets an error instead (server login failed) */
+    MSG_DISPATCH,    /* hand this worker's idle servers of a route to its waiters */
+    MSG_CANCEL,      /* a cancel request for one of this worker's clients */
+    MSG_CANCEL_DONE, /* a cancel request of one of this worker's servers finished */
+    MSG_STOP,        /* leave the loop */
+};
+
+struct msg {
+    struct msg *next;
+    enum msg_kind kind;
+    struct client *client;
+    struct server *server;
+    struct route *route;
+    uint32_t pid, key;
+    char sqlstate[6];
+    char text[256];
+};
+
+struct listener {
+    int fd;
+    ev_io io;
+};
+
+struct worker {
+    int id;
+    pthread_t thread;
+    struct ev_loop *loop;
+    ev_async wake;
+    ev_timer sweep;
+    pthread_mutex_t inbox_lock;
+    struct msg *inbox_head;
+    struct msg *inbox_tail;
+    struct buf_pool bufs;
+    struct list clients; /* every client of this worker */
+    struct list servers; /* every server this worker owns */
+    struct listener *listeners;
+    int nlisteners;
+    uint32_t client_seq;
+    struct client *cancel_tab[CANCEL_BUCKETS];
+};
+
+/* Daemon-wide state, set up by main before workers start, read-only after. */
+struct daemon {
+    const struct config *cfg;
+    struct userlist *users;
+    struct worker *workers;
+    int nworkers;
+    atomic_int nclients; /* connected clients, for max_client_conn */
+    atomic_ullong next_id;
+};
+
+extern struct daemon weir;
+
+/*
+ * Creates the workers with their listening sockets (so bind errors are
+ * reported before anything runs). WR_ERROR with err when a socket cannot be
+ * opened.
+ */
+int workers_init(char *err, size_t errlen) WR_MUST_CHECK;
+/* Starts the worker threads. */
+int workers_start(void) WR_MUST_CHECK;
+/* Asks every worker to stop, joins them, frees what they own. */
+void workers_stop(void);
+
+/* Posts a message to a worker (takes ownership of m) and wakes its loop. */
+void worker_post(struct worker *to, struct msg *m);
+/* Allocates a zeroed message; aborts on out of memory (tiny, rare). */
+struct msg *msg_new(enum msg_kind kind);
+
+/* A fresh connection id (C-n / S-n in logs). */
+uint64_t weir_next_id(void);
+
+#endif
