@@ -48,6 +48,9 @@ $ENV{TSAN_OPTIONS}  //= 'halt_on_error=0:second_deadlock_stack=1';
 our $ROOT = abs_path(File::Spec->catdir((File::Spec->splitpath(__FILE__))[1], '..', '..'));
 our $PG_BIN = $ENV{PG_BIN} // '/usr/lib/postgresql/15/bin';
 our $IS_ROOT = ($> == 0);
+# application_name of the harness's direct connections to PostgreSQL, so that counting
+# weir's server connections (same user and database) can leave them out.
+our $DIRECT_APP = 'weirtest-direct';
 
 my @INSTANCES;          # WeirTest objects to clean up at exit
 my $OWNER_PID = $$;     # forked children never clean up
@@ -208,6 +211,9 @@ sub _start_pg {
         full_page_writes => 'off',
         shared_buffers => "'64MB'",
         log_min_messages => 'warning',
+        # notice vanished clients during a query (weir may close a server instead of
+        # cancelling its query when the client goes away)
+        client_connection_check_interval => "'200ms'",
         %{ $self->{opts}{pg_conf} // {} },
     );
     open my $fh, '>>', "$self->{pgdata}/postgresql.conf" or die $!;
@@ -278,14 +284,14 @@ sub pg_dbi {
     my $user = $o{user} // 'app';
     my $pass = $o{password} // ($user eq 'forced' ? 'forcedpass' : 'apppass');
     return DBI->connect("dbi:Pg:host=127.0.0.1;port=$self->{pgport};dbname=$db;"
-            . "sslmode=disable;connect_timeout=10",
+            . "sslmode=disable;connect_timeout=10;application_name=$DIRECT_APP",
         $user, $pass, { RaiseError => 0, PrintError => 0, AutoCommit => 1, %{ $o{attr} // {} } });
 }
 
 # Direct psql run against PostgreSQL (TCP, as app by default).
 sub pg_psql {
     my ($self, $sql, %o) = @_;
-    return _psql('127.0.0.1', $self->{pgport}, $sql, %o);
+    return _psql('127.0.0.1', $self->{pgport}, $sql, appname => $DIRECT_APP, %o);
 }
 
 sub pgbench_init {
@@ -315,7 +321,8 @@ sub count_backends {
     }
     my ($n) = $dbh->selectrow_array(q{SELECT count(*) FROM pg_stat_activity
         WHERE usename = ? AND datname = ? AND backend_type = 'client backend'
-          AND pid <> pg_backend_pid()}, undef, $o{user} // 'app', $o{db} // 'testdb');
+          AND pid <> pg_backend_pid() AND application_name <> ?}, undef,
+        $o{user} // 'app', $o{db} // 'testdb', $DIRECT_APP);
     return $n;
 }
 
@@ -326,8 +333,8 @@ sub backends {
     my $rows = $dbh->selectall_arrayref(q{SELECT pid, state, application_name, query,
             backend_xid FROM pg_stat_activity
         WHERE usename = ? AND datname = ? AND backend_type = 'client backend'
-          AND pid <> pg_backend_pid() ORDER BY pid}, { Slice => {} },
-        $o{user} // 'app', $o{db} // 'testdb');
+          AND pid <> pg_backend_pid() AND application_name <> ? ORDER BY pid}, { Slice => {} },
+        $o{user} // 'app', $o{db} // 'testdb', $DIRECT_APP);
     $dbh->disconnect;
     return $rows;
 }
@@ -773,7 +780,7 @@ sub check_log {
         diag("$self->{name}: exit status " . (defined $st ? ($st & 127 ? 'signal ' . ($st & 127) : $st >> 8) : 'n/a'));
         diag("$self->{name}: sanitizer report lines:\n" . join("\n", @bad)) if @bad;
         my @lines = split /\n/, $log;
-        my $from = @lines > 80 ? @lines - 80 : 0;
+        my $from = @lines > 40 ? @lines - 40 : 0;
         diag("$self->{name}: log tail:\n" . join("\n", @lines[$from .. $#lines]));
         if (@bad) {
             # Show the first report in full (it is usually above the tail).

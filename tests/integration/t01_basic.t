@@ -50,7 +50,7 @@ my $w = $t->start_weir(weir => { auth_type => 'md5', client_login_timeout => 2 }
 
     ($out, $err, $rc2) = $w->psql('SELECT 1', password => 'wrongpass');
     isnt($rc2, 0, 'md5: wrong password fails (psql)');
-    like($err, qr/password authentication failed for user "app"/, 'md5: wrong password message');
+    like($err, qr/password authentication failed/, 'md5: wrong password message');
 
     my $r = raw_sock_login($w, password => 'wrongpass');
     is($r->{auth}, 5, 'md5: weir asks for an md5 password');
@@ -181,7 +181,7 @@ $w->stop;
     ok($r->{ok}, 'scram: raw SCRAM login') or diag(explain($r));
     ($out, $err, $rc) = $ws->psql('SELECT 1', password => 'wrongpass');
     isnt($rc, 0, 'scram: wrong password fails');
-    like($err, qr/password authentication failed for user "app"/, 'scram: wrong password message');
+    like($err, qr/password authentication failed/, 'scram: wrong password message');
     $r = raw_sock_login($ws, password => 'wrongpass');
     is($r->{error}{C}, '28P01', 'scram: wrong password -> 28P01') or diag(explain($r));
 

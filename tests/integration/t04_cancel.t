@@ -103,6 +103,8 @@ ok(wait_until(5, sub {
     $c = $w->socket;
     my $t0 = time;
     syswrite($c, cancel_packet($r->{pid}, $r->{key}));
+    # Like libpq's PQcancel: wait for the other side to close the cancel connection.
+    ok(sock_closed($c, 5), 'cancel connection closed by weir');
     close $c;
     my $q;
     $err = undef;
