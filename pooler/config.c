@@ -2,6 +2,7 @@
 #include "pooler/config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -13,12 +14,68 @@
 
 #include "pooler/log.h"
 
+/*
+ * Lines reach libinih through this reader, which counts them (the Debian
+ * build of libinih passes no line numbers), refuses lines longer than inih's
+ * fixed 200-byte buffer instead of letting it split them, and hides ';'
+ * inside single-quoted values from inih's inline-comment rule.
+ */
+#define QUOTED_SEMICOLON '\x1f'
+
+struct line_reader {
+    FILE *f;
+    int lineno;
+    bool too_long;
+};
+
 struct parse_ctx {
     struct config *cfg;
+    struct line_reader *lr;
     char *err;
     size_t errlen;
     bool failed;
 };
+
+static void cfg_error(struct parse_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void cfg_error(struct parse_ctx *ctx, const char *fmt, ...)
+{
+    int n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->cfg->path, ctx->lr->lineno);
+    if (n < 0 || (size_t)n >= ctx->errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
+    va_end(ap);
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    struct line_reader *lr = stream;
+    if (!fgets(str, num, lr->f))
+        return NULL;
+    lr->lineno++;
+    size_t n = strlen(str);
+    if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(lr->f)) {
+        lr->too_long = true;
+        return NULL;
+    }
+    bool quoted = false;
+    for (char *p = str; *p; p++) {
+        if (*p == '\'')
+            quoted = !quoted;
+        else if (*p == ';' && quoted)
+            *p = QUOTED_SEMICOLON;
+    }
+    return str;
+}
+
+static void restore_semicolons(char *s)
+{
+    for (; *s; s++)
+        if (*s == QUOTED_SEMICOLON)
+            *s = ';';
+}
 
 static const char *pool_mode_names[] = {"session", "transaction", "statement"};
 
@@ -55,7 +112,7 @@ static bool parse_seconds(const char *v, double *out)
     double d = strtod(v, &end);
     while (*end && isspace((unsigned char)*end))
         end++;
-    if (errno || end == v || *end || d < 0 || d > 1e9)
+    if (errno || end == v || *end || !(d >= 0 && d <= 1e9))
         return false;
     *out = d;
     return true;
@@ -177,13 +234,14 @@ static bool db_pair(void *arg, const char *k, const char *v)
         else
             goto bad;
     } else {
-        snprintf(dp->err, dp->errlen, "unknown key \"%s\" in database entry \"%s\"", k, db->name);
+        snprintf(dp->err, dp->errlen, "unknown key \"%.64s\" in database entry \"%.64s\"", k,
+                 db->name);
         return false;
     }
     return true;
 bad:
-    snprintf(dp->err, dp->errlen, "invalid value \"%s\" for \"%s\" in database entry \"%s\"", v, k,
-             db->name);
+    snprintf(dp->err, dp->errlen,
+             "invalid value \"%.64s\" for \"%.64s\" in database entry \"%.64s\"", v, k, db->name);
     return false;
 }
 
@@ -191,7 +249,7 @@ static bool add_db(struct parse_ctx *ctx, const char *name, const char *value)
 {
     struct config *cfg = ctx->cfg;
     if (config_find_db(cfg, name)) {
-        snprintf(ctx->err, ctx->errlen, "%s: database \"%s\" defined twice", cfg->path, name);
+        cfg_error(ctx, "database \"%s\" defined twice", name);
         return false;
     }
     struct db_entry *dbs = realloc(cfg->dbs, sizeof(*dbs) * (cfg->ndbs + 1));
@@ -208,7 +266,7 @@ static bool add_db(struct parse_ctx *ctx, const char *name, const char *value)
     struct db_parse dp = {db, reason, sizeof(reason)};
     snprintf(reason, sizeof(reason), "bad connection string");
     if (!parse_connstr(value, db_pair, &dp)) {
-        snprintf(ctx->err, ctx->errlen, "%s: %s", cfg->path, reason);
+        cfg_error(ctx, "%s", reason);
         return false;
     }
     if (!db->dbname)
@@ -216,8 +274,7 @@ static bool add_db(struct parse_ctx *ctx, const char *name, const char *value)
     if (!db->host)
         db->host = strdup("127.0.0.1");
     if (db->password && !db->user) {
-        snprintf(ctx->err, ctx->errlen, "%s: database \"%s\": password= needs user=", cfg->path,
-                 name);
+        cfg_error(ctx, "database \"%s\": password= needs user=", name);
         return false;
     }
     return true;
@@ -248,7 +305,7 @@ static bool add_user(struct parse_ctx *ctx, const char *name, const char *value)
     u->pool_mode = -1;
     u->pool_size = -1;
     if (!parse_connstr(value, user_pair, u)) {
-        snprintf(ctx->err, ctx->errlen, "%s: bad settings for user \"%s\"", cfg->path, name);
+        cfg_error(ctx, "bad settings for user \"%s\"", name);
         return false;
     }
     return true;
@@ -325,10 +382,10 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
         return true;
     }
     /* A pgbouncer.ini carries many keys weir does not know (yet): warn, go on. */
-    log_warning("%s: unknown setting \"%s\" ignored", cfg->path, k);
+    log_warning("%s:%d: unknown setting \"%s\" ignored", cfg->path, ctx->lr->lineno, k);
     return true;
 bad:
-    snprintf(ctx->err, ctx->errlen, "%s: invalid value \"%s\" for %s", cfg->path, v, k);
+    cfg_error(ctx, "invalid value \"%s\" for %s", v, k);
     return false;
 #undef INT_KEY
 #undef SEC_KEY
@@ -336,9 +393,14 @@ bad:
 #undef STR_KEY
 }
 
-static int config_line(void *user, const char *section, const char *name, const char *value)
+static int config_line(void *user, const char *section, const char *name, const char *raw)
 {
     struct parse_ctx *ctx = user;
+    if (ctx->failed)
+        return 0; /* inih goes on after an error: keep the first one */
+    char value[256];
+    snprintf(value, sizeof(value), "%s", raw);
+    restore_semicolons(value);
     bool good;
     if (!strcmp(section, "databases"))
         good = add_db(ctx, name, value);
@@ -347,12 +409,12 @@ static int config_line(void *user, const char *section, const char *name, const 
     else if (!strcmp(section, "users"))
         good = add_user(ctx, name, value);
     else {
-        snprintf(ctx->err, ctx->errlen, "%s: unknown section [%s]", ctx->cfg->path, section);
+        cfg_error(ctx, "unknown section [%s]", section);
         good = false;
     }
     if (!good) {
         if (!ctx->err[0])
-            snprintf(ctx->err, ctx->errlen, "%s: out of memory", ctx->cfg->path);
+            cfg_error(ctx, "out of memory");
         ctx->failed = true;
         return 0;
     }
@@ -396,14 +458,20 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->log_disconnections = 1;
 
     err[0] = 0;
-    struct parse_ctx ctx = {cfg, err, errlen, false};
-    int r = ini_parse(path, config_line, &ctx);
-    if (r < 0) {
+    struct line_reader lr = {fopen(path, "r"), 0, false};
+    if (!lr.f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         goto failed;
     }
+    struct parse_ctx ctx = {cfg, &lr, err, errlen, false};
+    int r = ini_parse_stream(read_line, &lr, config_line, &ctx);
+    fclose(lr.f);
     if (ctx.failed)
         goto failed;
+    if (lr.too_long) {
+        snprintf(err, errlen, "%s:%d: line too long (at most 199 bytes)", path, lr.lineno);
+        goto failed;
+    }
     if (r > 0) {
         snprintf(err, errlen, "%s:%d: syntax error", path, r);
         goto failed;
