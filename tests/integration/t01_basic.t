@@ -163,6 +163,14 @@ my $w = $t->start_weir(weir => { auth_type => 'md5', client_login_timeout => 2 }
     ok($closed && $el <= 10, sprintf('half-startup client dropped after %.1fs', $el));
     close $s;
     serves_ok($w, 'login timeouts');
+
+    # Every error weir raised above also left a log line.
+    my $log = $w->log_text;
+    like($log, qr/28P01|password authentication failed/, 'log: wrong password');
+    like($log, qr/nosuchdb/, 'log: unknown database');
+    like($log, qr/0A000|protocol 4\.0/, 'log: unsupported protocol version');
+    like($log, qr/08P01|startup packet/, 'log: bad startup packet');
+    like($log, qr/timeout|too long/i, 'log: login timeout');
 }
 $w->stop;
 

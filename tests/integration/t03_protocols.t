@@ -145,7 +145,12 @@ for my $mode (qw(extended prepared)) {
 # ---- 100 MB values -----------------------------------------------------------------------
 {
     my $size = 100 * 1024 * 1024;
-    my $dbh = $w->dbi(attr => { pg_server_prepare => 1 }) or die $DBI::errstr;
+    # Streamed, never buffered whole: a fresh weir's peak RSS must not grow by anything near
+    # 100 MB.
+    my $wb = $t->start_weir(weir => { default_pool_size => 2, workers => 2 });
+    my ($warm) = $wb->psql('SELECT 1');
+    my $hwm0 = vm_hwm($wb->pid);
+    my $dbh = $wb->dbi(attr => { pg_server_prepare => 1 }) or die $DBI::errstr;
     my $t0 = time;
     my ($v) = $dbh->selectrow_array("SELECT repeat('x', $size)");
     ok(defined $v, '100 MB value selected through weir') or diag($dbh->errstr);
@@ -168,9 +173,24 @@ for my $mode (qw(extended prepared)) {
     is($sum, $want, '100 MB parameter stored unchanged (md5)');
     my ($one) = $dbh->selectrow_array('SELECT 1');
     is($one, 1, 'connection fine after the big values');
+    my $hwm1 = vm_hwm($wb->pid);
+    SKIP: {
+        skip 'no VmHWM in /proc', 1 unless defined $hwm0 && defined $hwm1;
+        my $grow = ($hwm1 - $hwm0) / 1024;
+        ok($grow < 40, sprintf('weir peak RSS grew by %.1f MB during 2 x 100 MB (%.1f -> %.1f MB):'
+                    . ' values are streamed', $grow, $hwm0 / 1024, $hwm1 / 1024));
+    }
     $dbh->do('DROP TABLE bigv');
     $direct->disconnect;
     $dbh->disconnect;
+    $wb->stop;
+}
+
+# Peak resident set size of a process in kB (VmHWM), or undef.
+sub vm_hwm {
+    my ($pid) = @_;
+    my ($kb) = slurp("/proc/$pid/status") =~ /^VmHWM:\s+(\d+) kB/m;
+    return $kb;
 }
 
 # ---- libpq pipeline mode -----------------------------------------------------------------
