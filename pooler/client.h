@@ -16,6 +16,15 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Closes the client, releasing its server or leaving the wait queue. */
 void client_close(struct client *c, const char *reason);
+/*
+ * c needs a server (its first query in transaction pooling, a failed health
+ * check): queue it, at the head of the queue when front.
+ */
+void client_request_server(struct client *c, bool front);
+/* The wait for a server ended in an error (logins failing): tell the client, close. */
+void client_wait_failed(struct client *c, const char *sqlstate, const char *text);
+/* The server went back to the pool (transaction pooling): c holds none now. */
+void client_server_released(struct client *c);
 /* A server arrived (from any worker) for c, which may have gone meanwhile. */
 void client_take_server(struct client *c, struct server *s);
 /* A cancel request for pid/key arrived on the client's worker w. */

@@ -254,23 +254,62 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 
 /* ---- login ---- */
 
-static void client_welcome(struct client *c)
+/*
+ * Finishes the login: the server parameters the client will see (its own
+ * choices over the server's values), weir's BackendKeyData, ReadyForQuery.
+ */
+static void client_welcome(struct client *c, const struct param_set *server)
 {
-    struct server *s = c->server;
-    for (int i = 0; i < PARAM_COUNT; i++)
-        if (s->params.v[i])
-            pg_out_param_status(&c->out, param_name(i), s->params.v[i]);
+    for (int i = 0; i < PARAM_COUNT; i++) {
+        const char *v = i < PARAM_NSETTABLE && c->want.v[i] ? c->want.v[i] : server->v[i];
+        if (v)
+            pg_out_param_status(&c->out, param_name(i), v);
+    }
     pg_out_backend_key(&c->out, c->cancel_pid, c->cancel_key);
     pg_out_ready(&c->out, 'I');
     c->welcomed = true;
+    c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
-        log_info(CLIENT_FMT " login: " SERVER_FMT, CLIENT_ARGS(c), SERVER_ARGS(s));
+        log_info(CLIENT_FMT " login (%s pooling)", CLIENT_ARGS(c),
+                 config_pool_mode_name(c->route->pool_mode));
+}
+
+void client_request_server(struct client *c, bool front)
+{
+    c->state = CL_WAITING;
+    c->deadline =
+        weir.cfg->query_wait_timeout > 0 ? ev_now(c->w->loop) + weir.cfg->query_wait_timeout : 0;
+    struct route_step st;
+    route_wait(c->route, c->w, c, front, &st);
+    server_apply_step(c->w, c->route, &st);
+}
+
+void client_wait_failed(struct client *c, const char *sqlstate, const char *text)
+{
+    if (c->zombie) {
+        list_del(&c->wnode);
+        client_free(c);
+        return;
+    }
+    c->wait = WAIT_NONE;
+    c->state = CL_IDLE; /* no longer waiting: client_close must not leave the queue again */
+    client_fail(c, sqlstate, "%s", text);
+}
+
+void client_server_released(struct client *c)
+{
+    c->server = NULL;
+    c->state = CL_IDLE;
+    if (c->read_paused) {
+        ev_io_start(c->w->loop, &c->rio);
+        c->read_paused = false;
+    }
 }
 
 void client_server_ready(struct client *c)
 {
     if (!c->welcomed)
-        client_welcome(c);
+        client_welcome(c, &c->server->params);
     c->state = CL_ACTIVE;
     if (c->out.failed) {
         client_fail(c, "53200", "out of memory");
@@ -280,7 +319,11 @@ void client_server_ready(struct client *c)
         client_close(c, "cannot write to client");
         return;
     }
+    struct server *s = c->server;
     relay_start(c);
+    /* Logged in through a server, or woken for a message that needed no answer yet. */
+    if (c->server == s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
+        relay_try_release(s);
 }
 
 void client_take_server(struct client *c, struct server *s)
@@ -320,12 +363,18 @@ static void client_authenticated(struct client *c)
         return;
     }
     cancel_register(c->w, c);
-    c->state = CL_WAITING;
-    c->deadline =
-        weir.cfg->query_wait_timeout > 0 ? ev_now(c->w->loop) + weir.cfg->query_wait_timeout : 0;
-    struct route_step st;
-    route_wait(c->route, c->w, c, &st);
-    server_apply_step(c->w, c->route, &st);
+    struct param_set cached = {0};
+    if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
+        /* Transaction pooling: log in on the parameters the last server reported. */
+        client_welcome(c, &cached);
+        param_clear_all(&cached);
+        c->state = CL_IDLE;
+        c->deadline = 0;
+        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+            client_close(c, "cannot write to client");
+        return;
+    }
+    client_request_server(c, false);
 }
 
 static void auth_failed(struct client *c, const char *why)
@@ -635,7 +684,15 @@ static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     }
     if (n == -1)
         return;
+    c->last_active = ev_now(loop);
     switch (c->state) {
+    case CL_IDLE:
+        /* A Terminate needs no server; anything else does. */
+        if (c->in->recv >= PG_HDR_LEN && c->in->data[0] == 'X')
+            client_close(c, "client terminated the session");
+        else
+            client_request_server(c, false);
+        break;
     case CL_STARTUP:
         client_startup(c);
         break;
@@ -673,19 +730,48 @@ static void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
         ev_io_stop(loop, io);
 }
 
+/* client_idle_timeout, idle_transaction_timeout and query_timeout of a logged-in client. */
+static void client_check_idle(struct client *c, ev_tstamp now)
+{
+    const struct config *cfg = weir.cfg;
+    struct server *s = c->server;
+    if (s && s->state == SV_ACTIVE && s->outstanding > 0) {
+        if (cfg->query_timeout > 0 && now - s->query_start > cfg->query_timeout)
+            client_fail(c, "57014", "query_timeout: query ran longer than %g s",
+                        cfg->query_timeout);
+        return;
+    }
+    ev_tstamp idle = now - c->last_active;
+    if (s && s->state == SV_ACTIVE && s->txstatus != 'I') {
+        if (cfg->idle_transaction_timeout > 0 && idle > cfg->idle_transaction_timeout)
+            client_fail(c, "25P03", "idle_transaction_timeout: idle in transaction for over %g s",
+                        cfg->idle_transaction_timeout);
+        return;
+    }
+    if (cfg->client_idle_timeout > 0 && idle > cfg->client_idle_timeout)
+        client_fail(c, "08P01", "client_idle_timeout: idle for over %g s",
+                    cfg->client_idle_timeout);
+}
+
 void client_sweep(struct worker *w, ev_tstamp now)
 {
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &w->clients)
     {
         struct client *c = list_entry(pos, struct client, wnode);
-        if (c->zombie || c->deadline == 0 || now < c->deadline)
+        if (c->zombie)
+            continue;
+        if (c->state == CL_IDLE || c->state == CL_ACTIVE) {
+            client_check_idle(c, now);
+            continue;
+        }
+        if (c->deadline == 0 || now < c->deadline)
             continue;
         if (c->state == CL_STARTUP || c->state == CL_AUTH) {
             client_fail(c, "08P01", "client_login_timeout: login took too long");
         } else if (c->state == CL_WAITING) {
             if (route_leave(c->route, c)) {
-                c->state = CL_STARTUP; /* no longer waiting: client_close must not leave again */
+                c->state = CL_IDLE; /* no longer waiting: client_close must not leave again */
                 client_fail(c, "08P01", "query_wait_timeout: no server connection became free");
             }
         }

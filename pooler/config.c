@@ -226,6 +226,18 @@ static bool db_pair(void *arg, const char *k, const char *v)
     } else if (!strcmp(k, "pool_mode")) {
         if ((db->pool_mode = parse_pool_mode(v)) < 0)
             goto bad;
+    } else if (!strcmp(k, "min_pool_size")) {
+        if (!parse_int(v, 0, 100000, &n))
+            goto bad;
+        db->min_pool_size = (int)n;
+    } else if (!strcmp(k, "reserve_pool") || !strcmp(k, "reserve_pool_size")) {
+        if (!parse_int(v, 0, 100000, &n))
+            goto bad;
+        db->reserve_pool_size = (int)n;
+    } else if (!strcmp(k, "max_db_connections")) {
+        if (!parse_int(v, 0, 1000000, &n))
+            goto bad;
+        db->max_db_connections = (int)n;
     } else if (!strcmp(k, "backend")) {
         if (!strcasecmp(v, "postgres") || !strcasecmp(v, "postgresql"))
             db->backend = BACKEND_POSTGRES;
@@ -262,6 +274,9 @@ static bool add_db(struct parse_ctx *ctx, const char *name, const char *value)
     db->port = 5432;
     db->pool_size = -1;
     db->pool_mode = -1;
+    db->min_pool_size = -1;
+    db->reserve_pool_size = -1;
+    db->max_db_connections = -1;
     char reason[256];
     struct db_parse dp = {db, reason, sizeof(reason)};
     snprintf(reason, sizeof(reason), "bad connection string");
@@ -290,6 +305,10 @@ static bool user_pair(void *arg, const char *k, const char *v)
         u->pool_size = (int)n;
         return true;
     }
+    if (!strcmp(k, "max_user_connections") && parse_int(v, 0, 1000000, &n)) {
+        u->max_user_connections = (int)n;
+        return true;
+    }
     return false;
 }
 
@@ -304,6 +323,7 @@ static bool add_user(struct parse_ctx *ctx, const char *name, const char *value)
     u->name = strdup(name);
     u->pool_mode = -1;
     u->pool_size = -1;
+    u->max_user_connections = -1;
     if (!parse_connstr(value, user_pair, u)) {
         cfg_error(ctx, "bad settings for user \"%s\"", name);
         return false;
@@ -357,6 +377,21 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
     SEC_KEY("client_login_timeout", client_login_timeout)
     SEC_KEY("query_wait_timeout", query_wait_timeout)
     SEC_KEY("server_connect_timeout", server_connect_timeout)
+    SEC_KEY("server_login_retry", server_login_retry)
+    SEC_KEY("server_idle_timeout", server_idle_timeout)
+    SEC_KEY("server_lifetime", server_lifetime)
+    SEC_KEY("server_check_delay", server_check_delay)
+    STR_KEY("server_check_query", server_check_query)
+    BOOL_KEY("server_reset_query_always", server_reset_query_always)
+    SEC_KEY("client_idle_timeout", client_idle_timeout)
+    SEC_KEY("query_timeout", query_timeout)
+    SEC_KEY("idle_transaction_timeout", idle_transaction_timeout)
+    INT_KEY("min_pool_size", min_pool_size, 0, 100000)
+    INT_KEY("reserve_pool_size", reserve_pool_size, 0, 100000)
+    SEC_KEY("reserve_pool_timeout", reserve_pool_timeout)
+    INT_KEY("max_db_connections", max_db_connections, 0, 1000000)
+    INT_KEY("max_user_connections", max_user_connections, 0, 1000000)
+    STR_KEY("track_extra_parameters", track_extra_parameters)
     BOOL_KEY("log_connections", log_connections)
     BOOL_KEY("log_disconnections", log_disconnections)
     INT_KEY("verbose", verbose, 0, 10)
@@ -454,6 +489,12 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->client_login_timeout = 60;
     cfg->query_wait_timeout = 120;
     cfg->server_connect_timeout = 15;
+    cfg->server_login_retry = 15;
+    cfg->server_idle_timeout = 600;
+    cfg->server_lifetime = 3600;
+    cfg->server_check_delay = 30;
+    cfg->server_check_query = strdup("");
+    cfg->reserve_pool_timeout = 5;
     cfg->log_connections = 1;
     cfg->log_disconnections = 1;
 
@@ -495,19 +536,6 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
                      cfg->dbs[i].name);
             goto failed;
         }
-        if (config_pool_mode(cfg, &cfg->dbs[i], NULL) != POOL_SESSION) {
-            snprintf(err, errlen,
-                     "%s: database \"%s\": only pool_mode = session is supported so far", path,
-                     cfg->dbs[i].name);
-            goto failed;
-        }
-    }
-    for (int i = 0; i < cfg->nusers; i++) {
-        if (cfg->users[i].pool_mode > POOL_SESSION) {
-            snprintf(err, errlen, "%s: user \"%s\": only pool_mode = session is supported so far",
-                     path, cfg->users[i].name);
-            goto failed;
-        }
     }
     *out = cfg;
     return WR_OK;
@@ -538,6 +566,8 @@ void config_free(struct config *cfg)
     free(cfg->admin_users);
     free(cfg->stats_users);
     free(cfg->server_reset_query);
+    free(cfg->server_check_query);
+    free(cfg->track_extra_parameters);
     free(cfg->logfile);
     free(cfg);
 }
@@ -556,6 +586,26 @@ const struct user_entry *config_find_user(const struct config *cfg, const char *
         if (!strcmp(cfg->users[i].name, name))
             return &cfg->users[i];
     return NULL;
+}
+
+int config_min_pool_size(const struct config *cfg, const struct db_entry *db)
+{
+    return db->min_pool_size >= 0 ? db->min_pool_size : cfg->min_pool_size;
+}
+
+int config_reserve_pool_size(const struct config *cfg, const struct db_entry *db)
+{
+    return db->reserve_pool_size >= 0 ? db->reserve_pool_size : cfg->reserve_pool_size;
+}
+
+int config_max_db_connections(const struct config *cfg, const struct db_entry *db)
+{
+    return db->max_db_connections >= 0 ? db->max_db_connections : cfg->max_db_connections;
+}
+
+int config_max_user_connections(const struct config *cfg, const struct user_entry *u)
+{
+    return u && u->max_user_connections >= 0 ? u->max_user_connections : cfg->max_user_connections;
 }
 
 int config_pool_size(const struct config *cfg, const struct db_entry *db,

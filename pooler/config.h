@@ -22,18 +22,22 @@ struct db_entry {
     char *name; /* the name clients ask for */
     char *host; /* numeric address or unix socket directory (starts with '/') */
     int port;
-    char *dbname;   /* database on the server; defaults to name */
-    char *user;     /* forced login user, or NULL: the client's own */
-    char *password; /* password of the forced user, or NULL */
-    int pool_size;  /* -1: default_pool_size */
-    int pool_mode;  /* -1: global pool_mode */
+    char *dbname;           /* database on the server; defaults to name */
+    char *user;             /* forced login user, or NULL: the client's own */
+    char *password;         /* password of the forced user, or NULL */
+    int pool_size;          /* -1: default_pool_size */
+    int pool_mode;          /* -1: global pool_mode */
+    int min_pool_size;      /* -1: global min_pool_size */
+    int reserve_pool_size;  /* -1: global reserve_pool_size */
+    int max_db_connections; /* -1: global max_db_connections */
     enum backend_kind backend;
 };
 
 struct user_entry {
     char *name;
-    int pool_mode; /* -1: unset */
-    int pool_size; /* -1: unset */
+    int pool_mode;            /* -1: unset */
+    int pool_size;            /* -1: unset */
+    int max_user_connections; /* -1: unset */
 };
 
 struct config {
@@ -52,6 +56,21 @@ struct config {
     double client_login_timeout;
     double query_wait_timeout;
     double server_connect_timeout;
+    double server_login_retry;
+    double server_idle_timeout;
+    double server_lifetime;
+    double server_check_delay;
+    char *server_check_query;
+    int server_reset_query_always;
+    double client_idle_timeout;
+    double query_timeout;
+    double idle_transaction_timeout;
+    int min_pool_size;
+    int reserve_pool_size;
+    double reserve_pool_timeout;
+    int max_db_connections;   /* 0 = no limit */
+    int max_user_connections; /* 0 = no limit */
+    char *track_extra_parameters;
     int log_connections;
     int log_disconnections;
     int verbose;
@@ -73,9 +92,13 @@ void config_free(struct config *cfg);
 const struct db_entry *config_find_db(const struct config *cfg, const char *name);
 const struct user_entry *config_find_user(const struct config *cfg, const char *name);
 
-/* Effective pool size and mode for a database and user. */
+/* Effective limits for a database and user. */
 int config_pool_size(const struct config *cfg, const struct db_entry *db,
                      const struct user_entry *u);
+int config_min_pool_size(const struct config *cfg, const struct db_entry *db);
+int config_reserve_pool_size(const struct config *cfg, const struct db_entry *db);
+int config_max_db_connections(const struct config *cfg, const struct db_entry *db);
+int config_max_user_connections(const struct config *cfg, const struct user_entry *u);
 enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry *db,
                                 const struct user_entry *u);
 

@@ -38,6 +38,7 @@ enum wait_state {
 enum client_state {
     CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N') */
     CL_AUTH,    /* challenge sent, waiting for PasswordMessage / SASL response */
+    CL_IDLE,    /* logged in, holds no server (transaction and statement pooling) */
     CL_WAITING, /* authenticated, waiting for a server; on route->waiters or assigned */
     CL_SETUP,   /* has a server that is being prepared for it (parameters) */
     CL_ACTIVE,  /* linked to a server, bytes flow both ways */
@@ -59,7 +60,9 @@ struct client {
     uint32_t in_remaining; /* body bytes of the current message still to pass */
     struct pg_out out;     /* bytes weir itself says to the client */
     size_t out_sent;
-    ev_tstamp deadline; /* login or wait deadline, 0 = none */
+    ev_tstamp deadline;    /* login or wait deadline, 0 = none */
+    ev_tstamp last_active; /* last bytes from the client, or last ReadyForQuery to it */
+    ev_tstamp wait_start;  /* when it joined the wait queue [route lock] */
     uint64_t id;
     uint32_t cancel_pid; /* the BackendKeyData weir gave this client */
     uint32_t cancel_key;
@@ -79,6 +82,7 @@ struct client {
 enum server_state {
     SV_CONNECTING, /* login in progress (libpq) */
     SV_IDLE,       /* on route->idle[owner], watching for the server closing */
+    SV_CHECK,      /* running server_check_query before it is given to its client */
     SV_SETUP,      /* running SETs for the client it was given */
     SV_ACTIVE,     /* linked to a client */
     SV_RESET,      /* cleaning up after a client: drain, rollback, reset query */
@@ -115,6 +119,8 @@ struct server {
     char txstatus;       /* status of the last ReadyForQuery: 'I', 'T' or 'E' */
     ev_tstamp deadline;
     ev_tstamp created;
+    ev_tstamp last_used;   /* when it last went idle (or logged in) */
+    ev_tstamp query_start; /* when `outstanding` last rose from 0 */
     uint64_t id;
     struct param_set params;      /* values the server reported */
     struct server *assign_next;   /* chain of servers assigned in one route step */

@@ -107,11 +107,11 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
             return SCAN_TERMINATE;
         case 'Q':
         case 'F':
-            s->outstanding++;
-            break;
         case 'S':
-            s->outstanding++;
-            s->need_sync = false;
+            if (s->outstanding++ == 0)
+                s->query_start = ev_now(c->w->loop);
+            if (type == 'S')
+                s->need_sync = false;
             break;
         case 'P':
         case 'B':
@@ -171,17 +171,21 @@ static bool client_to_server(struct client *c)
     return true;
 }
 
-static void client_input(struct client *c)
+/* Scans and forwards the client's input. Returns false when the client was closed. */
+static bool client_input(struct client *c)
 {
     enum scan_result sr = scan_client(c, c->server, c->in);
     if (sr == SCAN_ERROR) {
         client_fail(c, "08P01", "invalid message length from client");
-        return;
+        return false;
     }
     if (!client_to_server(c))
-        return;
-    if (sr == SCAN_TERMINATE)
+        return false;
+    if (sr == SCAN_TERMINATE) {
         client_close(c, "client terminated the session");
+        return false;
+    }
+    return true;
 }
 
 void relay_client_readable(struct client *c)
@@ -202,13 +206,13 @@ void relay_client_readable(struct client *c)
         }
         return;
     }
+    c->last_active = ev_now(c->w->loop);
     client_input(c);
 }
 
-void relay_start(struct client *c)
+bool relay_start(struct client *c)
 {
-    if (c->in && c->in->recv)
-        client_input(c);
+    return !(c->in && c->in->recv) || client_input(c);
 }
 
 void relay_server_writable(struct server *s)
@@ -247,6 +251,7 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
             s->txstatus = body > 0 ? (char)msg[0] : 'E';
             if (s->outstanding > 0)
                 s->outstanding--;
+            c->last_active = ev_now(c->w->loop);
             break;
         case 'S':
             if (!whole && fits)
@@ -309,6 +314,25 @@ static void server_to_client(struct server *s)
     settle(&s->w->bufs, &s->in);
     if (!ev_is_active(&s->rio))
         ev_io_start(s->w->loop, &s->rio);
+    if (!s->in && s->route->pool_mode != POOL_SESSION)
+        relay_try_release(s);
+}
+
+void relay_try_release(struct server *s)
+{
+    struct client *c = s->client;
+    if (s->outstanding || s->need_sync || s->copy_in || s->in_remaining || s->in)
+        return;
+    if (c->in_remaining || (c->in && buf_unsent(c->in)))
+        return;
+    if (s->txstatus != 'I') {
+        if (s->route->pool_mode == POOL_STATEMENT)
+            client_fail(c, "0A000", "transaction blocks not allowed in statement pooling mode");
+        return;
+    }
+    s->client = NULL;
+    client_server_released(c);
+    server_release(s, true);
 }
 
 void relay_server_readable(struct server *s)

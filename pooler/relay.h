@@ -21,8 +21,14 @@ void relay_server_readable(struct server *s);
 void relay_client_writable(struct client *c);
 /* The server's socket drained: continue client -> server. */
 void relay_server_writable(struct server *s);
-/* Forwards whatever the client sent while it waited for its server. */
-void relay_start(struct client *c);
+/* Forwards what the client sent while it waited. Returns false when the client was closed. */
+bool relay_start(struct client *c);
+/*
+ * Transaction and statement pooling: gives s back to the pool when its
+ * client is between transactions (every Query/Sync answered, ReadyForQuery
+ * 'I', no COPY, nothing half-sent either way).
+ */
+void relay_try_release(struct server *s);
 
 /* recv into the free space of b: >0 bytes, 0 EOF, -1 would block, -2 error (errno). */
 ssize_t relay_recv(int fd, struct iobuf *b);

@@ -1,15 +1,28 @@
 /* route.c -- global pools per (database, user): FIFO waiters, per-worker idle lists, limits. */
 #include "pooler/route.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pooler/server.h"
 #include "pooler/worker.h"
 
 #define ROUTE_BUCKETS 256
 
+/* Server counts shared by routes of one database or one login user. */
+struct user_count {
+    struct user_count *next;
+    char *name;
+    atomic_int n;
+};
+
 static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct route *routes[ROUTE_BUCKETS];
+static struct route *buckets[ROUTE_BUCKETS];
+static struct route **all_routes; /* append-only, for sweeps */
+static int nroutes;
+static atomic_int *db_counts;
+static struct user_count *user_counts;
 
 static unsigned hash_str(unsigned h, const char *s)
 {
@@ -18,14 +31,45 @@ static unsigned hash_str(unsigned h, const char *s)
     return h;
 }
 
+static atomic_int *user_counter(const char *name)
+{
+    for (struct user_count *u = user_counts; u; u = u->next)
+        if (!strcmp(u->name, name))
+            return &u->n;
+    struct user_count *u = calloc(1, sizeof(*u));
+    if (!u || !(u->name = strdup(name))) {
+        free(u);
+        return NULL;
+    }
+    u->next = user_counts;
+    user_counts = u;
+    return &u->n;
+}
+
+static void route_free(struct route *r)
+{
+    pthread_mutex_destroy(&r->lock);
+    param_clear_all(&r->welcome);
+    free(r->key_user);
+    free(r->user);
+    free(r->password);
+    free(r->idle);
+    free(r->idle_count);
+    free(r);
+}
+
+/* Called with routes_lock held. */
 static struct route *route_new(const struct db_entry *db, const char *client_user,
                                const char *password)
 {
     const struct config *cfg = weir.cfg;
+    if (!db_counts && !(db_counts = calloc(cfg->ndbs ? cfg->ndbs : 1, sizeof(*db_counts))))
+        return NULL;
     const struct user_entry *ue = config_find_user(cfg, client_user);
     struct route *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
+    pthread_mutex_init(&r->lock, NULL);
     r->db = db;
     r->key_user = strdup(client_user);
     r->user = strdup(db->user ? db->user : client_user);
@@ -33,21 +77,25 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
     r->password = pw ? strdup(pw) : NULL;
     r->pool_size = config_pool_size(cfg, db, ue);
     r->pool_mode = config_pool_mode(cfg, db, ue);
+    r->min_pool_size = config_min_pool_size(cfg, db);
+    r->reserve_pool_size = config_reserve_pool_size(cfg, db);
+    r->max_db = config_max_db_connections(cfg, db);
+    r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
+    r->db_servers = &db_counts[db - cfg->dbs];
     r->idle = calloc(weir.nworkers, sizeof(*r->idle));
     r->idle_count = calloc(weir.nworkers, sizeof(*r->idle_count));
-    if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count) {
-        free(r->key_user);
-        free(r->user);
-        free(r->password);
-        free(r->idle);
-        free(r->idle_count);
-        free(r);
+    struct route **all = realloc(all_routes, sizeof(*all) * (nroutes + 1));
+    if (all)
+        all_routes = all;
+    if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count || !all ||
+        !(r->user_servers = user_counter(r->user))) {
+        route_free(r);
         return NULL;
     }
     for (int i = 0; i < weir.nworkers; i++)
         list_init(&r->idle[i]);
     list_init(&r->waiters);
-    pthread_mutex_init(&r->lock, NULL);
+    all_routes[nroutes++] = r;
     return r;
 }
 
@@ -56,15 +104,12 @@ struct route *route_get(const struct db_entry *db, const char *client_user, cons
     unsigned h = hash_str(hash_str(2166136261u, db->name), client_user) % ROUTE_BUCKETS;
     pthread_mutex_lock(&routes_lock);
     struct route *r;
-    for (r = routes[h]; r; r = r->hash_next)
+    for (r = buckets[h]; r; r = r->hash_next)
         if (r->db == db && !strcmp(r->key_user, client_user))
             break;
-    if (!r) {
-        r = route_new(db, client_user, password);
-        if (r) {
-            r->hash_next = routes[h];
-            routes[h] = r;
-        }
+    if (!r && (r = route_new(db, client_user, password))) {
+        r->hash_next = buckets[h];
+        buckets[h] = r;
     }
     pthread_mutex_unlock(&routes_lock);
     if (r && !db->user && password) {
@@ -79,19 +124,20 @@ struct route *route_get(const struct db_entry *db, const char *client_user, cons
 void routes_free_all(void)
 {
     pthread_mutex_lock(&routes_lock);
-    for (int i = 0; i < ROUTE_BUCKETS; i++) {
-        while (routes[i]) {
-            struct route *r = routes[i];
-            routes[i] = r->hash_next;
-            pthread_mutex_destroy(&r->lock);
-            free(r->key_user);
-            free(r->user);
-            free(r->password);
-            free(r->idle);
-            free(r->idle_count);
-            free(r);
-        }
+    for (int i = 0; i < nroutes; i++)
+        route_free(all_routes[i]);
+    free(all_routes);
+    all_routes = NULL;
+    nroutes = 0;
+    memset(buckets, 0, sizeof(buckets));
+    while (user_counts) {
+        struct user_count *u = user_counts;
+        user_counts = u->next;
+        free(u->name);
+        free(u);
     }
+    free(db_counts);
+    db_counts = NULL;
     pthread_mutex_unlock(&routes_lock);
 }
 
@@ -100,7 +146,9 @@ static void step_init(struct route_step *st)
     st->assigned = NULL;
     st->nconnect = 0;
     st->wake_worker = -1;
-    st->failed = NULL;
+    list_init(&st->failed);
+    st->fail_sqlstate[0] = 0;
+    st->fail_text[0] = 0;
 }
 
 static struct client *pop_waiter(struct route *r)
@@ -114,10 +162,56 @@ static struct client *pop_waiter(struct route *r)
     return c;
 }
 
+/* Takes one unit of a shared limit (0 = unlimited); false when it is used up. */
+static bool take_slot(atomic_int *counter, int max)
+{
+    int cur = atomic_load(counter);
+    do {
+        if (max > 0 && cur >= max)
+            return false;
+    } while (!atomic_compare_exchange_weak(counter, &cur, cur + 1));
+    return true;
+}
+
+static void give_slot(struct route *r)
+{
+    atomic_fetch_sub(r->db_servers, 1);
+    atomic_fetch_sub(r->user_servers, 1);
+}
+
+/* May one more server be opened? The reserve opens once the head waiter waited long enough. */
+static bool may_open(struct route *r, ev_tstamp now, bool for_waiter)
+{
+    if (now < r->login_retry_at)
+        return false;
+    int limit = r->pool_size;
+    if (for_waiter && r->reserve_pool_size > 0 && r->nwaiting > 0) {
+        struct client *head = list_entry(r->waiters.next, struct client, wait_node);
+        if (now - head->wait_start >= weir.cfg->reserve_pool_timeout)
+            limit += r->reserve_pool_size;
+    }
+    if (r->nservers >= limit)
+        return false;
+    if (!take_slot(r->db_servers, r->max_db))
+        return false;
+    if (!take_slot(r->user_servers, r->max_user)) {
+        atomic_fetch_sub(r->db_servers, 1);
+        return false;
+    }
+    return true;
+}
+
+static void plan_connect(struct route *r, struct route_step *st)
+{
+    r->nservers++;
+    r->nconnecting++;
+    st->nconnect++;
+}
+
 /*
  * Pairs waiters with w's idle servers (oldest waiter first), then plans what
- * else the waiters need: new logins while under pool_size, or a wake-up of a
- * worker that has idle servers.
+ * else the waiters need: a wake-up of a worker that has idle servers, or new
+ * logins within the limits.
  */
 static void balance(struct route *r, struct worker *w, struct route_step *st)
 {
@@ -141,19 +235,44 @@ static void balance(struct route *r, struct worker *w, struct route_step *st)
         }
         return;
     }
-    while (r->nwaiting > r->nconnecting && r->nservers < r->pool_size) {
-        r->nservers++;
-        r->nconnecting++;
-        st->nconnect++;
-    }
+    ev_tstamp now = ev_now(w->loop);
+    while (r->nwaiting > r->nconnecting && may_open(r, now, true))
+        plan_connect(r, st);
 }
 
-void route_wait(struct route *r, struct worker *w, struct client *c, struct route_step *st)
+/* Every waiter gets the route's last login error. */
+static void fail_waiters(struct route *r, struct route_step *st)
+{
+    struct client *c;
+    while ((c = pop_waiter(r)))
+        list_add_tail(&st->failed, &c->wait_node);
+    snprintf(st->fail_sqlstate, sizeof(st->fail_sqlstate), "%s", r->last_sqlstate);
+    snprintf(st->fail_text, sizeof(st->fail_text), "%s", r->last_error);
+}
+
+void route_wait(struct route *r, struct worker *w, struct client *c, bool front,
+                struct route_step *st)
 {
     step_init(st);
+    ev_tstamp now = ev_now(w->loop);
     pthread_mutex_lock(&r->lock);
-    list_add_tail(&r->waiters, &c->wait_node);
+    if (r->nservers == 0 && now < r->login_retry_at) {
+        /* Logins are failing and nothing else could serve it: say so now, not after a wait. */
+        c->wait = WAIT_ASSIGNED;
+        list_add_tail(&st->failed, &c->wait_node);
+        snprintf(st->fail_sqlstate, sizeof(st->fail_sqlstate), "%s", r->last_sqlstate);
+        snprintf(st->fail_text, sizeof(st->fail_text),
+                 "server login has been failing, try again later (server_login_retry): %.170s",
+                 r->last_error);
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    if (front)
+        list_add(&r->waiters, &c->wait_node);
+    else
+        list_add_tail(&r->waiters, &c->wait_node);
     c->wait = WAIT_QUEUED;
+    c->wait_start = now;
     r->nwaiting++;
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
@@ -188,19 +307,29 @@ void route_connected(struct route *r, struct worker *w, struct server *s, struct
     step_init(st);
     pthread_mutex_lock(&r->lock);
     r->nconnecting--;
+    r->login_retry_at = 0;
+    for (int i = 0; i < PARAM_COUNT; i++)
+        param_set(&r->welcome, i, s->params.v[i]);
     park(r, w, s);
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
-void route_connect_failed(struct route *r, struct worker *w, struct route_step *st)
+void route_connect_failed(struct route *r, struct worker *w, const char *sqlstate, const char *text,
+                          struct route_step *st)
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
     r->nconnecting--;
     r->nservers--;
-    st->failed = pop_waiter(r);
-    balance(r, w, st);
+    give_slot(r);
+    snprintf(r->last_error, sizeof(r->last_error), "%s", text);
+    snprintf(r->last_sqlstate, sizeof(r->last_sqlstate), "%s", sqlstate);
+    r->login_retry_at = ev_now(w->loop) + weir.cfg->server_login_retry;
+    if (r->nservers == 0)
+        fail_waiters(r, st);
+    else
+        balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -214,6 +343,7 @@ void route_server_gone(struct route *r, struct worker *w, struct server *s, stru
         r->nidle--;
     }
     r->nservers--;
+    give_slot(r);
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
@@ -230,4 +360,52 @@ bool route_leave(struct route *r, struct client *c)
     c->wait = WAIT_NONE;
     pthread_mutex_unlock(&r->lock);
     return was_queued;
+}
+
+bool route_may_shrink(struct route *r)
+{
+    pthread_mutex_lock(&r->lock);
+    bool yes = r->nservers > r->min_pool_size && r->nwaiting == 0;
+    pthread_mutex_unlock(&r->lock);
+    return yes;
+}
+
+bool route_welcome(struct route *r, struct param_set *out)
+{
+    bool have = false;
+    pthread_mutex_lock(&r->lock);
+    if (r->welcome.v[PARAM_SERVER_VERSION]) {
+        have = true;
+        for (int i = 0; i < PARAM_COUNT; i++)
+            param_set(out, i, r->welcome.v[i]);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return have;
+}
+
+void routes_sweep(struct worker *w)
+{
+    pthread_mutex_lock(&routes_lock);
+    int n = nroutes;
+    struct route **snap = n ? malloc(sizeof(*snap) * n) : NULL;
+    if (snap)
+        memcpy(snap, all_routes, sizeof(*snap) * n);
+    pthread_mutex_unlock(&routes_lock);
+    if (!snap)
+        return;
+    ev_tstamp now = ev_now(w->loop);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        struct route_step st;
+        step_init(&st);
+        pthread_mutex_lock(&r->lock);
+        if (r->nwaiting > 0)
+            balance(r, w, &st);
+        if (w->id == 0)
+            while (r->nservers < r->min_pool_size && may_open(r, now, false))
+                plan_connect(r, &st);
+        pthread_mutex_unlock(&r->lock);
+        server_apply_step(w, r, &st);
+    }
+    free(snap);
 }

@@ -1,17 +1,20 @@
 /*
  * route.h -- pools: one route per (database, login user), shared by every
- * worker and bounded by pool_size for the whole daemon.
+ * worker and bounded for the whole daemon (pool_size, reserve_pool_size,
+ * max_db_connections, max_user_connections).
  *
  * A route holds a FIFO of waiting clients (from any worker) and, per worker,
  * a list of idle servers owned by that worker. Each step below runs on one
  * worker under the route's mutex and returns what that worker must do after
  * unlocking (struct route_step): servers to hand to clients (possibly on
- * other workers), connections to open, a worker to wake. Only the owner of
- * an idle server ever takes it off its idle list, so servers never change
- * hands behind their owner's back.
+ * other workers), logins to start, a worker to wake, clients to fail. Only
+ * the owner of an idle server ever takes it off its idle list, so servers
+ * never change hands behind their owner's back.
  */
 #ifndef WEIR_ROUTE_H
 #define WEIR_ROUTE_H
+
+#include <stdatomic.h>
 
 #include "pooler/objects.h"
 
@@ -20,18 +23,28 @@ struct route {
     pthread_mutex_t lock;
     const struct db_entry *db;
     char *user;     /* login user on the server */
-    char *password; /* its password, or NULL */
     char *key_user; /* the client user the route was looked up by */
-    int pool_size;
     enum pool_mode pool_mode;
+    int pool_size;
+    int min_pool_size;
+    int reserve_pool_size;
+    atomic_int *db_servers;   /* servers of this database, all routes */
+    atomic_int *user_servers; /* servers of this login user, all routes */
+    int max_db;               /* 0 = no limit */
+    int max_user;             /* 0 = no limit */
     /* [route lock] from here on */
+    char *password;  /* login password, or NULL */
     int nservers;    /* open or opening, every state */
     int nconnecting; /* logins in progress */
     int nwaiting;    /* clients on waiters */
     int nidle;       /* servers on all idle lists */
     struct list waiters;
-    int *idle_count;   /* per worker */
-    struct list *idle; /* per worker */
+    int *idle_count;          /* per worker */
+    struct list *idle;        /* per worker */
+    struct param_set welcome; /* what the last server reported at login, for logins without one */
+    ev_tstamp login_retry_at; /* no new login before this after a failure (server_login_retry) */
+    char last_error[256];
+    char last_sqlstate[6];
 };
 
 /* What the calling worker must do after a route step. */
@@ -39,7 +52,9 @@ struct route_step {
     struct server *assigned; /* chain (assign_next/assign_client) of servers for clients */
     int nconnect;            /* new server logins to start on this worker */
     int wake_worker;         /* worker to send MSG_DISPATCH, or -1 */
-    struct client *failed;   /* waiter that gets the login error (route_connect_failed) */
+    struct list failed;      /* clients (by wait_node) that get fail_text instead of a server */
+    char fail_sqlstate[6];
+    char fail_text[256];
 };
 
 /*
@@ -51,16 +66,26 @@ struct route *route_get(const struct db_entry *db, const char *client_user, cons
 /* Frees every route (at exit, after workers stopped). */
 void routes_free_all(void);
 
-/* Client c (on worker w) wants a server: queue it, pair, plan logins. */
-void route_wait(struct route *r, struct worker *w, struct client *c, struct route_step *st);
+/*
+ * Client c (on worker w) wants a server: queue it (at the head when front,
+ * for a client whose server failed its health check), pair, plan logins.
+ * While logins have been failing and no server is left, c is not queued but
+ * put on st->failed at once.
+ */
+void route_wait(struct route *r, struct worker *w, struct client *c, bool front,
+                struct route_step *st);
 /* Server s (owned by w) is clean and ready: give it to a waiter or park it. */
 void route_release(struct route *r, struct worker *w, struct server *s, struct route_step *st);
 /* w was woken: pair its idle servers with waiters. */
 void route_dispatch(struct route *r, struct worker *w, struct route_step *st);
 /* A login started by w completed: s joins the pool as if released. */
 void route_connected(struct route *r, struct worker *w, struct server *s, struct route_step *st);
-/* A login failed: the head waiter (if any) gets the error in st->failed. */
-void route_connect_failed(struct route *r, struct worker *w, struct route_step *st);
+/*
+ * A login failed: remember the error and back off for server_login_retry;
+ * when no server is left, every waiter gets the error (st->failed).
+ */
+void route_connect_failed(struct route *r, struct worker *w, const char *sqlstate, const char *text,
+                          struct route_step *st);
 /* Server s (owned by w, not connecting) is closed: forget it, maybe plan a login. */
 void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st);
 /*
@@ -68,5 +93,19 @@ void route_server_gone(struct route *r, struct worker *w, struct server *s, stru
  * was still queued; false when something is already on its way to it.
  */
 bool route_leave(struct route *r, struct client *c);
+/*
+ * May idle server s (owned by w) be closed for server_idle_timeout? True
+ * when the route keeps min_pool_size without it.
+ */
+bool route_may_shrink(struct route *r);
+/* Copies the route's cached login parameters; false when there are none yet. */
+bool route_welcome(struct route *r, struct param_set *out);
+
+/*
+ * Periodic work of worker w over every route: waiters whose reserve_pool_timeout
+ * passed or whose login back-off ended get logins planned; worker 0 also
+ * keeps min_pool_size servers open.
+ */
+void routes_sweep(struct worker *w);
 
 #endif

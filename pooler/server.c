@@ -63,13 +63,16 @@ void server_close(struct server *s, const char *reason)
 {
     struct worker *w = s->w;
     struct route *r = s->route;
-    if (log_verbosity() >= 0)
-        log_info(SERVER_FMT " closing: %s", SERVER_ARGS(s), reason);
+    log_info(SERVER_FMT " closing: %s", SERVER_ARGS(s), reason);
+    struct client *requeue = NULL;
     if (s->client) {
         struct client *c = s->client;
         s->client = NULL;
         c->server = NULL;
-        client_fail(c, "08006", "server connection closed: %s", reason);
+        if (s->state == SV_CHECK)
+            requeue = c; /* the health check failed: the client never knew this server */
+        else
+            client_fail(c, "08006", "server connection closed: %s", reason);
     }
     server_unwatch(s);
     server_drop_buffer(s);
@@ -82,21 +85,14 @@ void server_close(struct server *s, const char *reason)
     }
     struct route_step st;
     if (connecting)
-        route_connect_failed(r, w, &st);
+        route_connect_failed(r, w, "08006", reason, &st);
     else
         route_server_gone(r, w, s, &st);
-    if (st.failed) {
-        /* Nobody else will tell this waiter: it gets the reason too. */
-        struct msg *m = msg_new(MSG_ERROR);
-        m->client = st.failed;
-        snprintf(m->sqlstate, sizeof(m->sqlstate), "08006");
-        snprintf(m->text, sizeof(m->text), "server login failed: %s", reason);
-        worker_post(st.failed->w, m);
-        st.failed = NULL;
-    }
     if (s->cancels_pending == 0)
         server_free(s);
     server_apply_step(w, r, &st);
+    if (requeue)
+        client_request_server(requeue, true);
 }
 
 /* ---- login ---- */
@@ -109,16 +105,8 @@ static void connect_failed(struct server *s, const char *sqlstate, const char *t
     server_unwatch(s);
     list_del(&s->wnode);
     struct route_step st;
-    route_connect_failed(r, w, &st);
+    route_connect_failed(r, w, sqlstate, text, &st);
     server_free(s);
-    if (st.failed) {
-        struct msg *m = msg_new(MSG_ERROR);
-        m->client = st.failed;
-        snprintf(m->sqlstate, sizeof(m->sqlstate), "%s", sqlstate);
-        snprintf(m->text, sizeof(m->text), "%s", text);
-        st.failed = NULL;
-        worker_post(m->client->w, m);
-    }
     server_apply_step(w, r, &st);
 }
 
@@ -157,6 +145,7 @@ static void connect_step(struct server *s)
     s->state = SV_IDLE;
     s->txstatus = 'I';
     s->deadline = 0;
+    s->last_used = ev_now(s->w->loop);
     log_debug(SERVER_FMT " logged in", SERVER_ARGS(s));
     server_watch(s);
     struct route_step st;
@@ -170,15 +159,7 @@ void server_connect(struct worker *w, struct route *r)
     struct server *s = calloc(1, sizeof(*s));
     if (!s) {
         struct route_step st;
-        route_connect_failed(r, w, &st);
-        if (st.failed) {
-            struct msg *m = msg_new(MSG_ERROR);
-            m->client = st.failed;
-            snprintf(m->sqlstate, sizeof(m->sqlstate), "53200");
-            snprintf(m->text, sizeof(m->text), "out of memory");
-            st.failed = NULL;
-            worker_post(m->client->w, m);
-        }
+        route_connect_failed(r, w, "53200", "out of memory", &st);
         server_apply_step(w, r, &st);
         return;
     }
@@ -258,12 +239,19 @@ void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
         m->route = r;
         worker_post(&weir.workers[st->wake_worker], m);
     }
-    if (st->failed) {
-        struct msg *m = msg_new(MSG_ERROR);
-        m->client = st->failed;
-        snprintf(m->sqlstate, sizeof(m->sqlstate), "08006");
-        snprintf(m->text, sizeof(m->text), "no server connection available");
-        worker_post(m->client->w, m);
+    struct list *n;
+    while ((n = list_pop(&st->failed))) {
+        struct client *c = list_entry(n, struct client, wait_node);
+        const char *sqlstate = st->fail_sqlstate[0] ? st->fail_sqlstate : "08006";
+        if (c->w == w) {
+            client_wait_failed(c, sqlstate, st->fail_text);
+        } else {
+            struct msg *m = msg_new(MSG_ERROR);
+            m->client = c;
+            snprintf(m->sqlstate, sizeof(m->sqlstate), "%s", sqlstate);
+            snprintf(m->text, sizeof(m->text), "%s", st->fail_text);
+            worker_post(c->w, m);
+        }
     }
 }
 
@@ -292,12 +280,9 @@ static void append_set(char *q, size_t cap, size_t *len, const char *name, const
     *len = n;
 }
 
-void server_attach(struct server *s, struct client *c)
+/* Sends the client's parameters that differ from the server's, or starts relaying. */
+static void server_setup(struct server *s, struct client *c)
 {
-    s->client = c;
-    c->server = s;
-    s->deadline = 0;
-    server_watch(s);
     char q[4096];
     size_t len = 0;
     for (int i = 0; i < PARAM_NSETTABLE; i++) {
@@ -317,6 +302,29 @@ void server_attach(struct server *s, struct client *c)
     pg_out_query(&s->out, q);
     if (s->out.failed || server_flush_out(s) == WR_ERROR)
         server_close(s, "cannot send parameter set-up");
+}
+
+void server_attach(struct server *s, struct client *c)
+{
+    s->client = c;
+    c->server = s;
+    s->deadline = 0;
+    server_watch(s);
+    const struct config *cfg = weir.cfg;
+    ev_tstamp now = ev_now(s->w->loop);
+    if (now - s->last_used > cfg->server_check_delay) {
+        /* Idle a while: make sure it still answers before the client sees it. */
+        s->state = SV_CHECK;
+        c->state = CL_SETUP;
+        s->failed = false;
+        s->outstanding = 1;
+        s->deadline = now + cfg->server_connect_timeout;
+        pg_out_query(&s->out, cfg->server_check_query);
+        if (s->out.failed || server_flush_out(s) == WR_ERROR)
+            server_close(s, "cannot send health check");
+        return;
+    }
+    server_setup(s, c);
 }
 
 /* ---- clean-up after a client ---- */
@@ -374,7 +382,8 @@ static void server_reset_continue(struct server *s)
     if (s->reset_stage == RESET_DRAIN && s->txstatus != 'I') {
         s->reset_stage = RESET_ROLLBACK;
         send_internal(s, "ROLLBACK");
-    } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0]) {
+    } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
+               (s->route->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
         s->reset_stage = RESET_QUERY;
         send_internal(s, weir.cfg->server_reset_query);
     } else if (s->txstatus != 'I') {
@@ -382,9 +391,14 @@ static void server_reset_continue(struct server *s)
         return;
     } else if (s->cancels_pending > 0) {
         return; /* server_cancel_done continues */
+    } else if (weir.cfg->server_lifetime > 0 &&
+               ev_now(s->w->loop) - s->created > weir.cfg->server_lifetime) {
+        server_close(s, "server_lifetime reached");
+        return;
     } else {
         s->state = SV_IDLE;
         s->deadline = 0;
+        s->last_used = ev_now(s->w->loop);
         server_drop_buffer(s);
         struct route_step st;
         route_release(s->route, s->w, s, &st);
@@ -534,7 +548,14 @@ static void server_internal_input(struct server *s)
         return;
     }
     server_drop_buffer(s);
-    if (s->state == SV_SETUP) {
+    if (s->state == SV_CHECK) {
+        if (s->failed) {
+            server_close(s, "health check failed");
+            return;
+        }
+        s->deadline = 0;
+        server_setup(s, s->client);
+    } else if (s->state == SV_SETUP) {
         struct client *c = s->client;
         if (s->setup_error[0]) {
             s->failed = false;
@@ -566,6 +587,7 @@ static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents)
                         : n > 0 ? "unexpected data from idle server"
                                 : strerror(errno));
         break;
+    case SV_CHECK:
     case SV_SETUP:
     case SV_RESET:
         server_internal_input(s);
@@ -598,9 +620,20 @@ void server_sweep(struct worker *w, ev_tstamp now)
     list_for_each_safe(pos, tmp, &w->servers)
     {
         struct server *s = list_entry(pos, struct server, wnode);
+        if (s->state == SV_IDLE) {
+            const struct config *cfg = weir.cfg;
+            if (cfg->server_lifetime > 0 && now - s->created > cfg->server_lifetime)
+                server_close(s, "server_lifetime reached");
+            else if (cfg->server_idle_timeout > 0 &&
+                     now - s->last_used > cfg->server_idle_timeout && route_may_shrink(s->route))
+                server_close(s, "server_idle_timeout reached");
+            continue;
+        }
         if (s->deadline == 0 || now < s->deadline)
             continue;
-        if (s->state == SV_CONNECTING)
+        if (s->state == SV_CHECK)
+            server_close(s, "health check took too long");
+        else if (s->state == SV_CONNECTING)
             connect_failed(s, "08006", "server_connect_timeout: the server did not answer in time");
         else if (s->state == SV_RESET)
             server_close(s, "clean-up took too long");

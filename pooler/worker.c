@@ -59,13 +59,7 @@ static void handle_msg(struct worker *w, struct msg *m)
         server_adopt(w, m->server, m->client);
         break;
     case MSG_ERROR:
-        if (m->client->zombie) {
-            list_del(&m->client->wnode);
-            client_free_at_exit(m->client);
-        } else {
-            m->client->state = CL_STARTUP; /* not waiting any more */
-            client_fail(m->client, m->sqlstate, "%s", m->text);
-        }
+        client_wait_failed(m->client, m->sqlstate, m->text);
         break;
     case MSG_DISPATCH:
         route_dispatch(m->route, w, &st);
@@ -104,6 +98,7 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ev_tstamp now = ev_now(loop);
     client_sweep(w, now);
     server_sweep(w, now);
+    routes_sweep(w);
     listener_resume(w);
 }
 

@@ -409,26 +409,19 @@ static void test_databases(void)
 
 static void test_pool_mode(void)
 {
-    load_bad(TRUST "pool_mode = transaction\n[databases]\nx =\n", "only pool_mode = session",
-             "\"x\"", "global pool_mode transaction");
-    load_bad(TRUST "pool_mode = statement\n[databases]\nx =\n", "only pool_mode = session", NULL,
-             "global pool_mode statement");
-    load_bad(TRUST "[databases]\nx = pool_mode=transaction\n", "only pool_mode = session", "\"x\"",
-             "database pool_mode transaction");
-    load_bad(TRUST "[users]\nu = pool_mode=transaction\n", "only pool_mode = session", "\"u\"",
-             "user pool_mode transaction");
-
-    struct config *cfg;
-    int r = load(TRUST "pool_mode = transaction\n", &cfg);
-    todo_ok(r == WR_ERROR,
-            "the check runs per database only: with no [databases] the mode is accepted",
-            "global pool_mode transaction without databases");
-    diag("  r=%d error: '%s'", r, r == WR_OK ? "" : err);
+    struct config *cfg = load_ok(TRUST "pool_mode = transaction\n[databases]\nx =\n"
+                                       "y = pool_mode=statement\nz = pool_mode=session\n"
+                                       "[users]\nu = pool_mode=session\n",
+                                 "transaction, statement and session modes load");
+    if (cfg) {
+        is_int(cfg->pool_mode, POOL_TRANSACTION, "global pool_mode transaction");
+        is_int(config_pool_mode(cfg, config_find_db(cfg, "y"), NULL), POOL_STATEMENT,
+               "database pool_mode statement");
+        is_int(config_pool_mode(cfg, config_find_db(cfg, "x"), config_find_user(cfg, "u")),
+               POOL_SESSION, "user pool_mode overrides the database's");
+    }
     config_free(cfg);
-
-    cfg = load_ok(TRUST "pool_mode = transaction\n[databases]\nx = pool_mode=session\n",
-                  "a database overriding a global transaction mode with session");
-    config_free(cfg);
+    load_bad(TRUST "pool_mode = batch\n", "pool_mode", NULL, "unknown pool_mode");
 }
 
 static void test_users(void)
@@ -479,7 +472,7 @@ static void test_users(void)
     load_bad(TRUST "[users]\nu = pool_size=0\n", "bad settings for user \"u\"", path,
              "user pool_size 0");
     load_bad(TRUST "[users]\nu = pool_size=many\n", "\"u\"", NULL, "user pool_size many");
-    load_bad(TRUST "[users]\nu = max_user_connections=5\n", "\"u\"", NULL, "unknown user key");
+    load_bad(TRUST "[users]\nu = max_connections=5\n", "\"u\"", NULL, "unknown user key");
     load_bad(TRUST "[users]\nu = pool_mode=fast\n", "\"u\"", NULL, "user pool_mode fast");
     load_bad(TRUST "[users]\nu = pool_size\n", "\"u\"", NULL, "user key without value");
 }

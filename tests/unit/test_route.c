@@ -46,7 +46,7 @@ static void adopt(const struct route_step *st)
 static void counts(const struct route *r, int ns, int ncon, int nwait, int nidle, const char *name)
 {
     int good = r->nservers == ns && r->nconnecting == ncon && r->nwaiting == nwait &&
-               r->nidle == nidle && r->nservers <= r->pool_size &&
+               r->nidle == nidle && r->nservers <= r->pool_size + r->reserve_pool_size &&
                r->idle_count[0] + r->idle_count[1] == r->nidle;
     if (!ok(good, "counts: %s", name))
         diag("  nservers=%d/%d nconnecting=%d/%d nwaiting=%d/%d nidle=%d/%d (idle %d+%d) "
@@ -60,15 +60,15 @@ static void step_is(const struct route_step *st, struct server *s, struct client
                     int wake, const char *name)
 {
     int good = st->assigned == s && (!s || (s->assign_client == c && s->assign_next == NULL)) &&
-               st->nconnect == nconnect && st->wake_worker == wake && st->failed == NULL;
+               st->nconnect == nconnect && st->wake_worker == wake && list_empty(&st->failed);
     if (!ok(good, "step: %s", name))
-        diag("  assigned=%p (to %p, next %p) want %p to %p; nconnect=%d/%d wake=%d/%d failed=%p",
+        diag("  assigned=%p (to %p, next %p) want %p to %p; nconnect=%d/%d wake=%d/%d failed=%d",
              (void *)st->assigned, st->assigned ? (void *)st->assigned->assign_client : NULL,
              st->assigned ? (void *)st->assigned->assign_next : NULL, (void *)s, (void *)c,
-             st->nconnect, nconnect, st->wake_worker, wake, (void *)st->failed);
+             st->nconnect, nconnect, st->wake_worker, wake, !list_empty(&st->failed));
 }
 
-static const struct db_entry *db1, *db2, *db3;
+static const struct db_entry *db1, *db2, *db3, *db4, *db5;
 
 static void test_get(void)
 {
@@ -117,16 +117,16 @@ static void test_fifo(void)
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0),
                   *c4 = new_client(w1), *c5 = new_client(w0);
 
-    route_wait(r, w0, c1, &st);
+    route_wait(r, w0, c1, false, &st);
     step_is(&st, NULL, NULL, 1, -1, "first waiter, no servers: one login");
     counts(r, 1, 1, 1, 0, "one login for one waiter");
     ok(c1->wait == WAIT_QUEUED && list_linked(&c1->wait_node), "c1 is queued");
-    route_wait(r, w1, c2, &st);
+    route_wait(r, w1, c2, false, &st);
     step_is(&st, NULL, NULL, 1, -1, "second waiter (worker 1): one more login, on worker 1");
     counts(r, 2, 2, 2, 0, "two logins for two waiters");
-    route_wait(r, w0, c3, &st);
+    route_wait(r, w0, c3, false, &st);
     step_is(&st, NULL, NULL, 0, -1, "third waiter: pool_size reached, no login");
-    route_wait(r, w1, c4, &st);
+    route_wait(r, w1, c4, false, &st);
     step_is(&st, NULL, NULL, 0, -1, "fourth waiter: still no login");
     counts(r, 2, 2, 4, 0, "never more than pool_size servers");
 
@@ -156,7 +156,7 @@ static void test_fifo(void)
     is_int(r->idle_count[0], 0, "not on the other worker's");
     ok(list_linked(&s2->idle_node) && r->idle[1].next == &s2->idle_node, "s2 is on idle[1]");
 
-    route_wait(r, w0, c5, &st);
+    route_wait(r, w0, c5, false, &st);
     step_is(&st, NULL, NULL, 0, 1, "waiter on worker 0 with a server idle on 1: wake 1, no login");
     counts(r, 2, 0, 1, 1, "c5 waits for the wake-up");
     ok(c5->wait == WAIT_QUEUED, "c5 still queued");
@@ -172,13 +172,13 @@ static void test_fifo(void)
     /* A waiter on the idle server's worker takes it in the same step. */
     route_release(r, s2->w, s2, &st);
     struct client *c6 = new_client(w0);
-    route_wait(r, w0, c6, &st);
+    route_wait(r, w0, c6, false, &st);
     step_is(&st, s2, c6, 0, -1, "waiter on the idle server's worker gets it at once");
     counts(r, 2, 0, 0, 0, "after the direct pairing");
 
     /* Move s1 to worker 0 too: a worker-0 client waits, s1 is released on worker 1. */
     struct client *cx = new_client(w0);
-    route_wait(r, w0, cx, &st);
+    route_wait(r, w0, cx, false, &st);
     step_is(&st, NULL, NULL, 0, -1, "pool full and nothing idle: just wait");
     route_release(r, s1->w, s1, &st);
     step_is(&st, s1, cx, 0, -1, "s1 released on worker 1 goes to a worker-0 client");
@@ -190,9 +190,9 @@ static void test_fifo(void)
     counts(r, 2, 0, 0, 2, "two servers idle on worker 0");
     is_int(r->idle_count[0], 2, "both on idle[0]");
     struct client *c7 = new_client(w1), *c8 = new_client(w1);
-    route_wait(r, w1, c7, &st);
+    route_wait(r, w1, c7, false, &st);
     step_is(&st, NULL, NULL, 0, 0, "c7: wake worker 0");
-    route_wait(r, w1, c8, &st);
+    route_wait(r, w1, c8, false, &st);
     step_is(&st, NULL, NULL, 0, 0, "c8: wake worker 0");
     route_dispatch(r, w0, &st);
     struct server *first = st.assigned ? st.assigned->assign_next : NULL;
@@ -210,7 +210,7 @@ static void test_limits(void)
     struct route_step st;
     int total = 0, plan[5];
     for (int i = 0; i < 5; i++) {
-        route_wait(r, i % 2 ? w1 : w0, new_client(i % 2 ? w1 : w0), &st);
+        route_wait(r, i % 2 ? w1 : w0, new_client(i % 2 ? w1 : w0), false, &st);
         plan[i] = st.nconnect;
         total += st.nconnect;
     }
@@ -239,9 +239,9 @@ static void test_leave(void)
     struct route *r = route_get(db3, "leaver", NULL); /* pool_size 1 */
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
-    route_wait(r, w0, c1, &st);
-    route_wait(r, w1, c2, &st);
-    route_wait(r, w0, c3, &st);
+    route_wait(r, w0, c1, false, &st);
+    route_wait(r, w1, c2, false, &st);
+    route_wait(r, w0, c3, false, &st);
     counts(r, 1, 1, 3, 0, "three waiters, one login");
 
     ok(route_leave(r, c2), "route_leave of a queued client is true");
@@ -263,7 +263,7 @@ static void test_leave(void)
     counts(r, 1, 0, 0, 1, "parked when nobody waits");
 
     struct client *c4 = new_client(w1);
-    route_wait(r, w1, c4, &st);
+    route_wait(r, w1, c4, false, &st);
     step_is(&st, NULL, NULL, 0, 0, "c4 waits for worker 0");
     ok(route_leave(r, c4), "c4 leaves before the dispatch");
     route_dispatch(r, w0, &st);
@@ -272,40 +272,95 @@ static void test_leave(void)
     ok(list_linked(&s->idle_node), "and still on its idle list");
 }
 
+/* The clients on a step's failed list, in order, as a NULL-terminated array. */
+static int failed_are(struct route_step *st, struct client **want)
+{
+    struct list *n = st->failed.next;
+    for (; *want; want++, n = n->next)
+        if (n == &st->failed || list_entry(n, struct client, wait_node) != *want)
+            return 0;
+    return n == &st->failed;
+}
+
+static void advance(double seconds)
+{
+    usleep((useconds_t)(seconds * 1e6));
+    ev_now_update(w0->loop);
+    ev_now_update(w1->loop);
+}
+
 static void test_connect_failed(void)
 {
     struct route *r = route_get(db1, "failing", NULL);
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
-    route_wait(r, w0, c1, &st);
-    route_wait(r, w1, c2, &st);
-    route_wait(r, w0, c3, &st);
+    route_wait(r, w0, c1, false, &st);
+    route_wait(r, w1, c2, false, &st);
+    route_wait(r, w0, c3, false, &st);
     counts(r, 2, 2, 3, 0, "two logins for three waiters");
 
-    route_connect_failed(r, w0, &st);
-    ok(st.failed == c1, "a failed login fails the head waiter");
-    ok(c1->wait == WAIT_ASSIGNED && !list_linked(&c1->wait_node), "c1 is off the queue");
-    ok(!route_leave(r, c1), "the failed client is no longer queued");
-    ok(st.assigned == NULL && st.wake_worker == -1, "nothing assigned");
-    is_int(st.nconnect, 1, "a new login is planned for the remaining waiters");
-    counts(r, 2, 2, 2, 0, "the failed login is replaced");
+    route_connect_failed(r, w0, "28P01", "password authentication failed", &st);
+    ok(list_empty(&st.failed), "one login still pending: nobody fails yet");
+    is_int(st.nconnect, 0, "no new login during server_login_retry");
+    counts(r, 1, 1, 3, 0, "after the first failure");
+    is_str(r->last_sqlstate, "28P01", "the error's SQLSTATE is kept");
 
-    route_connect_failed(r, w1, &st);
-    ok(st.failed == c2, "second failure: c2");
-    is_int(st.nconnect, 0, "one login still pending for c3: none planned");
-    counts(r, 1, 1, 1, 0, "after the second failure");
-    route_connect_failed(r, w0, &st);
-    ok(st.failed == c3, "third failure: c3");
-    is_int(st.nconnect, 0, "no waiters, no login");
+    route_connect_failed(r, w1, "28P01", "password authentication failed", &st);
+    struct client *all[] = {c1, c2, c3, NULL};
+    ok(failed_are(&st, all), "no server left: every waiter gets the error, oldest first");
+    is_str(st.fail_sqlstate, "28P01", "with the server's SQLSTATE");
+    ok(strstr(st.fail_text, "password authentication failed") != NULL, "and its message");
+    ok(c1->wait == WAIT_ASSIGNED && !route_leave(r, c1), "c1 is off the queue");
     counts(r, 0, 0, 0, 0, "all gone");
 
     struct client *c4 = new_client(w1);
-    route_wait(r, w1, c4, &st);
-    is_int(st.nconnect, 1, "a new waiter gets a login again");
-    ok(route_leave(r, c4), "and leaves");
-    route_connect_failed(r, w1, &st);
-    ok(st.failed == NULL, "a failure with nobody waiting fails nobody");
-    counts(r, 0, 0, 0, 0, "counts back to zero");
+    route_wait(r, w1, c4, false, &st);
+    struct client *only4[] = {c4, NULL};
+    ok(failed_are(&st, only4), "during the back-off a new client fails at once");
+    ok(strstr(st.fail_text, "server_login_retry") != NULL, "naming server_login_retry");
+    is_int(st.nconnect, 0, "and no login is tried");
+    counts(r, 0, 0, 0, 0, "nothing queued");
+
+    advance(0.35);
+    struct client *c5 = new_client(w0);
+    route_wait(r, w0, c5, false, &st);
+    step_is(&st, NULL, NULL, 1, -1, "after server_login_retry a login is tried again");
+    struct server *s = new_server(w0);
+    route_connected(r, w0, s, &st);
+    step_is(&st, s, c5, 0, -1, "the login succeeds and serves the waiter");
+    ok(r->login_retry_at == 0, "a success ends the back-off");
+    ok(r->welcome.v[PARAM_SERVER_VERSION] == NULL, "a server without parameters caches none");
+}
+
+static void test_reserve_and_limits(void)
+{
+    struct route *r = route_get(db4, "res", NULL);
+    struct route_step st;
+    struct client *c1 = new_client(w0), *c2 = new_client(w1);
+    route_wait(r, w0, c1, false, &st);
+    is_int(st.nconnect, 1, "pool_size 1: one login");
+    route_wait(r, w1, c2, false, &st);
+    is_int(st.nconnect, 0, "the second waiter waits: pool full, reserve not yet due");
+    advance(0.25);
+    route_dispatch(r, w1, &st);
+    is_int(st.nconnect, 1, "after reserve_pool_timeout the reserve opens one more");
+    counts(r, 2, 2, 2, 0, "two logins");
+    route_dispatch(r, w1, &st);
+    is_int(st.nconnect, 0, "the reserve holds one only");
+
+    /* max_db_connections = 2 over every user of db5 */
+    struct route *a = route_get(db5, "ua", NULL), *b = route_get(db5, "ub", NULL);
+    struct client *a1 = new_client(w0), *a2 = new_client(w0), *b1 = new_client(w1);
+    route_wait(a, w0, a1, false, &st);
+    route_wait(a, w0, a2, false, &st);
+    is_int(a->nconnecting, 2, "user a takes both database slots");
+    route_wait(b, w1, b1, false, &st);
+    is_int(st.nconnect, 0, "user b waits: max_db_connections reached");
+    struct server *sa = new_server(w0);
+    route_connected(a, w0, sa, &st);
+    route_server_gone(a, w0, sa, &st);
+    route_dispatch(b, w1, &st);
+    is_int(st.nconnect, 1, "a closed server frees a database slot for user b");
 }
 
 static void test_server_gone(void)
@@ -314,11 +369,11 @@ static void test_server_gone(void)
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
     struct server *s1 = new_server(w0), *s2 = new_server(w1);
-    route_wait(r, w0, c1, &st);
-    route_wait(r, w1, c2, &st);
+    route_wait(r, w0, c1, false, &st);
+    route_wait(r, w1, c2, false, &st);
     route_connected(r, w0, s1, &st);
     route_connected(r, w1, s2, &st);
-    route_wait(r, w0, c3, &st);
+    route_wait(r, w0, c3, false, &st);
     step_is(&st, NULL, NULL, 0, -1, "pool full: c3 waits without a login");
     counts(r, 2, 0, 1, 0, "two busy servers, one waiter");
 
@@ -350,7 +405,9 @@ int main(void)
     snprintf(path, sizeof(path), "%s/weir.ini", dir);
     FILE *f = fopen(path, "w");
     fputs("[weir]\nauth_type = trust\ndefault_pool_size = 2\nworkers = 2\n"
+          "server_login_retry = 0.3\nreserve_pool_timeout = 0.2\n"
           "[databases]\ndb1 =\ndb2 = user=forced password=fpw\ndb3 = pool_size=1\n"
+          "db4 = pool_size=1 reserve_pool=1\ndb5 = pool_size=5 max_db_connections=2\n"
           "[users]\ndave = pool_size=3\n",
           f);
     fclose(f);
@@ -364,6 +421,8 @@ int main(void)
     db1 = config_find_db(cfg, "db1");
     db2 = config_find_db(cfg, "db2");
     db3 = config_find_db(cfg, "db3");
+    db4 = config_find_db(cfg, "db4");
+    db5 = config_find_db(cfg, "db5");
 
     weir.cfg = cfg;
     weir.nworkers = 2;
@@ -372,12 +431,15 @@ int main(void)
     weir.workers[1].id = 1;
     w0 = &weir.workers[0];
     w1 = &weir.workers[1];
+    w0->loop = ev_loop_new(EVFLAG_AUTO);
+    w1->loop = ev_loop_new(EVFLAG_AUTO);
 
     test_get();
     test_fifo();
     test_limits();
     test_leave();
     test_connect_failed();
+    test_reserve_and_limits();
     test_server_gone();
 
     routes_free_all();
@@ -385,6 +447,8 @@ int main(void)
         free(clients[i]);
     for (int i = 0; i < nservers; i++)
         free(servers[i]);
+    ev_loop_destroy(w0->loop);
+    ev_loop_destroy(w1->loop);
     free(weir.workers);
     weir.workers = NULL;
     weir.cfg = NULL;
