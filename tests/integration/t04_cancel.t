@@ -124,4 +124,42 @@ ok(wait_until(5, sub {
 
 ok($w->alive, 'weir still running');
 $w->stop;
+
+# ---- a stale cancel key must not hit the next client of the same server --------------------
+{
+    my $w1 = $t->start_weir(weir => { default_pool_size => 1, workers => 2 });
+    my $sa = $w1->socket;
+    my $ra = raw_login($sa);
+    ok($ra->{ok}, 'client A logged in');
+    my $qa = raw_query($sa, 'SELECT pg_backend_pid()');
+    syswrite($sa, pg_msg('X', ''));
+    close $sa;
+
+    my $sb = $w1->socket;
+    my $rb = raw_login($sb);
+    ok($rb->{ok}, 'client B logged in');
+    my $qb = raw_query($sb, 'SELECT pg_backend_pid()');
+    is($qb->{rows}[0][0], $qa->{rows}[0][0], 'B has the server A had');
+    ok(!($ra->{pid} == $rb->{pid} && $ra->{key} == $rb->{key}), 'B got a different cancel key');
+    syswrite($sb, pg_msg('Q', "SELECT pg_sleep(1.5), 'b survived'\0"));
+    sleep 0.4;
+    my $c = $w1->socket;
+    syswrite($c, cancel_packet($ra->{pid}, $ra->{key}));
+    sock_closed($c, 5);
+    close $c;
+    my ($err, @rows);
+    while (1) {
+        my ($type, $body) = read_msg($sb, 10);
+        last unless defined $type;
+        $err = parse_error_fields($body) if $type eq 'E';
+        push @rows, $body if $type eq 'D';
+        last if $type eq 'Z';
+    }
+    ok(!$err, "A's old cancel key did not cancel B's query") or diag(explain($err));
+    ok(@rows == 1 && $rows[0] =~ /b survived/, "B's query completed");
+    close $sb;
+    ok($w1->alive, 'weir still running');
+    $w1->stop;
+}
+
 done_testing;

@@ -62,6 +62,26 @@ sub serves_ok {
     ok($t->count_backends <= 1, 'pool bound still holds');
 }
 
+# ---- client that goes away in the middle of a large result ---------------------------------
+{
+    my $s = $w->socket;
+    my $r = raw_login($s);
+    ok($r->{ok}, 'raw login');
+    syswrite($s, pg_msg('Q', "SELECT repeat('x', 32 * 1024 * 1024) FROM generate_series(1, 8)\0"));
+    my $got = read_exact($s, 256 * 1024, time + 10);
+    ok(length($got) > 0, 'large result started arriving (' . length($got) . ' bytes read)');
+    close $s;    # with ~250 MB unread
+    my $t0 = time;
+    my ($out, $err, $rc) = $w->psql('SELECT 41 + 1', timeout => 30);
+    is($out, '42', sprintf('next client served %.1fs after a client dropped a large result',
+            time - $t0)) or diag($err);
+    ok(wait_until(5, sub {
+        !grep { ($_->{query} // '') =~ /repeat/ && ($_->{state} // '') eq 'active' }
+            @{ $t->backends };
+    }), 'the large query does not keep running');
+    ok($t->count_backends <= 1, 'pool bound still holds');
+}
+
 # ---- garbage after login: a message with a length field < 4 -------------------------------
 {
     my $s = $w->socket;
