@@ -53,6 +53,7 @@ our $IS_ROOT = ($> == 0);
 our $DIRECT_APP = 'weirtest-direct';
 
 my @INSTANCES;          # WeirTest objects to clean up at exit
+my %RUNNING;            # run_cmd children (own process groups) => their temp dir
 my $OWNER_PID = $$;     # forked children never clean up
 
 sub weir_bin {
@@ -123,6 +124,7 @@ sub run_cmd {
         chdir($o{cwd} // ($o{as_pg} ? '/tmp' : '.'));
         exec { $cmd[0] } @cmd or POSIX::_exit(127);
     }
+    $RUNNING{$pid} = $dir;
     my $deadline = time + $timeout;
     my $timed_out = 0;
     while (1) {
@@ -138,6 +140,7 @@ sub run_cmd {
         sleep 0.02;
     }
     my $st = $?;
+    delete $RUNNING{$pid};
     my $status = ($st & 127) ? 128 + ($st & 127) : ($st >> 8);
     my $out = slurp($outf);
     my $err = slurp($errf);
@@ -435,9 +438,17 @@ sub start_weir {
 sub DESTROY { }
 
 sub cleanup {
-    my ($self) = @_;
+    my ($self, $exit_code) = @_;
     return if $self->{cleaned}++;
+    my $failing = !Test::More->builder->is_passing || ($exit_code // 0) != 0;
     for my $w (@{ $self->{weirs} }) {
+        if ($failing && !$w->{log_shown}) {
+            # A test died or failed: show what weir said (stopped instances already did).
+            my @lines = split /\n/, $w->log_text;
+            my $from = @lines > 30 ? @lines - 30 : 0;
+            diag("$w->{name} log tail ($w->{log}):\n" . join("\n", @lines[$from .. $#lines]))
+                if @lines;
+        }
         $w->kill_hard if $w->{pid} && !$w->{exited};
     }
     if ($self->{count_dbh}) { eval { $self->{count_dbh}->disconnect }; }
@@ -445,14 +456,25 @@ sub cleanup {
     if ($ENV{WEIR_KEEP_TMP}) {
         diag("kept $self->{tmp}");
     } else {
-        remove_tree($self->{tmp});
+        # PostgreSQL's children may still be exiting for a moment after pg_ctl returns.
+        for (1 .. 20) {
+            remove_tree($self->{tmp}, { error => \my $err });
+            last unless -e $self->{tmp};
+            sleep 0.1;
+        }
     }
 }
 
 END {
     my $rc = $?;
     if ($$ == $OWNER_PID) {
-        $_->cleanup for @INSTANCES;
+        # Interrupted inside run_cmd: its command runs in its own process group.
+        for my $pid (keys %RUNNING) {
+            kill 'KILL', -$pid;
+            waitpid($pid, 0);
+            remove_tree($RUNNING{$pid});
+        }
+        $_->cleanup($rc) for @INSTANCES;
     }
     $? = $rc;
 }
@@ -777,6 +799,7 @@ sub check_log {
     my $status_ok = !defined($st) || $st == 0;
     my $ok = ok(!@bad && $status_ok, $o{name} // "$self->{name} log clean");
     unless ($ok) {
+        $self->{log_shown} = 1;
         diag("$self->{name}: exit status " . (defined $st ? ($st & 127 ? 'signal ' . ($st & 127) : $st >> 8) : 'n/a'));
         diag("$self->{name}: sanitizer report lines:\n" . join("\n", @bad)) if @bad;
         my @lines = split /\n/, $log;
