@@ -229,11 +229,11 @@ my %tps;
     # COPY IN / OUT from 6 concurrent psql clients on 5 servers.
     my @jobs;
     for my $k (1 .. 6) {
-        my $data = join('', map { ($k * 1000 + $_) . "\trow $k $_\n" } 1 .. 2000);
+        my $data = join('', map { ($k * 10000 + $_) . "\trow $k $_\n" } 1 .. 2000);
         push @jobs, bg_cmd([WeirTest::pg_bin('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1',
                 '-h', '127.0.0.1', '-p', $w->port, '-U', 'app', '-d', 'testdb',
                 '-c', 'COPY t10_copy FROM STDIN', '-c',
-                "COPY (SELECT count(*) FROM t10_copy WHERE id / 1000 = $k) TO STDOUT"],
+                "COPY (SELECT count(*) FROM t10_copy WHERE id / 10000 = $k) TO STDOUT"],
             env => { PGPASSWORD => 'apppass', PGSSLMODE => 'disable' }, stdin => $data,
             timeout => 60);
     }
