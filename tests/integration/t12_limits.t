@@ -1,0 +1,183 @@
+# t12_limits.t -- connection limits: max_client_conn (FATAL 53300), pool_size per database
+# and per user, min_pool_size kept warm, reserve_pool_size after reserve_pool_timeout,
+# max_db_connections over all users, max_user_connections over all databases; each asserted
+# on the error or on the server connections PostgreSQL sees.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use WeirTest;
+use PoolTest;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $t = WeirTest->new;
+my $pg = $t->pgport;
+
+# load($w, [[user, db, secs], ...], %count_filter) -> ($all_ok, $max, \@samples): one child
+# per spec connects, runs pg_sleep(secs) and leaves; the server connections matching the
+# filter are sampled every ~50 ms meanwhile. Samples are [seconds since start, count].
+# Children still waiting after 20 s count as failed (a client starved behind a limit).
+sub load {
+    my ($w, $specs, %filter) = @_;
+    my $t0 = time;
+    my @pids;
+    for my $s (@$specs) {
+        my ($user, $db, $secs) = @$s;
+        push @pids, spawn(sub {
+            my $dbh = $w->dbi(user => $user, db => $db, connect_timeout => 30)
+                or die "connect $user/$db: $DBI::errstr\n";
+            $dbh->selectrow_array("SELECT pg_sleep($secs)");
+            die "query $user/$db: " . $dbh->errstr . "\n" if $dbh->err;
+            $dbh->disconnect;
+            return 1;
+        });
+    }
+    my ($max, @samples) = (0);
+    my $next = 0;
+    my $st = wait_children(\@pids, 20, sub {
+        return if time < $next;
+        $next = time + 0.05;
+        my $c = count_server_conns($t, %filter);
+        push @samples, [time - $t0, $c];
+        $max = $c if $c > $max;
+    });
+    my @bad = grep { $st->{$_} ne '0' } @pids;
+    diag('failed children: ' . join(', ', map { "$_=$st->{$_}" } @bad)) if @bad;
+    return (!@bad, $max, \@samples);
+}
+
+subtest 'max_client_conn' => sub {
+    my $w = $t->start_weir(weir => { max_client_conn => 3 });
+    my @h = map { $w->dbi or die $DBI::errstr } 1 .. 3;
+    is(scalar(grep { ($_->selectrow_array('SELECT 1'))[0] == 1 } @h), 3, '3 clients connected');
+    my ($s, $r) = raw_connect($w);
+    is($r->{error}{C}, '53300', '4th client: SQLSTATE 53300');
+    is($r->{error}{S}, 'FATAL', '4th client: FATAL');
+    like($r->{error}{M} // '', qr/no more connections allowed \(max_client_conn\)/,
+        "4th client: message ($r->{error}{M})");
+    ok(!$s || sock_closed($s, 3), '4th client closed');
+    my ($out, $err) = $w->psql('SELECT 1');
+    like($err, qr/no more connections allowed/, 'psql sees the error too');
+    is(scalar(grep { ($_->selectrow_array('SELECT 2'))[0] == 2 } @h), 3,
+        'the 3 connected clients are unaffected');
+    $h[0]->disconnect;
+    ok(wait_until(5, sub { my ($o) = $w->psql('SELECT 3'); $o eq '3' }),
+        'after one leaves, a new client gets in');
+    $_->disconnect for @h[1, 2];
+    $w->stop;
+};
+
+subtest 'pool_size per database' => sub {
+    my $w = $t->start_weir(weir => { default_pool_size => 10 },
+        databases => { testdb => "host=127.0.0.1 port=$pg dbname=testdb pool_size=2" });
+    my ($ok, $max) = load($w, [map { ['app', 'testdb', 1] } 1 .. 5], user => 'app', db => 'testdb');
+    ok($ok, '5 clients on pool_size=2 all completed');
+    is($max, 2, "at most 2 server connections, and the limit was used (max $max)");
+    $w->stop;
+};
+
+subtest 'pool_size per user ([users])' => sub {
+    my $w = start_weir_users($t, users_ini => { app => 'pool_size=3' },
+        weir => { default_pool_size => 10 });
+    my ($ok, $max) = load($w, [map { ['app', 'testdb', 1] } 1 .. 6], user => 'app', db => 'testdb');
+    ok($ok, '6 clients of a user with pool_size=3 all completed');
+    is($max, 3, "at most 3 server connections, limit used (max $max)");
+    my ($ok2, $max2) = load($w, [map { ['forced', 'testdb', 0.7] } 1 .. 6],
+        user => 'forced', db => 'testdb');
+    ok($ok2, 'another user: all completed');
+    ok($max2 > 3, "another user is not bound by app's pool_size (max $max2)");
+    $w->stop;
+};
+
+subtest 'min_pool_size' => sub {
+    my $w = $t->start_weir(weir => { min_pool_size => 3, default_pool_size => 5,
+            server_idle_timeout => 1 });
+    sleep 1;
+    is(count_server_conns($t, user => 'app'), 0, 'no servers before the pool has a client');
+    my ($out) = $w->psql('SELECT 1');
+    is($out, '1', 'first client');
+    ok(wait_until(5, sub { count_server_conns($t, user => 'app') == 3 }),
+        'the pool fills up to min_pool_size = 3');
+    sleep 2.5;
+    is(count_server_conns($t, user => 'app'), 3,
+        'still 3 servers after 2.5 s with server_idle_timeout = 1');
+    my $p = server_pids($t, user => 'app');
+    my ($victim) = keys %$p;
+    $t->pg_admin_dbi->do("SELECT pg_terminate_backend($victim)");
+    ok(wait_until(6, sub {
+        my $now = server_pids($t, user => 'app');
+        !exists $now->{$victim} && keys(%$now) == 3;
+    }), 'a terminated server is replaced to keep 3');
+    $w->stop;
+};
+
+subtest 'reserve_pool_size / reserve_pool_timeout' => sub {
+    my $w = $t->start_weir(weir => { default_pool_size => 10, reserve_pool_timeout => 1 },
+        databases => { testdb => "host=127.0.0.1 port=$pg dbname=testdb pool_size=2 reserve_pool=2" });
+    my ($ok, $max, $samples) = load($w, [map { ['app', 'testdb', 3] } 1 .. 6],
+        user => 'app', db => 'testdb');
+    ok($ok, '6 clients completed');
+    is($max, 4, "pool_size 2 + reserve 2: at most 4 servers, reserve used (max $max)");
+    my @early = grep { $_->[0] < 0.7 } @$samples;
+    my $early_max = 0;
+    $early_max = $_->[1] > $early_max ? $_->[1] : $early_max for @early;
+    ok(@early && $early_max <= 2, "only 2 servers before reserve_pool_timeout (max $early_max in "
+        . scalar(@early) . ' early samples)');
+    my ($first4) = grep { $_->[1] > 2 } @$samples;
+    ok($first4 && $first4->[0] >= 0.9 && $first4->[0] <= 4.5,
+        sprintf('reserve servers opened after %.2fs (reserve_pool_timeout = 1)',
+            $first4 ? $first4->[0] : -1));
+    $w->stop;
+};
+
+subtest 'max_db_connections (all users of one database)' => sub {
+    my $w = $t->start_weir(weir => { default_pool_size => 10 },
+        databases => { testdb => "host=127.0.0.1 port=$pg dbname=testdb max_db_connections=3" });
+    my ($ok, $max) = load($w, [(map { ['app', 'testdb', 1] } 1 .. 4),
+            (map { ['forced', 'testdb', 1] } 1 .. 4)], db => 'testdb');
+    ok($ok, '8 clients of two users completed');
+    is($max, 3, "at most 3 servers for testdb over both users, limit used (max $max)");
+    $w->stop;
+};
+
+subtest 'max_db_connections (global) with query_wait_timeout' => sub {
+    my $w = $t->start_weir(weir => { default_pool_size => 10, max_db_connections => 2,
+            query_wait_timeout => 1 });
+    my @h = map { $w->dbi(user => $_) or die $DBI::errstr } qw(app forced);
+    $_->do('BEGIN') for @h;
+    $_->selectrow_array('SELECT 1') for @h;
+    is(count_server_conns($t, db => 'testdb'), 2, 'two users hold the 2 servers of testdb');
+    my ($s, $r) = raw_connect($w, user => 'app', timeout => 10);
+    my $e = $r->{error};
+    if ($r->{ok}) { syswrite($s, pg_msg('Q', "SELECT 1\0")); ($e) = next_error($s, 8) }
+    is($e->{C}, '08P01', 'third client waits, then gets query_wait_timeout (08P01)');
+    like($e->{M} // '', qr/query_wait_timeout/, 'message names query_wait_timeout');
+    my ($out) = $w->psql('SELECT 1', db => 'postgres');
+    is($out, '1', 'another database is not limited by testdb\'s servers');
+    $_->disconnect for @h;
+    $w->stop;
+};
+
+subtest 'max_user_connections ([users], over all databases)' => sub {
+    my $w = start_weir_users($t, users_ini => { app => 'max_user_connections=2' },
+        weir => { default_pool_size => 10 });
+    my ($ok, $max) = load($w, [(map { ['app', 'testdb', 1] } 1 .. 3),
+            (map { ['app', 'postgres', 1] } 1 .. 3)], user => 'app');
+    ok($ok, '6 clients of app on two databases completed');
+    is($max, 2, "at most 2 servers for app over both databases, limit used (max $max)");
+    my ($ok2, $max2) = load($w, [map { ['forced', 'testdb', 0.7] } 1 .. 4], user => 'forced');
+    ok($ok2 && $max2 > 2, "forced is not limited (max $max2)");
+    $w->stop;
+};
+
+subtest 'max_user_connections (global)' => sub {
+    my $w = $t->start_weir(weir => { default_pool_size => 10, max_user_connections => 2 });
+    my ($ok, $max) = load($w, [(map { ['app', 'testdb', 1] } 1 .. 3),
+            (map { ['app', 'postgres', 1] } 1 .. 3)], user => 'app');
+    ok($ok, '6 clients completed');
+    is($max, 2, "at most 2 servers for app (max $max)");
+    $w->stop;
+};
+
+done_testing;
