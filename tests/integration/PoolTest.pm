@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 use Exporter 'import';
 
 our @EXPORT = qw(start_weir_users count_server_conns server_pids raw_connect next_error
-    fake_server bg_cmd bg_result admin_do);
+    fake_server bg_cmd bg_result admin_do pg_stop pg_start);
 
 # start_weir_users($t, users_ini => { user => 'pool_size=2 pool_mode=...' }, %start_weir_opts)
 #   -> WeirTest::Weir. Same as $t->start_weir, plus a [users] section; WeirTest.pm cannot
@@ -209,6 +209,26 @@ sub bg_result {
     return ('', 'bg job did not finish', 'timeout') if $st->{ $job->{pid} } ne '0' || $s eq '';
     my ($rc, $to, $out, $err) = split /\0/, $s, 4;
     return ($out, $err, $to ? 'timeout' : $rc);
+}
+
+# pg_stop($t, $mode) / pg_start($t) -> exit status of pg_ctl: stop (default -m fast) and start
+# again the test's PostgreSQL, keeping its data directory and port.
+sub pg_stop {
+    my ($t, $mode) = @_;
+    my ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $t->{pgdata}, '-m',
+            $mode // 'fast', '-w', '-t', '30', 'stop'], as_pg => 1, timeout => 40);
+    diag("pg_ctl stop: $out $err") if $rc;
+    $t->{pg_running} = 0 unless $rc;
+    return $rc;
+}
+
+sub pg_start {
+    my ($t) = @_;
+    my ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $t->{pgdata}, '-l',
+            $t->{pglog}, '-w', '-t', '60', 'start'], as_pg => 1, timeout => 90);
+    diag("pg_ctl start: $out $err") if $rc;
+    $t->{pg_running} = 1 unless $rc;
+    return $rc;
 }
 
 1;
