@@ -47,6 +47,17 @@ sub load {
     return (!@bad, $max, \@samples);
 }
 
+# warm_idle($w, $user, $db, $n): $n clients of $user on $db at once, then gone: leaves up
+# to $n idle servers in that pool.
+sub warm_idle {
+    my ($w, $user, $db, $n) = @_;
+    my @h = grep { defined } map { $w->dbi(user => $user, db => $db, connect_timeout => 10) } 1 .. $n;
+    $_->do('BEGIN') for @h;
+    $_->selectrow_array('SELECT 1') for @h;
+    $_->disconnect for @h;
+    wait_until(5, sub { count_server_conns($t, user => $user, db => $db, state => 'idle') == $n });
+}
+
 subtest 'max_client_conn' => sub {
     my $w = $t->start_weir(weir => { max_client_conn => 3 });
     my @h = map { $w->dbi or die $DBI::errstr } 1 .. 3;
@@ -138,6 +149,15 @@ subtest 'max_db_connections (all users of one database)' => sub {
             (map { ['forced', 'testdb', 1] } 1 .. 4)], db => 'testdb');
     ok($ok, '8 clients of two users completed');
     is($max, 3, "at most 3 servers for testdb over both users, limit used (max $max)");
+    # Deterministic form: app's idle servers fill the limit, then another user arrives.
+    warm_idle($w, 'app', 'testdb', 3);
+    is(count_server_conns($t, db => 'testdb'), 3, '3 idle app servers hold testdb\'s limit');
+    my $t0 = time;
+    my ($out, $err) = $w->psql('SELECT 1', user => 'forced', password => 'forcedpass',
+        timeout => 10);
+    is($out, '1', sprintf('forced is served although idle app servers fill the limit '
+        . '(%.2fs) %s', time - $t0, $err));
+    ok(count_server_conns($t, db => 'testdb') <= 3, 'still at most 3 servers');
     $w->stop;
 };
 
@@ -166,6 +186,13 @@ subtest 'max_user_connections ([users], over all databases)' => sub {
             (map { ['app', 'postgres', 1] } 1 .. 3)], user => 'app');
     ok($ok, '6 clients of app on two databases completed');
     is($max, 2, "at most 2 servers for app over both databases, limit used (max $max)");
+    # Deterministic form: idle testdb servers fill app's limit, then app wants postgres.
+    warm_idle($w, 'app', 'testdb', 2);
+    my $t0 = time;
+    my ($out, $err) = $w->psql('SELECT 1', db => 'postgres', timeout => 10);
+    is($out, '1', sprintf('app on postgres is served although idle testdb servers fill the '
+        . 'limit (%.2fs) %s', time - $t0, $err));
+    ok(count_server_conns($t, user => 'app') <= 2, 'still at most 2 servers for app');
     my ($ok2, $max2) = load($w, [map { ['forced', 'testdb', 0.7] } 1 .. 4], user => 'forced');
     ok($ok2 && $max2 > 2, "forced is not limited (max $max2)");
     $w->stop;
