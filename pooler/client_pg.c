@@ -262,8 +262,12 @@ static void client_welcome(struct client *c, const struct param_set *server)
 {
     for (int i = 0; i < PARAM_COUNT; i++) {
         const char *v = i < PARAM_NSETTABLE && c->want.v[i] ? c->want.v[i] : server->v[i];
-        if (v)
-            pg_out_param_status(&c->out, param_name(i), v);
+        if (!v)
+            continue;
+        pg_out_param_status(&c->out, param_name(i), v);
+        /* What the client was told is what it keeps on every server it gets later. */
+        if (i < PARAM_NSETTABLE && !c->want.v[i] && !param_set(&c->want, i, v))
+            c->out.failed = true;
     }
     pg_out_backend_key(&c->out, c->cancel_pid, c->cancel_key);
     pg_out_ready(&c->out, 'I');

@@ -383,6 +383,45 @@ bool route_welcome(struct route *r, struct param_set *out)
     return have;
 }
 
+/*
+ * A route whose waiters cannot get a login only because max_db_connections or
+ * max_user_connections is used up, while it is itself under its pool size.
+ */
+static bool starved_by_shared_limit(struct route *r)
+{
+    if (r->nwaiting <= r->nconnecting || r->nidle > 0 || r->nservers >= r->pool_size)
+        return false;
+    return (r->max_db > 0 && atomic_load(r->db_servers) >= r->max_db) ||
+           (r->max_user > 0 && atomic_load(r->user_servers) >= r->max_user);
+}
+
+/*
+ * Closes one of w's idle servers of another route that shares the limit
+ * starving r, as PgBouncer does; the freed slot goes to r on its next balance.
+ */
+static void evict_for(struct worker *w, struct route *r, struct route **snap, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct route *v = snap[i];
+        if (v == r)
+            continue;
+        bool shares = (r->max_db > 0 && v->db_servers == r->db_servers) ||
+                      (r->max_user > 0 && v->user_servers == r->user_servers);
+        if (!shares)
+            continue;
+        struct server *victim = NULL;
+        pthread_mutex_lock(&v->lock);
+        if (v->idle_count[w->id] > 0 && v->nwaiting == 0)
+            victim = list_entry(v->idle[w->id].next, struct server, idle_node);
+        pthread_mutex_unlock(&v->lock);
+        if (victim) {
+            /* Only w takes servers off its own idle lists, so victim stays idle until closed. */
+            server_close(victim, "making room for another pool (max_db/user_connections)");
+            return;
+        }
+    }
+}
+
 void routes_sweep(struct worker *w)
 {
     pthread_mutex_lock(&routes_lock);
@@ -404,8 +443,11 @@ void routes_sweep(struct worker *w)
         if (w->id == 0)
             while (r->nservers < r->min_pool_size && may_open(r, now, false))
                 plan_connect(r, &st);
+        bool starved = starved_by_shared_limit(r);
         pthread_mutex_unlock(&r->lock);
         server_apply_step(w, r, &st);
+        if (starved)
+            evict_for(w, r, snap, n);
     }
     free(snap);
 }
