@@ -17,6 +17,19 @@ my $t = WeirTest->new;
     my ($out, $err, $rc) = run_cmd([WeirTest::weir_bin(), '--version'], timeout => 10);
     is($rc, 0, 'weir --version exits 0');
     like("$out$err", qr/\d+\.\d+/, '--version prints a version');
+
+    # The sample configuration in etc/ stays valid.
+    (undef, $err, $rc) = run_cmd([WeirTest::weir_bin(), '--check', "$WeirTest::ROOT/etc/weir.ini"],
+        timeout => 20);
+    is($rc, 0, 'weir --check etc/weir.ini') or diag($err);
+
+    # --check rejects a broken configuration.
+    my $bad = $t->tmp . '/bad.ini';
+    spew($bad, "[databases]\ntestdb = host=127.0.0.1 port=1 dbname=testdb\n\n[weir]\n"
+            . "listen_port = 1\nauth_type = bogus\n");
+    (undef, $err, $rc) = run_cmd([WeirTest::weir_bin(), '--check', $bad], timeout => 20);
+    isnt($rc, 0, 'weir --check rejects auth_type = bogus');
+    like($err, qr/auth_type/, '... and says what is wrong');
 }
 
 sub serves_ok {
