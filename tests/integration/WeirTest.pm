@@ -228,10 +228,20 @@ sub _start_pg {
         spew($self->{pglog}, '');
         chown((getpwnam('postgres'))[2, 3], $self->{pglog});
     }
-    ($out, $err, $rc) = run_cmd([pg_bin('pg_ctl'), '-D', $self->{pgdata}, '-l', $self->{pglog},
-            '-w', '-t', '60', 'start'], as_pg => 1, timeout => 90);
-    if ($rc) {
-        diag(slurp($self->{pglog}));
+    for my $attempt (1 .. 3) {
+        ($out, $err, $rc) = run_cmd([pg_bin('pg_ctl'), '-D', $self->{pgdata}, '-l',
+                $self->{pglog}, '-w', '-t', '60', 'start'], as_pg => 1, timeout => 90);
+        last unless $rc;
+        my $log = slurp($self->{pglog});
+        if ($attempt < 3 && $log =~ /could not bind|in use/i) {
+            # Someone took the port between free_port() and the bind: take another one.
+            $self->{pgport} = free_port();
+            open my $fh, '>>', "$self->{pgdata}/postgresql.conf" or die $!;
+            print $fh "port = $self->{pgport}\n";
+            close $fh;
+            next;
+        }
+        diag($log);
         die "pg_ctl start failed ($rc): $out\n$err";
     }
     $self->{pg_running} = 1;
@@ -363,6 +373,7 @@ sub _psql {
 #   databases => { name => 'connstr' } replaces/extends the default [databases] entries
 #   users     => { user => secret } auth file contents (default app/forced plain passwords)
 #   raw_users => "text" literal auth file contents
+#   sections  => { users => { app => 'pool_size=2' } } extra sections (e.g. [users])
 #   args      => [...] extra CLI args (e.g. -v)
 #   expect_fail => 1  do not wait for the port (for config-error tests)
 sub start_weir {
@@ -403,6 +414,11 @@ sub start_weir {
     $conf .= "$_ = $dbs{$_}\n" for grep { defined $dbs{$_} } sort keys %dbs;
     $conf .= "\n[weir]\n";
     $conf .= "$_ = $weir{$_}\n" for grep { defined $weir{$_} } sort keys %weir;
+    for my $sec (sort keys %{ $o{sections} // {} }) {
+        my $h = $o{sections}{$sec};
+        $conf .= "\n[$sec]\n";
+        $conf .= "$_ = $h->{$_}\n" for sort keys %$h;
+    }
     my $conffile = "$dir/weir.ini";
     spew($conffile, $conf);
     my $w = bless { t => $self, dir => $dir, port => $port, conf => $conffile,
@@ -426,10 +442,19 @@ sub start_weir {
         if ($s) { close $s; return 1 }
         return 0;
     });
-    if (!$ok || $w->{exited}) {
-        diag("weir did not start (exit status " . ($w->{status} // 'none') . "); log:\n"
-                . slurp($w->{log}));
+    # A connect can also succeed on someone else's listener when weir failed to bind the
+    # port: make sure weir is still alive a moment later.
+    sleep 0.2 if $ok && !$w->{exited};
+    if (!$ok || $w->_reap) {
+        my $log = slurp($w->{log});
         $w->kill_hard;
+        $w->{log_shown} = 1;
+        # The port picked by free_port() can be taken by someone else before weir binds it.
+        if (!$o{port} && ($o{_attempt} // 1) < 3 && $log =~ /in use/i) {
+            diag("weir could not bind port $port, retrying on another port");
+            return $self->start_weir(%o, _attempt => ($o{_attempt} // 1) + 1);
+        }
+        diag("weir did not start (exit status " . ($w->{status} // 'none') . "); log:\n$log");
         die "weir failed to start";
     }
     return $w;
