@@ -7,10 +7,43 @@
 
 #include "pooler/objects.h"
 
-/* Takes a freshly accepted socket on worker w. */
+/* What differs between the PostgreSQL and the MySQL client session. */
+struct client_proto {
+    const char *name;
+    /* Appends a fatal error for (PostgreSQL-style) sqlstate and msg to c->out. */
+    void (*error)(struct client *c, const char *sqlstate, const char *msg);
+    /* The server is attached and prepared: finish login if needed, start relaying. */
+    void (*server_ready)(struct client *c);
+    /* Frees protocol-private state (authentication). */
+    void (*free_state)(struct client *c);
+};
+
+extern const struct client_proto client_pg_proto;
+extern const struct client_proto client_my_proto;
+
+/* Takes a freshly accepted socket on worker w (PostgreSQL port / MySQL port). */
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen);
+void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen);
+/*
+ * The common part of accepting: a client in CL_STARTUP with its watchers set
+ * up (not started), counted and registered. NULL when it was refused (the
+ * error is sent and the socket closed) or out of memory.
+ */
+struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
+                          const struct client_proto *proto,
+                          void (*read_cb)(struct ev_loop *, ev_io *, int),
+                          void (*write_cb)(struct ev_loop *, ev_io *, int));
 /* Server s is attached and prepared: finish login if needed and start relaying. */
-void client_server_ready(struct client *c);
+static inline void client_server_ready(struct client *c)
+{
+    c->proto->server_ready(c);
+}
+/* Frees a client that is off every list and watcher. */
+void client_free(struct client *c);
+/* A random 32-bit number for keys and salts. */
+uint32_t client_random32(void);
+/* Gives c its BackendKeyData and registers it for cancel requests. */
+void client_cancel_register(struct worker *w, struct client *c);
 /* Sends an ErrorResponse (FATAL) and closes the client. */
 void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

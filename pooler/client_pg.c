@@ -45,57 +45,7 @@ struct auth_state {
 static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 
-static uint32_t random32(void)
-{
-    uint32_t v = 0;
-    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-        v = (uint32_t)arc4random();
-    return v;
-}
-
 /* ---- cancel key table (per worker) ---- */
-
-static void cancel_register(struct worker *w, struct client *c)
-{
-    do {
-        w->client_seq = (w->client_seq + 1) & 0xffffff;
-    } while (w->client_seq == 0);
-    c->cancel_pid = (uint32_t)(w->id + 1) << 24 | w->client_seq;
-    c->cancel_key = random32();
-    unsigned h = c->cancel_pid % CANCEL_BUCKETS;
-    c->cancel_next = w->cancel_tab[h];
-    w->cancel_tab[h] = c;
-}
-
-static void cancel_unregister(struct worker *w, struct client *c)
-{
-    if (!c->cancel_pid)
-        return;
-    struct client **pp = &w->cancel_tab[c->cancel_pid % CANCEL_BUCKETS];
-    while (*pp && *pp != c)
-        pp = &(*pp)->cancel_next;
-    if (*pp)
-        *pp = c->cancel_next;
-    c->cancel_pid = 0;
-}
-
-void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
-{
-    struct client *c = w->cancel_tab[pid % CANCEL_BUCKETS];
-    while (c && c->cancel_pid != pid)
-        c = c->cancel_next;
-    if (!c || c->cancel_key != key) {
-        log_info("cancel request for unknown key %u ignored", pid);
-        return;
-    }
-    struct server *s = c->server;
-    if (!s || s->state != SV_ACTIVE || s->outstanding == 0) {
-        log_info(CLIENT_FMT " cancel request: nothing running", CLIENT_ARGS(c));
-        return;
-    }
-    log_info(CLIENT_FMT " cancel request forwarded to " SERVER_FMT, CLIENT_ARGS(c), SERVER_ARGS(s));
-    server_cancel(s);
-}
 
 /* A CancelRequest arrived on worker w: route it to the owning worker. */
 static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
@@ -117,139 +67,13 @@ static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
 
 /* ---- output, errors, closing ---- */
 
-int client_flush_out(struct client *c)
-{
-    if (c->out.len == 0)
-        return WR_OK;
-    int rc = relay_send_raw(c->fd, c->out.data, c->out.len, &c->out_sent);
-    if (rc == WR_OK) {
-        pg_out_reset(&c->out);
-        c->out_sent = 0;
-        ev_io_stop(c->w->loop, &c->wio);
-    } else if (rc == WR_AGAIN) {
-        ev_io_start(c->w->loop, &c->wio);
-    }
-    return rc;
-}
-
-static void client_free(struct client *c)
-{
-    pg_out_free(&c->out);
-    param_clear_all(&c->want);
-    free(c->user);
-    free(c->dbname);
-    if (c->backend_password) {
-        explicit_bzero(c->backend_password, strlen(c->backend_password));
-        free(c->backend_password);
-    }
-    if (c->auth) {
-        struct auth_state *as = c->auth;
-        scram_server_clear(&as->scram);
-        free(as);
-    }
-    free(c);
-}
-
-/* Releases everything but the struct itself (a zombie keeps only that). */
-static void client_disconnect(struct client *c)
-{
-    struct worker *w = c->w;
-    ev_io_stop(w->loop, &c->rio);
-    ev_io_stop(w->loop, &c->wio);
-    if (c->fd != -1)
-        close(c->fd);
-    c->fd = -1;
-    buf_put(&w->bufs, c->in);
-    c->in = NULL;
-    cancel_unregister(w, c);
-    if (c->counted) {
-        atomic_fetch_sub(&weir.nclients, 1);
-        c->counted = false;
-    }
-}
-
-void client_close(struct client *c, const char *reason)
-{
-    if (c->welcomed && weir.cfg->log_disconnections)
-        log_info(CLIENT_FMT " closing: %s", CLIENT_ARGS(c), reason);
-    else
-        log_debug(CLIENT_FMT " closing: %s", CLIENT_ARGS(c), reason);
-    if (c->server) {
-        struct server *s = c->server;
-        bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
-        c->server = NULL;
-        s->client = NULL;
-        server_release(s, clean);
-    } else if (c->state == CL_WAITING && !route_leave(c->route, c)) {
-        /* A server (or error) is already on its way from another worker. */
-        client_disconnect(c);
-        c->zombie = true;
-        return;
-    }
-    client_disconnect(c);
-    list_del(&c->wnode);
-    client_free(c);
-}
-
-void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
-{
-    char msg[512], esc[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    log_info(CLIENT_FMT " error %s: %s", CLIENT_ARGS(c), sqlstate,
-             log_escape(esc, sizeof(esc), msg));
-    if (c->fd != -1) {
-        pg_out_error(&c->out, "FATAL", sqlstate, "%s", msg);
-        /* Best effort: the connection closes right after, so no waiting to drain. */
-        if (!c->out.failed && client_flush_out(c) == WR_AGAIN)
-            log_debug(CLIENT_FMT " error message not fully sent", CLIENT_ARGS(c));
-    }
-    client_close(c, msg);
-}
-
 /* ---- accept ---- */
 
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
-    struct client *c = calloc(1, sizeof(*c));
-    if (!c) {
-        close(fd);
-        return;
-    }
-    c->w = w;
-    c->fd = fd;
-    c->id = weir_next_id();
-    c->state = CL_STARTUP;
-    list_init(&c->wait_node);
-    pg_out_init(&c->out);
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
-    ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
-    list_add_tail(&w->clients, &c->wnode);
-    c->counted = true;
-    int n = atomic_fetch_add(&weir.nclients, 1) + 1;
-    if (n > weir.cfg->max_client_conn) {
-        client_fail(c, "53300", "no more connections allowed (max_client_conn)");
-        return;
-    }
-    if (weir.cfg->client_login_timeout > 0)
-        c->deadline = ev_now(w->loop) + weir.cfg->client_login_timeout;
-    ev_io_start(w->loop, &c->rio);
+    struct client *c = client_new(w, fd, sa, &client_pg_proto, client_read_cb, client_write_cb);
+    if (c)
+        ev_io_start(w->loop, &c->rio);
 }
 
 /* ---- login ---- */
@@ -278,39 +102,7 @@ static void client_welcome(struct client *c, const struct param_set *server)
                  config_pool_mode_name(c->route->pool_mode));
 }
 
-void client_request_server(struct client *c, bool front)
-{
-    c->state = CL_WAITING;
-    c->deadline =
-        weir.cfg->query_wait_timeout > 0 ? ev_now(c->w->loop) + weir.cfg->query_wait_timeout : 0;
-    struct route_step st;
-    route_wait(c->route, c->w, c, front, &st);
-    server_apply_step(c->w, c->route, &st);
-}
-
-void client_wait_failed(struct client *c, const char *sqlstate, const char *text)
-{
-    if (c->zombie) {
-        list_del(&c->wnode);
-        client_free(c);
-        return;
-    }
-    c->wait = WAIT_NONE;
-    c->state = CL_IDLE; /* no longer waiting: client_close must not leave the queue again */
-    client_fail(c, sqlstate, "%s", text);
-}
-
-void client_server_released(struct client *c)
-{
-    c->server = NULL;
-    c->state = CL_IDLE;
-    if (c->read_paused) {
-        ev_io_start(c->w->loop, &c->rio);
-        c->read_paused = false;
-    }
-}
-
-void client_server_ready(struct client *c)
+static void pg_server_ready(struct client *c)
 {
     if (!c->welcomed)
         client_welcome(c, &c->server->params);
@@ -323,23 +115,12 @@ void client_server_ready(struct client *c)
         client_close(c, "cannot write to client");
         return;
     }
-    struct server *s = c->server;
-    relay_start(c);
-    /* Logged in through a server, or woken for a message that needed no answer yet. */
-    if (c->server == s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
-        relay_try_release(s);
-}
-
-void client_take_server(struct client *c, struct server *s)
-{
-    if (c->zombie) {
-        list_del(&c->wnode);
-        client_free(c);
-        server_release(s, true);
+    if (!relay_start(c))
         return;
-    }
-    c->deadline = 0;
-    server_attach(s, c);
+    /* Logged in through a server, or woken for a message that needed no answer yet. */
+    struct server *s = c->server;
+    if (s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
+        relay_try_release(s);
 }
 
 /* Authentication succeeded: say so, then queue for a server. */
@@ -366,7 +147,7 @@ static void client_authenticated(struct client *c)
         client_close(c, "cannot write to client");
         return;
     }
-    cancel_register(c->w, c);
+    client_cancel_register(c->w, c);
     struct param_set cached = {0};
     if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
         /* Transaction pooling: log in on the parameters the last server reported. */
@@ -410,7 +191,7 @@ static void client_start_auth(struct client *c)
         pg_out_auth(&c->out, 3, NULL, 0);
     } else if (at == AUTH_MD5 && kind != PG_SECRET_SCRAM) {
         as->method = AM_MD5;
-        uint32_t salt = random32();
+        uint32_t salt = client_random32();
         memcpy(as->salt, &salt, 4);
         pg_out_auth(&c->out, 5, as->salt, 4);
     } else {
@@ -461,8 +242,8 @@ static int scram_secret_for(struct client *c, struct scram_secret *ss)
     if (as->secret)
         return scram_secret_generate(as->secret, ss);
     char mock[33];
-    snprintf(mock, sizeof(mock), "%08x%08x%08x%08x", random32(), random32(), random32(),
-             random32());
+    snprintf(mock, sizeof(mock), "%08x%08x%08x%08x", client_random32(), client_random32(),
+             client_random32(), client_random32());
     return scram_secret_generate(mock, ss);
 }
 
@@ -734,57 +515,24 @@ static void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
         ev_io_stop(loop, io);
 }
 
-/* client_idle_timeout, idle_transaction_timeout and query_timeout of a logged-in client. */
-static void client_check_idle(struct client *c, ev_tstamp now)
+static void pg_error(struct client *c, const char *sqlstate, const char *msg)
 {
-    const struct config *cfg = weir.cfg;
-    struct server *s = c->server;
-    if (s && s->state == SV_ACTIVE && s->outstanding > 0) {
-        if (cfg->query_timeout > 0 && now - s->query_start > cfg->query_timeout)
-            client_fail(c, "57014", "query_timeout: query ran longer than %g s",
-                        cfg->query_timeout);
-        return;
-    }
-    ev_tstamp idle = now - c->last_active;
-    if (s && s->state == SV_ACTIVE && s->txstatus != 'I') {
-        if (cfg->idle_transaction_timeout > 0 && idle > cfg->idle_transaction_timeout)
-            client_fail(c, "25P03", "idle_transaction_timeout: idle in transaction for over %g s",
-                        cfg->idle_transaction_timeout);
-        return;
-    }
-    if (cfg->client_idle_timeout > 0 && idle > cfg->client_idle_timeout)
-        client_fail(c, "08P01", "client_idle_timeout: idle for over %g s",
-                    cfg->client_idle_timeout);
+    pg_out_error(&c->out, "FATAL", sqlstate, "%s", msg);
 }
 
-void client_sweep(struct worker *w, ev_tstamp now)
+static void pg_free_state(struct client *c)
 {
-    struct list *pos, *tmp;
-    list_for_each_safe(pos, tmp, &w->clients)
-    {
-        struct client *c = list_entry(pos, struct client, wnode);
-        if (c->zombie)
-            continue;
-        if (c->state == CL_IDLE || c->state == CL_ACTIVE) {
-            client_check_idle(c, now);
-            continue;
-        }
-        if (c->deadline == 0 || now < c->deadline)
-            continue;
-        if (c->state == CL_STARTUP || c->state == CL_AUTH) {
-            client_fail(c, "08P01", "client_login_timeout: login took too long");
-        } else if (c->state == CL_WAITING) {
-            if (route_leave(c->route, c)) {
-                c->state = CL_IDLE; /* no longer waiting: client_close must not leave again */
-                client_fail(c, "08P01", "query_wait_timeout: no server connection became free");
-            }
-        }
+    struct auth_state *as = c->auth;
+    if (as) {
+        scram_server_clear(&as->scram);
+        free(as);
+        c->auth = NULL;
     }
 }
 
-void client_free_at_exit(struct client *c)
-{
-    client_disconnect(c);
-    list_del(&c->wnode);
-    client_free(c);
-}
+const struct client_proto client_pg_proto = {
+    .name = "postgres",
+    .error = pg_error,
+    .server_ready = pg_server_ready,
+    .free_state = pg_free_state,
+};

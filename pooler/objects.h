@@ -49,6 +49,7 @@ struct client {
     struct list wait_node; /* on route->waiters [route lock] */
     enum wait_state wait;  /* [route lock] */
     struct worker *w;
+    const struct client_proto *proto;
     struct route *route;
     struct server *server;
     const struct db_entry *db;
