@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "protocol/result.h"
 
@@ -22,7 +23,9 @@ struct backend_params {
     const char *user;
     const char *password; /* may be NULL */
     const char *application_name;
-    int connect_timeout; /* seconds, 0 = none (the pooler enforces its own) */
+    int connect_timeout;   /* seconds, 0 = none (the pooler enforces its own) */
+    uint64_t client_flags; /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
+    const char *charset;   /* MySQL: connection character set name, or NULL */
 };
 
 struct backend_conn; /* connector-private */
@@ -48,6 +51,9 @@ struct backend_ops {
     /* A parameter the server reported at login, or NULL. */
     const char *(*param)(const struct backend_conn *c, const char *name);
 
+    /* Capability flags in force on the connection (MySQL; 0 for PostgreSQL). */
+    uint64_t (*caps)(const struct backend_conn *c);
+
     /*
      * Asks the server to cancel what runs on this connection. Never blocks
      * the caller: the request runs on its own short-lived thread, which calls
@@ -61,8 +67,10 @@ struct backend_ops {
 };
 
 extern const struct backend_ops backend_pg_ops;
+extern const struct backend_ops backend_mysql_ops;
 
-/* Cancel requests of the PostgreSQL connector still running (for shutdown). */
+/* Cancel requests of each connector still running (for shutdown). */
 int backend_pg_cancels_running(void);
+int backend_mysql_cancels_running(void);
 
 #endif

@@ -148,6 +148,8 @@ struct cancel_job {
     void *arg;
 };
 
+static uint64_t pgb_caps(const struct backend_conn *c) { return 0; }
+
 static void *cancel_thread(void *p)
 {
     struct cancel_job *job = p;
@@ -210,6 +212,7 @@ const struct backend_ops backend_pg_ops = {
     .connect_poll = pgb_connect_poll,
     .socket = pgb_socket,
     .param = pgb_param,
+    .caps = pgb_caps,
     .cancel = pgb_cancel,
     .close = pgb_close,
 };

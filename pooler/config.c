@@ -213,6 +213,7 @@ static bool db_pair(void *arg, const char *k, const char *v)
         if (!parse_int(v, 1, 65535, &n))
             goto bad;
         db->port = (int)n;
+        db->port_set = true;
     } else if (!strcmp(k, "dbname")) {
         set_str(&db->dbname, v);
     } else if (!strcmp(k, "user")) {
@@ -367,6 +368,7 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
 
     STR_KEY("listen_addr", listen_addr)
     INT_KEY("listen_port", listen_port, 1, 65535)
+    INT_KEY("mysql_listen_port", mysql_listen_port, 0, 65535)
     STR_KEY("auth_file", auth_file)
     STR_KEY("admin_users", admin_users)
     STR_KEY("stats_users", stats_users)
@@ -531,11 +533,9 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
         cfg->auth_file = p;
     }
     for (int i = 0; i < cfg->ndbs; i++) {
-        if (cfg->dbs[i].backend == BACKEND_MYSQL) {
-            snprintf(err, errlen, "%s: database \"%s\": backend=mysql is not supported yet", path,
-                     cfg->dbs[i].name);
-            goto failed;
-        }
+        struct db_entry *db = &cfg->dbs[i];
+        if (db->backend == BACKEND_MYSQL && !db->port_set)
+            db->port = 3306;
     }
     *out = cfg;
     return WR_OK;

@@ -19,9 +19,10 @@ enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN = 1, AUTH_MD5 = 2, AUTH_SCRAM = 3 };
 enum backend_kind { BACKEND_POSTGRES = 0, BACKEND_MYSQL = 1 };
 
 struct db_entry {
-    char *name; /* the name clients ask for */
-    char *host; /* numeric address or unix socket directory (starts with '/') */
-    int port;
+    char *name;             /* the name clients ask for */
+    char *host;             /* numeric address or unix socket directory (starts with '/') */
+    int port;               /* default 5432, or 3306 for backend=mysql */
+    bool port_set;          /* given in the entry */
     char *dbname;           /* database on the server; defaults to name */
     char *user;             /* forced login user, or NULL: the client's own */
     char *password;         /* password of the forced user, or NULL */
@@ -44,6 +45,7 @@ struct config {
     char *path;
     char *listen_addr;
     int listen_port;
+    int mysql_listen_port; /* 0 = off */
     enum auth_type auth_type;
     char *auth_file;
     char *admin_users;

@@ -164,7 +164,8 @@ int workers_start(void)
 void workers_stop(void)
 {
     /* Cancel threads post back to workers: let them finish first (bounded). */
-    for (int i = 0; i < 300 && backend_pg_cancels_running() > 0; i++)
+    for (int i = 0; i < 300 && backend_pg_cancels_running() + backend_mysql_cancels_running() > 0;
+         i++)
         usleep(10000);
     for (int i = 0; i < weir.nworkers; i++)
         worker_post(&weir.workers[i], msg_new(MSG_STOP));

@@ -367,8 +367,18 @@ static void test_databases(void)
     load_bad(TRUST "[databases]\nx = pool_size=0\n", "\"pool_size\"", NULL, "pool_size 0");
     load_bad(TRUST "[databases]\nx = pool_mode=bogus\n", "\"pool_mode\"", NULL, "pool_mode bogus");
     load_bad(TRUST "[databases]\nx = backend=oracle\n", "\"backend\"", NULL, "backend oracle");
-    load_bad(TRUST "[databases]\nx = backend=mysql\n", "mysql is not supported", "\"x\"",
-             "backend mysql");
+    {
+        struct config *my = load_ok(TRUST "mysql_listen_port = 6033\n[databases]\n"
+                                          "x = backend=mysql\ny = backend=mariadb port=3307\n",
+                                    "backend mysql");
+        if (my) {
+            is_int(my->mysql_listen_port, 6033, "mysql_listen_port");
+            is_int(config_find_db(my, "x")->backend, BACKEND_MYSQL, "backend=mysql");
+            is_int(config_find_db(my, "x")->port, 3306, "a MySQL entry defaults to port 3306");
+            is_int(config_find_db(my, "y")->port, 3307, "an explicit port stays");
+        }
+        config_free(my);
+    }
     load_bad(TRUST "[databases]\nx = host\n", "bad connection string", NULL, "a key without '='");
     load_bad(TRUST "[databases]\nx = =v\n", "bad connection string", NULL, "'=' without a key");
     load_bad(TRUST "[databases]\nx = password='open user=u\n", "bad connection string", NULL,

@@ -1,0 +1,211 @@
+/*
+ * mysql.c -- MySQL/MariaDB connector: MariaDB Connector/C's non-blocking
+ * login (MYSQL_OPT_NONBLOCK, mysql_real_connect_start/_cont), then the raw
+ * socket is the pooler's (mysql_get_socket).
+ *
+ * Against a MariaDB server the connector always asks for MariaDB's extended
+ * capabilities (progress reports, bulk operations, extended and cached
+ * metadata) and never for CLIENT_DEPRECATE_EOF; caps() reports what is in
+ * force so the pooler can match clients to connections that frame packets
+ * the way they expect. Progress reports are switched off at login so that
+ * no unsolicited packet ever reaches a client.
+ *
+ * Cancel: KILL QUERY <thread id> on a second, short-lived connection, run on
+ * its own thread with the blocking API.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+
+#include "backends/backend.h"
+
+struct backend_conn {
+    MYSQL *my;
+    int status;   /* what mysql_real_connect_start/_cont wait for (MYSQL_WAIT_*) */
+    bool started; /* the first poll only reports what to wait for */
+    char host[256];
+    int port;
+    char user[128];
+    char password[256];
+    char version[64];
+    unsigned long thread_id;
+};
+
+static atomic_int cancels_running;
+#define MAX_CANCEL_THREADS 64
+
+static void set_want(struct backend_conn *c, int *fd, int *want)
+{
+    *fd = mysql_get_socket(c->my);
+    *want = (c->status & MYSQL_WAIT_READ ? BACKEND_WANT_READ : 0) |
+            (c->status & MYSQL_WAIT_WRITE ? BACKEND_WANT_WRITE : 0);
+    if (*want == 0)
+        *want = BACKEND_WANT_READ; /* a pure timeout wait: our own deadline covers it */
+}
+
+static struct backend_conn *myb_connect_start(const struct backend_params *p, char *err,
+                                              size_t errlen)
+{
+    struct backend_conn *c = calloc(1, sizeof(*c));
+    if (!c || !(c->my = mysql_init(NULL))) {
+        snprintf(err, errlen, "out of memory");
+        free(c);
+        return NULL;
+    }
+    mysql_options(c->my, MYSQL_OPT_NONBLOCK, 0);
+    mysql_options(c->my, MYSQL_INIT_COMMAND, "SET SESSION progress_report_time = 0");
+    if (p->charset)
+        mysql_options(c->my, MYSQL_SET_CHARSET_NAME, p->charset);
+    unsigned int zero = 0;
+    mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &zero);
+    snprintf(c->host, sizeof(c->host), "%s", p->host);
+    c->port = p->port;
+    snprintf(c->user, sizeof(c->user), "%s", p->user);
+    snprintf(c->password, sizeof(c->password), "%s", p->password ? p->password : "");
+    bool unix_socket = p->host[0] == '/';
+    MYSQL *ret = NULL;
+    c->status = mysql_real_connect_start(&ret, c->my, unix_socket ? NULL : p->host, p->user,
+                                         p->password, p->dbname, unix_socket ? 0 : p->port,
+                                         unix_socket ? p->host : NULL, p->client_flags);
+    if (c->status == 0 && !ret) {
+        snprintf(err, errlen, "%s", mysql_error(c->my));
+        mysql_close(c->my);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int myb_connect_poll(struct backend_conn *c, int *fd, int *want, char *err, size_t errlen,
+                            char *sqlstate)
+{
+    if (c->status != 0 && c->started) {
+        /* Called when the socket is ready (or the wait timed out); say which. */
+        MYSQL *ret = NULL;
+        c->status = mysql_real_connect_cont(&ret, c->my, c->status);
+        if (c->status == 0 && !ret) {
+            snprintf(err, errlen, "%s (%u)", mysql_error(c->my), mysql_errno(c->my));
+            snprintf(sqlstate, 6, "%s", mysql_sqlstate(c->my));
+            return WR_ERROR;
+        }
+    }
+    c->started = true;
+    if (c->status != 0) {
+        set_want(c, fd, want);
+        return WR_AGAIN;
+    }
+    *fd = mysql_get_socket(c->my);
+    snprintf(c->version, sizeof(c->version), "%s", mysql_get_server_info(c->my));
+    c->thread_id = mysql_thread_id(c->my);
+    return WR_OK;
+}
+
+static int myb_socket(const struct backend_conn *c) { return mysql_get_socket(c->my); }
+
+static const char *myb_param(const struct backend_conn *c, const char *name)
+{
+    if (!strcmp(name, "server_version"))
+        return c->version;
+    return NULL;
+}
+
+static uint64_t myb_caps(const struct backend_conn *c)
+{
+    unsigned long client = 0, server = 0, ext = 0;
+    mariadb_get_infov(c->my, MARIADB_CONNECTION_CLIENT_CAPABILITIES, &client);
+    mariadb_get_infov(c->my, MARIADB_CONNECTION_SERVER_CAPABILITIES, &server);
+    mariadb_get_infov(c->my, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext);
+    uint64_t caps = (uint64_t)(client & server);
+    if (!(server & CLIENT_MYSQL))
+        caps |= (uint64_t)(ext & (MARIADB_CLIENT_SUPPORTED_FLAGS >> 32)) << 32;
+    return caps;
+}
+
+struct cancel_job {
+    char host[256];
+    int port;
+    char user[128];
+    char password[256];
+    unsigned long thread_id;
+    void (*done)(void *arg);
+    void *arg;
+};
+
+static void *cancel_thread(void *p)
+{
+    struct cancel_job *job = p;
+    MYSQL *my = mysql_init(NULL);
+    if (my) {
+        unsigned int timeout = 5;
+        mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+        bool unix_socket = job->host[0] == '/';
+        if (mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
+                               unix_socket ? 0 : job->port, unix_socket ? job->host : NULL, 0)) {
+            char q[64];
+            snprintf(q, sizeof(q), "KILL QUERY %lu", job->thread_id);
+            mysql_query(my, q);
+        }
+        mysql_close(my);
+    }
+    job->done(job->arg);
+    explicit_bzero(job->password, sizeof(job->password));
+    free(job);
+    atomic_fetch_sub(&cancels_running, 1);
+    return NULL;
+}
+
+static bool myb_cancel(struct backend_conn *c, void (*done)(void *arg), void *arg)
+{
+    struct cancel_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return false;
+    memcpy(job->host, c->host, sizeof(job->host));
+    job->port = c->port;
+    memcpy(job->user, c->user, sizeof(job->user));
+    memcpy(job->password, c->password, sizeof(job->password));
+    job->thread_id = c->thread_id;
+    job->done = done;
+    job->arg = arg;
+    if (atomic_fetch_add(&cancels_running, 1) >= MAX_CANCEL_THREADS) {
+        atomic_fetch_sub(&cancels_running, 1);
+        free(job);
+        return false;
+    }
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, cancel_thread, job);
+    pthread_attr_destroy(&attr);
+    if (rc == 0)
+        return true;
+    atomic_fetch_sub(&cancels_running, 1);
+    free(job);
+    return false;
+}
+
+static void myb_close(struct backend_conn *c)
+{
+    if (!c)
+        return;
+    mysql_close(c->my);
+    explicit_bzero(c->password, sizeof(c->password));
+    free(c);
+}
+
+int backend_mysql_cancels_running(void) { return atomic_load(&cancels_running); }
+
+const struct backend_ops backend_mysql_ops = {
+    .name = "mysql",
+    .connect_start = myb_connect_start,
+    .connect_poll = myb_connect_poll,
+    .socket = myb_socket,
+    .param = myb_param,
+    .caps = myb_caps,
+    .cancel = myb_cancel,
+    .close = myb_close,
+};
