@@ -23,9 +23,10 @@ struct backend_params {
     const char *user;
     const char *password; /* may be NULL */
     const char *application_name;
-    int connect_timeout;   /* seconds, 0 = none (the pooler enforces its own) */
-    uint64_t client_flags; /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
-    const char *charset;   /* MySQL: connection character set name, or NULL */
+    int connect_timeout; /* seconds, 0 = none (the pooler enforces its own) */
+    uint64_t
+        client_flags;    /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
+    const char *charset; /* MySQL: connection character set name, or NULL */
 };
 
 struct backend_conn; /* connector-private */

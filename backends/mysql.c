@@ -31,6 +31,7 @@ struct backend_conn {
     int port;
     char user[128];
     char password[256];
+    char dbname[128];
     char version[64];
     unsigned long thread_id;
 };
@@ -66,11 +67,13 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
     c->port = p->port;
     snprintf(c->user, sizeof(c->user), "%s", p->user);
     snprintf(c->password, sizeof(c->password), "%s", p->password ? p->password : "");
-    bool unix_socket = p->host[0] == '/';
+    snprintf(c->dbname, sizeof(c->dbname), "%s", p->dbname);
+    /* The connector keeps these pointers until the login completes: pass our own copies. */
+    bool unix_socket = c->host[0] == '/';
     MYSQL *ret = NULL;
-    c->status = mysql_real_connect_start(&ret, c->my, unix_socket ? NULL : p->host, p->user,
-                                         p->password, p->dbname, unix_socket ? 0 : p->port,
-                                         unix_socket ? p->host : NULL, p->client_flags);
+    c->status = mysql_real_connect_start(&ret, c->my, unix_socket ? NULL : c->host, c->user,
+                                         c->password, c->dbname, unix_socket ? 0 : c->port,
+                                         unix_socket ? c->host : NULL, p->client_flags);
     if (c->status == 0 && !ret) {
         snprintf(err, errlen, "%s", mysql_error(c->my));
         mysql_close(c->my);
@@ -104,7 +107,10 @@ static int myb_connect_poll(struct backend_conn *c, int *fd, int *want, char *er
     return WR_OK;
 }
 
-static int myb_socket(const struct backend_conn *c) { return mysql_get_socket(c->my); }
+static int myb_socket(const struct backend_conn *c)
+{
+    return mysql_get_socket(c->my);
+}
 
 static const char *myb_param(const struct backend_conn *c, const char *name)
 {
@@ -197,7 +203,10 @@ static void myb_close(struct backend_conn *c)
     free(c);
 }
 
-int backend_mysql_cancels_running(void) { return atomic_load(&cancels_running); }
+int backend_mysql_cancels_running(void)
+{
+    return atomic_load(&cancels_running);
+}
 
 const struct backend_ops backend_mysql_ops = {
     .name = "mysql",

@@ -148,7 +148,10 @@ struct cancel_job {
     void *arg;
 };
 
-static uint64_t pgb_caps(const struct backend_conn *c) { return 0; }
+static uint64_t pgb_caps(const struct backend_conn *c)
+{
+    return 0;
+}
 
 static void *cancel_thread(void *p)
 {

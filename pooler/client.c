@@ -305,3 +305,21 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
     log_info(CLIENT_FMT " cancel request forwarded to " SERVER_FMT, CLIENT_ARGS(c), SERVER_ARGS(s));
     server_cancel(s);
 }
+
+void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct client *c = (struct client *)((char *)io - offsetof(struct client, wio));
+    if (c->out.len) {
+        int rc = client_flush_out(c);
+        if (rc == WR_ERROR) {
+            client_close(c, "cannot write to client");
+            return;
+        }
+        if (rc == WR_AGAIN)
+            return;
+    }
+    if (c->state == CL_ACTIVE)
+        relay_client_writable(c);
+    else
+        ev_io_stop(loop, io);
+}

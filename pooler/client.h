@@ -38,6 +38,8 @@ static inline void client_server_ready(struct client *c)
 {
     c->proto->server_ready(c);
 }
+/* The client's socket drained: weir's own bytes first, then the relay. */
+void client_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 /* Frees a client that is off every list and watcher. */
 void client_free(struct client *c);
 /* A random 32-bit number for keys and salts. */

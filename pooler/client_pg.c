@@ -43,7 +43,6 @@ struct auth_state {
 };
 
 static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents);
-static void client_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 
 /* ---- cancel key table (per worker) ---- */
 
@@ -137,7 +136,7 @@ static void client_authenticated(struct client *c)
         if (secret && pg_secret_kind(secret) == PG_SECRET_PLAIN)
             c->backend_password = strdup(secret);
     }
-    c->route = route_get(c->db, c->user, c->backend_password);
+    c->route = route_get(c->db, c->user, 0, c->backend_password);
     if (!c->route) {
         client_fail(c, "53200", "out of memory");
         return;
@@ -495,24 +494,6 @@ static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     case CL_ACTIVE:
         break;
     }
-}
-
-static void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-    struct client *c = (struct client *)((char *)io - offsetof(struct client, wio));
-    if (c->out.len) {
-        int rc = client_flush_out(c);
-        if (rc == WR_ERROR) {
-            client_close(c, "cannot write to client");
-            return;
-        }
-        if (rc == WR_AGAIN)
-            return;
-    }
-    if (c->state == CL_ACTIVE)
-        relay_client_writable(c);
-    else
-        ev_io_stop(loop, io);
 }
 
 static void pg_error(struct client *c, const char *sqlstate, const char *msg)

@@ -26,10 +26,14 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
         }
         return;
     }
-    client_accept(w, fd, (struct sockaddr *)&ss, sl);
+    if (l->kind == BACKEND_MYSQL)
+        client_my_accept(w, fd, (struct sockaddr *)&ss, sl);
+    else
+        client_accept(w, fd, (struct sockaddr *)&ss, sl);
 }
 
-static int open_one(struct worker *w, const char *host, int port, char *err, size_t errlen)
+static int open_one(struct worker *w, const char *host, int port, enum backend_kind kind, char *err,
+                    size_t errlen)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char portstr[16];
@@ -64,6 +68,7 @@ static int open_one(struct worker *w, const char *host, int port, char *err, siz
         }
         w->listeners = ls;
         ls[w->nlisteners].fd = fd;
+        ls[w->nlisteners].kind = kind;
         w->nlisteners++;
     }
     freeaddrinfo(res);
@@ -84,7 +89,10 @@ int listener_open(struct worker *w, char *err, size_t errlen)
     int rc = WR_OK;
     char *save = NULL;
     for (char *a = strtok_r(addrs, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
-        if ((rc = open_one(w, a, weir.cfg->listen_port, err, errlen)) != WR_OK)
+        if ((rc = open_one(w, a, weir.cfg->listen_port, BACKEND_POSTGRES, err, errlen)) != WR_OK)
+            break;
+        if (weir.cfg->mysql_listen_port &&
+            (rc = open_one(w, a, weir.cfg->mysql_listen_port, BACKEND_MYSQL, err, errlen)) != WR_OK)
             break;
     }
     free(addrs);

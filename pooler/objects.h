@@ -21,6 +21,7 @@
 #include "pooler/config.h"
 #include "pooler/list.h"
 #include "pooler/params.h"
+#include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
 
 struct worker;
@@ -77,6 +78,9 @@ struct client {
     bool zombie;            /* closed while a server was on its way to it */
     bool read_paused;       /* rio stopped for backpressure */
     bool counted;           /* counted in the global client total */
+    uint64_t my_caps;       /* MySQL: capabilities agreed with the client */
+    uint8_t my_seq;         /* MySQL: sequence id of weir's next packet during login */
+    uint16_t my_charset;    /* MySQL: the client's collation id */
     char addr[64];          /* "ip:port" of the peer */
 };
 
@@ -94,6 +98,18 @@ enum server_state {
 /* Steps of cleaning a server after its client (SV_RESET). */
 enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
 
+/* MySQL: where the server's responses stand (commands may be queued). */
+struct my_track_state {
+    struct my_resp resp; /* the response being read, when busy */
+    uint8_t queue[16];   /* commands sent whose responses have not started */
+    uint8_t qhead;
+    uint8_t qlen;
+    bool busy;
+    bool c2s_cont;    /* the client's last packet was 0xFFFFFF long */
+    bool s2c_started; /* the current server packet's first byte was fed */
+    uint16_t status;  /* server status flags of the last complete response */
+};
+
 struct server {
     struct list wnode;     /* on worker->servers (owner only) */
     struct list idle_node; /* on route->idle[owner] [route lock] */
@@ -102,6 +118,9 @@ struct server {
     struct client *client;
     enum server_state state;
     const struct backend_ops *ops;
+    enum backend_kind kind;
+    uint64_t my_caps; /* MySQL: capabilities in force on the connection */
+    struct my_track_state my;
     struct backend_conn *bc;
     int fd;
     ev_io rio;

@@ -82,10 +82,10 @@ static void settle(struct buf_pool *bp, struct iobuf **bufp)
 
 /* ---- client -> server ---- */
 
-enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR };
-
 static enum scan_result scan_client(struct client *c, struct server *s, struct iobuf *b)
 {
+    if (s->kind == BACKEND_MYSQL)
+        return relay_my_scan_client(c, s, b);
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
         if (c->in_remaining) {
@@ -226,6 +226,8 @@ void relay_server_writable(struct server *s)
 
 static enum scan_result scan_server(struct server *s, struct client *c, struct iobuf *b)
 {
+    if (s->kind == BACKEND_MYSQL)
+        return relay_my_scan_server(s, c, b);
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
         if (s->in_remaining) {

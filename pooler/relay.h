@@ -13,6 +13,16 @@
 /* Largest message body accepted from either side (PostgreSQL's own limit is 1 GB). */
 #define RELAY_MAX_BODY 0x3fffffffu
 
+enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR };
+
+/*
+ * MySQL scanners (relay_my.c): walk the packets of each side's buffer,
+ * tracking commands and the end of their responses; SCAN_TERMINATE for
+ * COM_QUIT, SCAN_ERROR for a stream that is not MySQL.
+ */
+enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b);
+enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b);
+
 /* The client's socket is readable (client ACTIVE). */
 void relay_client_readable(struct client *c);
 /* The server's socket is readable (server ACTIVE). */

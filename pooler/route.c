@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pooler/log.h"
 #include "pooler/server.h"
 #include "pooler/worker.h"
 
@@ -59,7 +60,7 @@ static void route_free(struct route *r)
 }
 
 /* Called with routes_lock held. */
-static struct route *route_new(const struct db_entry *db, const char *client_user,
+static struct route *route_new(const struct db_entry *db, const char *client_user, uint64_t variant,
                                const char *password)
 {
     const struct config *cfg = weir.cfg;
@@ -71,12 +72,18 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
         return NULL;
     pthread_mutex_init(&r->lock, NULL);
     r->db = db;
+    r->variant = variant;
     r->key_user = strdup(client_user);
     r->user = strdup(db->user ? db->user : client_user);
     const char *pw = db->user ? db->password : password;
     r->password = pw ? strdup(pw) : NULL;
     r->pool_size = config_pool_size(cfg, db, ue);
     r->pool_mode = config_pool_mode(cfg, db, ue);
+    if (db->backend == BACKEND_MYSQL && r->pool_mode != POOL_SESSION) {
+        /* Transaction pooling of MySQL needs session-state pinning, which is not built yet. */
+        log_warning("%s: MySQL pools use session pooling for now", db->name);
+        r->pool_mode = POOL_SESSION;
+    }
     r->min_pool_size = config_min_pool_size(cfg, db);
     r->reserve_pool_size = config_reserve_pool_size(cfg, db);
     r->max_db = config_max_db_connections(cfg, db);
@@ -99,15 +106,16 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
     return r;
 }
 
-struct route *route_get(const struct db_entry *db, const char *client_user, const char *password)
+struct route *route_get(const struct db_entry *db, const char *client_user, uint64_t variant,
+                        const char *password)
 {
     unsigned h = hash_str(hash_str(2166136261u, db->name), client_user) % ROUTE_BUCKETS;
     pthread_mutex_lock(&routes_lock);
     struct route *r;
     for (r = buckets[h]; r; r = r->hash_next)
-        if (r->db == db && !strcmp(r->key_user, client_user))
+        if (r->db == db && r->variant == variant && !strcmp(r->key_user, client_user))
             break;
-    if (!r && (r = route_new(db, client_user, password))) {
+    if (!r && (r = route_new(db, client_user, variant, password))) {
         r->hash_next = buckets[h];
         buckets[h] = r;
     }

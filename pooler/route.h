@@ -22,8 +22,9 @@ struct route {
     struct route *hash_next;
     pthread_mutex_t lock;
     const struct db_entry *db;
-    char *user;     /* login user on the server */
-    char *key_user; /* the client user the route was looked up by */
+    char *user;       /* login user on the server */
+    char *key_user;   /* the client user the route was looked up by */
+    uint64_t variant; /* MySQL: client capability flags and charset the servers must match */
     enum pool_mode pool_mode;
     int pool_size;
     int min_pool_size;
@@ -62,7 +63,11 @@ struct route_step {
  * login user is the entry's forced user, else the client's; the password is
  * used when the route is created (or had none). NULL when out of memory.
  */
-struct route *route_get(const struct db_entry *db, const char *client_user, const char *password);
+struct route *route_get(const struct db_entry *db, const char *client_user, uint64_t variant,
+                        const char *password);
+/* MySQL route variants: framing-relevant capability flags, charset in bits 48..63. */
+#define ROUTE_VARIANT_CHARSET(v) ((unsigned)((v) >> 48))
+#define ROUTE_VARIANT_FLAGS(v)   ((v) & ((1ULL << 48) - 1))
 /* Frees every route (at exit, after workers stopped). */
 void routes_free_all(void);
 

@@ -16,12 +16,14 @@
 #include "pooler/log.h"
 #include "pooler/relay.h"
 #include "pooler/worker.h"
+#include "protocol/mysql/my_charset.h"
 
 #define RESET_TIMEOUT 30.0 /* seconds a clean-up may take before the server is closed */
 
 static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_reset_continue(struct server *s);
+static void send_my_command(struct server *s, uint8_t cmd);
 
 static void server_watch(struct server *s)
 {
@@ -146,6 +148,7 @@ static void connect_step(struct server *s)
     s->txstatus = 'I';
     s->deadline = 0;
     s->last_used = ev_now(s->w->loop);
+    s->my_caps = s->ops->caps(s->bc);
     log_debug(SERVER_FMT " logged in", SERVER_ARGS(s));
     server_watch(s);
     struct route_step st;
@@ -165,7 +168,8 @@ void server_connect(struct worker *w, struct route *r)
     }
     s->w = w;
     s->route = r;
-    s->ops = &backend_pg_ops;
+    s->kind = r->db->backend;
+    s->ops = s->kind == BACKEND_MYSQL ? &backend_mysql_ops : &backend_pg_ops;
     s->state = SV_CONNECTING;
     s->id = weir_next_id();
     s->fd = -1;
@@ -188,6 +192,10 @@ void server_connect(struct worker *w, struct route *r)
         .password = password,
         .application_name = "weir",
         .connect_timeout = 0,
+        .client_flags =
+            ROUTE_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
+        .charset =
+            s->kind == BACKEND_MYSQL ? my_charset_name(ROUTE_VARIANT_CHARSET(r->variant)) : NULL,
     };
     char err[256];
     s->bc = s->ops->connect_start(&bp, err, sizeof(err));
@@ -317,9 +325,13 @@ void server_attach(struct server *s, struct client *c)
         s->state = SV_CHECK;
         c->state = CL_SETUP;
         s->failed = false;
-        s->outstanding = 1;
         s->deadline = now + cfg->server_connect_timeout;
-        pg_out_query(&s->out, cfg->server_check_query);
+        if (s->kind == BACKEND_MYSQL) {
+            send_my_command(s, COM_PING);
+        } else {
+            s->outstanding = 1;
+            pg_out_query(&s->out, cfg->server_check_query);
+        }
         if (s->out.failed || server_flush_out(s) == WR_ERROR)
             server_close(s, "cannot send health check");
         return;
@@ -335,11 +347,26 @@ static void send_internal(struct server *s, const char *sql)
     s->outstanding++;
 }
 
+/* MySQL: queues a one-byte command (COM_PING, COM_RESET_CONNECTION) and tracks its answer. */
+static void send_my_command(struct server *s, uint8_t cmd)
+{
+    const uint8_t pkt[5] = {1, 0, 0, 0, cmd};
+    pg_out_bytes(&s->out, pkt, sizeof(pkt));
+    my_resp_start(&s->my.resp, cmd, s->my_caps);
+    s->my.busy = true;
+    s->outstanding++;
+}
+
 void server_release(struct server *s, bool clean)
 {
     s->client = NULL;
     if (!clean) {
         server_close(s, "client went away in the middle of a message");
+        return;
+    }
+    if (s->kind == BACKEND_MYSQL && (s->outstanding > 0 || s->my.busy)) {
+        /* A MySQL response cannot be cut short; the connection goes. */
+        server_close(s, "client went away during a response");
         return;
     }
     s->state = SV_RESET;
@@ -382,6 +409,10 @@ static void server_reset_continue(struct server *s)
     if (s->reset_stage == RESET_DRAIN && s->txstatus != 'I') {
         s->reset_stage = RESET_ROLLBACK;
         send_internal(s, "ROLLBACK");
+    } else if (s->reset_stage < RESET_QUERY && s->kind == BACKEND_MYSQL) {
+        /* Rolls back, drops temporary tables, user variables, prepared statements, locks. */
+        s->reset_stage = RESET_QUERY;
+        send_my_command(s, COM_RESET_CONNECTION);
     } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
                (s->route->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
         s->reset_stage = RESET_QUERY;
@@ -463,8 +494,60 @@ int server_flush_out(struct server *s)
  * ParameterStatus updates the cache, ErrorResponse marks the step failed,
  * ReadyForQuery counts down `outstanding`.
  */
+static void server_internal_done(struct server *s);
+
+/* MySQL: the answers to weir's own commands (OK or ERR) are read and dropped. */
+static void server_internal_input_my(struct server *s)
+{
+    if (!s->in && !(s->in = buf_get(&s->w->bufs))) {
+        server_close(s, "out of memory");
+        return;
+    }
+    struct iobuf *b = s->in;
+    ssize_t n = relay_recv(s->fd, b);
+    if (n == 0 || n == -2) {
+        server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
+        return;
+    }
+    while (b->parsed < b->recv && s->outstanding > 0) {
+        uint32_t avail = b->recv - b->parsed, len;
+        uint8_t seq;
+        if (my_pkt_peek(b->data + b->parsed, avail, &len, &seq) != WR_OK || avail < 4 + len)
+            break;
+        if (4 + len > b->cap) {
+            server_close(s, "oversized answer to an internal command");
+            return;
+        }
+        int rc = my_resp_feed(&s->my.resp, b->data + b->parsed + 4, len, len);
+        b->parsed += 4 + len;
+        if (rc == WR_ERROR) {
+            server_close(s, "protocol error from server");
+            return;
+        }
+        if (rc == WR_DONE) {
+            s->my.busy = false;
+            s->outstanding--;
+            if (s->my.resp.error)
+                s->failed = true;
+        }
+    }
+    b->sent = b->parsed;
+    buf_compact(b);
+    if (s->outstanding > 0)
+        return;
+    if (b->recv > 0) {
+        server_close(s, "unexpected data from server");
+        return;
+    }
+    server_internal_done(s);
+}
+
 static void server_internal_input(struct server *s)
 {
+    if (s->kind == BACKEND_MYSQL) {
+        server_internal_input_my(s);
+        return;
+    }
     if (!s->in && !(s->in = buf_get(&s->w->bufs))) {
         server_close(s, "out of memory");
         return;
@@ -547,6 +630,12 @@ static void server_internal_input(struct server *s)
         server_close(s, "unexpected data from server");
         return;
     }
+    server_internal_done(s);
+}
+
+/* Every answer to weir's own queries is in: go on with the check, set-up or clean-up. */
+static void server_internal_done(struct server *s)
+{
     server_drop_buffer(s);
     if (s->state == SV_CHECK) {
         if (s->failed) {

@@ -35,6 +35,7 @@ struct msg {
 
 struct listener {
     int fd;
+    enum backend_kind kind; /* which protocol its clients speak */
     ev_io io;
 };
 
