@@ -72,10 +72,10 @@ static const struct db_entry *db1, *db2, *db3, *db4, *db5;
 
 static void test_get(void)
 {
-    struct route *a = route_get(db1, "alice", "pa");
-    struct route *a2 = route_get(db1, "alice", "other");
-    struct route *b = route_get(db1, "bob", NULL);
-    struct route *a3 = route_get(db3, "alice", NULL);
+    struct route *a = route_get(db1, "alice", 0, "pa");
+    struct route *a2 = route_get(db1, "alice", 0, "other");
+    struct route *b = route_get(db1, "bob", 0, NULL);
+    struct route *a3 = route_get(db3, "alice", 0, NULL);
     ok(a && b && a3, "route_get creates routes");
     ok(a == a2, "the same (database, user) gives the same route");
     ok(a != b, "another user gives another route");
@@ -92,16 +92,16 @@ static void test_get(void)
     ok(list_empty(&a->idle[0]) && list_empty(&a->idle[1]), "one empty idle list per worker");
 
     ok(b->password == NULL, "no password yet");
-    ok(route_get(db1, "bob", "late") == b, "same route on a later lookup");
+    ok(route_get(db1, "bob", 0, "late") == b, "same route on a later lookup");
     is_str(b->password, "late", "a route without a password takes the next one given");
-    route_get(db1, "bob", "later");
+    route_get(db1, "bob", 0, "later");
     is_str(b->password, "late", "a route's password is not replaced");
 
-    struct route *d = route_get(db1, "dave", NULL);
+    struct route *d = route_get(db1, "dave", 0, NULL);
     is_int(d->pool_size, 3, "pool_size from the [users] entry");
 
-    struct route *f = route_get(db2, "alice", "clientpw");
-    struct route *g = route_get(db2, "bob", NULL);
+    struct route *f = route_get(db2, "alice", 0, "clientpw");
+    struct route *g = route_get(db2, "bob", 0, NULL);
     ok(f && g && f != g, "forced-user database: one route per client user");
     is_str(f->user, "forced", "login user is the database's forced user");
     is_str(f->key_user, "alice", "key user is still the client's");
@@ -112,7 +112,7 @@ static void test_get(void)
 /* Waiters are served oldest first, whichever worker they or the servers are on. */
 static void test_fifo(void)
 {
-    struct route *r = route_get(db1, "fifo", NULL);
+    struct route *r = route_get(db1, "fifo", 0, NULL);
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0),
                   *c4 = new_client(w1), *c5 = new_client(w0);
@@ -206,7 +206,7 @@ static void test_fifo(void)
 /* Limits: logins follow waiters up to pool_size. */
 static void test_limits(void)
 {
-    struct route *r = route_get(db1, "dave", NULL); /* pool_size 3 */
+    struct route *r = route_get(db1, "dave", 0, NULL); /* pool_size 3 */
     struct route_step st;
     int total = 0, plan[5];
     for (int i = 0; i < 5; i++) {
@@ -236,7 +236,7 @@ static void test_limits(void)
 
 static void test_leave(void)
 {
-    struct route *r = route_get(db3, "leaver", NULL); /* pool_size 1 */
+    struct route *r = route_get(db3, "leaver", 0, NULL); /* pool_size 1 */
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
     route_wait(r, w0, c1, false, &st);
@@ -291,7 +291,7 @@ static void advance(double seconds)
 
 static void test_connect_failed(void)
 {
-    struct route *r = route_get(db1, "failing", NULL);
+    struct route *r = route_get(db1, "failing", 0, NULL);
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
     route_wait(r, w0, c1, false, &st);
@@ -334,7 +334,7 @@ static void test_connect_failed(void)
 
 static void test_reserve_and_limits(void)
 {
-    struct route *r = route_get(db4, "res", NULL);
+    struct route *r = route_get(db4, "res", 0, NULL);
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1);
     route_wait(r, w0, c1, false, &st);
@@ -349,7 +349,7 @@ static void test_reserve_and_limits(void)
     is_int(st.nconnect, 0, "the reserve holds one only");
 
     /* max_db_connections = 2 over every user of db5 */
-    struct route *a = route_get(db5, "ua", NULL), *b = route_get(db5, "ub", NULL);
+    struct route *a = route_get(db5, "ua", 0, NULL), *b = route_get(db5, "ub", 0, NULL);
     struct client *a1 = new_client(w0), *a2 = new_client(w0), *b1 = new_client(w1);
     route_wait(a, w0, a1, false, &st);
     route_wait(a, w0, a2, false, &st);
@@ -365,7 +365,7 @@ static void test_reserve_and_limits(void)
 
 static void test_server_gone(void)
 {
-    struct route *r = route_get(db1, "gone", NULL);
+    struct route *r = route_get(db1, "gone", 0, NULL);
     struct route_step st;
     struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
     struct server *s1 = new_server(w0), *s2 = new_server(w1);
