@@ -467,8 +467,8 @@ sub cleanup {
     return if $self->{cleaned}++;
     my $failing = !Test::More->builder->is_passing || ($exit_code // 0) != 0;
     for my $w (@{ $self->{weirs} }) {
-        if ($failing && !$w->{log_shown}) {
-            # A test died or failed: show what weir said (stopped instances already did).
+        if ($failing && !$w->{log_shown} && !$w->{stopped}) {
+            # A test died or failed: show what the weirs not yet stopped (and checked) said.
             my @lines = split /\n/, $w->log_text;
             my $from = @lines > 30 ? @lines - 30 : 0;
             diag("$w->{name} log tail ($w->{log}):\n" . join("\n", @lines[$from .. $#lines]))
@@ -811,6 +811,7 @@ sub stop {
             $self->{status} = -1;
         }
     }
+    $self->{stopped} = 1;
     return $self->check_log(name => $name, status => $self->{status});
 }
 
