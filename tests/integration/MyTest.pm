@@ -53,8 +53,12 @@ use constant {
     CLIENT_TRANSACTIONS => 0x2000, CLIENT_SECURE_CONNECTION => 0x8000,
     CLIENT_MULTI_STATEMENTS => 0x10000, CLIENT_MULTI_RESULTS => 0x20000,
     CLIENT_PLUGIN_AUTH => 0x80000, CLIENT_CONNECT_ATTRS => 0x100000,
-    CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA => 0x200000, CLIENT_DEPRECATE_EOF => 0x1000000,
-    SERVER_MORE_RESULTS_EXISTS => 0x8,
+    CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA => 0x200000, CLIENT_SESSION_TRACK => 0x800000,
+    CLIENT_DEPRECATE_EOF => 0x1000000, SERVER_MORE_RESULTS_EXISTS => 0x8,
+    # MariaDB extended capabilities (sent in the last 4 filler bytes when CLIENT_MYSQL = bit 0
+    # is clear)
+    MARIADB_CLIENT_PROGRESS => 0x1, MARIADB_CLIENT_STMT_BULK_OPERATIONS => 0x4,
+    MARIADB_CLIENT_EXTENDED_METADATA => 0x8, MARIADB_CLIENT_CACHE_METADATA => 0x10,
 };
 
 my @INSTANCES;              # MyTest objects to clean up at exit
@@ -640,14 +644,18 @@ our $DEFAULT_CAPS = CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_PROTOCOL_41
     | CLIENT_MULTI_STATEMENTS | CLIENT_PLUGIN_AUTH;
 
 # my_handshake_response(user =>, password =>, salt =>, db =>, caps =>, charset =>,
-#   auth => raw auth bytes (overrides the scramble), plugin => name)
+#   auth => raw auth bytes (overrides the scramble), plugin => name,
+#   ext_caps => MariaDB extended capabilities: clears CLIENT_MYSQL (bit 0) and puts them in
+#   the last 4 filler bytes, as MariaDB Connector/C does against a MariaDB server)
 #   -> HandshakeResponse41 payload
 sub my_handshake_response {
     my (%o) = @_;
     my $caps = $o{caps} // $DEFAULT_CAPS;
     $caps |= CLIENT_CONNECT_WITH_DB if defined $o{db};
+    $caps &= ~CLIENT_LONG_PASSWORD if defined $o{ext_caps};
     my $auth = $o{auth} // my_native_scramble($o{password} // '', $o{salt} // '');
-    my $p = pack('VVC', $caps, $o{max_packet} // 16777216, $o{charset} // 33) . ("\0" x 23);
+    my $p = pack('VVC', $caps, $o{max_packet} // 16777216, $o{charset} // 33) . ("\0" x 19)
+        . pack('V', $o{ext_caps} // 0);
     $p .= ($o{user} // 'app') . "\0";
     if ($caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
         $p .= my_lenenc_str($auth);
@@ -671,12 +679,15 @@ sub my_connect {
     return $s;
 }
 
-# my_login($sock, user =>, password =>, db =>, caps =>, timeout =>)
+# my_login($sock, user =>, password =>, db =>, caps =>, timeout =>, mysql_client => 1)
 #   -> { ok => 1, greeting => {..}, status => n }
 #   or { error => {code, state, msg}, greeting => {..} }
 #   or { closed => 1 } / { unexpected => '...' }
 # Reads the greeting, answers with mysql_native_password, follows an AuthSwitchRequest to
-# mysql_native_password.
+# mysql_native_password. Against a MariaDB greeting (CLIENT_MYSQL clear) it asks, like
+# Connector/C, for CLIENT_SESSION_TRACK and the extended capabilities STMT_BULK_OPERATIONS,
+# EXTENDED_METADATA and CACHE_METADATA (not PROGRESS); mysql_client => 1 makes it a plain
+# MySQL-protocol client without them (as PyMySQL).
 sub my_login {
     my ($sock, %o) = @_;
     my $timeout = $o{timeout} // 10;
@@ -684,10 +695,14 @@ sub my_login {
     return { closed => 1, stage => 'greeting' } unless defined $seq;
     my $g = my_parse_greeting($p);
     return { error => $g->{error}, stage => 'greeting' } if $g->{error};
-    my $caps = ($o{caps} // $DEFAULT_CAPS) & ($g->{caps} | CLIENT_LONG_PASSWORD);
+    my $mariadb = !$o{mysql_client} && !($g->{caps} & CLIENT_LONG_PASSWORD);
+    my $want = $o{caps} // ($DEFAULT_CAPS | ($mariadb ? CLIENT_SESSION_TRACK : 0));
+    my $caps = $want & ($g->{caps} | CLIENT_LONG_PASSWORD);
+    my $ext = $mariadb ? ($g->{mariadb_caps} // 0) & (MARIADB_CLIENT_STMT_BULK_OPERATIONS
+            | MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA) : undef;
     syswrite($sock, my_packet($seq + 1, my_handshake_response(user => $o{user} // 'app',
                 password => $o{password} // 'apppass', salt => $g->{salt},
-                db => exists $o{db} ? $o{db} : 'shop', caps => $caps)));
+                db => exists $o{db} ? $o{db} : 'shop', caps => $caps, ext_caps => $ext)));
     while (1) {
         ($seq, $p) = my_read_packet($sock, $timeout);
         return { closed => 1, greeting => $g } unless defined $seq;
