@@ -25,8 +25,9 @@ struct backend_params {
     const char *application_name;
     int connect_timeout; /* seconds, 0 = none (the pooler enforces its own) */
     uint64_t
-        client_flags;    /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
-    const char *charset; /* MySQL: connection character set name, or NULL */
+        client_flags;     /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
+    const char *charset;  /* MySQL: connection character set name, or NULL */
+    const char *init_sql; /* MySQL: statement run right after login, or NULL */
 };
 
 struct backend_conn; /* connector-private */

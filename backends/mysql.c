@@ -58,7 +58,8 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
         return NULL;
     }
     mysql_options(c->my, MYSQL_OPT_NONBLOCK, 0);
-    mysql_options(c->my, MYSQL_INIT_COMMAND, "SET SESSION progress_report_time = 0");
+    if (p->init_sql)
+        mysql_options(c->my, MYSQL_INIT_COMMAND, p->init_sql);
     if (p->charset)
         mysql_options(c->my, MYSQL_SET_CHARSET_NAME, p->charset);
     unsigned int zero = 0;

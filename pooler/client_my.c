@@ -94,22 +94,27 @@ static void my_free_state(struct client *c)
     }
 }
 
+/* The OK that completes the login. */
+static void my_welcome(struct client *c)
+{
+    struct my_out o;
+    my_out_init(&o);
+    my_out_ok(&o, c->my_seq, c->my_caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
+    pg_out_bytes(&c->out, o.data, o.len);
+    if (o.failed)
+        c->out.failed = true;
+    my_out_free(&o);
+    c->welcomed = true;
+    c->last_active = ev_now(c->w->loop);
+    if (weir.cfg->log_connections)
+        log_info(CLIENT_FMT " login (mysql, %s pooling)", CLIENT_ARGS(c),
+                 config_pool_mode_name(c->route->pool_mode));
+}
+
 static void my_server_ready(struct client *c)
 {
-    if (!c->welcomed) {
-        struct my_out o;
-        my_out_init(&o);
-        my_out_ok(&o, c->my_seq, c->my_caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
-        pg_out_bytes(&c->out, o.data, o.len);
-        if (o.failed)
-            c->out.failed = true;
-        my_out_free(&o);
-        c->welcomed = true;
-        c->last_active = ev_now(c->w->loop);
-        if (weir.cfg->log_connections)
-            log_info(CLIENT_FMT " login (mysql, %s pooling)", CLIENT_ARGS(c),
-                     config_pool_mode_name(c->route->pool_mode));
-    }
+    if (!c->welcomed)
+        my_welcome(c);
     c->state = CL_ACTIVE;
     if (c->out.failed) {
         client_fail(c, "53200", "out of memory");
@@ -119,7 +124,11 @@ static void my_server_ready(struct client *c)
         client_close(c, "cannot write to client");
         return;
     }
-    relay_start(c);
+    if (!relay_start(c))
+        return;
+    struct server *s = c->server;
+    if (s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
+        relay_try_release(s);
 }
 
 const struct client_proto client_my_proto = {
@@ -201,6 +210,17 @@ static void my_authenticated(struct client *c)
     c->route = route_get(c->db, c->user, variant, c->backend_password);
     if (!c->route) {
         client_fail(c, "53200", "out of memory");
+        return;
+    }
+    struct param_set cached = {0};
+    if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
+        /* Transaction pooling, and a server of this pool logged in before: no need to wait. */
+        param_clear_all(&cached);
+        my_welcome(c);
+        c->state = CL_IDLE;
+        c->deadline = 0;
+        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+            client_close(c, "cannot write to client");
         return;
     }
     client_request_server(c, false);
@@ -328,7 +348,11 @@ static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         my_login_input(c);
         break;
     case CL_IDLE:
-        client_request_server(c, false);
+        /* A COM_QUIT needs no server; anything else does. */
+        if (c->in->recv >= 5 && c->in->data[3] == 0 && c->in->data[4] == COM_QUIT)
+            client_close(c, "client terminated the session");
+        else
+            client_request_server(c, false);
         break;
     case CL_WAITING:
     case CL_SETUP:

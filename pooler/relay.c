@@ -325,7 +325,9 @@ void relay_try_release(struct server *s)
     struct client *c = s->client;
     if (s->outstanding || s->need_sync || s->copy_in || s->in_remaining || s->in)
         return;
-    if (c->in_remaining || (c->in && buf_unsent(c->in)))
+    if (c->in_remaining || (c->in && buf_unsent(c->in)) || c->pinned)
+        return;
+    if (s->kind == BACKEND_MYSQL && (s->my.busy || s->my.resp.infile))
         return;
     if (s->txstatus != 'I') {
         if (s->route->pool_mode == POOL_STATEMENT)

@@ -8,6 +8,10 @@
  */
 #include "pooler/relay.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "pooler/worker.h"
 
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b)
@@ -36,6 +40,10 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                 b->recv = b->parsed;
                 return SCAN_TERMINATE;
             }
+            if (cmd == COM_CHANGE_USER)
+                return SCAN_ERROR; /* a second authentication inside a pooled session */
+            if (cmd == COM_STMT_PREPARE)
+                c->pinned = true; /* binary prepared statements live on this server */
             if (my_cmd_has_response(cmd)) {
                 if (t->qlen == sizeof(t->queue))
                     return SCAN_ERROR; /* nobody pipelines 16 commands without reading */
@@ -87,13 +95,30 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 return SCAN_ERROR;
             }
             uint32_t have = avail - 4 < len ? avail - 4 : len;
+            uint8_t before = t->resp.state; /* only a result's first packet can be an OK */
             int rc = my_resp_feed(&t->resp, b->data + b->parsed + 4, have, len);
             if (rc == WR_ERROR)
                 return SCAN_ERROR;
+            if (whole && first == 0x00 && len > 0 && (s->my_caps & CLIENT_SESSION_TRACK) &&
+                (before == MY_RS_FIRST || before == MY_RS_SIMPLE))
+                relay_my_session_state(s, c, b->data + b->parsed + 4, len);
             if (rc == WR_DONE) {
                 t->busy = false;
-                if (t->resp.has_status)
+                if (t->resp.has_status) {
                     t->status = t->resp.status;
+                    s->txstatus = t->status & SERVER_STATUS_IN_TRANS ? 'T' : 'I';
+                }
+                if (t->resp.command == COM_RESET_CONNECTION && !t->resp.error) {
+                    /* The client reset its own session: nothing of it is left to keep. */
+                    c->pinned = false;
+                    for (int i = 0; i < MY_NVARS; i++) {
+                        free(c->my_vars[i]);
+                        c->my_vars[i] = NULL;
+                    }
+                    free(c->my_schema);
+                    c->my_schema = NULL;
+                    s->my_dirty = false;
+                }
                 if (s->outstanding > 0)
                     s->outstanding--;
                 c->last_active = ev_now(c->w->loop);
@@ -104,4 +129,73 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
         s->in_remaining = len;
     }
     return SCAN_OK;
+}
+
+/* Session variables that may follow a client to another server (tracked by the server). */
+const char *const relay_my_vars[MY_NVARS] = {
+    "autocommit",
+    "character_set_client",
+    "character_set_connection",
+    "character_set_results",
+    "collation_connection",
+    "time_zone",
+    "sql_mode",
+    "tx_isolation",
+};
+
+static void set_str(char **dst, const uint8_t *p, size_t n)
+{
+    char *v = malloc(n + 1);
+    if (!v)
+        return;
+    memcpy(v, p, n);
+    v[n] = 0;
+    free(*dst);
+    *dst = v;
+}
+
+/*
+ * An OK packet of the server, whole: with CLIENT_SESSION_TRACK and the
+ * state-changed flag it says what changed in the session. Movable variables
+ * and the schema are remembered for the client (and make the server dirty);
+ * any other change (user variables, temporary tables, text PREPARE, ...) is
+ * reported as STATE_CHANGE alone and pins the client to this server.
+ */
+void relay_my_session_state(struct server *s, struct client *c, const uint8_t *payload, size_t len)
+{
+    struct my_ok ok;
+    if (my_ok_parse(payload, len, s->my_caps, &ok) != WR_OK ||
+        !(ok.status & SERVER_SESSION_STATE_CHANGED) || !ok.session_state)
+        return;
+    struct my_track_iter it;
+    struct my_track e;
+    bool changed = false, explained = false;
+    my_track_init(&it, ok.session_state, ok.session_state_len);
+    int rc;
+    while ((rc = my_track_next(&it, &e)) == WR_OK) {
+        switch (e.type) {
+        case SESSION_TRACK_SYSTEM_VARIABLES:
+            for (int i = 0; i < MY_NVARS; i++) {
+                if (e.name_len == strlen(relay_my_vars[i]) &&
+                    !strncasecmp((const char *)e.name, relay_my_vars[i], e.name_len)) {
+                    set_str(&c->my_vars[i], e.value, e.value_len);
+                    explained = true;
+                }
+            }
+            break;
+        case SESSION_TRACK_SCHEMA:
+            set_str(&c->my_schema, e.value, e.value_len);
+            explained = true;
+            break;
+        case SESSION_TRACK_STATE_CHANGE:
+            changed = e.value_len == 1 && e.value[0] == '1';
+            break;
+        default:
+            break;
+        }
+    }
+    if (changed || explained)
+        s->my_dirty = true;
+    if (rc == WR_ERROR || (changed && !explained))
+        c->pinned = true;
 }

@@ -79,11 +79,6 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
     r->password = pw ? strdup(pw) : NULL;
     r->pool_size = config_pool_size(cfg, db, ue);
     r->pool_mode = config_pool_mode(cfg, db, ue);
-    if (db->backend == BACKEND_MYSQL && r->pool_mode != POOL_SESSION) {
-        /* Transaction pooling of MySQL needs session-state pinning, which is not built yet. */
-        log_warning("%s: MySQL pools use session pooling for now", db->name);
-        r->pool_mode = POOL_SESSION;
-    }
     r->min_pool_size = config_min_pool_size(cfg, db);
     r->reserve_pool_size = config_reserve_pool_size(cfg, db);
     r->max_db = config_max_db_connections(cfg, db);

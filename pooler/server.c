@@ -20,10 +20,22 @@
 
 #define RESET_TIMEOUT 30.0 /* seconds a clean-up may take before the server is closed */
 
+/*
+ * Run on every MySQL server session, after login and after each
+ * COM_RESET_CONNECTION: no unsolicited progress packets, and the server's own
+ * session tracking tells weir what a client changed (see relay_my.c).
+ */
+static const char my_session_sql[] =
+    "SET SESSION progress_report_time = 0, session_track_state_change = ON, "
+    "session_track_schema = ON, session_track_system_variables = "
+    "'autocommit,character_set_client,character_set_connection,character_set_results,"
+    "collation_connection,time_zone,sql_mode,tx_isolation'";
+
 static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_reset_continue(struct server *s);
 static void send_my_command(struct server *s, uint8_t cmd);
+static void send_my_command_arg(struct server *s, uint8_t cmd, const char *arg);
 
 static void server_watch(struct server *s)
 {
@@ -289,8 +301,57 @@ static void append_set(char *q, size_t cap, size_t *len, const char *name, const
 }
 
 /* Sends the client's parameters that differ from the server's, or starts relaying. */
+/* Appends "name = 'value'" (MySQL quoting) to a SET list. */
+static void append_my_var(char *q, size_t cap, size_t *len, const char *name, const char *value)
+{
+    size_t n = *len;
+    n += snprintf(q + n, n < cap ? cap - n : 0, "%s%s = '", n ? ", " : "SET SESSION ", name);
+    for (const char *p = value; *p && n + 3 < cap; p++) {
+        if (*p == '\'' || *p == '\\')
+            q[n++] = '\\';
+        q[n++] = *p;
+    }
+    if (n < cap)
+        n += snprintf(q + n, cap - n, "'");
+    *len = n;
+}
+
+/* MySQL: the session variables and schema the client changed, on its new server. */
+static void server_setup_my(struct server *s, struct client *c)
+{
+    char q[4096];
+    size_t len = 0;
+    for (int i = 0; i < MY_NVARS; i++)
+        if (c->my_vars[i])
+            append_my_var(q, sizeof(q), &len, relay_my_vars[i], c->my_vars[i]);
+    bool schema = c->my_schema && strcmp(c->my_schema, s->route->db->dbname);
+    if (len >= sizeof(q)) {
+        server_close(s, "client session variables too long to re-apply");
+        return;
+    }
+    if (len == 0 && !schema) {
+        s->state = SV_ACTIVE;
+        client_server_ready(c);
+        return;
+    }
+    s->state = SV_SETUP;
+    c->state = CL_SETUP;
+    s->setup_error[0] = 0;
+    s->my_dirty = true;
+    if (len)
+        send_my_command_arg(s, COM_QUERY, q);
+    if (schema)
+        send_my_command_arg(s, COM_INIT_DB, c->my_schema);
+    if (s->out.failed || server_flush_out(s) == WR_ERROR)
+        server_close(s, "cannot send session set-up");
+}
+
 static void server_setup(struct server *s, struct client *c)
 {
+    if (s->kind == BACKEND_MYSQL) {
+        server_setup_my(s, c);
+        return;
+    }
     char q[4096];
     size_t len = 0;
     for (int i = 0; i < PARAM_NSETTABLE; i++) {
@@ -347,14 +408,36 @@ static void send_internal(struct server *s, const char *sql)
     s->outstanding++;
 }
 
-/* MySQL: queues a one-byte command (COM_PING, COM_RESET_CONNECTION) and tracks its answer. */
+/*
+ * MySQL: queues a command with an optional argument (COM_PING, COM_QUERY,
+ * COM_INIT_DB, COM_RESET_CONNECTION); its answer is tracked in order.
+ */
+static void send_my_command_arg(struct server *s, uint8_t cmd, const char *arg)
+{
+    struct my_out o;
+    my_out_init(&o);
+    my_out_begin(&o, 0);
+    my_out_int1(&o, cmd);
+    if (arg)
+        my_out_bytes(&o, arg, strlen(arg));
+    my_out_end(&o);
+    pg_out_bytes(&s->out, o.data, o.len);
+    if (o.failed)
+        s->out.failed = true;
+    my_out_free(&o);
+    struct my_track_state *t = &s->my;
+    if (!t->busy) {
+        my_resp_start(&t->resp, cmd, s->my_caps);
+        t->busy = true;
+    } else {
+        t->queue[(t->qhead + t->qlen++) % sizeof(t->queue)] = cmd;
+    }
+    s->outstanding++;
+}
+
 static void send_my_command(struct server *s, uint8_t cmd)
 {
-    const uint8_t pkt[5] = {1, 0, 0, 0, cmd};
-    pg_out_bytes(&s->out, pkt, sizeof(pkt));
-    my_resp_start(&s->my.resp, cmd, s->my_caps);
-    s->my.busy = true;
-    s->outstanding++;
+    send_my_command_arg(s, cmd, NULL);
 }
 
 void server_release(struct server *s, bool clean)
@@ -409,10 +492,14 @@ static void server_reset_continue(struct server *s)
     if (s->reset_stage == RESET_DRAIN && s->txstatus != 'I') {
         s->reset_stage = RESET_ROLLBACK;
         send_internal(s, "ROLLBACK");
-    } else if (s->reset_stage < RESET_QUERY && s->kind == BACKEND_MYSQL) {
+    } else if (s->reset_stage < RESET_QUERY && s->kind == BACKEND_MYSQL &&
+               (s->my_dirty || s->route->pool_mode == POOL_SESSION ||
+                weir.cfg->server_reset_query_always)) {
         /* Rolls back, drops temporary tables, user variables, prepared statements, locks. */
         s->reset_stage = RESET_QUERY;
+        s->my_dirty = false;
         send_my_command(s, COM_RESET_CONNECTION);
+        send_my_command_arg(s, COM_QUERY, my_session_sql);
     } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
                (s->route->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
         s->reset_stage = RESET_QUERY;
@@ -518,17 +605,32 @@ static void server_internal_input_my(struct server *s)
             server_close(s, "oversized answer to an internal command");
             return;
         }
-        int rc = my_resp_feed(&s->my.resp, b->data + b->parsed + 4, len, len);
+        struct my_track_state *t = &s->my;
+        int rc = my_resp_feed(&t->resp, b->data + b->parsed + 4, len, len);
+        if (rc == WR_DONE && t->resp.error) {
+            struct my_err e;
+            if (s->state == SV_SETUP && !s->setup_error[0] &&
+                my_err_parse(b->data + b->parsed + 4, len, &e) == WR_OK) {
+                snprintf(s->setup_error, sizeof(s->setup_error), "%.*s", (int)e.message_len,
+                         e.message);
+                snprintf(s->setup_sqlstate, sizeof(s->setup_sqlstate), "08P01");
+            }
+            s->failed = true;
+        }
         b->parsed += 4 + len;
         if (rc == WR_ERROR) {
             server_close(s, "protocol error from server");
             return;
         }
         if (rc == WR_DONE) {
-            s->my.busy = false;
+            t->busy = false;
             s->outstanding--;
-            if (s->my.resp.error)
-                s->failed = true;
+            if (t->qlen > 0) {
+                my_resp_start(&t->resp, t->queue[t->qhead], s->my_caps);
+                t->qhead = (t->qhead + 1) % sizeof(t->queue);
+                t->qlen--;
+                t->busy = true;
+            }
         }
     }
     b->sent = b->parsed;
