@@ -136,11 +136,40 @@ section("basics, errors, 30 clients, large transfers", sub {
     my @bad = grep { $st->{$_} ne '0' } @pids;
     is(scalar(@bad), 0, "$n concurrent clients through weir all completed")
         or diag('failed children: ' . join(', ', map { "$_=$st->{$_}" } @bad));
-    ok($max <= 4, "MariaDB never saw more than 4 weir connections (max $max, $samples samples)");
+    ok($max <= 4, "MariaDB never saw more than 4 weir connections (max $max, $samples samples)")
+        or diag('processlist now: ', explain($m->backends));
     ok($max >= 1, 'monitor saw weir connections');
     diag(sprintf('%d clients finished in %.1fs, max %d backend connections', $n, $el, $max));
     my $after = $m->count_backends;
     ok($after >= 0 && $after <= 4, "at most 4 backend connections after the run ($after)");
+
+    # The bound is per database and user, whatever the clients' capability flags: 4
+    # DBD::MariaDB sessions hold all 4 backends, so a mariadb CLI client (other flags, e.g.
+    # no CLIENT_FOUND_ROWS) waits instead of getting a 5th backend.
+    $w->stop;
+    $w = $m->start_weir(weir => { default_pool_size => 4, workers => 2 });
+    my @held = map { $w->my_dbi } 1 .. 4;
+    is(scalar(grep { $_ && $_->do('SELECT 1') } @held), 4, '4 DBD::MariaDB sessions hold 4 backends');
+    my $cli_done = "$m->{tmp}/cli_done";
+    my $cli = spawn(sub {
+        my ($o, $e, $r) = $w->mariadb('SELECT 5', timeout => 60);
+        WeirTest::spew($cli_done, "$r\t$o");
+        return $r == 0;
+    });
+    my $over = 0;
+    my $t_end = time + 2;
+    while (time < $t_end) {
+        my $c = $m->count_backends;
+        $over = $c if $c > $over;
+        sleep 0.05;
+    }
+    ok($over <= 4, "a CLI client with other capability flags got no 5th backend (max $over)")
+        or diag('processlist: ', explain($m->backends));
+    ok(!-e $cli_done, 'the CLI client waits while the 4 sessions hold the pool')
+        or diag('CLI finished: ' . WeirTest::slurp($cli_done));
+    $_->disconnect for grep { $_ } @held;
+    my $cst = wait_children([$cli], 60);
+    is($cst->{$cli}, 0, 'the CLI client ran once a backend was free');
 
     # ---- a result set over 16 MiB and a 20 MiB row ---------------------------------------
     # 20 rows of 1 MiB + a few bytes each, every row different.
