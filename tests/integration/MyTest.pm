@@ -339,6 +339,16 @@ sub backends {
     } // [];
 }
 
+# backends_text(user => 'app') -> the same rows, one short line each (for diag).
+sub backends_text {
+    my ($self, %o) = @_;
+    return join("\n", map {
+            sprintf('  id %s %s %s %ss db=%s%s', $_->{ID}, $_->{HOST} // '', $_->{COMMAND} // '',
+                $_->{TIME} // '', $_->{DB} // 'NULL',
+                defined $_->{INFO} ? " info=$_->{INFO}" : '')
+        } @{ $self->backends(%o) });
+}
+
 # sysbench(test => 'oltp_point_select', cmd => 'run'|'prepare'|'cleanup', port =>, db =>,
 #   user =>, password =>, threads =>, time =>, ps => 1|0, tables =>, table_size =>,
 #   args => [...], timeout =>) -> ($out, $err, $rc, $stats)
@@ -486,9 +496,14 @@ sub cleanup {
     my $failing = !Test::More->builder->is_passing || ($exit_code // 0) != 0;
     for my $w (@{ $self->{weirs} }) {
         if ($failing && !$w->{log_shown}) {
+            # A test died or failed: the tail of weirs still running; of the weirs already
+            # stopped and checked, only lines that are not per-client login/close chatter.
             my @lines = split /\n/, $w->log_text;
-            my $from = @lines > 30 ? @lines - 30 : 0;
-            diag("$w->{name} log tail ($w->{log}):\n" . join("\n", @lines[$from .. $#lines]))
+            @lines = grep { !/ LOG C-\d+ / } @lines if $w->{stopped};
+            my $keep = $w->{stopped} ? 15 : 30;
+            my $from = @lines > $keep ? @lines - $keep : 0;
+            diag("$w->{name} log tail ($w->{log})" . ($w->{stopped} ? ', client lines left out' : '')
+                    . ":\n" . join("\n", @lines[$from .. $#lines]))
                 if @lines;
         }
         $w->kill_hard if $w->{pid} && !$w->{exited};

@@ -137,7 +137,7 @@ section("basics, errors, 30 clients, large transfers", sub {
     is(scalar(@bad), 0, "$n concurrent clients through weir all completed")
         or diag('failed children: ' . join(', ', map { "$_=$st->{$_}" } @bad));
     ok($max <= 4, "MariaDB never saw more than 4 weir connections (max $max, $samples samples)")
-        or diag('processlist now: ', explain($m->backends));
+        or diag("processlist now:\n" . $m->backends_text);
     ok($max >= 1, 'monitor saw weir connections');
     diag(sprintf('%d clients finished in %.1fs, max %d backend connections', $n, $el, $max));
     my $after = $m->count_backends;
@@ -147,6 +147,7 @@ section("basics, errors, 30 clients, large transfers", sub {
     # DBD::MariaDB sessions hold all 4 backends, so a mariadb CLI client (other flags, e.g.
     # no CLIENT_FOUND_ROWS) waits instead of getting a 5th backend.
     $w->stop;
+    ok(wait_until(10, sub { $m->count_backends == 0 }), 'stopped weir: its backends are gone');
     $w = $m->start_weir(weir => { default_pool_size => 4, workers => 2 });
     my @held = map { $w->my_dbi } 1 .. 4;
     is(scalar(grep { $_ && $_->do('SELECT 1') } @held), 4, '4 DBD::MariaDB sessions hold 4 backends');
@@ -164,7 +165,7 @@ section("basics, errors, 30 clients, large transfers", sub {
         sleep 0.05;
     }
     ok($over <= 4, "a CLI client with other capability flags got no 5th backend (max $over)")
-        or diag('processlist: ', explain($m->backends));
+        or diag("processlist:\n" . $m->backends_text);
     ok(!-e $cli_done, 'the CLI client waits while the 4 sessions hold the pool')
         or diag('CLI finished: ' . WeirTest::slurp($cli_done));
     $_->disconnect for grep { $_ } @held;
@@ -245,8 +246,11 @@ section("backend reset", sub {
     });
     my $st = wait_children([$pid], 30);
     is($st->{$pid}, 0, 'client opened a transaction and vanished');
-    my $c = $w->my_dbi(connect_timeout => 30);
+    my $t_next = time;
+    my $c = $w->my_dbi(connect_timeout => 60);
     ok($c, 'next client connected') or diag("next: $DBI::errstr");
+    my $waited = time - $t_next;
+    ok($waited < 5, sprintf('next client got the backend promptly (%.1fs)', $waited));
     my ($cnt) = $c->selectrow_array('SELECT COUNT(*) FROM txleft');
     is($cnt, 0, 'the vanished client\'s row is not visible');
     my ($trx) = $c->selectrow_array('SELECT @@in_transaction');
