@@ -159,7 +159,8 @@ static void set_str(char **dst, const uint8_t *p, size_t n)
  * state-changed flag it says what changed in the session. Movable variables
  * and the schema are remembered for the client (and make the server dirty);
  * any other change (user variables, temporary tables, text PREPARE, ...) is
- * reported as STATE_CHANGE alone and pins the client to this server.
+ * reported as STATE_CHANGE alone and pins the client to this server, and so
+ * does LOCK TABLES, which the transaction-state tracker reports.
  */
 void relay_my_session_state(struct server *s, struct client *c, const uint8_t *payload, size_t len)
 {
@@ -189,6 +190,13 @@ void relay_my_session_state(struct server *s, struct client *c, const uint8_t *p
             break;
         case SESSION_TRACK_STATE_CHANGE:
             changed = e.value_len == 1 && e.value[0] == '1';
+            break;
+        case SESSION_TRACK_TRANSACTION_STATE:
+            /* The eighth character is 'L' while LOCK TABLES holds tables. */
+            if (e.value_len == 8 && e.value[7] == 'L') {
+                c->pinned = true;
+                s->my_dirty = true;
+            }
             break;
         default:
             break;

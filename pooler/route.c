@@ -47,6 +47,15 @@ static atomic_int *user_counter(const char *name)
     return &u->n;
 }
 
+/* The pool_size counter shared by every route of (database, login user): MySQL variants, forced
+ * users. */
+static atomic_int *group_counter(const struct db_entry *db, const char *client_user)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s\x01%s", db->name, client_user);
+    return user_counter(key);
+}
+
 static void route_free(struct route *r)
 {
     pthread_mutex_destroy(&r->lock);
@@ -90,7 +99,8 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
     if (all)
         all_routes = all;
     if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count || !all ||
-        !(r->user_servers = user_counter(r->user))) {
+        !(r->user_servers = user_counter(r->user)) ||
+        !(r->group_servers = group_counter(db, r->user))) {
         route_free(r);
         return NULL;
     }
@@ -178,6 +188,7 @@ static bool take_slot(atomic_int *counter, int max)
 
 static void give_slot(struct route *r)
 {
+    atomic_fetch_sub(r->group_servers, 1);
     atomic_fetch_sub(r->db_servers, 1);
     atomic_fetch_sub(r->user_servers, 1);
 }
@@ -193,11 +204,15 @@ static bool may_open(struct route *r, ev_tstamp now, bool for_waiter)
         if (now - head->wait_start >= weir.cfg->reserve_pool_timeout)
             limit += r->reserve_pool_size;
     }
-    if (r->nservers >= limit)
+    /* pool_size holds for every variant of the pool together (MySQL capability sets). */
+    if (!take_slot(r->group_servers, limit))
         return false;
-    if (!take_slot(r->db_servers, r->max_db))
+    if (!take_slot(r->db_servers, r->max_db)) {
+        atomic_fetch_sub(r->group_servers, 1);
         return false;
+    }
     if (!take_slot(r->user_servers, r->max_user)) {
+        atomic_fetch_sub(r->group_servers, 1);
         atomic_fetch_sub(r->db_servers, 1);
         return false;
     }
@@ -387,14 +402,16 @@ bool route_welcome(struct route *r, struct param_set *out)
 }
 
 /*
- * A route whose waiters cannot get a login only because max_db_connections or
- * max_user_connections is used up, while it is itself under its pool size.
+ * A route whose waiters cannot get a login only because a limit it shares with
+ * other routes is used up: pool_size over the variants of one pool,
+ * max_db_connections or max_user_connections.
  */
 static bool starved_by_shared_limit(struct route *r)
 {
-    if (r->nwaiting <= r->nconnecting || r->nidle > 0 || r->nservers >= r->pool_size)
+    if (r->nwaiting <= r->nconnecting || r->nidle > 0)
         return false;
-    return (r->max_db > 0 && atomic_load(r->db_servers) >= r->max_db) ||
+    return (r->nservers < r->pool_size && atomic_load(r->group_servers) >= r->pool_size) ||
+           (r->max_db > 0 && atomic_load(r->db_servers) >= r->max_db) ||
            (r->max_user > 0 && atomic_load(r->user_servers) >= r->max_user);
 }
 
@@ -408,7 +425,8 @@ static void evict_for(struct worker *w, struct route *r, struct route **snap, in
         struct route *v = snap[i];
         if (v == r)
             continue;
-        bool shares = (r->max_db > 0 && v->db_servers == r->db_servers) ||
+        bool shares = v->group_servers == r->group_servers ||
+                      (r->max_db > 0 && v->db_servers == r->db_servers) ||
                       (r->max_user > 0 && v->user_servers == r->user_servers);
         if (!shares)
             continue;

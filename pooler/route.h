@@ -29,10 +29,11 @@ struct route {
     int pool_size;
     int min_pool_size;
     int reserve_pool_size;
-    atomic_int *db_servers;   /* servers of this database, all routes */
-    atomic_int *user_servers; /* servers of this login user, all routes */
-    int max_db;               /* 0 = no limit */
-    int max_user;             /* 0 = no limit */
+    atomic_int *group_servers; /* servers of this database and user, all variants (pool_size) */
+    atomic_int *db_servers;    /* servers of this database, all routes */
+    atomic_int *user_servers;  /* servers of this login user, all routes */
+    int max_db;                /* 0 = no limit */
+    int max_user;              /* 0 = no limit */
     /* [route lock] from here on */
     char *password;  /* login password, or NULL */
     int nservers;    /* open or opening, every state */

@@ -27,7 +27,8 @@
  */
 static const char my_session_sql[] =
     "SET SESSION progress_report_time = 0, session_track_state_change = ON, "
-    "session_track_schema = ON, session_track_system_variables = "
+    "session_track_schema = ON, session_track_transaction_info = STATE, "
+    "session_track_system_variables = "
     "'autocommit,character_set_client,character_set_connection,character_set_results,"
     "collation_connection,time_zone,sql_mode,tx_isolation'";
 
@@ -488,6 +489,11 @@ static void server_reset_continue(struct server *s)
     if (s->failed) {
         server_close(s, "clean-up query failed");
         return;
+    }
+    if (s->kind == BACKEND_MYSQL && s->txstatus != 'I') {
+        /* COM_RESET_CONNECTION rolls the transaction back. */
+        s->my_dirty = true;
+        s->txstatus = 'I';
     }
     if (s->reset_stage == RESET_DRAIN && s->txstatus != 'I') {
         s->reset_stage = RESET_ROLLBACK;
