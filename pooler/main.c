@@ -7,6 +7,7 @@
 
 #include "pooler/config.h"
 #include "pooler/log.h"
+#include "pooler/params.h"
 #include "pooler/route.h"
 #include "pooler/userlist.h"
 #include "pooler/worker.h"
@@ -87,6 +88,14 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_verbosity(quiet ? -1 : verbose + cfg->verbose);
+    if (cfg->track_extra_parameters) {
+        char *list = strdup(cfg->track_extra_parameters), *save = NULL;
+        for (char *n = list ? strtok_r(list, ", ", &save) : NULL; n;
+             n = strtok_r(NULL, ", ", &save))
+            if (!param_register_extra(n) && param_lookup(n) < 0)
+                log_warning("track_extra_parameters: cannot track \"%s\" (at most 8)", n);
+        free(list);
+    }
     if (cfg->logfile && log_open_file(cfg->logfile) != 0)
         log_warning("cannot open logfile %s", cfg->logfile);
 

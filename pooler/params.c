@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+static char extra_names[PARAM_EXTRA_LAST - PARAM_EXTRA_FIRST + 1][64];
+
 static const char *names[PARAM_COUNT] = {
     [PARAM_CLIENT_ENCODING] = "client_encoding",
     [PARAM_DATESTYLE] = "DateStyle",
@@ -29,9 +31,24 @@ const char *param_name(enum param_id id)
 int param_lookup(const char *name)
 {
     for (int i = 0; i < PARAM_COUNT; i++)
-        if (!strcasecmp(names[i], name))
+        if (names[i] && !strcasecmp(names[i], name))
             return i;
     return -1;
+}
+
+bool param_register_extra(const char *name)
+{
+    if (param_lookup(name) >= 0 || strlen(name) >= sizeof(extra_names[0]))
+        return false;
+    for (int i = PARAM_EXTRA_FIRST; i <= PARAM_EXTRA_LAST; i++) {
+        if (!names[i]) {
+            char *slot = extra_names[i - PARAM_EXTRA_FIRST];
+            strcpy(slot, name);
+            names[i] = slot;
+            return true;
+        }
+    }
+    return false;
 }
 
 bool param_set(struct param_set *ps, int id, const char *value)

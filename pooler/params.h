@@ -19,6 +19,8 @@ enum param_id {
     PARAM_INTERVALSTYLE,
     PARAM_STANDARD_CONFORMING_STRINGS,
     PARAM_APPLICATION_NAME,
+    PARAM_EXTRA_FIRST, /* track_extra_parameters: named at start-up */
+    PARAM_EXTRA_LAST = PARAM_EXTRA_FIRST + 7,
     PARAM_NSETTABLE,
     /* Reported by the server only. */
     PARAM_SERVER_VERSION = PARAM_NSETTABLE,
@@ -35,8 +37,14 @@ struct param_set {
     char *v[PARAM_COUNT]; /* NULL: unknown / no preference */
 };
 
-/* The canonical (case as PostgreSQL reports it) name of a parameter. */
+/* The canonical (case as PostgreSQL reports it) name of a parameter; NULL for an unused extra slot.
+ */
 const char *param_name(enum param_id id);
+/*
+ * Adds a parameter to track (track_extra_parameters), before any client
+ * arrives. Returns false when it is already known or the extra slots are full.
+ */
+bool param_register_extra(const char *name);
 /* Index of a parameter by case-insensitive name, or -1. */
 int param_lookup(const char *name);
 /* Sets (copies) a value; NULL clears. Returns false when out of memory. */

@@ -152,7 +152,7 @@ static void connect_step(struct server *s)
     ev_io_init(&s->rio, server_read_cb, fd, EV_READ);
     ev_io_init(&s->wio, server_write_cb, fd, EV_WRITE);
     for (int i = 0; i < PARAM_COUNT; i++) {
-        if (!param_set(&s->params, i, s->ops->param(s->bc, param_name(i)))) {
+        if (param_name(i) && !param_set(&s->params, i, s->ops->param(s->bc, param_name(i)))) {
             server_close(s, "out of memory");
             return;
         }

@@ -1,6 +1,8 @@
 /* test_params.c -- unit tests of the ParameterStatus names and value storage. */
 #include <string.h>
 
+#include <stdio.h>
+
 #include "pooler/params.h"
 #include "tests/tap.h"
 
@@ -10,6 +12,11 @@ int main(void)
     int named = 1, roundtrip = 1;
     for (int i = 0; i < PARAM_COUNT; i++) {
         const char *n = param_name(i);
+        if (i >= PARAM_EXTRA_FIRST && i <= PARAM_EXTRA_LAST) {
+            if (n)
+                named = 0; /* extra slots stay unnamed until registered */
+            continue;
+        }
         if (!n || !n[0]) {
             named = 0;
             continue;
@@ -19,7 +26,7 @@ int main(void)
             diag("  %s: lookup gave %d, expected %d", n, param_lookup(n), i);
         }
     }
-    ok(named, "every parameter has a name");
+    ok(named, "every built-in parameter has a name, extra slots none");
     ok(roundtrip, "param_lookup(param_name(i)) == i for every parameter");
 
     is_str(param_name(PARAM_DATESTYLE), "DateStyle", "DateStyle keeps PostgreSQL's case");
@@ -77,5 +84,17 @@ int main(void)
     param_clear_all(&ps);
     ok(1, "param_clear_all on an empty set is harmless");
 
+    ok(param_register_extra("search_path"), "an extra parameter can be registered");
+    is_int(param_lookup("SEARCH_PATH"), PARAM_EXTRA_FIRST, "and is found by name, any case");
+    is_str(param_name(PARAM_EXTRA_FIRST), "search_path", "its name is kept");
+    ok(!param_register_extra("search_path"), "registering it twice fails");
+    ok(!param_register_extra("TimeZone"), "a built-in cannot be registered again");
+    int added = 0;
+    char name[32];
+    for (int k = 0; k < 20; k++) {
+        snprintf(name, sizeof(name), "extra_%d", k);
+        added += param_register_extra(name);
+    }
+    is_int(added, PARAM_EXTRA_LAST - PARAM_EXTRA_FIRST, "the extra slots are bounded");
     return done_testing();
 }
