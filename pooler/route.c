@@ -114,6 +114,9 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
 struct route *route_get(const struct db_entry *db, const char *client_user, uint64_t variant,
                         const char *password)
 {
+    /* With a forced user every client shares one pool, as in PgBouncer. */
+    if (db->user)
+        client_user = db->user;
     unsigned h = hash_str(hash_str(2166136261u, db->name), client_user) % ROUTE_BUCKETS;
     pthread_mutex_lock(&routes_lock);
     struct route *r;

@@ -102,9 +102,9 @@ static void test_get(void)
 
     struct route *f = route_get(db2, "alice", 0, "clientpw");
     struct route *g = route_get(db2, "bob", 0, NULL);
-    ok(f && g && f != g, "forced-user database: one route per client user");
+    ok(f && g && f == g, "forced-user database: one pool for every client user");
     is_str(f->user, "forced", "login user is the database's forced user");
-    is_str(f->key_user, "alice", "key user is still the client's");
+    is_str(f->key_user, "forced", "the pool is keyed by the forced user");
     is_str(f->password, "fpw", "password is the forced user's, not the client's");
     is_str(g->password, "fpw", "same password for every client user");
 }
