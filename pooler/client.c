@@ -94,8 +94,7 @@ void client_free(struct client *c)
         explicit_bzero(c->backend_password, strlen(c->backend_password));
         free(c->backend_password);
     }
-    for (int i = 0; i < MY_NVARS; i++)
-        free(c->my_vars[i]);
+    relay_my_vars_clear(c);
     free(c->my_schema);
     c->proto->free_state(c);
     free(c);

@@ -24,8 +24,8 @@
 #include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
 
-/* MySQL session variables that follow a client from server to server (relay_my.c names them). */
-#define MY_NVARS 8
+/* MySQL session variables a client may carry from server to server before it is pinned. */
+#define MY_MAX_VARS 64
 
 struct worker;
 struct route;
@@ -75,19 +75,20 @@ struct client {
     struct param_set want;      /* settable parameters the client asked for */
     char *user;
     char *dbname;
-    char *backend_password;  /* password for logging in to the server, or NULL */
-    void *auth;              /* auth exchange state while in CL_AUTH */
-    bool welcomed;           /* login completed (ReadyForQuery sent) */
-    bool zombie;             /* closed while a server was on its way to it */
-    bool read_paused;        /* rio stopped for backpressure */
-    bool counted;            /* counted in the global client total */
-    uint64_t my_caps;        /* MySQL: capabilities agreed with the client */
-    uint8_t my_seq;          /* MySQL: sequence id of weir's next packet during login */
-    uint16_t my_charset;     /* MySQL: the client's collation id */
-    bool pinned;             /* MySQL: holds session state that cannot move: keeps its server */
-    char *my_vars[MY_NVARS]; /* MySQL: movable session variables the client set (or NULL) */
-    char *my_schema;         /* MySQL: the client's current schema when it changed it */
-    char addr[64];           /* "ip:port" of the peer */
+    char *backend_password; /* password for logging in to the server, or NULL */
+    void *auth;             /* auth exchange state while in CL_AUTH */
+    bool welcomed;          /* login completed (ReadyForQuery sent) */
+    bool zombie;            /* closed while a server was on its way to it */
+    bool read_paused;       /* rio stopped for backpressure */
+    bool counted;           /* counted in the global client total */
+    uint64_t my_caps;       /* MySQL: capabilities agreed with the client */
+    uint8_t my_seq;         /* MySQL: sequence id of weir's next packet during login */
+    uint16_t my_charset;    /* MySQL: the client's collation id */
+    bool pinned;            /* MySQL: holds session state that cannot move: keeps its server */
+    char **my_vars;         /* MySQL: session variables the client set: name, value, ... */
+    int my_nvars;           /* MySQL: pairs in my_vars */
+    char *my_schema;        /* MySQL: the client's current schema when it changed it */
+    char addr[64];          /* "ip:port" of the peer */
 };
 
 enum server_state {

@@ -22,8 +22,8 @@ enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR };
  */
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b);
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b);
-/* Names of the MySQL session variables that follow clients (client->my_vars order). */
-extern const char *const relay_my_vars[MY_NVARS];
+/* Forgets the MySQL session variables a client carried. */
+void relay_my_vars_clear(struct client *c);
 /* An OK packet's session-state block: remember movable state, pin for the rest. */
 void relay_my_session_state(struct server *s, struct client *c, const uint8_t *payload, size_t len);
 

@@ -111,10 +111,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 if (t->resp.command == COM_RESET_CONNECTION && !t->resp.error) {
                     /* The client reset its own session: nothing of it is left to keep. */
                     c->pinned = false;
-                    for (int i = 0; i < MY_NVARS; i++) {
-                        free(c->my_vars[i]);
-                        c->my_vars[i] = NULL;
-                    }
+                    relay_my_vars_clear(c);
                     free(c->my_schema);
                     c->my_schema = NULL;
                     s->my_dirty = false;
@@ -131,32 +128,74 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
     return SCAN_OK;
 }
 
-/* Session variables that may follow a client to another server (tracked by the server). */
-const char *const relay_my_vars[MY_NVARS] = {
-    "autocommit",
-    "character_set_client",
-    "character_set_connection",
-    "character_set_results",
-    "collation_connection",
-    "time_zone",
-    "sql_mode",
-    "tx_isolation",
-};
+static char *dup_n(const uint8_t *p, size_t n)
+{
+    char *v = malloc(n + 1);
+    if (v) {
+        memcpy(v, p, n);
+        v[n] = 0;
+    }
+    return v;
+}
 
 static void set_str(char **dst, const uint8_t *p, size_t n)
 {
-    char *v = malloc(n + 1);
+    char *v = dup_n(p, n);
     if (!v)
         return;
-    memcpy(v, p, n);
-    v[n] = 0;
     free(*dst);
     *dst = v;
 }
 
+static bool printable(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return false;
+    return true;
+}
+
+void relay_my_vars_clear(struct client *c)
+{
+    for (int i = 0; i < 2 * c->my_nvars; i++)
+        free(c->my_vars[i]);
+    free(c->my_vars);
+    c->my_vars = NULL;
+    c->my_nvars = 0;
+}
+
+/* Records name = value for the client; false when it cannot (too many, out of memory). */
+static bool var_set(struct client *c, const uint8_t *name, size_t nlen, const uint8_t *value,
+                    size_t vlen)
+{
+    for (int i = 0; i < c->my_nvars; i++) {
+        if (strlen(c->my_vars[2 * i]) == nlen &&
+            !strncasecmp(c->my_vars[2 * i], (const char *)name, nlen)) {
+            set_str(&c->my_vars[2 * i + 1], value, vlen);
+            return true;
+        }
+    }
+    if (c->my_nvars >= MY_MAX_VARS)
+        return false;
+    char **vars = realloc(c->my_vars, sizeof(*vars) * 2 * (c->my_nvars + 1));
+    if (!vars)
+        return false;
+    c->my_vars = vars;
+    char *n = dup_n(name, nlen), *v = dup_n(value, vlen);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return false;
+    }
+    vars[2 * c->my_nvars] = n;
+    vars[2 * c->my_nvars + 1] = v;
+    c->my_nvars++;
+    return true;
+}
+
 /*
  * An OK packet of the server, whole: with CLIENT_SESSION_TRACK and the
- * state-changed flag it says what changed in the session. Movable variables
+ * state-changed flag it says what changed in the session. System variables
  * and the schema are remembered for the client (and make the server dirty);
  * any other change (user variables, temporary tables, text PREPARE, ...) is
  * reported as STATE_CHANGE alone and pins the client to this server, and so
@@ -176,13 +215,16 @@ void relay_my_session_state(struct server *s, struct client *c, const uint8_t *p
     while ((rc = my_track_next(&it, &e)) == WR_OK) {
         switch (e.type) {
         case SESSION_TRACK_SYSTEM_VARIABLES:
-            for (int i = 0; i < MY_NVARS; i++) {
-                if (e.name_len == strlen(relay_my_vars[i]) &&
-                    !strncasecmp((const char *)e.name, relay_my_vars[i], e.name_len)) {
-                    set_str(&c->my_vars[i], e.value, e.value_len);
-                    explained = true;
-                }
-            }
+            /*
+             * Every system variable is tracked ('*'); each moves with a SET
+             * SESSION. A value that is not plain text (seen after SET
+             * STATEMENT ... FOR) is not trusted: the client stays here.
+             */
+            if (printable(e.value, e.value_len) &&
+                var_set(c, e.name, e.name_len, e.value, e.value_len))
+                explained = true;
+            else
+                c->pinned = true;
             break;
         case SESSION_TRACK_SCHEMA:
             set_str(&c->my_schema, e.value, e.value_len);

@@ -28,9 +28,7 @@
 static const char my_session_sql[] =
     "SET SESSION progress_report_time = 0, session_track_state_change = ON, "
     "session_track_schema = ON, session_track_transaction_info = STATE, "
-    "session_track_system_variables = "
-    "'autocommit,character_set_client,character_set_connection,character_set_results,"
-    "collation_connection,time_zone,sql_mode,tx_isolation'";
+    "session_track_system_variables = '*'";
 
 static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
@@ -209,6 +207,7 @@ void server_connect(struct worker *w, struct route *r)
             ROUTE_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
         .charset =
             s->kind == BACKEND_MYSQL ? my_charset_name(ROUTE_VARIANT_CHARSET(r->variant)) : NULL,
+        .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
     };
     char err[256];
     s->bc = s->ops->connect_start(&bp, err, sizeof(err));
@@ -302,17 +301,35 @@ static void append_set(char *q, size_t cap, size_t *len, const char *name, const
 }
 
 /* Sends the client's parameters that differ from the server's, or starts relaying. */
-/* Appends "name = 'value'" (MySQL quoting) to a SET list. */
+/* True for values MySQL wants as numbers, not strings (SET lock_wait_timeout = 5). */
+static bool is_number(const char *v)
+{
+    const char *p = v + (*v == '-');
+    if (!*p)
+        return false;
+    bool dot = false;
+    for (; *p; p++) {
+        if (*p == '.' && !dot)
+            dot = true;
+        else if (*p < '0' || *p > '9')
+            return false;
+    }
+    return true;
+}
+
+/* Appends "name = value" (a number as is, anything else quoted) to a SET list. */
 static void append_my_var(char *q, size_t cap, size_t *len, const char *name, const char *value)
 {
     size_t n = *len;
-    n += snprintf(q + n, n < cap ? cap - n : 0, "%s%s = '", n ? ", " : "SET SESSION ", name);
+    bool number = is_number(value);
+    n += snprintf(q + n, n < cap ? cap - n : 0, "%s@@session.`%s` = %s", n ? ", " : "SET ", name,
+                  number ? "" : "'");
     for (const char *p = value; *p && n + 3 < cap; p++) {
-        if (*p == '\'' || *p == '\\')
+        if (!number && (*p == '\'' || *p == '\\'))
             q[n++] = '\\';
         q[n++] = *p;
     }
-    if (n < cap)
+    if (n < cap && !number)
         n += snprintf(q + n, cap - n, "'");
     *len = n;
 }
@@ -322,9 +339,8 @@ static void server_setup_my(struct server *s, struct client *c)
 {
     char q[4096];
     size_t len = 0;
-    for (int i = 0; i < MY_NVARS; i++)
-        if (c->my_vars[i])
-            append_my_var(q, sizeof(q), &len, relay_my_vars[i], c->my_vars[i]);
+    for (int i = 0; i < c->my_nvars; i++)
+        append_my_var(q, sizeof(q), &len, c->my_vars[2 * i], c->my_vars[2 * i + 1]);
     bool schema = c->my_schema && strcmp(c->my_schema, s->route->db->dbname);
     if (len >= sizeof(q)) {
         server_close(s, "client session variables too long to re-apply");
@@ -506,6 +522,8 @@ static void server_reset_continue(struct server *s)
         s->my_dirty = false;
         send_my_command(s, COM_RESET_CONNECTION);
         send_my_command_arg(s, COM_QUERY, my_session_sql);
+        /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */
+        send_my_command_arg(s, COM_INIT_DB, s->route->db->dbname);
     } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
                (s->route->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
         s->reset_stage = RESET_QUERY;

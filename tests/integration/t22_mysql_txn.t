@@ -453,8 +453,7 @@ section('pinning on fresh backends', sub {
     my $w = txn_weir(default_pool_size => 2);
     my $c = connect_or_die($w);
     my @t = row($c, 'SELECT @@session_track_state_change, @@session_track_system_variables');
-    is(join(' ', map { nul($_) } @t), '1 autocommit,character_set_client,character_set_connection,'
-            . 'character_set_results,collation_connection,time_zone,sql_mode,tx_isolation',
+    is(join(' ', map { nul($_) } @t), '1 *',
         "a backend weir has just logged in to has weir's session tracking on");
     $c->disconnect;
     pin_case($w, 'SET @x = 42 on a fresh backend', %USERVAR);
