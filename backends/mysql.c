@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <mysql.h>
 
@@ -199,6 +200,18 @@ static void myb_close(struct backend_conn *c)
 {
     if (!c)
         return;
+    /*
+     * Say goodbye ourselves: after the pooler's raw traffic the connector's
+     * non-blocking state would not send COM_QUIT, and the server would log
+     * an aborted connection.
+     */
+    int fd = mysql_get_socket(c->my);
+    if (fd != -1 && c->thread_id) {
+        static const unsigned char quit[] = {1, 0, 0, 0, 1};
+        if (send(fd, quit, sizeof(quit), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* the server is gone already */
+        }
+    }
     mysql_close(c->my);
     explicit_bzero(c->password, sizeof(c->password));
     free(c);
