@@ -8,7 +8,9 @@
  * Framing: weir offers the capabilities a MariaDB server offers through
  * Connector/C (never CLIENT_DEPRECATE_EOF). The flags that change what the
  * server sends (and the character set) are part of the route's key, so a
- * client only ever gets server connections opened with its own flags.
+ * client only ever gets server connections opened with its own flags. What
+ * Connector/C always negotiates and a client may lack (session tracking,
+ * MariaDB's extended and cached metadata) is translated in relay_my.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,11 +45,6 @@
     (CLIENT_FOUND_ROWS | CLIENT_IGNORE_SPACE | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS |    \
      CLIENT_PS_MULTI_RESULTS | CLIENT_SESSION_TRACK | CLIENT_INTERACTIVE |                         \
      MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
-
-/* Flags Connector/C always uses against MariaDB: a client without them cannot be served yet. */
-#define MY_REQUIRED_CAPS                                                                           \
-    (CLIENT_PROTOCOL_41 | CLIENT_SESSION_TRACK | MARIADB_CLIENT_EXTENDED_METADATA |                \
-     MARIADB_CLIENT_CACHE_METADATA)
 
 struct my_auth_state {
     uint8_t scramble[MY_SCRAMBLE_LEN];
@@ -254,13 +251,6 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
     c->db = config_find_db(weir.cfg, c->dbname);
     if (!c->db || c->db->backend != BACKEND_MYSQL) {
         client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
-        return;
-    }
-    if ((c->my_caps & MY_REQUIRED_CAPS) != MY_REQUIRED_CAPS) {
-        client_fail(c, "08P01",
-                    "this client lacks MariaDB protocol extensions weir needs to pool it "
-                    "(capabilities %#llx)",
-                    (unsigned long long)c->my_caps);
         return;
     }
     bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);

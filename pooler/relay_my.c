@@ -14,6 +14,10 @@
 
 #include "pooler/worker.h"
 
+/* Capabilities of a server connection a client may lack: weir translates those packets. */
+#define MY_XLATE_CAPS                                                                              \
+    (CLIENT_SESSION_TRACK | MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
+
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
@@ -63,6 +67,94 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
     return SCAN_OK;
 }
 
+/*
+ * Replaces the payload of the packet at b->parsed (old_len bytes) with
+ * new_len bytes already written over its start, closing the gap in the
+ * buffer and fixing the length in the header.
+ */
+static void shrink_packet(struct iobuf *b, uint32_t old_len, uint32_t new_len)
+{
+    uint8_t *pkt = b->data + b->parsed;
+    uint32_t gap = old_len - new_len;
+    if (gap) {
+        memmove(pkt + 4 + new_len, pkt + 4 + old_len, b->recv - (b->parsed + 4 + old_len));
+        b->recv -= gap;
+    }
+    pkt[0] = new_len & 0xff;
+    pkt[1] = (new_len >> 8) & 0xff;
+    pkt[2] = (new_len >> 16) & 0xff;
+}
+
+/* Length of a length-encoded integer's encoding from its first byte. */
+static size_t lenenc_size(uint8_t first)
+{
+    return first < 0xfb ? 1 : first == 0xfc ? 3 : first == 0xfd ? 4 : first == 0xfe ? 9 : 1;
+}
+
+/*
+ * Rewrites a server packet for a client that lacks some of the server
+ * connection's capabilities (a MySQL-protocol client without MariaDB's
+ * extensions): OK packets without session tracking, column definitions
+ * without extended type info, column counts without the cached-metadata
+ * flag. `before` is the tracker's state when the packet arrived. Returns
+ * false when the packet cannot be translated.
+ */
+static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8_t before,
+                      uint32_t len)
+{
+    uint8_t *p = b->data + b->parsed + 4;
+    uint64_t missing = s->my_caps & ~c->my_caps;
+    if ((before == MY_RS_FIRST || before == MY_RS_SIMPLE) && len > 0 && p[0] == 0x00 &&
+        (missing & CLIENT_SESSION_TRACK)) {
+        struct my_ok ok;
+        if (my_ok_parse(p, len, s->my_caps, &ok) != WR_OK)
+            return false;
+        struct my_out o;
+        my_out_init(&o);
+        my_out_int1(&o, 0x00);
+        my_out_lenenc(&o, ok.affected_rows);
+        my_out_lenenc(&o, ok.insert_id);
+        my_out_int2(&o, ok.status & ~SERVER_SESSION_STATE_CHANGED);
+        my_out_int2(&o, ok.warnings);
+        if (ok.info_len)
+            my_out_bytes(&o, ok.info, ok.info_len);
+        bool good = !o.failed && o.len <= len;
+        if (good) {
+            memcpy(p, o.data, o.len);
+            shrink_packet(b, len, (uint32_t)o.len);
+        }
+        my_out_free(&o);
+        return good;
+    }
+    if (before == MY_RS_FIRST && len > 0 && p[0] != 0x00 && p[0] != 0xff && p[0] != 0xfb &&
+        (missing & MARIADB_CLIENT_CACHE_METADATA) && len == lenenc_size(p[0]) + 1) {
+        /* The "metadata follows" byte; without it the definitions cannot be restored. */
+        if (p[len - 1] != 1)
+            return false;
+        shrink_packet(b, len, len - 1);
+        return true;
+    }
+    bool coldef = before == MY_RS_COLDEFS || before == MY_RS_PREP_PARAMS ||
+                  before == MY_RS_PREP_COLS || before == MY_RS_FIELDS;
+    if (coldef && (missing & MARIADB_CLIENT_EXTENDED_METADATA) && len > 0 && p[0] != 0xfe &&
+        p[0] != 0xff) {
+        /* catalog, schema, table, org_table, name, org_name, then the extended info. */
+        struct my_in in;
+        my_in_init(&in, p, len);
+        size_t n;
+        for (int i = 0; i < 6; i++)
+            my_in_lenenc_str(&in, &n);
+        size_t at = len - my_in_left(&in);
+        my_in_lenenc_str(&in, &n);
+        if (in.failed)
+            return false;
+        size_t ext = len - my_in_left(&in) - at;
+        memmove(p + at, p + at + ext, len - at - ext);
+        shrink_packet(b, len, (uint32_t)(len - ext));
+    }
+    return true;
+}
+
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
@@ -89,7 +181,10 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 return SCAN_OK;
             uint8_t first = len > 0 ? b->data[b->parsed + 4] : 0;
             bool whole = avail >= 4 + len;
-            if (!whole && my_resp_wants_whole(&t->resp, first, len)) {
+            bool xlate = (s->my_caps & ~c->my_caps & MY_XLATE_CAPS) != 0;
+            bool defs = t->resp.state == MY_RS_COLDEFS || t->resp.state == MY_RS_PREP_PARAMS ||
+                        t->resp.state == MY_RS_PREP_COLS || t->resp.state == MY_RS_FIELDS;
+            if (!whole && (my_resp_wants_whole(&t->resp, first, len) || (xlate && defs))) {
                 if (4 + len <= b->cap)
                     return SCAN_OK;
                 return SCAN_ERROR;
@@ -102,6 +197,11 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
             if (whole && first == 0x00 && len > 0 && (s->my_caps & CLIENT_SESSION_TRACK) &&
                 (before == MY_RS_FIRST || before == MY_RS_SIMPLE))
                 relay_my_session_state(s, c, b->data + b->parsed + 4, len);
+            if (xlate && whole) {
+                if (!translate(s, c, b, before, len) ||
+                    my_pkt_peek(b->data + b->parsed, b->recv - b->parsed, &len, &seq) != WR_OK)
+                    return SCAN_ERROR;
+            }
             if (rc == WR_DONE) {
                 t->busy = false;
                 if (t->resp.has_status) {
