@@ -325,3 +325,28 @@ void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
     else
         ev_io_stop(loop, io);
 }
+
+bool client_read_input(struct client *c)
+{
+    if (!c->in && !(c->in = buf_get(&c->w->bufs))) {
+        client_fail(c, "53200", "out of memory");
+        return false;
+    }
+    ssize_t n = relay_recv(c->fd, c->in);
+    if (n == 0 || n == -2) {
+        client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
+        return false;
+    }
+    if (n == -1)
+        return false;
+    c->last_active = ev_now(c->w->loop);
+    return true;
+}
+
+void client_hold_input(struct client *c)
+{
+    if (buf_space(c->in) == 0 && !c->read_paused) {
+        ev_io_stop(c->w->loop, &c->rio);
+        c->read_paused = true;
+    }
+}

@@ -40,6 +40,13 @@ static inline void client_server_ready(struct client *c)
 }
 /* The client's socket drained: weir's own bytes first, then the relay. */
 void client_write_cb(struct ev_loop *loop, ev_io *io, int revents);
+/*
+ * Reads what a client not yet relaying sent into c->in. Returns true when
+ * new bytes are there; false when nothing came or the client was closed.
+ */
+bool client_read_input(struct client *c);
+/* A client waiting for its server: keep its bytes, stop reading when the buffer is full. */
+void client_hold_input(struct client *c);
 /* Frees a client that is off every list and watcher. */
 void client_free(struct client *c);
 /* A random 32-bit number for keys and salts. */

@@ -320,18 +320,8 @@ static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         relay_client_readable(c);
         return;
     }
-    if (!c->in && !(c->in = buf_get(&c->w->bufs))) {
-        client_fail(c, "53200", "out of memory");
+    if (!client_read_input(c))
         return;
-    }
-    ssize_t n = relay_recv(c->fd, c->in);
-    if (n == 0 || n == -2) {
-        client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
-        return;
-    }
-    if (n == -1)
-        return;
-    c->last_active = ev_now(loop);
     switch (c->state) {
     case CL_STARTUP:
     case CL_AUTH:
@@ -346,10 +336,7 @@ static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         break;
     case CL_WAITING:
     case CL_SETUP:
-        if (buf_space(c->in) == 0) {
-            ev_io_stop(loop, &c->rio);
-            c->read_paused = true;
-        }
+        client_hold_input(c);
         break;
     case CL_ACTIVE:
         break;

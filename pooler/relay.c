@@ -88,12 +88,8 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         return relay_my_scan_client(c, s, b);
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (c->in_remaining) {
-            uint32_t k = avail < c->in_remaining ? avail : c->in_remaining;
-            b->parsed += k;
-            c->in_remaining -= k;
+        if (relay_skip_body(b, &c->in_remaining))
             continue;
-        }
         char type;
         uint32_t body;
         int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
@@ -230,12 +226,8 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
         return relay_my_scan_server(s, c, b);
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (s->in_remaining) {
-            uint32_t k = avail < s->in_remaining ? avail : s->in_remaining;
-            b->parsed += k;
-            s->in_remaining -= k;
+        if (relay_skip_body(b, &s->in_remaining))
             continue;
-        }
         char type;
         uint32_t body;
         int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);

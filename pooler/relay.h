@@ -27,6 +27,21 @@ void relay_my_vars_clear(struct client *c);
 /* An OK packet's session-state block: remember movable state, pin for the rest. */
 void relay_my_session_state(struct server *s, struct client *c, const uint8_t *payload, size_t len);
 
+/*
+ * Passes over what is left of the current message's body in b (bodies are
+ * forwarded, never looked at). True when there was something to pass over.
+ */
+static inline bool relay_skip_body(struct iobuf *b, uint32_t *remaining)
+{
+    if (*remaining == 0)
+        return false;
+    uint32_t avail = b->recv - b->parsed;
+    uint32_t k = avail < *remaining ? avail : *remaining;
+    b->parsed += k;
+    *remaining -= k;
+    return true;
+}
+
 /* The client's socket is readable (client ACTIVE). */
 void relay_client_readable(struct client *c);
 /* The server's socket is readable (server ACTIVE). */

@@ -23,12 +23,8 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
     struct my_track_state *t = &s->my;
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (c->in_remaining) {
-            uint32_t k = avail < c->in_remaining ? avail : c->in_remaining;
-            b->parsed += k;
-            c->in_remaining -= k;
+        if (relay_skip_body(b, &c->in_remaining))
             continue;
-        }
         uint32_t len;
         uint8_t seq;
         if (my_pkt_peek(b->data + b->parsed, avail, &len, &seq) != WR_OK)
@@ -160,12 +156,8 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
     struct my_track_state *t = &s->my;
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (s->in_remaining) {
-            uint32_t k = avail < s->in_remaining ? avail : s->in_remaining;
-            b->parsed += k;
-            s->in_remaining -= k;
+        if (relay_skip_body(b, &s->in_remaining))
             continue;
-        }
         uint32_t len;
         uint8_t seq;
         if (my_pkt_peek(b->data + b->parsed, avail, &len, &seq) != WR_OK)

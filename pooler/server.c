@@ -686,12 +686,8 @@ static void server_internal_input(struct server *s)
     }
     while (b->parsed < b->recv && s->outstanding > 0) {
         uint32_t avail = b->recv - b->parsed;
-        if (s->in_remaining) {
-            uint32_t k = avail < s->in_remaining ? avail : s->in_remaining;
-            b->parsed += k;
-            s->in_remaining -= k;
+        if (relay_skip_body(b, &s->in_remaining))
             continue;
-        }
         char type;
         uint32_t body;
         int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
