@@ -239,10 +239,21 @@ static void set_str(char **dst, const uint8_t *p, size_t n)
     *dst = v;
 }
 
+static bool is_identifier(const uint8_t *p, size_t n)
+{
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+              (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+            return false;
+    return true;
+}
+
 static bool printable(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x20 || p[i] == 0x7f)
+        if (p[i] < 0x20 || p[i] >= 0x7f)
             return false;
     return true;
 }
@@ -309,10 +320,10 @@ void relay_my_session_state(struct server *s, struct client *c, const uint8_t *p
         case SESSION_TRACK_SYSTEM_VARIABLES:
             /*
              * Every system variable is tracked ('*'); each moves with a SET
-             * SESSION. A value that is not plain text (seen after SET
-             * STATEMENT ... FOR) is not trusted: the client stays here.
+             * SESSION. A name or value that is not plain text could not be
+             * re-applied safely: the client stays here instead.
              */
-            if (printable(e.value, e.value_len) &&
+            if (is_identifier(e.name, e.name_len) && printable(e.value, e.value_len) &&
                 var_set(c, e.name, e.name_len, e.value, e.value_len))
                 explained = true;
             else

@@ -300,7 +300,6 @@ static void append_set(char *q, size_t cap, size_t *len, const char *name, const
     *len = n;
 }
 
-/* Sends the client's parameters that differ from the server's, or starts relaying. */
 /* True for values MySQL wants as numbers, not strings (SET lock_wait_timeout = 5). */
 static bool is_number(const char *v)
 {
@@ -331,6 +330,8 @@ static void append_my_var(char *q, size_t cap, size_t *len, const char *name, co
     }
     if (n < cap && !number)
         n += snprintf(q + n, cap - n, "'");
+    if (n < cap)
+        q[n] = 0;
     *len = n;
 }
 
@@ -355,6 +356,7 @@ static void server_setup_my(struct server *s, struct client *c)
     c->state = CL_SETUP;
     s->setup_error[0] = 0;
     s->my_dirty = true;
+
     if (len)
         send_my_command_arg(s, COM_QUERY, q);
     if (schema)
@@ -363,6 +365,7 @@ static void server_setup_my(struct server *s, struct client *c)
         server_close(s, "cannot send session set-up");
 }
 
+/* Sends the client's parameters that differ from the server's, or starts relaying. */
 static void server_setup(struct server *s, struct client *c)
 {
     if (s->kind == BACKEND_MYSQL) {
