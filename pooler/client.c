@@ -350,3 +350,22 @@ void client_hold_input(struct client *c)
         c->read_paused = true;
     }
 }
+
+void client_start_relay(struct client *c)
+{
+    c->state = CL_ACTIVE;
+    if (c->out.failed) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    if (client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return;
+    }
+    if (!relay_start(c))
+        return;
+    /* Logged in through a server, or woken for a message that needed no answer yet. */
+    struct server *s = c->server;
+    if (s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
+        relay_try_release(s);
+}

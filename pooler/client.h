@@ -47,6 +47,12 @@ void client_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 bool client_read_input(struct client *c);
 /* A client waiting for its server: keep its bytes, stop reading when the buffer is full. */
 void client_hold_input(struct client *c);
+/*
+ * The client's server is ready and its login reply is queued: send it, relay
+ * what the client already said, and give the server back at once if pooling
+ * allows (a login that needed a server, a message that needed no answer).
+ */
+void client_start_relay(struct client *c);
 /* Frees a client that is off every list and watcher. */
 void client_free(struct client *c);
 /* A random 32-bit number for keys and salts. */

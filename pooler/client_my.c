@@ -112,20 +112,7 @@ static void my_server_ready(struct client *c)
 {
     if (!c->welcomed)
         my_welcome(c);
-    c->state = CL_ACTIVE;
-    if (c->out.failed) {
-        client_fail(c, "53200", "out of memory");
-        return;
-    }
-    if (client_flush_out(c) == WR_ERROR) {
-        client_close(c, "cannot write to client");
-        return;
-    }
-    if (!relay_start(c))
-        return;
-    struct server *s = c->server;
-    if (s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
-        relay_try_release(s);
+    client_start_relay(c);
 }
 
 const struct client_proto client_my_proto = {

@@ -105,21 +105,7 @@ static void pg_server_ready(struct client *c)
 {
     if (!c->welcomed)
         client_welcome(c, &c->server->params);
-    c->state = CL_ACTIVE;
-    if (c->out.failed) {
-        client_fail(c, "53200", "out of memory");
-        return;
-    }
-    if (client_flush_out(c) == WR_ERROR) {
-        client_close(c, "cannot write to client");
-        return;
-    }
-    if (!relay_start(c))
-        return;
-    /* Logged in through a server, or woken for a message that needed no answer yet. */
-    struct server *s = c->server;
-    if (s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
-        relay_try_release(s);
+    client_start_relay(c);
 }
 
 /* Authentication succeeded: say so, then queue for a server. */

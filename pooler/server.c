@@ -610,19 +610,30 @@ int server_flush_out(struct server *s)
  */
 static void server_internal_done(struct server *s);
 
-/* MySQL: the answers to weir's own commands (OK or ERR) are read and dropped. */
-static void server_internal_input_my(struct server *s)
+/*
+ * Reads the answers to weir's own queries into s->in. Returns the buffer, or
+ * NULL when the server was closed (EOF, error, out of memory).
+ */
+static struct iobuf *server_read_internal(struct server *s)
 {
     if (!s->in && !(s->in = buf_get(&s->w->bufs))) {
         server_close(s, "out of memory");
-        return;
+        return NULL;
     }
-    struct iobuf *b = s->in;
-    ssize_t n = relay_recv(s->fd, b);
+    ssize_t n = relay_recv(s->fd, s->in);
     if (n == 0 || n == -2) {
         server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
-        return;
+        return NULL;
     }
+    return s->in;
+}
+
+/* MySQL: the answers to weir's own commands (OK or ERR) are read and dropped. */
+static void server_internal_input_my(struct server *s)
+{
+    struct iobuf *b = server_read_internal(s);
+    if (!b)
+        return;
     while (b->parsed < b->recv && s->outstanding > 0) {
         uint32_t avail = b->recv - b->parsed, len;
         uint8_t seq;
@@ -677,16 +688,9 @@ static void server_internal_input(struct server *s)
         server_internal_input_my(s);
         return;
     }
-    if (!s->in && !(s->in = buf_get(&s->w->bufs))) {
-        server_close(s, "out of memory");
+    struct iobuf *b = server_read_internal(s);
+    if (!b)
         return;
-    }
-    struct iobuf *b = s->in;
-    ssize_t n = relay_recv(s->fd, b);
-    if (n == 0 || n == -2) {
-        server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
-        return;
-    }
     while (b->parsed < b->recv && s->outstanding > 0) {
         uint32_t avail = b->recv - b->parsed;
         if (relay_skip_body(b, &s->in_remaining))
