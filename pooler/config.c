@@ -396,8 +396,25 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
     STR_KEY("track_extra_parameters", track_extra_parameters)
     BOOL_KEY("log_connections", log_connections)
     BOOL_KEY("log_disconnections", log_disconnections)
+    BOOL_KEY("log_pooler_errors", log_pooler_errors)
     INT_KEY("verbose", verbose, 0, 10)
     STR_KEY("logfile", logfile)
+    BOOL_KEY("syslog", syslog)
+    STR_KEY("syslog_ident", syslog_ident)
+    STR_KEY("syslog_facility", syslog_facility)
+    STR_KEY("metrics_addr", metrics_addr)
+    INT_KEY("metrics_port", metrics_port, 0, 65535)
+    SEC_KEY("stats_period", stats_period)
+    BOOL_KEY("allow_local_infile", allow_local_infile)
+    if (!strcmp(k, "log_format")) {
+        if (!strcmp(v, "text"))
+            cfg->log_format = LOG_FORMAT_TEXT;
+        else if (!strcmp(v, "json"))
+            cfg->log_format = LOG_FORMAT_JSON;
+        else
+            goto bad;
+        return true;
+    }
     if (!strcmp(k, "auth_type")) {
         if (!strcmp(v, "trust"))
             cfg->auth_type = AUTH_TRUST;
@@ -499,6 +516,10 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->reserve_pool_timeout = 5;
     cfg->log_connections = 1;
     cfg->log_disconnections = 1;
+    cfg->log_pooler_errors = 1;
+    cfg->syslog_ident = strdup("weir");
+    cfg->syslog_facility = strdup("daemon");
+    cfg->stats_period = 60;
 
     err[0] = 0;
     struct line_reader lr = {fopen(path, "r"), 0, false};
@@ -569,6 +590,9 @@ void config_free(struct config *cfg)
     free(cfg->server_check_query);
     free(cfg->track_extra_parameters);
     free(cfg->logfile);
+    free(cfg->syslog_ident);
+    free(cfg->syslog_facility);
+    free(cfg->metrics_addr);
     free(cfg);
 }
 

@@ -17,6 +17,7 @@
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1, POOL_STATEMENT = 2 };
 enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN = 1, AUTH_MD5 = 2, AUTH_SCRAM = 3 };
 enum backend_kind { BACKEND_POSTGRES = 0, BACKEND_MYSQL = 1 };
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
 struct db_entry {
     char *name;             /* the name clients ask for */
@@ -75,8 +76,17 @@ struct config {
     char *track_extra_parameters;
     int log_connections;
     int log_disconnections;
+    int log_pooler_errors;
     int verbose;
     char *logfile;
+    enum log_format log_format;
+    int syslog;             /* also log to syslog */
+    char *syslog_ident;     /* default "weir" */
+    char *syslog_facility;  /* default "daemon" */
+    char *metrics_addr;     /* default: listen_addr */
+    int metrics_port;       /* Prometheus /metrics, 0 = off */
+    double stats_period;    /* seconds between SHOW STATS_AVERAGES updates */
+    int allow_local_infile; /* MySQL LOAD DATA LOCAL INFILE passes through when set */
     struct db_entry *dbs;
     int ndbs;
     struct user_entry *users;
