@@ -159,8 +159,31 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
     client_close(c, msg);
 }
 
+/*
+ * A reload replaced c's pool (its database changed or left the configuration):
+ * move c to the pool built from the new entry. False (c failed) when its
+ * database is gone.
+ */
+static bool client_follow_reload(struct client *c)
+{
+    const struct db_entry *db = config_find_db(weir.cfg, c->db->name);
+    struct route *r = db && db->backend == c->db->backend
+                          ? route_get(db, c->user, c->route->variant, c->backend_password)
+                          : NULL;
+    if (!r) {
+        client_fail(c, "3D000", "database \"%s\" is no longer served (configuration reloaded)",
+                    c->db->name);
+        return false;
+    }
+    c->db = db;
+    c->route = r;
+    return true;
+}
+
 void client_request_server(struct client *c, bool front)
 {
+    if (route_retired(c->route) && !client_follow_reload(c))
+        return;
     c->state = CL_WAITING;
     c->deadline =
         weir.cfg->query_wait_timeout > 0 ? ev_now(c->w->loop) + weir.cfg->query_wait_timeout : 0;

@@ -34,13 +34,16 @@ struct parse_ctx {
     char *err;
     size_t errlen;
     bool failed;
+    bool unknown; /* set_main met a key it does not know */
 };
 
 static void cfg_error(struct parse_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void cfg_error(struct parse_ctx *ctx, const char *fmt, ...)
 {
-    int n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->cfg->path, ctx->lr->lineno);
+    /* A run-time SET (no file) gets no file:line prefix. */
+    int n = ctx->lr->f ? snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->cfg->path, ctx->lr->lineno)
+                       : 0;
     if (n < 0 || (size_t)n >= ctx->errlen)
         return;
     va_list ap;
@@ -436,6 +439,9 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
         return true;
     }
     /* A pgbouncer.ini carries many keys weir does not know (yet): warn, go on. */
+    ctx->unknown = true;
+    if (!ctx->lr->f)
+        return true; /* config_set: the caller reports it */
     log_warning("%s:%d: unknown setting \"%s\" ignored", cfg->path, ctx->lr->lineno, k);
     return true;
 bad:
@@ -490,6 +496,25 @@ static char *resolve_path(const char *cfg_path, const char *p)
     return out;
 }
 
+/* Rules across keys, checked after a load and after a run-time SET. */
+static int config_check(struct config *cfg, char *err, size_t errlen)
+{
+    if (cfg->auth_type != AUTH_TRUST && !cfg->auth_file) {
+        snprintf(err, errlen, "%s: auth_type needs an auth_file", cfg->path);
+        return WR_ERROR;
+    }
+    if (cfg->auth_file && cfg->auth_file[0] != '/') {
+        char *p = resolve_path(cfg->path, cfg->auth_file);
+        if (!p) {
+            snprintf(err, errlen, "out of memory");
+            return WR_ERROR;
+        }
+        free(cfg->auth_file);
+        cfg->auth_file = p;
+    }
+    return WR_OK;
+}
+
 int config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
     struct config *cfg = calloc(1, sizeof(*cfg));
@@ -527,7 +552,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         goto failed;
     }
-    struct parse_ctx ctx = {cfg, &lr, err, errlen, false};
+    struct parse_ctx ctx = {cfg, &lr, err, errlen, false, false};
     int r = ini_parse_stream(read_line, &lr, config_line, &ctx);
     fclose(lr.f);
     if (ctx.failed)
@@ -544,20 +569,13 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->workers = n > 0 ? (int)n : 1;
     }
-    if (cfg->auth_type != AUTH_TRUST && !cfg->auth_file) {
-        snprintf(err, errlen, "%s: auth_type needs an auth_file", path);
-        goto failed;
-    }
-    if (cfg->auth_file) {
-        char *p = resolve_path(path, cfg->auth_file);
-        free(cfg->auth_file);
-        cfg->auth_file = p;
-    }
     for (int i = 0; i < cfg->ndbs; i++) {
         struct db_entry *db = &cfg->dbs[i];
         if (db->backend == BACKEND_MYSQL && !db->port_set)
             db->port = 3306;
     }
+    if (config_check(cfg, err, errlen) != WR_OK)
+        goto failed;
     *out = cfg;
     return WR_OK;
 failed:
@@ -650,4 +668,87 @@ enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry 
     if (db->pool_mode >= 0)
         return db->pool_mode;
     return cfg->pool_mode;
+}
+
+/* ---- copies and run-time changes ---- */
+
+static bool dup_str(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return !src || *dst;
+}
+
+struct config *config_dup(const struct config *src)
+{
+    struct config *cfg = malloc(sizeof(*cfg));
+    if (!cfg)
+        return NULL;
+    *cfg = *src;
+    /* Own nothing yet, so config_free of a half-made copy frees only what was copied. */
+    char **strs[] = {&cfg->path,
+                     &cfg->listen_addr,
+                     &cfg->auth_file,
+                     &cfg->admin_users,
+                     &cfg->stats_users,
+                     &cfg->server_reset_query,
+                     &cfg->server_check_query,
+                     &cfg->track_extra_parameters,
+                     &cfg->logfile,
+                     &cfg->syslog_ident,
+                     &cfg->syslog_facility,
+                     &cfg->metrics_addr};
+    const char *orig[sizeof(strs) / sizeof(strs[0])];
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        orig[i] = *strs[i];
+        *strs[i] = NULL;
+    }
+    cfg->dbs = NULL;
+    cfg->users = NULL;
+    int ndbs = cfg->ndbs, nusers = cfg->nusers;
+    cfg->ndbs = cfg->nusers = 0;
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        ok &= dup_str(strs[i], orig[i]);
+    if (ok && ndbs && !(cfg->dbs = calloc(ndbs, sizeof(*cfg->dbs))))
+        ok = false;
+    for (int i = 0; ok && i < ndbs; i++) {
+        struct db_entry *d = &cfg->dbs[i];
+        const struct db_entry *s = &src->dbs[i];
+        *d = *s;
+        d->name = d->host = d->dbname = d->user = d->password = NULL;
+        cfg->ndbs++;
+        ok = dup_str(&d->name, s->name) && dup_str(&d->host, s->host) &&
+             dup_str(&d->dbname, s->dbname) && dup_str(&d->user, s->user) &&
+             dup_str(&d->password, s->password);
+    }
+    if (ok && nusers && !(cfg->users = calloc(nusers, sizeof(*cfg->users))))
+        ok = false;
+    for (int i = 0; ok && i < nusers; i++) {
+        cfg->users[i] = src->users[i];
+        cfg->users[i].name = NULL;
+        cfg->nusers++;
+        ok = dup_str(&cfg->users[i].name, src->users[i].name);
+    }
+    if (!ok) {
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct line_reader lr = {NULL, 0, false};
+    struct parse_ctx ctx = {cfg, &lr, err, errlen, false, false};
+    err[0] = 0;
+    if (!set_main(&ctx, key, value)) {
+        if (!err[0])
+            snprintf(err, errlen, "out of memory");
+        return WR_ERROR;
+    }
+    if (ctx.unknown) {
+        snprintf(err, errlen, "unknown setting \"%.64s\"", key);
+        return WR_ERROR;
+    }
+    return config_check(cfg, err, errlen);
 }

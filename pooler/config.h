@@ -100,6 +100,15 @@ struct config {
  */
 int config_load(const char *path, struct config **out, char *err, size_t errlen) WR_MUST_CHECK;
 void config_free(struct config *cfg);
+/* A deep copy (for run-time changes), or NULL when out of memory. */
+struct config *config_dup(const struct config *cfg);
+/*
+ * Sets one [weir] key as if the file said "key = value". WR_ERROR with err
+ * for an unknown key or a bad value; cfg is then unchanged except perhaps
+ * that key.
+ */
+int config_set(struct config *cfg, const char *key, const char *value, char *err,
+               size_t errlen) WR_MUST_CHECK;
 
 const struct db_entry *config_find_db(const struct config *cfg, const char *name);
 const struct user_entry *config_find_user(const struct config *cfg, const char *name);

@@ -1,21 +1,171 @@
-/* lifecycle.c -- reload, run-time SET and shutdown, for signals and the admin console alike. */
+/*
+ * lifecycle.c -- reload, run-time SET and shutdown, for signals and the admin
+ * console alike, and the main thread's loop that carries them out.
+ *
+ * A reload builds a whole new struct config (and userlist), publishes it with
+ * one pointer store, and tells the routes (routes_reconfigure). The old ones
+ * are kept until exit: clients and routes still point into them, and a few
+ * kilobytes per reload is cheaper than reference counts on the hot path.
+ *
+ * Shutdown: SIGTERM (or SHUTDOWN WAIT_FOR_CLIENTS) closes the listening
+ * sockets -- after accepting what is already queued, so a successor process
+ * on the same port (SO_REUSEPORT) takes every new connection -- and exits
+ * once no pooled client is left. SIGINT does the same but exits once no
+ * server is linked to a client; route balancing pauses meanwhile, so clients
+ * only wait. SIGQUIT, a second SIGTERM or SIGINT, and console SHUTDOWN exit
+ * at once.
+ */
 #include "pooler/lifecycle.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/config.h"
+#include "pooler/log.h"
+#include "pooler/route.h"
+#include "pooler/userlist.h"
+#include "pooler/worker.h"
+
+#define SHUTDOWN_CHECK_INTERVAL 0.1
 
 static atomic_int shutdown_mode;
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct retired {
+    struct retired *next;
+    struct config *cfg;
+    struct userlist *users;
+};
+static struct retired *retired_list; /* [reload_lock] */
+
+static int verbosity_base;                /* from the command line: -v count, or -1 for -q */
+static struct ev_loop *_Atomic main_loop; /* set while lifecycle_run runs */
+static ev_async shutdown_async;
+static ev_timer shutdown_check;
+static ev_signal signals[4];
+
+/* Settings that only take effect at start: keep the running value, say so. */
+static void keep_start_settings(struct config *next, const struct config *cur)
+{
+#define KEEP_INT(f)                                                                                \
+    if (next->f != cur->f) {                                                                       \
+        log_warning("reload: " #f " changes only at restart; keeping %d", cur->f);                 \
+        next->f = cur->f;                                                                          \
+    }
+#define KEEP_STR(f)                                                                                \
+    if ((next->f == NULL) != (cur->f == NULL) || (next->f && strcmp(next->f, cur->f))) {           \
+        log_warning("reload: " #f " changes only at restart; keeping \"%s\"",                      \
+                    cur->f ? cur->f : "");                                                         \
+        free(next->f);                                                                             \
+        next->f = cur->f ? strdup(cur->f) : NULL;                                                  \
+    }
+    KEEP_STR(listen_addr)
+    KEEP_INT(listen_port)
+    KEEP_INT(mysql_listen_port)
+    KEEP_INT(workers)
+    KEEP_STR(track_extra_parameters)
+    KEEP_STR(metrics_addr)
+    KEEP_INT(metrics_port)
+#undef KEEP_INT
+#undef KEEP_STR
+}
+
+static void apply_verbosity(const struct config *cfg)
+{
+    log_set_verbosity(verbosity_base < 0 ? -1 : verbosity_base + cfg->verbose);
+}
+
+/*
+ * Publishes next (and next_users unless NULL), keeping the old ones alive.
+ * Called with reload_lock held.
+ */
+static int publish(struct config *next, struct userlist *next_users)
+{
+    struct retired *old = calloc(1, sizeof(*old));
+    if (!old)
+        return WR_ERROR;
+    const struct config *cur = weir.cfg;
+    keep_start_settings(next, cur);
+    old->cfg = (struct config *)cur;
+    if (next_users)
+        old->users = atomic_exchange(&weir.users, next_users);
+    weir.cfg = next;
+    old->next = retired_list;
+    retired_list = old;
+    apply_verbosity(next);
+    if ((next->logfile == NULL) != (cur->logfile == NULL) ||
+        (next->logfile && strcmp(next->logfile, cur->logfile)))
+        if (log_open_file(next->logfile) != 0)
+            log_warning("cannot open logfile %s", next->logfile);
+    routes_reconfigure(next);
+    return WR_OK;
+}
 
 int weir_reload(char *err, size_t errlen)
 {
-    snprintf(err, errlen, "reload is not implemented yet");
+    pthread_mutex_lock(&reload_lock);
+    struct config *next = NULL;
+    struct userlist *users = NULL;
+    char why[512];
+    if (config_load(weir.cfg->path, &next, why, sizeof(why)) != WR_OK) {
+        snprintf(err, errlen, "%s", why);
+        goto failed;
+    }
+    if (next->auth_file && userlist_load(next->auth_file, &users, why, sizeof(why)) != WR_OK) {
+        snprintf(err, errlen, "auth_file: %s", why);
+        goto failed;
+    }
+    /* Without an auth_file (auth_type trust) the old list stays: nothing reads it. */
+    if (publish(next, users) != WR_OK) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+    pthread_mutex_unlock(&reload_lock);
+    log_info("configuration reloaded from %s (%d databases)", next->path, next->ndbs);
+    return WR_OK;
+failed:
+    pthread_mutex_unlock(&reload_lock);
+    userlist_free(users);
+    config_free(next);
+    log_warning("reload refused, the running configuration stays: %s", err);
     return WR_ERROR;
+}
+
+static bool start_only(const char *key)
+{
+    static const char *keys[] = {"listen_addr", "listen_port",           "mysql_listen_port",
+                                 "workers",     "metrics_addr",          "metrics_port",
+                                 "auth_file",   "track_extra_parameters"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!strcmp(key, keys[i]))
+            return true;
+    return false;
 }
 
 int weir_set(const char *key, const char *value, char *err, size_t errlen)
 {
-    (void)value;
-    snprintf(err, errlen, "SET %s is not implemented yet", key);
+    if (start_only(key)) {
+        snprintf(err, errlen, "%s cannot be changed while running (edit the file; %s)", key,
+                 strcmp(key, "auth_file") ? "restart" : "RELOAD");
+        return WR_ERROR;
+    }
+    pthread_mutex_lock(&reload_lock);
+    struct config *next = config_dup(weir.cfg);
+    if (!next) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+    if (config_set(next, key, value, err, errlen) != WR_OK || publish(next, NULL) != WR_OK)
+        goto failed;
+    pthread_mutex_unlock(&reload_lock);
+    log_info("SET %s = %s", key, value);
+    return WR_OK;
+failed:
+    pthread_mutex_unlock(&reload_lock);
+    config_free(next);
     return WR_ERROR;
 }
 
@@ -24,9 +174,107 @@ void weir_shutdown(enum shutdown_mode mode)
     int cur = atomic_load(&shutdown_mode);
     while ((int)mode > cur && !atomic_compare_exchange_weak(&shutdown_mode, &cur, (int)mode))
         ;
+    struct ev_loop *loop = main_loop;
+    if ((int)mode > cur && loop)
+        ev_async_send(loop, &shutdown_async);
 }
 
 enum shutdown_mode weir_shutdown_mode(void)
 {
-    return atomic_load(&shutdown_mode);
+    return atomic_load_explicit(&shutdown_mode, memory_order_relaxed);
+}
+
+/* ---- the main thread's loop ---- */
+
+static void check_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    enum shutdown_mode m = weir_shutdown_mode();
+    if (m == SHUTDOWN_NOW || (m == SHUTDOWN_WAIT_CLIENTS && atomic_load(&weir.nclients) == 0) ||
+        (m == SHUTDOWN_WAIT_SERVERS && routes_busy_servers() == 0))
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void shutdown_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+    enum shutdown_mode m = weir_shutdown_mode();
+    if (m == SHUTDOWN_NOW) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    if (ev_is_active(&shutdown_check))
+        return; /* already draining; check_cb follows the stronger mode */
+    log_info("shutting down: no new connections; exiting when every %s",
+             m == SHUTDOWN_WAIT_CLIENTS ? "client has left" : "server is released");
+    for (int i = 0; i < weir.nworkers; i++)
+        worker_post(&weir.workers[i], msg_new(MSG_LISTEN_STOP));
+    ev_timer_start(loop, &shutdown_check);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+{
+    char err[512];
+    switch (sig->signum) {
+    case SIGHUP:
+        log_info("SIGHUP: reloading the configuration");
+        if (weir.cfg->logfile && log_open_file(weir.cfg->logfile) != 0) /* log rotation */
+            log_warning("cannot reopen logfile %s", weir.cfg->logfile);
+        if (weir_reload(err, sizeof(err)) != WR_OK)
+            return; /* weir_reload logged why */
+        return;
+    case SIGTERM:
+    case SIGINT: {
+        enum shutdown_mode want =
+            sig->signum == SIGTERM ? SHUTDOWN_WAIT_CLIENTS : SHUTDOWN_WAIT_SERVERS;
+        /* The same signal again means: now. */
+        enum shutdown_mode cur = weir_shutdown_mode();
+        if (cur == want) {
+            log_info("%s again: exiting now", strsignal(sig->signum));
+            want = SHUTDOWN_NOW;
+        } else {
+            log_info("%s received", strsignal(sig->signum));
+        }
+        weir_shutdown(want);
+        return;
+    }
+    default:
+        log_info("%s received: exiting now", strsignal(sig->signum));
+        weir_shutdown(SHUTDOWN_NOW);
+        return;
+    }
+}
+
+void lifecycle_run(struct ev_loop *loop, int verbosity)
+{
+    verbosity_base = verbosity;
+    main_loop = loop;
+    ev_async_init(&shutdown_async, shutdown_cb);
+    ev_async_start(loop, &shutdown_async);
+    ev_timer_init(&shutdown_check, check_cb, SHUTDOWN_CHECK_INTERVAL, SHUTDOWN_CHECK_INTERVAL);
+    int signums[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
+    for (int i = 0; i < 4; i++) {
+        ev_signal_init(&signals[i], signal_cb, signums[i]);
+        ev_signal_start(loop, &signals[i]);
+    }
+    /* A SHUTDOWN that came before the loop existed. */
+    if (weir_shutdown_mode() != SHUTDOWN_NONE)
+        ev_async_send(loop, &shutdown_async);
+    ev_run(loop, 0);
+    for (int i = 0; i < 4; i++)
+        ev_signal_stop(loop, &signals[i]);
+    ev_timer_stop(loop, &shutdown_check);
+    ev_async_stop(loop, &shutdown_async);
+    main_loop = NULL;
+}
+
+void lifecycle_free_all(void)
+{
+    pthread_mutex_lock(&reload_lock);
+    while (retired_list) {
+        struct retired *r = retired_list;
+        retired_list = r->next;
+        config_free(r->cfg);
+        userlist_free(r->users);
+        free(r);
+    }
+    pthread_mutex_unlock(&reload_lock);
 }

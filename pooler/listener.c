@@ -11,10 +11,9 @@
 #include "pooler/client.h"
 #include "pooler/log.h"
 
-static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+/* Accepts one connection from l; false when there is none (or no descriptor for it). */
+static bool accept_one(struct worker *w, struct listener *l)
 {
-    struct listener *l = (struct listener *)((char *)io - offsetof(struct listener, io));
-    struct worker *w = ev_userdata(loop);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -22,14 +21,34 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors: pause accepting until the next sweep instead of spinning. */
             log_warning("accept: %s; pausing new connections", strerror(errno));
-            ev_io_stop(loop, io);
+            ev_io_stop(w->loop, &l->io);
         }
-        return;
+        return false;
     }
     if (l->kind == BACKEND_MYSQL)
         client_my_accept(w, fd, (struct sockaddr *)&ss, sl);
     else
         client_accept(w, fd, (struct sockaddr *)&ss, sl);
+    return true;
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct listener *l = (struct listener *)((char *)io - offsetof(struct listener, io));
+    accept_one(ev_userdata(loop), l);
+}
+
+void listener_drain_close(struct worker *w)
+{
+    /*
+     * Connections the kernel already queued on these sockets would be reset
+     * by close(): take them first. (With net.ipv4.tcp_migrate_req=1 the kernel
+     * also moves handshakes still in flight to another process on the port.)
+     */
+    for (int i = 0; i < w->nlisteners; i++)
+        while (accept_one(w, &w->listeners[i]))
+            ;
+    listener_close(w);
 }
 
 static int open_one(struct worker *w, const char *host, int port, enum backend_kind kind, char *err,

@@ -16,4 +16,7 @@ void listener_start(struct worker *w);
 void listener_resume(struct worker *w);
 void listener_close(struct worker *w);
 
+/* Shutdown: accepts the connections already queued, then closes the listening sockets. */
+void listener_drain_close(struct worker *w);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pooler/config.h"
+#include "pooler/lifecycle.h"
 #include "pooler/log.h"
 #include "pooler/params.h"
 #include "pooler/route.h"
@@ -20,18 +21,6 @@ static void usage(FILE *f)
                "  -q          quiet: warnings and errors only\n"
                "  --version   print the version and exit\n"
                "  --help      this text\n");
-}
-
-static int stop_signal;
-
-static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
-{
-    if (sig->signum == SIGHUP) {
-        log_warning("SIGHUP received: configuration reload is not implemented yet");
-        return;
-    }
-    stop_signal = sig->signum;
-    ev_break(loop, EVBREAK_ALL);
 }
 
 int main(int argc, char **argv)
@@ -121,24 +110,17 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_NOENV);
-    ev_signal sigs[4];
-    int signums[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
-    for (int i = 0; i < 4; i++) {
-        ev_signal_init(&sigs[i], signal_cb, signums[i]);
-        ev_signal_start(loop, &sigs[i]);
-    }
     log_info("weir %s listening on %s:%d with %d workers", WEIR_VERSION, cfg->listen_addr,
              cfg->listen_port, cfg->workers);
-    ev_run(loop, 0);
-    log_info("received %s, shutting down", strsignal(stop_signal));
-    for (int i = 0; i < 4; i++)
-        ev_signal_stop(loop, &sigs[i]);
+    lifecycle_run(loop, quiet ? -1 : verbose);
+    log_info("shutting down");
     workers_stop();
     ev_loop_destroy(loop);
     status = 0;
 out:
     routes_free_all();
-    userlist_free(users);
-    config_free(cfg);
+    userlist_free(weir.users);
+    config_free((struct config *)weir.cfg);
+    lifecycle_free_all();
     return status;
 }

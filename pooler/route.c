@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pooler/lifecycle.h"
 #include "pooler/log.h"
 #include "pooler/server.h"
 #include "pooler/worker.h"
@@ -22,7 +23,6 @@ static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route *buckets[ROUTE_BUCKETS];
 static struct route **all_routes; /* append-only, for sweeps */
 static int nroutes;
-static atomic_int *db_counts;
 static struct user_count *user_counts;
 
 static unsigned hash_str(unsigned h, const char *s)
@@ -56,6 +56,14 @@ static atomic_int *group_counter(const struct db_entry *db, const char *client_u
     return user_counter(key);
 }
 
+/* The max_db_connections counter shared by every route of a database, across reloads. */
+static atomic_int *db_counter(const struct db_entry *db)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "\x02%s", db->name);
+    return user_counter(key);
+}
+
 static void route_free(struct route *r)
 {
     pthread_mutex_destroy(&r->lock);
@@ -73,8 +81,6 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
                                const char *password)
 {
     const struct config *cfg = weir.cfg;
-    if (!db_counts && !(db_counts = calloc(cfg->ndbs ? cfg->ndbs : 1, sizeof(*db_counts))))
-        return NULL;
     const struct user_entry *ue = config_find_user(cfg, client_user);
     struct route *r = calloc(1, sizeof(*r));
     if (!r)
@@ -92,14 +98,13 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
     r->reserve_pool_size = config_reserve_pool_size(cfg, db);
     r->max_db = config_max_db_connections(cfg, db);
     r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
-    r->db_servers = &db_counts[db - cfg->dbs];
     r->idle = calloc(weir.nworkers, sizeof(*r->idle));
     r->idle_count = calloc(weir.nworkers, sizeof(*r->idle_count));
     struct route **all = realloc(all_routes, sizeof(*all) * (nroutes + 1));
     if (all)
         all_routes = all;
     if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count || !all ||
-        !(r->user_servers = user_counter(r->user)) ||
+        !(r->user_servers = user_counter(r->user)) || !(r->db_servers = db_counter(db)) ||
         !(r->group_servers = group_counter(db, r->user))) {
         route_free(r);
         return NULL;
@@ -121,7 +126,8 @@ struct route *route_get(const struct db_entry *db, const char *client_user, uint
     pthread_mutex_lock(&routes_lock);
     struct route *r;
     for (r = buckets[h]; r; r = r->hash_next)
-        if (r->db == db && r->variant == variant && !strcmp(r->key_user, client_user))
+        if (r->variant == variant && !strcmp(r->db->name, db->name) &&
+            !strcmp(r->key_user, client_user))
             break;
     if (!r && (r = route_new(db, client_user, variant, password))) {
         r->hash_next = buckets[h];
@@ -152,13 +158,12 @@ void routes_free_all(void)
         free(u->name);
         free(u);
     }
-    free(db_counts);
-    db_counts = NULL;
     pthread_mutex_unlock(&routes_lock);
 }
 
 static void step_init(struct route_step *st)
 {
+    st->close_released = false;
     st->assigned = NULL;
     st->nconnect = 0;
     st->wake_worker = -1;
@@ -236,6 +241,8 @@ static void plan_connect(struct route *r, struct route_step *st)
  */
 static void balance(struct route *r, struct worker *w, struct route_step *st)
 {
+    if (weir_shutdown_mode() == SHUTDOWN_WAIT_SERVERS)
+        return; /* safe shutdown: clients wait while servers are released */
     struct list *idle = &r->idle[w->id];
     while (r->nwaiting > 0 && !list_empty(idle)) {
         struct server *s = list_entry(list_pop(idle), struct server, idle_node);
@@ -310,7 +317,10 @@ void route_release(struct route *r, struct worker *w, struct server *s, struct r
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
-    park(r, w, s);
+    if (route_retired(r) && r->nwaiting == 0)
+        st->close_released = true;
+    else
+        park(r, w, s);
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
@@ -424,13 +434,16 @@ static bool starved_by_shared_limit(struct route *r)
  */
 static void evict_for(struct worker *w, struct route *r, struct route **snap, int n)
 {
+    pthread_mutex_lock(&r->lock);
+    bool by_db = r->max_db > 0, by_user = r->max_user > 0;
+    pthread_mutex_unlock(&r->lock);
     for (int i = 0; i < n; i++) {
         struct route *v = snap[i];
         if (v == r)
             continue;
         bool shares = v->group_servers == r->group_servers ||
-                      (r->max_db > 0 && v->db_servers == r->db_servers) ||
-                      (r->max_user > 0 && v->user_servers == r->user_servers);
+                      (by_db && v->db_servers == r->db_servers) ||
+                      (by_user && v->user_servers == r->user_servers);
         if (!shares)
             continue;
         struct server *victim = NULL;
@@ -474,4 +487,76 @@ void routes_sweep(struct worker *w)
             evict_for(w, r, snap, n);
     }
     free(snap);
+}
+
+static bool same_connection(const struct db_entry *a, const struct db_entry *b)
+{
+#define SAME_STR(f) ((!a->f && !b->f) || (a->f && b->f && !strcmp(a->f, b->f)))
+    return a->backend == b->backend && a->port == b->port && SAME_STR(host) && SAME_STR(dbname) &&
+           SAME_STR(user) && SAME_STR(password);
+#undef SAME_STR
+}
+
+/* Called with routes_lock held: r no longer answers route_get. */
+static void retire(struct route *r, const char *why)
+{
+    atomic_store(&r->retired, true);
+    for (struct route **pp = &buckets[0]; pp < &buckets[ROUTE_BUCKETS]; pp++) {
+        for (struct route **p = pp; *p; p = &(*p)->hash_next) {
+            if (*p == r) {
+                *p = r->hash_next;
+                r->hash_next = NULL;
+                goto unlinked;
+            }
+        }
+    }
+unlinked:
+    log_info("pool %s/%s: %s; its servers close as they are released", r->db->name, r->key_user,
+             why);
+}
+
+void routes_reconfigure(const struct config *cfg)
+{
+    pthread_mutex_lock(&routes_lock);
+    for (int i = 0; i < nroutes; i++) {
+        struct route *r = all_routes[i];
+        if (route_retired(r))
+            continue;
+        const struct db_entry *db = config_find_db(cfg, r->db->name);
+        if (!db) {
+            retire(r, "database removed from the configuration");
+            continue;
+        }
+        if (!same_connection(r->db, db)) {
+            retire(r, "connection settings changed");
+            continue;
+        }
+        const struct user_entry *ue = config_find_user(cfg, r->key_user);
+        if (config_pool_mode(cfg, db, ue) != r->pool_mode) {
+            retire(r, "pool_mode changed");
+            continue;
+        }
+        pthread_mutex_lock(&r->lock);
+        r->pool_size = config_pool_size(cfg, db, ue);
+        r->min_pool_size = config_min_pool_size(cfg, db);
+        r->reserve_pool_size = config_reserve_pool_size(cfg, db);
+        r->max_db = config_max_db_connections(cfg, db);
+        r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&routes_lock);
+}
+
+int routes_busy_servers(void)
+{
+    int busy = 0;
+    pthread_mutex_lock(&routes_lock);
+    for (int i = 0; i < nroutes; i++) {
+        struct route *r = all_routes[i];
+        pthread_mutex_lock(&r->lock);
+        busy += r->nservers - r->nidle - r->nconnecting;
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&routes_lock);
+    return busy;
 }

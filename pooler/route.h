@@ -34,7 +34,8 @@ struct route {
     atomic_int *user_servers;  /* servers of this login user, all routes */
     int max_db;                /* 0 = no limit */
     int max_user;              /* 0 = no limit */
-    /* [route lock] from here on */
+    atomic_bool retired;       /* replaced by a reload: no new clients, servers close when free */
+    /* [route lock] from here on (and the limits above, which a reload changes) */
     char *password;  /* login password, or NULL */
     int nservers;    /* open or opening, every state */
     int nconnecting; /* logins in progress */
@@ -51,6 +52,7 @@ struct route {
 
 /* What the calling worker must do after a route step. */
 struct route_step {
+    bool close_released;     /* route_release: the server is not wanted any more: close it */
     struct server *assigned; /* chain (assign_next/assign_client) of servers for clients */
     int nconnect;            /* new server logins to start on this worker */
     int wake_worker;         /* worker to send MSG_DISPATCH, or -1 */
@@ -106,6 +108,21 @@ bool route_leave(struct route *r, struct client *c);
 bool route_may_shrink(struct route *r);
 /* Copies the route's cached login parameters; false when there are none yet. */
 bool route_welcome(struct route *r, struct param_set *out);
+
+/*
+ * After a reload: routes whose database entry is unchanged take the new
+ * limits; routes whose database is gone or whose connection settings or
+ * pool mode changed are retired. A retired route keeps serving the clients
+ * it has, but new clients (and its own clients' next transactions) get a
+ * route built from the new entry, and its servers close once released.
+ */
+void routes_reconfigure(const struct config *cfg);
+static inline bool route_retired(struct route *r)
+{
+    return atomic_load_explicit(&r->retired, memory_order_relaxed);
+}
+/* Servers linked to clients or being cleaned, over every route (for shutdown). */
+int routes_busy_servers(void);
 
 /*
  * Periodic work of worker w over every route: waiters whose reserve_pool_timeout

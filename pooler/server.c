@@ -546,8 +546,12 @@ static void server_reset_continue(struct server *s)
         s->last_used = ev_now(s->w->loop);
         server_drop_buffer(s);
         struct route_step st;
-        route_release(s->route, s->w, s, &st);
-        server_apply_step(s->w, s->route, &st);
+        struct worker *w = s->w;
+        struct route *r = s->route;
+        route_release(r, w, s, &st);
+        if (st.close_released)
+            server_close(s, "its pool was replaced by a configuration reload");
+        server_apply_step(w, r, &st);
         return;
     }
     if (s->out.failed || server_flush_out(s) == WR_ERROR)
@@ -840,7 +844,9 @@ void server_sweep(struct worker *w, ev_tstamp now)
         struct server *s = list_entry(pos, struct server, wnode);
         if (s->state == SV_IDLE) {
             const struct config *cfg = weir.cfg;
-            if (cfg->server_lifetime > 0 && now - s->created > cfg->server_lifetime)
+            if (route_retired(s->route))
+                server_close(s, "its pool was replaced by a configuration reload");
+            else if (cfg->server_lifetime > 0 && now - s->created > cfg->server_lifetime)
                 server_close(s, "server_lifetime reached");
             else if (cfg->server_idle_timeout > 0 &&
                      now - s->last_used > cfg->server_idle_timeout && route_may_shrink(s->route))

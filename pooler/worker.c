@@ -71,6 +71,9 @@ static void handle_msg(struct worker *w, struct msg *m)
     case MSG_CANCEL_DONE:
         server_cancel_done(m->server);
         break;
+    case MSG_LISTEN_STOP:
+        listener_drain_close(w);
+        break;
     case MSG_STOP:
         ev_break(w->loop, EVBREAK_ALL);
         break;

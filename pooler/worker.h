@@ -19,6 +19,7 @@ enum msg_kind {
     MSG_DISPATCH,    /* hand this worker's idle servers of a route to its waiters */
     MSG_CANCEL,      /* a cancel request for one of this worker's clients */
     MSG_CANCEL_DONE, /* a cancel request of one of this worker's servers finished */
+    MSG_LISTEN_STOP, /* shutting down: accept what is queued, then close the listeners */
     MSG_STOP,        /* leave the loop */
 };
 
@@ -57,10 +58,15 @@ struct worker {
     struct client *cancel_tab[CANCEL_BUCKETS];
 };
 
-/* Daemon-wide state, set up by main before workers start, read-only after. */
+/*
+ * Daemon-wide state, set up by main before workers start. cfg and users are
+ * replaced whole by a reload (lifecycle.c); a reader loads the pointer once
+ * per decision. Replaced ones stay allocated until exit, since connections
+ * may still point into them.
+ */
 struct daemon {
-    const struct config *cfg;
-    struct userlist *users;
+    const struct config *_Atomic cfg;
+    struct userlist *_Atomic users;
     struct worker *workers;
     int nworkers;
     atomic_int nclients; /* connected clients, for max_client_conn */

@@ -798,15 +798,17 @@ sub socket {
     return $s;
 }
 
-# Send SIGTERM, wait for exit (timeout s), check exit status and log. Returns true if clean.
+# Send SIGQUIT (exit now; signal => 'TERM' waits for clients), wait for exit (timeout s),
+# check exit status and log. Returns true if clean.
 sub stop {
     my ($self, %o) = @_;
     my $timeout = $o{timeout} // 20;
+    my $sig = $o{signal} // 'QUIT';
     my $name = $o{name} // "$self->{name} stopped cleanly";
     unless ($self->_reap) {
-        kill 'TERM', $self->{pid};
+        kill $sig, $self->{pid};
         unless (WeirTest::wait_until($timeout, sub { $self->_reap }, 0.05)) {
-            diag("$self->{name} did not exit within ${timeout}s after SIGTERM; killing");
+            diag("$self->{name} did not exit within ${timeout}s after SIG$sig; killing");
             $self->kill_hard;
             $self->{status} = -1;
         }
