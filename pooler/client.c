@@ -276,6 +276,16 @@ void client_sweep(struct worker *w, ev_tstamp now)
 
 void client_free_at_exit(struct client *c)
 {
+    /*
+     * Say why, where it cannot land inside a result: a PostgreSQL client
+     * between queries or waiting, a MySQL client waiting for its answer.
+     */
+    bool between = c->state == CL_WAITING || (c->state == CL_IDLE && c->proto == &client_pg_proto);
+    if (c->fd != -1 && c->welcomed && between) {
+        c->proto->error(c, "57P01", "weir is shutting down");
+        if (!c->out.failed && client_flush_out(c) == WR_AGAIN)
+            log_debug(CLIENT_FMT " shutdown message not fully sent", CLIENT_ARGS(c));
+    }
     client_disconnect(c);
     list_del(&c->wnode);
     client_free(c);

@@ -72,6 +72,9 @@ static void my_error(struct client *c, const char *sqlstate, const char *msg)
         state = "08S01";
     } else if (!strcmp(sqlstate, "57014")) {
         code = 1317; /* ER_QUERY_INTERRUPTED */
+    } else if (!strcmp(sqlstate, "57P01")) {
+        code = 1053; /* ER_SERVER_SHUTDOWN */
+        state = "08S01";
     }
     struct my_out o;
     my_out_init(&o);
