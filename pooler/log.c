@@ -2,40 +2,51 @@
 #include "pooler/log.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-static int verbosity;
-static int file_fd = -1;
+/* Both change at run time (reload, log rotation) while workers log. */
+static atomic_int verbosity;
+static atomic_int file_fd = -1;
 
 void log_set_verbosity(int v)
 {
-    verbosity = v;
+    atomic_store_explicit(&verbosity, v, memory_order_relaxed);
 }
 int log_verbosity(void)
 {
-    return verbosity;
+    return atomic_load_explicit(&verbosity, memory_order_relaxed);
 }
 
 int log_open_file(const char *path)
 {
-    if (file_fd != -1)
-        close(file_fd);
-    file_fd = -1;
-    if (!path)
+    if (!path) {
+        int old = atomic_exchange(&file_fd, -1);
+        if (old != -1)
+            close(old);
         return 0;
-    file_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    return file_fd == -1 ? -1 : 0;
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd == -1)
+        return -1;
+    /* dup2 swaps the file behind the same number, so a writer never hits a closed fd. */
+    int cur = atomic_load(&file_fd);
+    if (cur == -1 && atomic_compare_exchange_strong(&file_fd, &cur, fd))
+        return 0;
+    int rc = dup2(fd, cur) == -1 ? -1 : 0;
+    close(fd);
+    return rc;
 }
 
 static const char *level_name[] = {"DEBUG", "LOG", "WARNING", "ERROR"};
 
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
-    if ((int)lvl < 1 - verbosity && lvl < LOG_LVL_WARNING)
+    if ((int)lvl < 1 - log_verbosity() && lvl < LOG_LVL_WARNING)
         return;
     char line[2048];
     struct timeval tv;
@@ -56,7 +67,8 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
     if (write(STDERR_FILENO, line, n) < 0) {
         /* nothing sensible to do */
     }
-    if (file_fd != -1 && write(file_fd, line, n) < 0) {
+    int fd = atomic_load_explicit(&file_fd, memory_order_relaxed);
+    if (fd != -1 && write(fd, line, n) < 0) {
         /* same */
     }
 }

@@ -31,7 +31,7 @@ sub hup {
     my $want = ++$reloads;
     kill 'HUP', $w->pid;
     my $ok = wait_until(10, sub {
-        my @l = ($w->log_text =~ /configuration reloaded|reload refused/g);
+        my @l = ($w->log_text =~ /configuration reloaded from|reload refused/g);
         return @l >= $want;
     });
     return $ok;
