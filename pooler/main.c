@@ -7,6 +7,7 @@
 
 #include "pooler/config.h"
 #include "pooler/log.h"
+#include "pooler/notify.h"
 #include "pooler/params.h"
 #include "pooler/route.h"
 #include "pooler/userlist.h"
@@ -28,6 +29,8 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 {
     if (sig->signum == SIGHUP) {
         log_warning("SIGHUP received: configuration reload is not implemented yet");
+        if (log_reopen() != 0)
+            log_warning("cannot reopen logfile %s", weir.cfg->logfile);
         return;
     }
     stop_signal = sig->signum;
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
         config_free(cfg);
         return 0;
     }
-    log_set_verbosity(quiet ? -1 : verbose + cfg->verbose);
+    log_set_verbosity(quiet ? -1 : verbose);
     if (cfg->track_extra_parameters) {
         char *list = strdup(cfg->track_extra_parameters), *save = NULL;
         for (char *n = list ? strtok_r(list, ", ", &save) : NULL; n;
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
     if (workers_start() != WR_OK)
         goto out;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    notify_ready();
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_NOENV);
     ev_signal sigs[4];
