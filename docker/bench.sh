@@ -27,4 +27,4 @@ sysbench oltp_read_write $SB --mysql-host=172.28.0.11 --mysql-port=3306 cleanup 
 sysbench oltp_read_write $SB --mysql-host=172.28.0.11 --mysql-port=3306 prepare
 echo "== sysbench oltp_read_write: $CLIENTS threads for ${DURATION}s through haproxy:6033"
 sysbench oltp_read_write $SB --mysql-host=haproxy --mysql-port=6033 --db-ps-mode=disable \
-    --threads="$CLIENTS" --time="$DURATION" --report-interval=5 run
+    --rand-type=uniform --threads="$CLIENTS" --time="$DURATION" --report-interval=5 run
