@@ -16,6 +16,7 @@ use IO::Socket::UNIX;
 use IO::Select;
 use Socket qw(SOCK_DGRAM);
 use Time::HiRes qw(time sleep);
+use POSIX ();
 
 my $t = WeirTest->new;
 my $json = JSON::PP->new->utf8;
@@ -107,6 +108,43 @@ sub login_once {
     unlike(slurp("$logfile.1"), qr/after-rotate/, 'the rotated file gets none');
     ($fobjs, $fbad) = json_lines(slurp($logfile));
     ok(!@$fbad, 'the new file has whole JSON lines');
+
+    # Rotations while two workers log: no line lost, split or doubled.
+    unlink "$logfile.1";
+    my $script = $t->tmp . '/select1.sql';
+    spew($script, "SELECT 1;\n");
+    my $pid = spawn(sub {
+        my (undef, $e, $rc) = $t->pgbench(port => $w->port,
+            args => ['-n', '-C', '-c', '4', '-j', '2', '-t', '50', '-f', $script]);
+        print STDERR $e if $rc;
+        return $rc == 0;
+    });
+    my $n = 0;
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        rename($logfile, "$logfile.r" . ++$n) or die "rename: $!";
+        kill 'HUP', $w->pid;
+        sleep 0.1;
+    }
+    is($?, 0, "pgbench -C: 200 connections while the logfile rotated $n times");
+    sleep 0.3;
+    my ($all, $allbad) = ([], []);
+    for my $f ($logfile, map { "$logfile.r$_" } 1 .. $n) {
+        my ($o, $b) = json_lines(-e $f ? slurp($f) : '');
+        push @$all, @$o;
+        push @$allbad, @$b;
+    }
+    is(scalar(@$allbad), 0, 'every line in every rotated file is whole JSON');
+    my %logins;
+    $logins{ $_->{client_id} }++
+        for grep { $_->{msg} =~ /^login/ && ($_->{application_name} // '') eq 'pgbench' } @$all;
+    my %closings;
+    $closings{ $_->{client_id} // '' }++ for grep { $_->{msg} =~ /^closing/ } @$all;
+    # pgbench opens one more connection of its own before the run
+    ok(keys(%logins) >= 200 && keys(%logins) <= 201,
+        scalar(keys %logins) . ' pgbench logins over the files');
+    ok(!(grep { $_ != 1 } values %logins), 'each login line exactly once');
+    ok(!(grep { ($closings{$_} // 0) != 1 } keys %logins),
+        'each of those clients has exactly one closing line');
     $w->stop;
 }
 
