@@ -76,7 +76,8 @@ void server_close(struct server *s, const char *reason)
 {
     struct worker *w = s->w;
     struct route *r = s->route;
-    log_server(s, LOG_LVL_INFO, "closing: %s", reason);
+    log_server(s, weir.cfg->log_disconnections ? LOG_LVL_INFO : LOG_LVL_DEBUG, "closing: %s",
+               reason);
     struct client *requeue = NULL;
     if (s->client) {
         struct client *c = s->client;
@@ -160,7 +161,7 @@ static void connect_step(struct server *s)
     s->deadline = 0;
     s->last_used = ev_now(s->w->loop);
     s->my_caps = s->ops->caps(s->bc);
-    log_server(s, LOG_LVL_DEBUG, "logged in");
+    log_server(s, weir.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG, "logged in");
     server_watch(s);
     struct route_step st;
     route_connected(s->route, s->w, s, &st);

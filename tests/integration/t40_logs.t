@@ -48,7 +48,7 @@ sub login_once {
 # ---- JSON lines, fields, escaping, logfile and reopen ------------------------------------
 {
     my $logfile = $t->tmp . '/weir-json.log';
-    my $w = $t->start_weir(weir => { log_format => 'json', logfile => $logfile }, args => ['-v']);
+    my $w = $t->start_weir(weir => { log_format => 'json', logfile => $logfile });
     my $r = login_once($w, extra => { application_name => $EVIL_APP });
     ok($r->{ok}, 'login with a hostile application_name');
     $r = login_once($w, user => $EVIL_USER, password => 'x');
@@ -86,8 +86,8 @@ sub login_once {
     ok($fail && $fail->{msg} =~ /\Q$EVIL_USER\E/, 'and in the error message');
     my ($srv) = grep { defined $_->{server_id} && ($_->{msg} // '') eq 'logged in' } @$objs;
     ok($srv && $srv->{database} eq 'testdb' && $srv->{user} eq 'app'
-            && $srv->{addr} =~ /^127\.0\.0\.1:\d+$/ && $srv->{level} eq 'debug',
-        'a server line (-v): server_id, database, login user, server address')
+            && $srv->{addr} =~ /^127\.0\.0\.1:\d+$/ && $srv->{level} eq 'info',
+        'a server login line: server_id, database, login user, server address')
         or diag(explain $srv);
     my $raw = $w->log_text;
     ok($raw !~ /^ERROR forged/m && $raw !~ /^\{"level":"error"\}/m, 'no forged line');
@@ -174,8 +174,8 @@ sub login_once {
     ok(login_once($w, password => 'wrong')->{error}, 'silenced: wrong password refused');
     sleep 0.3;
     my $log = $w->log_text;
-    unlike($log, qr/ login \(/, 'log_connections = 0: no login line');
-    unlike($log, qr/closing: client/, 'log_disconnections = 0: no disconnection line');
+    unlike($log, qr/ login \(|logged in/, 'log_connections = 0: no client or server login line');
+    unlike($log, qr/closing:/, 'log_disconnections = 0: no disconnection line');
     unlike($log, qr/error 28P01/, 'log_pooler_errors = 0: the error sent is not logged');
     $w->stop;
 
@@ -185,6 +185,7 @@ sub login_once {
     ok(wait_until(5, sub { $w->log_text =~ /closing: client/ }), 'log_disconnections = 1: closing line');
     $log = $w->log_text;
     like($log, qr/ login \(session pooling/, 'log_connections = 1: login line');
+    like($log, qr/S-\d+ testdb\/app\@127\.0\.0\.1:\d+ logged in/, 'log_connections = 1: server login line');
     like($log, qr/error 28P01/, 'log_pooler_errors = 1 (default): the error sent is logged');
     $w->stop;
 }
