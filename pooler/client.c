@@ -120,10 +120,8 @@ static void client_disconnect(struct client *c)
 
 void client_close(struct client *c, const char *reason)
 {
-    if (c->welcomed && weir.cfg->log_disconnections)
-        log_info(CLIENT_FMT " closing: %s", CLIENT_ARGS(c), reason);
-    else
-        log_debug(CLIENT_FMT " closing: %s", CLIENT_ARGS(c), reason);
+    bool logged = c->welcomed && weir.cfg->log_disconnections;
+    log_client(c, logged ? LOG_LVL_INFO : LOG_LVL_DEBUG, "closing: %s", reason);
     if (c->server) {
         struct server *s = c->server;
         bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
@@ -143,18 +141,18 @@ void client_close(struct client *c, const char *reason)
 
 void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
 {
-    char msg[512], esc[600];
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_info(CLIENT_FMT " error %s: %s", CLIENT_ARGS(c), sqlstate,
-             log_escape(esc, sizeof(esc), msg));
+    log_client(c, weir.cfg->log_pooler_errors ? LOG_LVL_INFO : LOG_LVL_DEBUG, "error %s: %s",
+               sqlstate, msg);
     if (c->fd != -1) {
         c->proto->error(c, sqlstate, msg);
         /* Best effort: the connection closes right after, so no waiting to drain. */
         if (!c->out.failed && client_flush_out(c) == WR_AGAIN)
-            log_debug(CLIENT_FMT " error message not fully sent", CLIENT_ARGS(c));
+            log_client(c, LOG_LVL_DEBUG, "error message not fully sent");
     }
     client_close(c, msg);
 }
@@ -334,10 +332,10 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
     }
     struct server *s = c->server;
     if (!s || s->state != SV_ACTIVE || s->outstanding == 0) {
-        log_info(CLIENT_FMT " cancel request: nothing running", CLIENT_ARGS(c));
+        log_client(c, LOG_LVL_INFO, "cancel request: nothing running");
         return;
     }
-    log_info(CLIENT_FMT " cancel request forwarded to " SERVER_FMT, CLIENT_ARGS(c), SERVER_ARGS(s));
+    log_client(c, LOG_LVL_INFO, "cancel request forwarded to S-%llu", (unsigned long long)s->id);
     server_cancel(s);
 }
 

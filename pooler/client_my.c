@@ -107,8 +107,8 @@ static void my_welcome(struct client *c)
     c->welcomed = true;
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
-        log_info(CLIENT_FMT " login (mysql, %s pooling)", CLIENT_ARGS(c),
-                 config_pool_mode_name(c->route->pool_mode));
+        log_client(c, LOG_LVL_INFO, "login (mysql, %s pooling)",
+                   config_pool_mode_name(c->route->pool_mode));
 }
 
 static void my_server_ready(struct client *c)

@@ -97,8 +97,9 @@ static void client_welcome(struct client *c, const struct param_set *server)
     c->welcomed = true;
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
-        log_info(CLIENT_FMT " login (%s pooling)", CLIENT_ARGS(c),
-                 config_pool_mode_name(c->route->pool_mode));
+        log_client(c, LOG_LVL_INFO, "login (%s pooling, application_name=%s)",
+                   config_pool_mode_name(c->route->pool_mode),
+                   c->want.v[PARAM_APPLICATION_NAME] ? c->want.v[PARAM_APPLICATION_NAME] : "");
 }
 
 static void pg_server_ready(struct client *c)
@@ -149,9 +150,7 @@ static void client_authenticated(struct client *c)
 
 static void auth_failed(struct client *c, const char *why)
 {
-    char esc[256];
-    log_info(CLIENT_FMT " authentication failed: %s", CLIENT_ARGS(c),
-             log_escape(esc, sizeof(esc), why));
+    log_client(c, LOG_LVL_INFO, "authentication failed: %s", why);
     client_fail(c, "28P01", "password authentication failed for user \"%s\"", c->user);
 }
 
@@ -341,9 +340,7 @@ static bool startup_params(struct client *c, const struct pg_startup *st)
             client_fail(c, "08P01", "unsupported startup parameter: %s", name);
             return false;
         } else {
-            char esc[128];
-            log_debug(CLIENT_FMT " startup parameter %s ignored", CLIENT_ARGS(c),
-                      log_escape(esc, sizeof(esc), name));
+            log_client(c, LOG_LVL_DEBUG, "startup parameter %s ignored", name);
         }
     }
     return true;

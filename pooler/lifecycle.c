@@ -25,6 +25,7 @@
 
 #include "pooler/config.h"
 #include "pooler/log.h"
+#include "pooler/notify.h"
 #include "pooler/route.h"
 #include "pooler/userlist.h"
 #include "pooler/worker.h"
@@ -41,7 +42,6 @@ struct retired {
 };
 static struct retired *retired_list; /* [reload_lock] */
 
-static int verbosity_base;                /* from the command line: -v count, or -1 for -q */
 static struct ev_loop *_Atomic main_loop; /* set while lifecycle_run runs */
 static ev_async shutdown_async;
 static ev_timer shutdown_check;
@@ -73,11 +73,6 @@ static void keep_start_settings(struct config *next, const struct config *cur)
 #undef KEEP_STR
 }
 
-static void apply_verbosity(const struct config *cfg)
-{
-    log_set_verbosity(verbosity_base < 0 ? -1 : verbosity_base + cfg->verbose);
-}
-
 /*
  * Publishes next (and next_users unless NULL), keeping the old ones alive.
  * Called with reload_lock held.
@@ -95,7 +90,6 @@ static int publish(struct config *next, struct userlist *next_users)
     weir.cfg = next;
     old->next = retired_list;
     retired_list = old;
-    apply_verbosity(next);
     if ((next->logfile == NULL) != (cur->logfile == NULL) ||
         (next->logfile && strcmp(next->logfile, cur->logfile)))
         if (log_open_file(next->logfile) != 0)
@@ -198,11 +192,13 @@ static void shutdown_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
     enum shutdown_mode m = weir_shutdown_mode();
     if (m == SHUTDOWN_NOW) {
+        notify_stopping();
         ev_break(loop, EVBREAK_ALL);
         return;
     }
     if (ev_is_active(&shutdown_check))
         return; /* already draining; check_cb follows the stronger mode */
+    notify_stopping();
     log_info("shutting down: no new connections; exiting when every %s",
              m == SHUTDOWN_WAIT_CLIENTS ? "client has left" : "server is released");
     for (int i = 0; i < weir.nworkers; i++)
@@ -216,10 +212,12 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     switch (sig->signum) {
     case SIGHUP:
         log_info("SIGHUP: reloading the configuration");
-        if (weir.cfg->logfile && log_open_file(weir.cfg->logfile) != 0) /* log rotation */
+        if (log_reopen() != 0) /* log rotation */
             log_warning("cannot reopen logfile %s", weir.cfg->logfile);
+        notify_reloading();
         if (weir_reload(err, sizeof(err)) != WR_OK)
-            return; /* weir_reload logged why */
+            notify_status("reload refused: %s", err);
+        notify_ready();
         return;
     case SIGTERM:
     case SIGINT: {
@@ -243,9 +241,8 @@ static void signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
     }
 }
 
-void lifecycle_run(struct ev_loop *loop, int verbosity)
+void lifecycle_run(struct ev_loop *loop)
 {
-    verbosity_base = verbosity;
     main_loop = loop;
     ev_async_init(&shutdown_async, shutdown_cb);
     ev_async_start(loop, &shutdown_async);

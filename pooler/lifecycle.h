@@ -43,11 +43,9 @@ enum shutdown_mode weir_shutdown_mode(void);
 /*
  * The main thread's part: handles the signals (SIGHUP reload, SIGTERM,
  * SIGINT, SIGQUIT) and shutdown requests on loop until weir should exit.
- * verbosity is the command line's (-v count, -1 for -q); the config's
- * `verbose` adds to it on every reload.
  */
 struct ev_loop;
-void lifecycle_run(struct ev_loop *loop, int verbosity);
+void lifecycle_run(struct ev_loop *loop);
 /* Frees the configurations reloads replaced (at exit, after the workers stopped). */
 void lifecycle_free_all(void);
 

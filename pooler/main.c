@@ -8,6 +8,7 @@
 #include "pooler/config.h"
 #include "pooler/lifecycle.h"
 #include "pooler/log.h"
+#include "pooler/notify.h"
 #include "pooler/params.h"
 #include "pooler/route.h"
 #include "pooler/userlist.h"
@@ -76,7 +77,10 @@ int main(int argc, char **argv)
         config_free(cfg);
         return 0;
     }
-    log_set_verbosity(quiet ? -1 : verbose + cfg->verbose);
+    /* From here on log lines follow the file's log_format, verbose, syslog. */
+    weir.cfg = cfg;
+    weir.users = users;
+    log_set_verbosity(quiet ? -1 : verbose);
     if (cfg->track_extra_parameters) {
         char *list = strdup(cfg->track_extra_parameters), *save = NULL;
         for (char *n = list ? strtok_r(list, ", ", &save) : NULL; n;
@@ -98,8 +102,6 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
-    weir.cfg = cfg;
-    weir.users = users;
     int status = 1;
     if (workers_init(err, sizeof(err)) != WR_OK) {
         log_error("%s", err);
@@ -108,11 +110,12 @@ int main(int argc, char **argv)
     if (workers_start() != WR_OK)
         goto out;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    notify_ready();
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_NOENV);
     log_info("weir %s listening on %s:%d with %d workers", WEIR_VERSION, cfg->listen_addr,
              cfg->listen_port, cfg->workers);
-    lifecycle_run(loop, quiet ? -1 : verbose);
+    lifecycle_run(loop);
     log_info("shutting down");
     workers_stop();
     ev_loop_destroy(loop);

@@ -76,7 +76,8 @@ void server_close(struct server *s, const char *reason)
 {
     struct worker *w = s->w;
     struct route *r = s->route;
-    log_info(SERVER_FMT " closing: %s", SERVER_ARGS(s), reason);
+    log_server(s, weir.cfg->log_disconnections ? LOG_LVL_INFO : LOG_LVL_DEBUG, "closing: %s",
+               reason);
     struct client *requeue = NULL;
     if (s->client) {
         struct client *c = s->client;
@@ -114,7 +115,7 @@ static void connect_failed(struct server *s, const char *sqlstate, const char *t
 {
     struct worker *w = s->w;
     struct route *r = s->route;
-    log_warning(SERVER_FMT " login failed: %s", SERVER_ARGS(s), text);
+    log_server(s, LOG_LVL_WARNING, "login failed: %s", text);
     server_unwatch(s);
     list_del(&s->wnode);
     struct route_step st;
@@ -160,7 +161,7 @@ static void connect_step(struct server *s)
     s->deadline = 0;
     s->last_used = ev_now(s->w->loop);
     s->my_caps = s->ops->caps(s->bc);
-    log_debug(SERVER_FMT " logged in", SERVER_ARGS(s));
+    log_server(s, weir.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG, "logged in");
     server_watch(s);
     struct route_step st;
     route_connected(s->route, s->w, s, &st);
@@ -219,7 +220,7 @@ void server_connect(struct worker *w, struct route *r)
         connect_failed(s, "08006", err);
         return;
     }
-    log_debug(SERVER_FMT " connecting to %s:%d", SERVER_ARGS(s), r->db->host, r->db->port);
+    log_server(s, LOG_LVL_DEBUG, "connecting");
     connect_step(s);
 }
 

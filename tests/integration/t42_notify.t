@@ -1,0 +1,63 @@
+# t42_notify.t -- weir under a supervisor that speaks systemd's notify protocol: with
+# $NOTIFY_SOCKET naming a datagram socket the test owns (a path, then an abstract name), weir
+# sends READY=1 with its MAINPID once it accepts connections; without it, weir starts as usual.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use WeirTest;
+use Test::More;
+use IO::Socket::UNIX;
+use IO::Select;
+use Socket qw(SOCK_DGRAM);
+
+my $t = WeirTest->new;
+
+# Receives datagrams on $sock for up to $timeout s; returns them.
+sub receive_all {
+    my ($sock, $timeout) = @_;
+    my @got;
+    my $sel = IO::Select->new($sock);
+    while ($sel->can_read($timeout)) {
+        my $buf;
+        last unless defined $sock->recv($buf, 4096);
+        push @got, $buf;
+        $timeout = 0.3;
+    }
+    return @got;
+}
+
+for my $kind ('path', 'abstract') {
+    my ($name, $sock);
+    if ($kind eq 'path') {
+        $name = $t->tmp . '/notify.sock';
+        $sock = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $name)
+            or die "bind $name: $!";
+    } else {
+        $name = "\0weir-t42-$$";
+        $sock = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $name)
+            or die "bind abstract: $!";
+        $name = "\@weir-t42-$$";
+    }
+    local $ENV{NOTIFY_SOCKET} = $name;
+    my $w = $t->start_weir;
+    my @got = receive_all($sock, 10);
+    my $pid = $w->pid;
+    is_deeply(\@got, ["READY=1\nMAINPID=$pid"], "$kind socket: READY=1 with weir's pid")
+        or diag(explain \@got);
+    my ($out) = $w->psql('SELECT 1');
+    is($out, '1', "$kind socket: weir serves");
+    $w->stop;
+    close $sock;
+}
+
+{
+    local $ENV{NOTIFY_SOCKET};
+    delete $ENV{NOTIFY_SOCKET};
+    my $w = $t->start_weir;
+    my ($out) = $w->psql('SELECT 1');
+    is($out, '1', 'no NOTIFY_SOCKET: weir starts and serves');
+    $w->stop;
+}
+
+done_testing();
