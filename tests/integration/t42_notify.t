@@ -1,6 +1,7 @@
 # t42_notify.t -- weir under a supervisor that speaks systemd's notify protocol: with
 # $NOTIFY_SOCKET naming a datagram socket the test owns (a path, then an abstract name), weir
-# sends READY=1 with its MAINPID once it accepts connections; without it, weir starts as usual.
+# sends READY=1 with its MAINPID once it accepts connections, RELOADING=1 then READY=1 around a
+# SIGHUP reload and STOPPING=1 when SIGTERM starts a shutdown; without it, weir starts as usual.
 use strict;
 use warnings;
 use FindBin;
@@ -47,6 +48,15 @@ for my $kind ('path', 'abstract') {
         or diag(explain \@got);
     my ($out) = $w->psql('SELECT 1');
     is($out, '1', "$kind socket: weir serves");
+    if ($kind eq 'path') {
+        kill 'HUP', $w->pid;
+        @got = receive_all($sock, 10);
+        like($got[0] // '', qr/^RELOADING=1\nMONOTONIC_USEC=\d+$/, 'SIGHUP: RELOADING=1 first');
+        like($got[-1] // '', qr/^READY=1\b/, 'SIGHUP: READY=1 once reloaded');
+        kill 'TERM', $w->pid;
+        @got = receive_all($sock, 10);
+        is_deeply(\@got, ['STOPPING=1'], 'SIGTERM: STOPPING=1');
+    }
     $w->stop;
     close $sock;
 }
