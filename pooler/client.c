@@ -282,7 +282,7 @@ void client_free_at_exit(struct client *c)
     if (c->fd != -1 && c->welcomed && between) {
         c->proto->error(c, "57P01", "weir is shutting down");
         if (!c->out.failed && client_flush_out(c) == WR_AGAIN)
-            log_debug(CLIENT_FMT " shutdown message not fully sent", CLIENT_ARGS(c));
+            log_client(c, LOG_LVL_DEBUG, "shutdown message not fully sent");
     }
     client_disconnect(c);
     list_del(&c->wnode);
