@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/client.h"
 #include "pooler/log.h"
 #include "pooler/relay.h"
@@ -57,6 +58,10 @@ static void server_drop_buffer(struct server *s)
 
 static void server_free(struct server *s)
 {
+    if (s->gen_taken) {
+        route_server_freed(s->route, s);
+        admin_notify(); /* a console may be waiting for this server to go (PAUSE, WAIT_CLOSE) */
+    }
     if (s->bc)
         s->ops->close(s->bc);
     pg_out_free(&s->out);
@@ -66,6 +71,7 @@ static void server_free(struct server *s)
 
 void server_free_at_exit(struct server *s)
 {
+    s->gen_taken = false; /* no route bookkeeping at exit */
     list_del(&s->wnode);
     server_unwatch(s);
     server_drop_buffer(s);
@@ -115,6 +121,7 @@ static void connect_failed(struct server *s, const char *sqlstate, const char *t
     struct worker *w = s->w;
     struct route *r = s->route;
     log_warning(SERVER_FMT " login failed: %s", SERVER_ARGS(s), text);
+    stats_error(w, r, STATS_ERR_SERVER_LOGIN);
     server_unwatch(s);
     list_del(&s->wnode);
     struct route_step st;
@@ -191,6 +198,7 @@ void server_connect(struct worker *w, struct route *r)
     list_add_tail(&w->servers, &s->wnode);
     ev_io_init(&s->rio, server_read_cb, -1, 0);
     ev_io_init(&s->wio, server_write_cb, -1, EV_WRITE);
+    route_server_born(r, s);
 
     pthread_mutex_lock(&r->lock);
     char *password = r->password ? strdup(r->password) : NULL;
@@ -272,6 +280,11 @@ void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
             snprintf(m->text, sizeof(m->text), "%s", st->fail_text);
             worker_post(c->w, m);
         }
+    }
+    if (st->close) {
+        struct server *gone = st->close;
+        st->close = NULL;
+        server_close(gone, "closed by the console (PAUSE, RECONNECT or KILL)");
     }
 }
 
@@ -463,6 +476,7 @@ static void send_my_command(struct server *s, uint8_t cmd)
 void server_release(struct server *s, bool clean)
 {
     s->client = NULL;
+    s->xact_start = 0;
     if (!clean) {
         server_close(s, "client went away in the middle of a message");
         return;

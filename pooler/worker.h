@@ -20,6 +20,9 @@ enum msg_kind {
     MSG_CANCEL,      /* a cancel request for one of this worker's clients */
     MSG_CANCEL_DONE, /* a cancel request of one of this worker's servers finished */
     MSG_STOP,        /* leave the loop */
+    MSG_ADMIN,       /* run this worker's part of a console job */
+    MSG_ADMIN_DONE,  /* every worker ran the console job: answer (console client's worker) */
+    MSG_ADMIN_CHECK, /* servers went away: re-check a console's PAUSE / WAIT_CLOSE */
 };
 
 struct msg {
@@ -28,6 +31,7 @@ struct msg {
     struct client *client;
     struct server *server;
     struct route *route;
+    struct admin_job *job;
     uint32_t pid, key;
     char sqlstate[6];
     char text[256];
