@@ -246,7 +246,8 @@ void admin_login(struct client *c)
         my_out_free(&o);
     } else {
         pg_out_auth(&c->out, 0, NULL, 0);
-        pg_out_param_status(&c->out, "server_version", WEIR_VERSION "/weir");
+        /* A PostgreSQL-like version: drivers refuse servers older than 8.0. */
+        pg_out_param_status(&c->out, "server_version", "15.0 (weir " WEIR_VERSION ")");
         pg_out_param_status(&c->out, "server_encoding", "UTF8");
         pg_out_param_status(&c->out, "client_encoding", "UTF8");
         pg_out_param_status(&c->out, "DateStyle", "ISO");

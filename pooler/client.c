@@ -372,6 +372,8 @@ bool client_read_input(struct client *c)
     if (n == -1)
         return false;
     c->last_active = ev_now(c->w->loop);
+    if (c->route) /* a logged-in client between servers: its bytes count as relayed */
+        stats_add(&stats_slot_of(c->route, c->w)->bytes_recv, (uint64_t)n);
     return true;
 }
 
