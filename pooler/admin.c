@@ -1272,6 +1272,36 @@ invalid:
     return true;
 }
 
+struct key_search {
+    const char *key;
+    bool found;
+};
+
+static void key_cb(void *arg, const char *key, const char *value, bool reloadable)
+{
+    struct key_search *ks = arg;
+    if (!strcasecmp(key, ks->key))
+        ks->found = true;
+}
+
+/*
+ * MySQL drivers set session variables when they connect (SET NAMES utf8mb4,
+ * SET autocommit = 1): a SET of anything that is not a [weir] key is
+ * accepted and does nothing, so they can use the console.
+ */
+static bool my_session_set(const char *text)
+{
+    const char *p = text;
+    char w[32], key[128];
+    if (!next_word(&p, w, sizeof(w), true) || strcmp(w, "SET"))
+        return false;
+    if (!next_word(&p, key, sizeof(key), false))
+        return true;
+    struct key_search ks = {key, false};
+    config_each(weir.cfg, key_cb, &ks);
+    return !ks.found;
+}
+
 /* One query text from the console client. False when c was closed. */
 static bool console_query(struct client *c, const char *sql)
 {
@@ -1289,6 +1319,8 @@ static bool console_query(struct client *c, const char *sql)
         res_cols(&r, &col, 1);
         snprintf(r.tag, sizeof(r.tag), "SELECT");
         cell(&r, "weir admin console");
+    } else if (is_my(c) && my_session_set(text)) {
+        snprintf(r.tag, sizeof(r.tag), "SET"); /* an OK */
     } else if (!run_command(c, text, &r)) {
         res_clear(&r);
         return true;
