@@ -38,6 +38,7 @@ enum job_kind {
 enum wait_kind { WAIT_NOTHING = 0, WAIT_PAUSE, WAIT_CLOSE };
 
 struct admin_job {
+    struct list all_node; /* on all_jobs [jobs_lock] */
     enum job_kind kind;
     enum wait_kind then_wait; /* after the workers' part: wait for servers to go */
     pthread_mutex_t lock;
@@ -55,6 +56,9 @@ struct admin_job {
     bool notified; /* a MSG_ADMIN_CHECK is on its way */
 };
 
+/* Every job alive, so that what a stop interrupts is freed (admin_free_all). */
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list all_jobs = LIST_INIT(all_jobs);
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct admin_job *waits;
 static atomic_int nwaits;
@@ -616,11 +620,17 @@ static struct admin_job *job_new(struct client *c, enum job_kind kind, const cha
         snprintf(job->db, sizeof(job->db), "%s", db);
     pthread_mutex_init(&job->lock, NULL);
     res_init(&job->res);
+    pthread_mutex_lock(&jobs_lock);
+    list_add_tail(&all_jobs, &job->all_node);
+    pthread_mutex_unlock(&jobs_lock);
     return job;
 }
 
 static void job_free(struct admin_job *job)
 {
+    pthread_mutex_lock(&jobs_lock);
+    list_del(&job->all_node);
+    pthread_mutex_unlock(&jobs_lock);
     res_clear(&job->res);
     pthread_mutex_destroy(&job->lock);
     free(job);
@@ -1009,6 +1019,27 @@ void admin_notify(void)
         worker_post(job->origin, m);
     }
     pthread_mutex_unlock(&wait_lock);
+}
+
+void admin_free_all(void)
+{
+    struct list *n;
+    pthread_mutex_lock(&wait_lock);
+    waits = NULL;
+    atomic_store(&nwaits, 0);
+    pthread_mutex_unlock(&wait_lock);
+    for (;;) {
+        pthread_mutex_lock(&jobs_lock);
+        n = list_pop(&all_jobs);
+        pthread_mutex_unlock(&jobs_lock);
+        if (!n)
+            break;
+        struct admin_job *job = list_entry(n, struct admin_job, all_node);
+        list_init(&job->all_node);
+        res_clear(&job->res);
+        pthread_mutex_destroy(&job->lock);
+        free(job);
+    }
 }
 
 void admin_client_gone(struct client *c)

@@ -42,6 +42,8 @@ void admin_client_gone(struct client *c);
 void admin_job_run(struct worker *w, struct admin_job *job);
 void admin_job_done(struct worker *w, struct admin_job *job);
 void admin_wait_check(struct worker *w, struct admin_job *job);
+/* At exit, after the workers stopped: frees the jobs a stop interrupted. */
+void admin_free_all(void);
 /* Servers of some pool went away: wake the consoles waiting in PAUSE or WAIT_CLOSE. */
 void admin_notify(void);
 

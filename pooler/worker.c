@@ -209,6 +209,7 @@ void workers_stop(void)
         ev_loop_destroy(w->loop);
         pthread_mutex_destroy(&w->inbox_lock);
     }
+    admin_free_all(); /* console jobs the stop interrupted (their messages were dropped) */
     free(weir.workers);
     stats_free();
     weir.workers = NULL;
