@@ -1,13 +1,97 @@
 /*
- * admin_wire.c -- the console's two encoders: one admin_result written as
+ * admin_wire.c -- console results (rows of text cells) and their two
+ * encoders: one admin_result written as
  * PostgreSQL messages (RowDescription, DataRow, CommandComplete) or as a
  * MySQL text result set (column definitions as VARCHAR or LONGLONG).
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "pooler/admin.h"
+#include "pooler/admin_int.h"
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/mysql/my_packet.h"
+
+/* ---- results ---- */
+
+void admin_res_init(struct admin_result *r)
+{
+    memset(r, 0, sizeof(*r));
+}
+
+void admin_res_clear(struct admin_result *r)
+{
+    for (size_t i = 0; i < r->ncells; i++)
+        free(r->cells[i]);
+    free(r->cells);
+    admin_res_init(r);
+}
+
+void admin_res_cols(struct admin_result *r, const struct admin_col *cols, int n)
+{
+    r->ncols = n < ADMIN_MAX_COLS ? n : ADMIN_MAX_COLS;
+    memcpy(r->cols, cols, sizeof(*cols) * r->ncols);
+    snprintf(r->tag, sizeof(r->tag), "SHOW");
+}
+
+void admin_res_error(struct admin_result *r, const char *sqlstate, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error, sizeof(r->error), fmt, ap);
+    va_end(ap);
+    snprintf(r->sqlstate, sizeof(r->sqlstate), "%s", sqlstate);
+}
+
+/* Appends a admin_cell (v copied; NULL = SQL NULL). */
+void admin_cell(struct admin_result *r, const char *v)
+{
+    if (r->failed)
+        return;
+    if (r->ncells == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        char **cells = realloc(r->cells, sizeof(*cells) * cap);
+        if (!cells) {
+            r->failed = true;
+            return;
+        }
+        r->cells = cells;
+        r->cap = cap;
+    }
+    char *copy = NULL;
+    if (v && !(copy = strdup(v))) {
+        r->failed = true;
+        return;
+    }
+    r->cells[r->ncells++] = copy;
+}
+
+void admin_cell_int(struct admin_result *r, long long v)
+{
+    char b[32];
+    snprintf(b, sizeof(b), "%lld", v);
+    admin_cell(r, b);
+}
+
+void admin_cell_u64(struct admin_result *r, uint64_t v)
+{
+    char b[32];
+    snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+    admin_cell(r, b);
+}
+
+/* Moves the rows of src to the end of dst (same columns). */
+void admin_res_take_rows(struct admin_result *dst, struct admin_result *src)
+{
+    for (size_t i = 0; i < src->ncells; i++) {
+        if (dst->failed)
+            break;
+        admin_cell(dst, src->cells[i]);
+    }
+    if (src->failed)
+        dst->failed = true;
+}
 
 /* PostgreSQL type of each console column type: text, int4, numeric. */
 static const struct {

@@ -96,6 +96,7 @@ is_deeply([@$cn[18 .. $#$cn]], [qw(id backend worker)], "SHOW CLIENTS: weir's co
 
 # case, semicolons, blanks
 ok(rows($adm, ' show   pools ;'), 'lower case, blanks and a semicolon are accepted');
+like(rows($adm, 'SELECT version')->[0]{version}, qr/^weir/, 'SELECT x is SHOW x, as in PgBouncer');
 
 # ---- errors and permissions ----
 ok(!defined rows($adm, 'SHOW NOSUCH'), 'unknown SHOW fails');
@@ -249,8 +250,10 @@ $_->disconnect for @held, $idle;
     my $t0 = time;
     ok($adm->do('PAUSE testdb'), 'PAUSE testdb answers') or diag($adm->errstr);
     my $took = time - $t0;
-    is(count_server_conns($t, user => 'app', db => 'testdb'), 0,
-        sprintf('after PAUSE no server of testdb is left (PAUSE took %.2f s)', $took));
+    is(scalar(grep { $_->{database} eq 'testdb' } @{ rows($adm, 'SHOW SERVERS') }), 0,
+        sprintf('after PAUSE weir holds no server of testdb (PAUSE took %.2f s)', $took));
+    ok(wait_until(3, sub { count_server_conns($t, user => 'app', db => 'testdb') == 0 }),
+        '... and pg_stat_activity agrees (backends exit asynchronously)');
     my ($d) = grep { $_->{name} eq 'testdb' } @{ rows($adm, 'SHOW DATABASES') };
     is($d->{paused}, 1, 'SHOW DATABASES: paused');
     sleep 0.5;
