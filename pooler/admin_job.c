@@ -114,7 +114,8 @@ static void kill_all(struct worker *w, struct admin_job *job)
         list_for_each_safe(pos, tmp, &w->clients)
         {
             struct client *c = list_entry(pos, struct client, wnode);
-            if (c->zombie || c->admin || !c->db || !job_db_match(job, c->db->name))
+            if (c->zombie || !c->db || admin_is_console_db(c->db->name) ||
+                !job_db_match(job, c->db->name))
                 continue;
             client_fail(c, "08P01", "database killed from the console (KILL)");
             again = true;

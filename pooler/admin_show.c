@@ -86,7 +86,7 @@ void admin_show_pools(struct admin_result *r)
         admin_cell_int(r, 0);
         admin_cell_int(r, p[i].sv_idle);
         admin_cell_int(r, p[i].sv_used);
-        admin_cell_int(r, 0);
+        admin_cell_int(r, p[i].sv_tested);
         admin_cell_int(r, p[i].sv_login);
         long long us = (long long)(p[i].maxwait * 1e6);
         admin_cell_int(r, us / 1000000);
@@ -246,7 +246,7 @@ void admin_show_lists(struct admin_result *r)
         for (int j = 0; j < i && !seen; j++)
             seen = !strcmp(p[j].user, p[i].user);
         users += !seen;
-        servers += p[i].sv_active + p[i].sv_idle + p[i].sv_used + p[i].sv_login;
+        servers += p[i].sv_active + p[i].sv_idle + p[i].sv_used + p[i].sv_tested + p[i].sv_login;
         logged += p[i].cl_active + p[i].cl_waiting;
     }
     free(p);
@@ -281,7 +281,7 @@ void admin_show_mem(struct admin_result *r)
     int npools = stats_pools(&p);
     long long servers = 0;
     for (int i = 0; i < npools; i++)
-        servers += p[i].sv_active + p[i].sv_idle + p[i].sv_used + p[i].sv_login;
+        servers += p[i].sv_active + p[i].sv_idle + p[i].sv_used + p[i].sv_tested + p[i].sv_login;
     free(p);
     struct route **routes;
     int nroutes = routes_snapshot(&routes);

@@ -692,7 +692,13 @@ void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p)
     p->sv_login = r->nconnecting;
     p->sv_idle = r->nidle - used;
     p->sv_used = used;
-    p->sv_active = r->nservers - r->nidle - r->nconnecting;
+    long long tested = 0;
+    for (int i = 0; i < weir.nworkers; i++)
+        tested += (int64_t)atomic_load_explicit(&r->stats[i].tested, memory_order_relaxed);
+    /* The gauge is read without the owners' help: clamp what a moment's skew could give. */
+    int busy = r->nservers - r->nidle - r->nconnecting;
+    p->sv_tested = tested < 0 ? 0 : tested > busy ? busy : (int)tested;
+    p->sv_active = busy - p->sv_tested;
     p->maxwait = 0;
     if (r->nwaiting > 0) {
         struct client *head = list_entry(r->waiters.next, struct client, wait_node);

@@ -16,6 +16,7 @@
 #include "pooler/client.h"
 #include "pooler/log.h"
 #include "pooler/relay.h"
+#include "pooler/stats.h"
 #include "pooler/worker.h"
 #include "protocol/mysql/my_charset.h"
 
@@ -36,6 +37,23 @@ static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_reset_continue(struct server *s);
 static void send_my_command(struct server *s, uint8_t cmd);
 static void send_my_command_arg(struct server *s, uint8_t cmd, const char *arg);
+
+static bool is_tested(enum server_state st)
+{
+    return st == SV_CHECK || st == SV_RESET;
+}
+
+/*
+ * Changes s's state, keeping the gauge of servers being checked or cleaned
+ * (SHOW POOLS sv_tested) in the owner worker's slot: both states begin and
+ * end on one worker, so the sum over workers is exact.
+ */
+static void set_state(struct server *s, enum server_state st)
+{
+    if (is_tested(s->state) != is_tested(st))
+        stats_add(&stats_slot_of(s->route, s->w)->tested, is_tested(st) ? 1 : UINT64_MAX);
+    s->state = st;
+}
 
 static void server_watch(struct server *s)
 {
@@ -97,7 +115,7 @@ void server_close(struct server *s, const char *reason)
     server_drop_buffer(s);
     list_del(&s->wnode);
     bool connecting = s->state == SV_CONNECTING;
-    s->state = SV_CLOSED;
+    set_state(s, SV_CLOSED);
     if (s->bc) {
         s->ops->close(s->bc);
         s->bc = NULL;
@@ -361,11 +379,11 @@ static void server_setup_my(struct server *s, struct client *c)
         return;
     }
     if (len == 0 && !schema) {
-        s->state = SV_ACTIVE;
+        set_state(s, SV_ACTIVE);
         client_server_ready(c);
         return;
     }
-    s->state = SV_SETUP;
+    set_state(s, SV_SETUP);
     c->state = CL_SETUP;
     s->setup_error[0] = 0;
     s->my_dirty = true;
@@ -393,11 +411,11 @@ static void server_setup(struct server *s, struct client *c)
             append_set(q, sizeof(q), &len, param_name(i), want);
     }
     if (len == 0 || len >= sizeof(q)) {
-        s->state = SV_ACTIVE;
+        set_state(s, SV_ACTIVE);
         client_server_ready(c);
         return;
     }
-    s->state = SV_SETUP;
+    set_state(s, SV_SETUP);
     c->state = CL_SETUP;
     s->setup_error[0] = 0;
     s->outstanding = 1;
@@ -416,7 +434,7 @@ void server_attach(struct server *s, struct client *c)
     ev_tstamp now = ev_now(s->w->loop);
     if (now - s->last_used > cfg->server_check_delay) {
         /* Idle a while: make sure it still answers before the client sees it. */
-        s->state = SV_CHECK;
+        set_state(s, SV_CHECK);
         c->state = CL_SETUP;
         s->failed = false;
         s->deadline = now + cfg->server_connect_timeout;
@@ -486,7 +504,7 @@ void server_release(struct server *s, bool clean)
         server_close(s, "client went away during a response");
         return;
     }
-    s->state = SV_RESET;
+    set_state(s, SV_RESET);
     s->reset_stage = RESET_DRAIN;
     s->failed = false;
     s->deadline = ev_now(s->w->loop) + RESET_TIMEOUT;
@@ -555,7 +573,7 @@ static void server_reset_continue(struct server *s)
         server_close(s, "server_lifetime reached");
         return;
     } else {
-        s->state = SV_IDLE;
+        set_state(s, SV_IDLE);
         s->deadline = 0;
         s->last_used = ev_now(s->w->loop);
         server_drop_buffer(s);

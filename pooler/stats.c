@@ -167,6 +167,7 @@ int stats_pools(struct stats_pool **out)
         p->cl_waiting += one.cl_waiting;
         p->sv_active += one.sv_active;
         p->sv_idle += one.sv_idle;
+        p->sv_tested += one.sv_tested;
         p->sv_used += one.sv_used;
         p->sv_login += one.sv_login;
         if (one.maxwait > p->maxwait)

@@ -55,6 +55,7 @@ struct stats_slot {
     stats_counter query_us;
     stats_counter wait_us;
     stats_counter errors[STATS_ERR_COUNT];
+    stats_counter tested; /* gauge: servers in health check or clean-up (may wrap per worker) */
     stats_counter hist[STATS_H_COUNT][STATS_NBOUNDS + 1]; /* per bucket, not cumulative */
 } __attribute__((aligned(64)));
 
@@ -157,8 +158,9 @@ struct stats_pool {
     enum pool_mode pool_mode;
     int cl_active;  /* logged-in clients not waiting for a server */
     int cl_waiting; /* clients queued for a server */
-    int sv_active;  /* servers linked to a client or being cleaned / checked */
+    int sv_active;  /* servers linked to a client (or being set up for one) */
     int sv_idle;    /* idle servers ready for use */
+    int sv_tested;  /* servers in a health check (server_check_query) or clean-up */
     int sv_used;    /* idle servers that need a health check before use */
     int sv_login;   /* server logins in progress */
     double maxwait; /* seconds the oldest waiter has been waiting */

@@ -159,7 +159,7 @@ wait_until(3, sub {
 my $backends = count_server_conns($t, user => 'app', db => 'testdb');
 is($p->{sv_active}, 4, 'SHOW POOLS: 4 servers in transactions are active')
     or diag(explain(rows($adm, 'SHOW SERVERS')));
-is($p->{sv_active} + $p->{sv_idle} + $p->{sv_used} + $p->{sv_login}, $backends,
+is($p->{sv_active} + $p->{sv_idle} + $p->{sv_used} + $p->{sv_tested} + $p->{sv_login}, $backends,
     "SHOW POOLS: servers match pg_stat_activity ($backends)");
 is($p->{cl_active}, 5, 'SHOW POOLS: 5 logged-in clients');
 is($p->{cl_waiting}, 0, 'SHOW POOLS: none waiting');

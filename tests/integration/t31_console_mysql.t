@@ -83,7 +83,7 @@ ok($adm, 'DBD::MariaDB logs in to the console') or diag($DBI::errstr);
         $p && $p->{sv_active} == 3;
     });
     is($p->{sv_active}, 3, 'SHOW POOLS: 3 active servers (transactions open)');
-    is($p->{sv_active} + $p->{sv_idle} + $p->{sv_used} + $p->{sv_login}, $n,
+    is($p->{sv_active} + $p->{sv_idle} + $p->{sv_used} + $p->{sv_tested} + $p->{sv_login}, $n,
         "SHOW POOLS: servers match the processlist ($n)");
     is($p->{backend}, 'mysql', 'SHOW POOLS: backend mysql');
     my @sv = grep { $_->{database} eq 'shop' } @{ rows($adm, 'SHOW SERVERS') };
