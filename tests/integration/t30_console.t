@@ -396,6 +396,31 @@ TODO: {
 }
 ok(rows($adm, 'SHOW VERSION'), 'the console is usable after RELOAD/SET');
 
+# ---- sv_tested: a server running server_check_query ----
+{
+    my $w4 = $t->start_weir(users => \%users, weir => { admin_users => 'admin',
+            server_check_delay => 0, server_check_query => 'SELECT pg_sleep(1.5)' });
+    my ($o) = $w4->psql('SELECT 1');
+    is($o, '1', 'a first client opens a server');
+    my $job = bg_cmd([WeirTest::pg_bin('psql'), '-X', '-h', '127.0.0.1', '-p', $w4->port, '-U',
+            'app', '-d', 'testdb', '-c', 'SELECT 2'],
+        env => { PGPASSWORD => 'apppass' }, timeout => 30);
+    my $c4 = DBI->connect("dbi:Pg:host=127.0.0.1;port=" . $w4->port
+            . ";dbname=weir;sslmode=disable", 'admin', 'adminpass',
+        { RaiseError => 0, PrintError => 0, pg_server_prepare => 0 });
+    my $q;
+    ok(wait_until(1.2, sub {
+        ($q) = grep { $_->{database} eq 'testdb' } @{ rows($c4, 'SHOW POOLS') };
+        $q && $q->{sv_tested} == 1;
+    }, 0.05), 'SHOW POOLS: sv_tested = 1 while the health check runs');
+    my ($sv) = grep { $_->{database} eq 'testdb' } @{ rows($c4, 'SHOW SERVERS') };
+    is($sv->{state}, 'tested', 'SHOW SERVERS: state tested');
+    my ($out, $err, $rc) = bg_result($job, 20);
+    is($rc, 0, 'the client got the server after the check');
+    $c4->disconnect;
+    $w4->stop;
+}
+
 # ---- a stop while a console waits in PAUSE frees what it holds ----
 {
     my $w3 = $t->start_weir(users => \%users, weir => { admin_users => 'admin' });
