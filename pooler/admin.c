@@ -306,9 +306,17 @@ static bool run_command(struct client *c, const char *sql, struct admin_result *
             admin_res_error(r, "08P01", "%s", err[0] ? err : "reload failed");
         return true;
     }
-    if (!strcmp(cmd, "SHUTDOWN") && !has_arg) {
-        log_info("console: SHUTDOWN by %s", c->user);
-        weir_shutdown(SHUTDOWN_NOW);
+    if (!strcmp(cmd, "SHUTDOWN")) {
+        /* PgBouncer 1.23's variants wait like SIGTERM / SIGINT. */
+        enum shutdown_mode mode = SHUTDOWN_NOW;
+        if (has_arg && !strcasecmp(arg, "WAIT_FOR_CLIENTS"))
+            mode = SHUTDOWN_WAIT_CLIENTS;
+        else if (has_arg && !strcasecmp(arg, "WAIT_FOR_SERVERS"))
+            mode = SHUTDOWN_WAIT_SERVERS;
+        else if (has_arg)
+            goto invalid;
+        log_info("console: SHUTDOWN %s by %s", has_arg ? arg : "", c->user);
+        weir_shutdown(mode);
         return true;
     }
     if (!strcmp(cmd, "KILL_CLIENT")) {

@@ -33,7 +33,7 @@ const char admin_help_text[] =
     "\tRECONNECT [<db>]\n"
     "\tKILL [<db>]\n"
     "\tKILL_CLIENT <id>\n"
-    "\tSHUTDOWN\n"
+    "\tSHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]\n"
     "\tWAIT_CLOSE [<db>]";
 
 static const char *backend_name(enum backend_kind k)

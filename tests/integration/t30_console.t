@@ -438,6 +438,7 @@ ok(rows($adm, 'SHOW VERSION'), 'the console is usable after RELOAD/SET');
 }
 
 # ---- SHUTDOWN ----
+ok(!$adm->do('SHUTDOWN SOMETIME'), 'SHUTDOWN with an unknown mode is an invalid command');
 ok($adm->do('SHUTDOWN') || !$adm->ping, 'SHUTDOWN is accepted');
 TODO: {
     local $TODO = 'weir_shutdown only records the request until the lifecycle work lands';
