@@ -66,6 +66,7 @@ void admin_show_pools(struct admin_result *r)
         {"pool_mode", T},
         {"backend", T},
         {"paused", I},
+        {"health", T},
     };
     admin_res_cols(r, cols, sizeof(cols) / sizeof(cols[0]));
     struct stats_pool *p;
@@ -94,6 +95,7 @@ void admin_show_pools(struct admin_result *r)
         admin_cell(r, config_pool_mode_name(p[i].pool_mode));
         admin_cell(r, backend_name(p[i].backend));
         admin_cell_int(r, p[i].paused);
+        admin_cell(r, p[i].login_failing ? "login_failing" : p[i].paused ? "paused" : "ok");
     }
     free(p);
 }

@@ -705,5 +705,6 @@ void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p)
         p->maxwait = now - head->wait_start;
     }
     p->paused = r->paused;
+    p->login_failing = now < r->login_retry_at;
     pthread_mutex_unlock(&r->lock);
 }

@@ -170,6 +170,7 @@ int stats_pools(struct stats_pool **out)
         p->sv_tested += one.sv_tested;
         p->sv_used += one.sv_used;
         p->sv_login += one.sv_login;
+        p->login_failing = p->login_failing || one.login_failing;
         if (one.maxwait > p->maxwait)
             p->maxwait = one.maxwait;
         stats_totals_add(&p->totals, &one.totals);

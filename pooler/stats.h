@@ -165,6 +165,7 @@ struct stats_pool {
     int sv_login;   /* server logins in progress */
     double maxwait; /* seconds the oldest waiter has been waiting */
     bool paused;
+    bool login_failing; /* server logins failed: none is tried before server_login_retry */
     struct stats_totals totals;
 };
 

@@ -17,7 +17,8 @@ my %users = (app => 'apppass', forced => 'forcedpass', admin => 'adminpass',
     monitor => 'monpass', nobody => 'nopass');
 my $w = $t->start_weir(users => \%users, weir => { admin_users => 'admin',
         stats_users => 'monitor, admin', pool_mode => 'transaction', default_pool_size => 6,
-        stats_period => 1 });
+        stats_period => 1 },
+    databases => { deaddb => 'host=127.0.0.1 port=1 dbname=testdb' });
 
 sub console {
     my (%o) = @_;
@@ -90,7 +91,7 @@ for my $cmd (sort keys %pgb) {
         or diag("got: @got");
 }
 my ($pn) = cols($adm, 'SHOW POOLS');
-is_deeply([@$pn[16 .. $#$pn]], [qw(backend paused)], "SHOW POOLS: weir's columns after");
+is_deeply([@$pn[16 .. $#$pn]], [qw(backend paused health)], "SHOW POOLS: weir's columns after");
 my ($cn) = cols($adm, 'SHOW CLIENTS');
 is_deeply([@$cn[18 .. $#$cn]], [qw(id backend worker)], "SHOW CLIENTS: weir's columns after");
 
@@ -165,6 +166,7 @@ is($p->{cl_active}, 5, 'SHOW POOLS: 5 logged-in clients');
 is($p->{cl_waiting}, 0, 'SHOW POOLS: none waiting');
 is($p->{pool_mode}, 'transaction', 'SHOW POOLS: pool_mode');
 is($p->{backend}, 'postgres', 'SHOW POOLS: backend');
+is($p->{health}, 'ok', 'SHOW POOLS: health ok');
 my $servers = rows($adm, 'SHOW SERVERS');
 my @tsv = grep { $_->{database} eq 'testdb' } @$servers;
 is(scalar @tsv, $backends, 'SHOW SERVERS: one row per server in pg_stat_activity');
@@ -284,6 +286,14 @@ ok($adm->do('DISABLE testdb'), 'DISABLE testdb');
 ok(!$adm->do('DISABLE'), 'DISABLE needs a database');
 ok($adm->do('ENABLE testdb'), 'ENABLE testdb');
 is(($w->psql('SELECT 1'))[0], '1', 'logins work again after ENABLE');
+
+# ---- health: a pool whose server logins fail ----
+{
+    my ($out, $err, $rc) = $w->psql('SELECT 1', db => 'deaddb');
+    isnt($rc, 0, 'a database whose server refuses connections: the client gets an error');
+    my ($q) = grep { $_->{database} eq 'deaddb' } @{ rows($adm, 'SHOW POOLS') };
+    is($q->{health}, 'login_failing', 'SHOW POOLS: health login_failing');
+}
 
 # ---- RECONNECT + WAIT_CLOSE ----
 {
