@@ -16,10 +16,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/log.h"
 #include "pooler/relay.h"
 #include "pooler/route.h"
 #include "pooler/server.h"
+#include "pooler/stats.h"
 #include "pooler/worker.h"
 
 static void cancel_unregister(struct worker *w, struct client *c);
@@ -53,6 +55,24 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
         port = ntohs(in6->sin6_port);
     }
     snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof(local);
+    snprintf(c->local_addr, sizeof(c->local_addr), ":0");
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
+        char lip[INET6_ADDRSTRLEN] = "?";
+        int lport = 0;
+        if (local.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&local;
+            inet_ntop(AF_INET, &in->sin_addr, lip, sizeof(lip));
+            lport = ntohs(in->sin_port);
+        } else if (local.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&local;
+            inet_ntop(AF_INET6, &in6->sin6_addr, lip, sizeof(lip));
+            lport = ntohs(in6->sin6_port);
+        }
+        snprintf(c->local_addr, sizeof(c->local_addr), "%s:%d", lip, lport);
+    }
+    c->connect_time = ev_now(w->loop);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ev_io_init(&c->rio, read_cb, fd, EV_READ);
@@ -60,10 +80,12 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     list_add_tail(&w->clients, &c->wnode);
     c->counted = true;
     int n = atomic_fetch_add(&weir.nclients, 1) + 1;
-    if (n > weir.cfg->max_client_conn) {
+    if (n > weir.cfg->max_client_conn + ADMIN_RESERVED_CONNS) {
         client_fail(c, "53300", "no more connections allowed (max_client_conn)");
         return NULL;
     }
+    /* A few more slots for the console: refused after the startup unless it is one. */
+    c->over_limit = n > weir.cfg->max_client_conn;
     if (weir.cfg->client_login_timeout > 0)
         c->deadline = ev_now(w->loop) + weir.cfg->client_login_timeout;
     return c;
@@ -86,6 +108,9 @@ int client_flush_out(struct client *c)
 
 void client_free(struct client *c)
 {
+    if (c->route)
+        route_client_leave(c->route);
+    admin_client_gone(c);
     pg_out_free(&c->out);
     param_clear_all(&c->want);
     free(c->user);
@@ -114,6 +139,8 @@ static void client_disconnect(struct client *c)
     cancel_unregister(w, c);
     if (c->counted) {
         atomic_fetch_sub(&weir.nclients, 1);
+        if (c->admin != ADMIN_NONE)
+            atomic_fetch_sub(&weir.nconsole, 1);
         c->counted = false;
     }
 }
@@ -148,6 +175,8 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
     va_end(ap);
     log_client(c, weir.cfg->log_pooler_errors ? LOG_LVL_INFO : LOG_LVL_DEBUG, "error %s: %s",
                sqlstate, msg);
+    if (!c->welcomed && sqlstate[0] == '2' && sqlstate[1] == '8')
+        stats_error(c->w, c->route, STATS_ERR_LOGIN); /* 28000, 28P01: login refused */
     if (c->fd != -1) {
         c->proto->error(c, sqlstate, msg);
         /* Best effort: the connection closes right after, so no waiting to drain. */
@@ -221,6 +250,8 @@ void client_take_server(struct client *c, struct server *s)
         return;
     }
     c->deadline = 0;
+    if (c->state == CL_WAITING)
+        stats_wait(stats_slot_of(c->route, c->w), ev_now(c->w->loop) - c->wait_start);
     server_attach(s, c);
 }
 
@@ -230,9 +261,11 @@ static void client_check_idle(struct client *c, ev_tstamp now)
     const struct config *cfg = weir.cfg;
     struct server *s = c->server;
     if (s && s->state == SV_ACTIVE && s->outstanding > 0) {
-        if (cfg->query_timeout > 0 && now - s->query_start > cfg->query_timeout)
+        if (cfg->query_timeout > 0 && now - s->query_start > cfg->query_timeout) {
+            stats_error(c->w, c->route, STATS_ERR_QUERY_TIMEOUT);
             client_fail(c, "57014", "query_timeout: query ran longer than %g s",
                         cfg->query_timeout);
+        }
         return;
     }
     ev_tstamp idle = now - c->last_active;
@@ -266,6 +299,7 @@ void client_sweep(struct worker *w, ev_tstamp now)
         } else if (c->state == CL_WAITING) {
             if (route_leave(c->route, c)) {
                 c->state = CL_IDLE; /* no longer waiting: client_close must not leave again */
+                stats_error(c->w, c->route, STATS_ERR_WAIT_TIMEOUT);
                 client_fail(c, "08P01", "query_wait_timeout: no server connection became free");
             }
         }
@@ -371,6 +405,8 @@ bool client_read_input(struct client *c)
     if (n == -1)
         return false;
     c->last_active = ev_now(c->w->loop);
+    if (c->route) /* a logged-in client between servers: its bytes count as relayed */
+        stats_add(&stats_slot_of(c->route, c->w)->bytes_recv, (uint64_t)n);
     return true;
 }
 

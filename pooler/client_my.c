@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pooler/admin.h"
 #include "pooler/client.h"
 #include "pooler/log.h"
 #include "pooler/relay.h"
@@ -187,6 +188,10 @@ static bool my_check_token(struct client *c, const uint8_t *token, size_t len)
 static void my_authenticated(struct client *c)
 {
     my_free_state(c);
+    if (c->db == admin_db_entry(BACKEND_MYSQL)) {
+        admin_login(c);
+        return;
+    }
     if (!c->db->user) {
         const char *secret = userlist_secret(weir.users, c->user);
         if (secret && secret[0] != '*' && strncmp(secret, "md5", 3) &&
@@ -238,9 +243,18 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         client_fail(c, "3D000", "weir needs a database name in the connection");
         return;
     }
-    c->db = config_find_db(weir.cfg, c->dbname);
+    bool console = admin_is_console_db(c->dbname);
+    c->db = console ? admin_db_entry(BACKEND_MYSQL) : config_find_db(weir.cfg, c->dbname);
     if (!c->db || c->db->backend != BACKEND_MYSQL) {
         client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
+        return;
+    }
+    if (c->over_limit && !console) {
+        client_fail(c, "53300", "Too many connections (max_client_conn)");
+        return;
+    }
+    if (!console && route_db_disabled(c->db->name)) {
+        client_fail(c, "3D000", "database does not allow connections: %s", c->db->name);
         return;
     }
     bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);
@@ -327,6 +341,9 @@ static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     case CL_WAITING:
     case CL_SETUP:
         client_hold_input(c);
+        break;
+    case CL_ADMIN:
+        admin_input(c);
         break;
     case CL_ACTIVE:
         break;

@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/log.h"
 #include "pooler/relay.h"
 #include "pooler/route.h"
@@ -117,6 +118,10 @@ static void client_authenticated(struct client *c)
         scram_server_clear(&as->scram);
         free(as);
         c->auth = NULL;
+    }
+    if (c->db == admin_db_entry(BACKEND_POSTGRES)) {
+        admin_login(c);
+        return;
     }
     if (!c->backend_password && !c->db->user) {
         const char *secret = userlist_secret(weir.users, c->user);
@@ -398,9 +403,18 @@ static void client_startup(struct client *c)
         return;
     buf_put(&c->w->bufs, c->in);
     c->in = NULL;
-    c->db = config_find_db(weir.cfg, c->dbname);
+    bool console = admin_is_console_db(c->dbname);
+    c->db = console ? admin_db_entry(BACKEND_POSTGRES) : config_find_db(weir.cfg, c->dbname);
     if (!c->db) {
         client_fail(c, "3D000", "database \"%s\" does not exist", c->dbname);
+        return;
+    }
+    if (c->over_limit && !console) {
+        client_fail(c, "53300", "no more connections allowed (max_client_conn)");
+        return;
+    }
+    if (!console && route_db_disabled(c->db->name)) {
+        client_fail(c, "08P01", "database does not allow connections: %s", c->db->name);
         return;
     }
     if (weir.cfg->auth_type != AUTH_TRUST && !weir.users) {
@@ -459,6 +473,9 @@ static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     case CL_WAITING:
     case CL_SETUP:
         client_hold_input(c);
+        break;
+    case CL_ADMIN:
+        admin_input(c);
         break;
     case CL_ACTIVE:
         break;

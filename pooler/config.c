@@ -752,3 +752,71 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
     }
     return config_check(cfg, err, errlen);
 }
+
+/* ---- the [weir] keys with their current values (console SHOW CONFIG) ---- */
+
+static const char *auth_type_names[] = {"trust", "plain", "md5", "scram-sha-256"};
+
+void config_each(const struct config *cfg,
+                 void (*fn)(void *arg, const char *key, const char *value, bool reloadable),
+                 void *arg)
+{
+    char b[64];
+#define EACH_STR(name, field, reload) fn(arg, name, cfg->field ? cfg->field : "", reload)
+#define EACH_INT(name, field, reload)                                                              \
+    do {                                                                                           \
+        snprintf(b, sizeof(b), "%d", cfg->field);                                                  \
+        fn(arg, name, b, reload);                                                                  \
+    } while (0)
+#define EACH_SEC(name, field, reload)                                                              \
+    do {                                                                                           \
+        snprintf(b, sizeof(b), "%g", cfg->field);                                                  \
+        fn(arg, name, b, reload);                                                                  \
+    } while (0)
+    EACH_STR("listen_addr", listen_addr, false);
+    EACH_INT("listen_port", listen_port, false);
+    EACH_INT("mysql_listen_port", mysql_listen_port, false);
+    fn(arg, "auth_type", auth_type_names[cfg->auth_type], true);
+    EACH_STR("auth_file", auth_file, true);
+    EACH_STR("admin_users", admin_users, true);
+    EACH_STR("stats_users", stats_users, true);
+    fn(arg, "pool_mode", config_pool_mode_name(cfg->pool_mode), true);
+    EACH_INT("default_pool_size", default_pool_size, true);
+    EACH_INT("max_client_conn", max_client_conn, true);
+    EACH_INT("workers", workers, false);
+    EACH_STR("server_reset_query", server_reset_query, true);
+    EACH_SEC("client_login_timeout", client_login_timeout, true);
+    EACH_SEC("query_wait_timeout", query_wait_timeout, true);
+    EACH_SEC("server_connect_timeout", server_connect_timeout, true);
+    EACH_SEC("server_login_retry", server_login_retry, true);
+    EACH_SEC("server_idle_timeout", server_idle_timeout, true);
+    EACH_SEC("server_lifetime", server_lifetime, true);
+    EACH_SEC("server_check_delay", server_check_delay, true);
+    EACH_STR("server_check_query", server_check_query, true);
+    EACH_INT("server_reset_query_always", server_reset_query_always, true);
+    EACH_SEC("client_idle_timeout", client_idle_timeout, true);
+    EACH_SEC("query_timeout", query_timeout, true);
+    EACH_SEC("idle_transaction_timeout", idle_transaction_timeout, true);
+    EACH_INT("min_pool_size", min_pool_size, true);
+    EACH_INT("reserve_pool_size", reserve_pool_size, true);
+    EACH_SEC("reserve_pool_timeout", reserve_pool_timeout, true);
+    EACH_INT("max_db_connections", max_db_connections, true);
+    EACH_INT("max_user_connections", max_user_connections, true);
+    EACH_STR("track_extra_parameters", track_extra_parameters, false);
+    EACH_INT("log_connections", log_connections, true);
+    EACH_INT("log_disconnections", log_disconnections, true);
+    EACH_INT("log_pooler_errors", log_pooler_errors, true);
+    EACH_INT("verbose", verbose, true);
+    EACH_STR("logfile", logfile, true);
+    fn(arg, "log_format", cfg->log_format == LOG_FORMAT_JSON ? "json" : "text", true);
+    EACH_INT("syslog", syslog, true);
+    EACH_STR("syslog_ident", syslog_ident, true);
+    EACH_STR("syslog_facility", syslog_facility, true);
+    EACH_STR("metrics_addr", metrics_addr, false);
+    EACH_INT("metrics_port", metrics_port, false);
+    EACH_SEC("stats_period", stats_period, true);
+    EACH_INT("allow_local_infile", allow_local_infile, true);
+#undef EACH_STR
+#undef EACH_INT
+#undef EACH_SEC
+}

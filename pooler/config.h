@@ -125,4 +125,13 @@ enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry 
 
 const char *config_pool_mode_name(enum pool_mode m);
 
+/*
+ * Calls fn for every [weir] key with its current value as text, in the
+ * order of the reference; reloadable is false for keys that take effect
+ * only at start (listening sockets, workers).
+ */
+void config_each(const struct config *cfg,
+                 void (*fn)(void *arg, const char *key, const char *value, bool reloadable),
+                 void *arg);
+
 #endif

@@ -183,7 +183,9 @@ enum shutdown_mode weir_shutdown_mode(void)
 static void check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     enum shutdown_mode m = weir_shutdown_mode();
-    if (m == SHUTDOWN_NOW || (m == SHUTDOWN_WAIT_CLIENTS && atomic_load(&weir.nclients) == 0) ||
+    if (m == SHUTDOWN_NOW ||
+        (m == SHUTDOWN_WAIT_CLIENTS &&
+         atomic_load(&weir.nclients) - atomic_load(&weir.nconsole) == 0) ||
         (m == SHUTDOWN_WAIT_SERVERS && routes_busy_servers() == 0))
         ev_break(loop, EVBREAK_ALL);
 }

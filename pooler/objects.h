@@ -31,6 +31,7 @@ struct worker;
 struct route;
 struct client;
 struct server;
+struct admin_job;
 
 /* A client's place in its route's wait queue. [route lock] */
 enum wait_state {
@@ -46,6 +47,7 @@ enum client_state {
     CL_WAITING, /* authenticated, waiting for a server; on route->waiters or assigned */
     CL_SETUP,   /* has a server that is being prepared for it (parameters) */
     CL_ACTIVE,  /* linked to a server, bytes flow both ways */
+    CL_ADMIN,   /* logged in to the admin console (admin.c): commands, no server */
 };
 
 struct client {
@@ -75,20 +77,25 @@ struct client {
     struct param_set want;      /* settable parameters the client asked for */
     char *user;
     char *dbname;
-    char *backend_password; /* password for logging in to the server, or NULL */
-    void *auth;             /* auth exchange state while in CL_AUTH */
-    bool welcomed;          /* login completed (ReadyForQuery sent) */
-    bool zombie;            /* closed while a server was on its way to it */
-    bool read_paused;       /* rio stopped for backpressure */
-    bool counted;           /* counted in the global client total */
-    uint64_t my_caps;       /* MySQL: capabilities agreed with the client */
-    uint8_t my_seq;         /* MySQL: sequence id of weir's next packet during login */
-    uint16_t my_charset;    /* MySQL: the client's collation id */
-    bool pinned;            /* MySQL: holds session state that cannot move: keeps its server */
-    char **my_vars;         /* MySQL: session variables the client set: name, value, ... */
-    int my_nvars;           /* MySQL: pairs in my_vars */
-    char *my_schema;        /* MySQL: the client's current schema when it changed it */
-    char addr[64];          /* "ip:port" of the peer */
+    char *backend_password;      /* password for logging in to the server, or NULL */
+    void *auth;                  /* auth exchange state while in CL_AUTH */
+    bool welcomed;               /* login completed (ReadyForQuery sent) */
+    bool zombie;                 /* closed while a server was on its way to it */
+    bool read_paused;            /* rio stopped for backpressure */
+    bool counted;                /* counted in the global client total */
+    uint64_t my_caps;            /* MySQL: capabilities agreed with the client */
+    uint8_t my_seq;              /* MySQL: sequence id of weir's next packet during login */
+    uint16_t my_charset;         /* MySQL: the client's collation id */
+    bool pinned;                 /* MySQL: holds session state that cannot move: keeps its server */
+    char **my_vars;              /* MySQL: session variables the client set: name, value, ... */
+    int my_nvars;                /* MySQL: pairs in my_vars */
+    char *my_schema;             /* MySQL: the client's current schema when it changed it */
+    bool over_limit;             /* beyond max_client_conn: only the console may log in */
+    uint8_t admin;               /* console client: ADMIN_* permission (admin.h), 0 = not one */
+    struct admin_job *admin_job; /* console command running on the workers, or NULL */
+    ev_tstamp connect_time;
+    char addr[64];       /* "ip:port" of the peer */
+    char local_addr[64]; /* "ip:port" weir accepted it on */
 };
 
 enum server_state {
@@ -148,7 +155,10 @@ struct server {
     ev_tstamp deadline;
     ev_tstamp created;
     ev_tstamp last_used;   /* when it last went idle (or logged in) */
-    ev_tstamp query_start; /* when `outstanding` last rose from 0 */
+    ev_tstamp query_start; /* when `outstanding` last rose from 0, or the last answer came */
+    ev_tstamp xact_start;  /* first query since the server was idle, 0 = none (stats) */
+    unsigned gen;          /* the route's generation at login (RECONNECT) */
+    bool gen_taken;        /* counted by route_server_born */
     uint64_t id;
     struct param_set params;      /* values the server reported */
     struct server *assign_next;   /* chain of servers assigned in one route step */

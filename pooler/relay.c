@@ -18,7 +18,9 @@
 
 #include "pooler/client.h"
 #include "pooler/log.h"
+#include "pooler/route.h"
 #include "pooler/server.h"
+#include "pooler/stats.h"
 #include "pooler/worker.h"
 
 ssize_t relay_recv(int fd, struct iobuf *b)
@@ -106,6 +108,8 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         case 'S':
             if (s->outstanding++ == 0)
                 s->query_start = ev_now(c->w->loop);
+            if (s->xact_start == 0)
+                s->xact_start = ev_now(c->w->loop);
             if (type == 'S')
                 s->need_sync = false;
             break;
@@ -172,6 +176,7 @@ static bool client_input(struct client *c)
 {
     enum scan_result sr = scan_client(c, c->server, c->in);
     if (sr == SCAN_ERROR) {
+        stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
         client_fail(c, "08P01", "invalid message length from client");
         return false;
     }
@@ -203,6 +208,7 @@ void relay_client_readable(struct client *c)
         return;
     }
     c->last_active = ev_now(c->w->loop);
+    stats_add(&stats_slot_of(c->route, c->w)->bytes_recv, (uint64_t)n);
     client_input(c);
 }
 
@@ -243,9 +249,11 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
             if (!whole)
                 return SCAN_OK; /* a 6-byte message: wait for the rest */
             s->txstatus = body > 0 ? (char)msg[0] : 'E';
-            if (s->outstanding > 0)
-                s->outstanding--;
             c->last_active = ev_now(c->w->loop);
+            if (s->outstanding > 0) {
+                s->outstanding--;
+                relay_count_answer(s, c, s->txstatus == 'I');
+            }
             break;
         case 'S':
             if (!whole && fits)
@@ -312,6 +320,18 @@ static void server_to_client(struct server *s)
         relay_try_release(s);
 }
 
+void relay_count_answer(struct server *s, struct client *c, bool idle)
+{
+    ev_tstamp now = ev_now(c->w->loop);
+    struct stats_slot *sl = stats_slot_of(s->route, c->w);
+    stats_query(sl, now - s->query_start);
+    s->query_start = now; /* a pipelined next query is timed from here */
+    if (idle && s->xact_start != 0) {
+        stats_xact(sl, now - s->xact_start);
+        s->xact_start = 0;
+    }
+}
+
 void relay_try_release(struct server *s)
 {
     struct client *c = s->client;
@@ -349,7 +369,9 @@ void relay_server_readable(struct server *s)
         }
         return;
     }
+    stats_add(&stats_slot_of(s->route, s->w)->bytes_sent, (uint64_t)n);
     if (scan_server(s, s->client, s->in) == SCAN_ERROR) {
+        stats_error(s->w, s->route, STATS_ERR_PROTOCOL);
         server_close(s, "invalid message length from server");
         return;
     }

@@ -42,6 +42,12 @@ static inline bool relay_skip_body(struct iobuf *b, uint32_t *remaining)
     return true;
 }
 
+/*
+ * Statistics of one answered query (a ReadyForQuery, the end of a MySQL
+ * query's response) of server s for client c; idle: the transaction ended.
+ */
+void relay_count_answer(struct server *s, struct client *c, bool idle);
+
 /* The client's socket is readable (client ACTIVE). */
 void relay_client_readable(struct client *c);
 /* The server's socket is readable (server ACTIVE). */

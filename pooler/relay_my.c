@@ -50,6 +50,8 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                 t->queue[(t->qhead + t->qlen++) % sizeof(t->queue)] = cmd;
                 if (s->outstanding++ == 0)
                     s->query_start = ev_now(c->w->loop);
+                if (s->xact_start == 0 && (cmd == COM_QUERY || cmd == COM_STMT_EXECUTE))
+                    s->xact_start = ev_now(c->w->loop); /* statistics */
             }
         } else if (!t->c2s_cont && len == 0 && t->busy && t->resp.infile) {
             /* The empty packet that ends a LOCAL INFILE upload. */
@@ -211,6 +213,10 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 if (s->outstanding > 0)
                     s->outstanding--;
                 c->last_active = ev_now(c->w->loop);
+                if (t->resp.command == COM_QUERY || t->resp.command == COM_STMT_EXECUTE)
+                    relay_count_answer(s, c, !(t->status & SERVER_STATUS_IN_TRANS));
+                else
+                    s->query_start = c->last_active;
             }
         }
         /* Packets outside any response (an ERR before the server hangs up) just pass. */

@@ -24,6 +24,7 @@ static struct route *buckets[ROUTE_BUCKETS];
 static struct route **all_routes; /* append-only, for sweeps */
 static int nroutes;
 static struct user_count *user_counts;
+static struct db_state *db_states; /* [routes_lock] */
 
 static unsigned hash_str(unsigned h, const char *s)
 {
@@ -56,6 +57,22 @@ static atomic_int *group_counter(const struct db_entry *db, const char *client_u
     return user_counter(key);
 }
 
+/* The console flags of database `name`; called with routes_lock held. NULL when out of memory. */
+static struct db_state *db_state_get(const char *name)
+{
+    for (struct db_state *d = db_states; d; d = d->next)
+        if (!strcmp(d->name, name))
+            return d;
+    struct db_state *d = calloc(1, sizeof(*d));
+    if (!d || !(d->name = strdup(name))) {
+        free(d);
+        return NULL;
+    }
+    d->next = db_states;
+    db_states = d;
+    return d;
+}
+
 /* The max_db_connections counter shared by every route of a database, across reloads. */
 static atomic_int *db_counter(const struct db_entry *db)
 {
@@ -67,6 +84,7 @@ static atomic_int *db_counter(const struct db_entry *db)
 static void route_free(struct route *r)
 {
     pthread_mutex_destroy(&r->lock);
+    free(r->stats);
     param_clear_all(&r->welcome);
     free(r->key_user);
     free(r->user);
@@ -100,12 +118,16 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
     r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
     r->idle = calloc(weir.nworkers, sizeof(*r->idle));
     r->idle_count = calloc(weir.nworkers, sizeof(*r->idle_count));
+    r->stats = stats_slots_new(weir.nworkers);
+    r->dbst = db_state_get(db->name);
+    if (r->dbst)
+        r->paused = atomic_load(&r->dbst->paused);
     struct route **all = realloc(all_routes, sizeof(*all) * (nroutes + 1));
     if (all)
         all_routes = all;
     if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count || !all ||
-        !(r->user_servers = user_counter(r->user)) || !(r->db_servers = db_counter(db)) ||
-        !(r->group_servers = group_counter(db, r->user))) {
+        !r->stats || !r->dbst || !(r->user_servers = user_counter(r->user)) ||
+        !(r->db_servers = db_counter(db)) || !(r->group_servers = group_counter(db, r->user))) {
         route_free(r);
         return NULL;
     }
@@ -134,6 +156,8 @@ struct route *route_get(const struct db_entry *db, const char *client_user, uint
         buckets[h] = r;
     }
     pthread_mutex_unlock(&routes_lock);
+    if (r)
+        route_client_join(r);
     if (r && !db->user && password) {
         pthread_mutex_lock(&r->lock);
         if (!r->password)
@@ -158,18 +182,25 @@ void routes_free_all(void)
         free(u->name);
         free(u);
     }
+    while (db_states) {
+        struct db_state *d = db_states;
+        db_states = d->next;
+        free(d->name);
+        free(d);
+    }
     pthread_mutex_unlock(&routes_lock);
 }
 
 static void step_init(struct route_step *st)
 {
-    st->close_released = false;
+    st->close_reason = NULL;
     st->assigned = NULL;
     st->nconnect = 0;
     st->wake_worker = -1;
     list_init(&st->failed);
     st->fail_sqlstate[0] = 0;
     st->fail_text[0] = 0;
+    st->close = NULL;
 }
 
 static struct client *pop_waiter(struct route *r)
@@ -276,6 +307,8 @@ static void plan_connect(struct route *r, struct route_step *st)
  */
 static void balance(struct route *r, struct worker *w, struct route_step *st)
 {
+    if (r->paused)
+        return; /* waiters stay queued until RESUME */
     if (weir_shutdown_mode() == SHUTDOWN_WAIT_SERVERS)
         return; /* safe shutdown: clients wait while servers are released */
     struct list *idle = &r->idle[w->id];
@@ -352,9 +385,13 @@ void route_release(struct route *r, struct worker *w, struct server *s, struct r
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
-    if (route_retired(r) && r->nwaiting == 0)
-        st->close_released = true;
-    else
+    if (r->paused || s->gen != r->gen) {
+        st->close = s; /* PAUSE or RECONNECT: it goes instead of back to the pool */
+        st->close_reason = "closed by the console (PAUSE, RECONNECT or KILL)";
+    } else if (route_retired(r) && r->nwaiting == 0) {
+        st->close = s;
+        st->close_reason = "its pool was replaced by a configuration reload";
+    } else
         park(r, w, s);
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
@@ -376,7 +413,12 @@ void route_connected(struct route *r, struct worker *w, struct server *s, struct
     r->login_retry_at = 0;
     for (int i = 0; i < PARAM_COUNT; i++)
         param_set(&r->welcome, i, s->params.v[i]);
-    park(r, w, s);
+    if (r->paused || s->gen != r->gen) {
+        st->close = s;
+        st->close_reason = "closed by the console (PAUSE, RECONNECT or KILL)";
+    } else {
+        park(r, w, s);
+    }
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
@@ -512,7 +554,7 @@ void routes_sweep(struct worker *w)
         pthread_mutex_lock(&r->lock);
         if (r->nwaiting > 0)
             balance(r, w, &st);
-        if (w->id == 0)
+        if (w->id == 0 && !r->paused)
             while (r->nservers < r->min_pool_size && may_open(r, now, false))
                 plan_connect(r, &st);
         bool starved = starved_by_shared_limit(r);
@@ -522,6 +564,200 @@ void routes_sweep(struct worker *w)
             evict_for(w, r, snap, n);
     }
     free(snap);
+}
+
+/* ---- admin console ---- */
+
+int routes_snapshot(struct route ***out)
+{
+    pthread_mutex_lock(&routes_lock);
+    int n = nroutes;
+    struct route **snap = malloc(sizeof(*snap) * (n ? n : 1));
+    if (snap && n)
+        memcpy(snap, all_routes, sizeof(*snap) * n);
+    pthread_mutex_unlock(&routes_lock);
+    *out = snap;
+    return snap ? n : -1;
+}
+
+bool route_of_db(const struct route *r, const char *dbname)
+{
+    return !dbname || !strcmp(r->db->name, dbname);
+}
+
+static struct db_state *db_state_find(const char *dbname)
+{
+    pthread_mutex_lock(&routes_lock);
+    struct db_state *d = db_state_get(dbname);
+    pthread_mutex_unlock(&routes_lock);
+    return d;
+}
+
+void route_db_set_disabled(const char *dbname, bool on)
+{
+    struct db_state *d = db_state_find(dbname);
+    if (d)
+        atomic_store(&d->disabled, on);
+}
+
+bool route_db_disabled(const char *dbname)
+{
+    bool on = false;
+    pthread_mutex_lock(&routes_lock);
+    for (struct db_state *d = db_states; d; d = d->next)
+        if (!strcmp(d->name, dbname))
+            on = atomic_load(&d->disabled);
+    pthread_mutex_unlock(&routes_lock);
+    return on;
+}
+
+bool route_db_paused(const char *dbname)
+{
+    bool on = false;
+    pthread_mutex_lock(&routes_lock);
+    for (struct db_state *d = db_states; d; d = d->next)
+        if (!strcmp(d->name, dbname))
+            on = atomic_load(&d->paused);
+    pthread_mutex_unlock(&routes_lock);
+    return on;
+}
+
+void route_db_pause(struct worker *w, const char *dbname, bool on)
+{
+    /* The flag first, so routes created from now on start paused too. */
+    const struct config *cfg = weir.cfg;
+    pthread_mutex_lock(&routes_lock);
+    for (int i = 0; i < cfg->ndbs; i++) {
+        if (dbname && strcmp(cfg->dbs[i].name, dbname))
+            continue;
+        struct db_state *d = db_state_get(cfg->dbs[i].name);
+        if (d)
+            atomic_store(&d->paused, on);
+    }
+    pthread_mutex_unlock(&routes_lock);
+    struct route **snap;
+    int n = routes_snapshot(&snap);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        if (!route_of_db(r, dbname))
+            continue;
+        struct route_step st;
+        step_init(&st);
+        pthread_mutex_lock(&r->lock);
+        r->paused = on;
+        if (!on)
+            balance(r, w, &st); /* the waiters held during the pause */
+        pthread_mutex_unlock(&r->lock);
+        server_apply_step(w, r, &st);
+    }
+    free(snap);
+}
+
+void route_db_reconnect(const char *dbname)
+{
+    struct route **snap;
+    int n = routes_snapshot(&snap);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        if (!route_of_db(r, dbname))
+            continue;
+        pthread_mutex_lock(&r->lock);
+        r->gen++;
+        r->nstale = r->ngen;
+        pthread_mutex_unlock(&r->lock);
+    }
+    free(snap);
+}
+
+void route_db_counts(const char *dbname, int *servers, int *stale)
+{
+    *servers = *stale = 0;
+    struct route **snap;
+    int n = routes_snapshot(&snap);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        if (!route_of_db(r, dbname))
+            continue;
+        pthread_mutex_lock(&r->lock);
+        *servers += r->nservers;
+        *stale += r->nstale;
+        pthread_mutex_unlock(&r->lock);
+    }
+    free(snap);
+}
+
+bool route_must_close(struct route *r, const struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    bool yes = r->paused || s->gen != r->gen;
+    pthread_mutex_unlock(&r->lock);
+    return yes;
+}
+
+void route_server_born(struct route *r, struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    s->gen = r->gen;
+    s->gen_taken = true;
+    r->ngen++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void route_server_freed(struct route *r, struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    r->ngen--;
+    if (s->gen != r->gen)
+        r->nstale--;
+    pthread_mutex_unlock(&r->lock);
+    s->gen_taken = false;
+}
+
+void route_client_join(struct route *r)
+{
+    atomic_fetch_add(&r->nclients, 1);
+}
+
+void route_client_leave(struct route *r)
+{
+    atomic_fetch_sub(&r->nclients, 1);
+}
+
+void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p)
+{
+    double check = weir.cfg->server_check_delay;
+    pthread_mutex_lock(&r->lock);
+    int used = 0;
+    for (int i = 0; i < weir.nworkers; i++) {
+        struct list *pos, *tmp;
+        list_for_each_safe(pos, tmp, &r->idle[i])
+        {
+            struct server *s = list_entry(pos, struct server, idle_node);
+            if (now - s->last_used > check)
+                used++;
+        }
+    }
+    int ncl = atomic_load(&r->nclients);
+    p->cl_waiting = r->nwaiting;
+    p->cl_active = ncl > r->nwaiting ? ncl - r->nwaiting : 0;
+    p->sv_login = r->nconnecting;
+    p->sv_idle = r->nidle - used;
+    p->sv_used = used;
+    long long tested = 0;
+    for (int i = 0; i < weir.nworkers; i++)
+        tested += (int64_t)atomic_load_explicit(&r->stats[i].tested, memory_order_relaxed);
+    /* The gauge is read without the owners' help: clamp what a moment's skew could give. */
+    int busy = r->nservers - r->nidle - r->nconnecting;
+    p->sv_tested = tested < 0 ? 0 : tested > busy ? busy : (int)tested;
+    p->sv_active = busy - p->sv_tested;
+    p->maxwait = 0;
+    if (r->nwaiting > 0) {
+        struct client *head = list_entry(r->waiters.next, struct client, wait_node);
+        p->maxwait = now - head->wait_start;
+    }
+    p->paused = r->paused;
+    p->login_failing = now < r->login_retry_at;
+    pthread_mutex_unlock(&r->lock);
 }
 
 static bool same_connection(const struct db_entry *a, const struct db_entry *b)
@@ -536,6 +772,11 @@ static bool same_connection(const struct db_entry *a, const struct db_entry *b)
 static void retire(struct route *r, const char *why)
 {
     atomic_store(&r->retired, true);
+    /* Its servers are of an older generation now: closed on release, counted by WAIT_CLOSE. */
+    pthread_mutex_lock(&r->lock);
+    r->gen++;
+    r->nstale = r->ngen;
+    pthread_mutex_unlock(&r->lock);
     for (struct route **pp = &buckets[0]; pp < &buckets[ROUTE_BUCKETS]; pp++) {
         for (struct route **p = pp; *p; p = &(*p)->hash_next) {
             if (*p == r) {

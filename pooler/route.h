@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "pooler/objects.h"
+#include "pooler/stats.h"
 
 struct route {
     struct route *hash_next;
@@ -35,6 +36,9 @@ struct route {
     int max_db;                /* 0 = no limit */
     int max_user;              /* 0 = no limit */
     atomic_bool retired;       /* replaced by a reload: no new clients, servers close when free */
+    struct db_state *dbst;     /* the database's console flags (PAUSE, DISABLE) */
+    struct stats_slot *stats;  /* one per worker, each written by its worker only */
+    atomic_int nclients;       /* logged-in clients of this route (console's cl_active) */
     /* [route lock] from here on (and the limits above, which a reload changes) */
     char *password;  /* login password, or NULL */
     int nservers;    /* open or opening, every state */
@@ -48,17 +52,31 @@ struct route {
     ev_tstamp login_retry_at; /* no new login before this after a failure (server_login_retry) */
     char last_error[256];
     char last_sqlstate[6];
+    bool paused;  /* PAUSE/KILL: no server is handed out or opened, released ones close */
+    unsigned gen; /* RECONNECT: servers of an older generation close when released */
+    int ngen;     /* servers that took a generation (server_connect) and are not freed */
+    int nstale;   /* of those, servers of an older generation */
+};
+
+/* Console flags of one database, by name (survive reloads). */
+struct db_state {
+    struct db_state *next;
+    char *name;
+    atomic_bool paused;
+    atomic_bool disabled;
 };
 
 /* What the calling worker must do after a route step. */
 struct route_step {
-    bool close_released;     /* route_release: the server is not wanted any more: close it */
     struct server *assigned; /* chain (assign_next/assign_client) of servers for clients */
     int nconnect;            /* new server logins to start on this worker */
     int wake_worker;         /* worker to send MSG_DISPATCH, or -1 */
     struct list failed;      /* clients (by wait_node) that get fail_text instead of a server */
     char fail_sqlstate[6];
     char fail_text[256];
+    struct server
+        *close; /* a server that must close instead of parking (pause, reconnect, reload) */
+    const char *close_reason;
 };
 
 /*
@@ -108,6 +126,38 @@ bool route_leave(struct route *r, struct client *c);
 bool route_may_shrink(struct route *r);
 /* Copies the route's cached login parameters; false when there are none yet. */
 bool route_welcome(struct route *r, struct param_set *out);
+
+/* ---- admin console ---- */
+
+/* Every route so far (routes live until exit); *out malloc'ed. Count, -1 out of memory. */
+int routes_snapshot(struct route ***out);
+/* True when route r belongs to database dbname (NULL: every database). */
+bool route_of_db(const struct route *r, const char *dbname);
+/* DISABLE/ENABLE: new logins to dbname refused or allowed. */
+void route_db_set_disabled(const char *dbname, bool on);
+bool route_db_disabled(const char *dbname);
+/* True when dbname (not NULL) is paused. */
+bool route_db_paused(const char *dbname);
+/*
+ * PAUSE (on) or RESUME (off) dbname (NULL: every database). Resuming hands
+ * servers and logins to the waiters at once; the steps run on worker w.
+ */
+void route_db_pause(struct worker *w, const char *dbname, bool on);
+/* RECONNECT: servers of dbname's routes (NULL: all) now open close when released or idle. */
+void route_db_reconnect(const char *dbname);
+/* Servers of dbname (NULL: all) still open; and of those, of an older generation. */
+void route_db_counts(const char *dbname, int *servers, int *stale);
+/* Must idle (or just released) server s of route r close: paused or of an older generation? */
+bool route_must_close(struct route *r, const struct server *s);
+/* server_connect: s takes the route's generation. */
+void route_server_born(struct route *r, struct server *s);
+/* s (which took a generation) is freed. */
+void route_server_freed(struct route *r, struct server *s);
+/* A client logged in to r / left it (cl_active of SHOW POOLS). */
+void route_client_join(struct route *r);
+void route_client_leave(struct route *r);
+/* Gauges of SHOW POOLS, read under the route lock. */
+void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p);
 
 /*
  * After a reload: routes whose database entry is unchanged take the new

@@ -12,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/client.h"
 #include "pooler/log.h"
 #include "pooler/relay.h"
+#include "pooler/stats.h"
 #include "pooler/worker.h"
 #include "protocol/mysql/my_charset.h"
 
@@ -35,6 +37,23 @@ static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_reset_continue(struct server *s);
 static void send_my_command(struct server *s, uint8_t cmd);
 static void send_my_command_arg(struct server *s, uint8_t cmd, const char *arg);
+
+static bool is_tested(enum server_state st)
+{
+    return st == SV_CHECK || st == SV_RESET;
+}
+
+/*
+ * Changes s's state, keeping the gauge of servers being checked or cleaned
+ * (SHOW POOLS sv_tested) in the owner worker's slot: both states begin and
+ * end on one worker, so the sum over workers is exact.
+ */
+static void set_state(struct server *s, enum server_state st)
+{
+    if (is_tested(s->state) != is_tested(st))
+        stats_add(&stats_slot_of(s->route, s->w)->tested, is_tested(st) ? 1 : UINT64_MAX);
+    s->state = st;
+}
 
 static void server_watch(struct server *s)
 {
@@ -57,6 +76,10 @@ static void server_drop_buffer(struct server *s)
 
 static void server_free(struct server *s)
 {
+    if (s->gen_taken) {
+        route_server_freed(s->route, s);
+        admin_notify(); /* a console may be waiting for this server to go (PAUSE, WAIT_CLOSE) */
+    }
     if (s->bc)
         s->ops->close(s->bc);
     pg_out_free(&s->out);
@@ -66,6 +89,7 @@ static void server_free(struct server *s)
 
 void server_free_at_exit(struct server *s)
 {
+    s->gen_taken = false; /* no route bookkeeping at exit */
     list_del(&s->wnode);
     server_unwatch(s);
     server_drop_buffer(s);
@@ -92,7 +116,7 @@ void server_close(struct server *s, const char *reason)
     server_drop_buffer(s);
     list_del(&s->wnode);
     bool connecting = s->state == SV_CONNECTING;
-    s->state = SV_CLOSED;
+    set_state(s, SV_CLOSED);
     if (s->bc) {
         s->ops->close(s->bc);
         s->bc = NULL;
@@ -116,6 +140,7 @@ static void connect_failed(struct server *s, const char *sqlstate, const char *t
     struct worker *w = s->w;
     struct route *r = s->route;
     log_server(s, LOG_LVL_WARNING, "login failed: %s", text);
+    stats_error(w, r, STATS_ERR_SERVER_LOGIN);
     server_unwatch(s);
     list_del(&s->wnode);
     struct route_step st;
@@ -192,6 +217,7 @@ void server_connect(struct worker *w, struct route *r)
     list_add_tail(&w->servers, &s->wnode);
     ev_io_init(&s->rio, server_read_cb, -1, 0);
     ev_io_init(&s->wio, server_write_cb, -1, EV_WRITE);
+    route_server_born(r, s);
 
     pthread_mutex_lock(&r->lock);
     char *password = r->password ? strdup(r->password) : NULL;
@@ -274,6 +300,11 @@ void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
             worker_post(c->w, m);
         }
     }
+    if (st->close) {
+        struct server *gone = st->close;
+        st->close = NULL;
+        server_close(gone, st->close_reason ? st->close_reason : "not wanted back in its pool");
+    }
 }
 
 void server_adopt(struct worker *w, struct server *s, struct client *c)
@@ -349,11 +380,11 @@ static void server_setup_my(struct server *s, struct client *c)
         return;
     }
     if (len == 0 && !schema) {
-        s->state = SV_ACTIVE;
+        set_state(s, SV_ACTIVE);
         client_server_ready(c);
         return;
     }
-    s->state = SV_SETUP;
+    set_state(s, SV_SETUP);
     c->state = CL_SETUP;
     s->setup_error[0] = 0;
     s->my_dirty = true;
@@ -381,11 +412,11 @@ static void server_setup(struct server *s, struct client *c)
             append_set(q, sizeof(q), &len, param_name(i), want);
     }
     if (len == 0 || len >= sizeof(q)) {
-        s->state = SV_ACTIVE;
+        set_state(s, SV_ACTIVE);
         client_server_ready(c);
         return;
     }
-    s->state = SV_SETUP;
+    set_state(s, SV_SETUP);
     c->state = CL_SETUP;
     s->setup_error[0] = 0;
     s->outstanding = 1;
@@ -404,7 +435,7 @@ void server_attach(struct server *s, struct client *c)
     ev_tstamp now = ev_now(s->w->loop);
     if (now - s->last_used > cfg->server_check_delay) {
         /* Idle a while: make sure it still answers before the client sees it. */
-        s->state = SV_CHECK;
+        set_state(s, SV_CHECK);
         c->state = CL_SETUP;
         s->failed = false;
         s->deadline = now + cfg->server_connect_timeout;
@@ -464,6 +495,7 @@ static void send_my_command(struct server *s, uint8_t cmd)
 void server_release(struct server *s, bool clean)
 {
     s->client = NULL;
+    s->xact_start = 0;
     if (!clean) {
         server_close(s, "client went away in the middle of a message");
         return;
@@ -473,7 +505,7 @@ void server_release(struct server *s, bool clean)
         server_close(s, "client went away during a response");
         return;
     }
-    s->state = SV_RESET;
+    set_state(s, SV_RESET);
     s->reset_stage = RESET_DRAIN;
     s->failed = false;
     s->deadline = ev_now(s->w->loop) + RESET_TIMEOUT;
@@ -542,7 +574,7 @@ static void server_reset_continue(struct server *s)
         server_close(s, "server_lifetime reached");
         return;
     } else {
-        s->state = SV_IDLE;
+        set_state(s, SV_IDLE);
         s->deadline = 0;
         s->last_used = ev_now(s->w->loop);
         server_drop_buffer(s);
@@ -550,8 +582,6 @@ static void server_reset_continue(struct server *s)
         struct worker *w = s->w;
         struct route *r = s->route;
         route_release(r, w, s, &st);
-        if (st.close_released)
-            server_close(s, "its pool was replaced by a configuration reload");
         server_apply_step(w, r, &st);
         return;
     }

@@ -12,11 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pooler/admin.h"
 #include "pooler/client.h"
 #include "pooler/listener.h"
 #include "pooler/log.h"
 #include "pooler/route.h"
 #include "pooler/server.h"
+#include "pooler/stats.h"
 
 #define SWEEP_INTERVAL 0.25 /* seconds; the granularity of every timeout */
 
@@ -77,6 +79,15 @@ static void handle_msg(struct worker *w, struct msg *m)
     case MSG_STOP:
         ev_break(w->loop, EVBREAK_ALL);
         break;
+    case MSG_ADMIN:
+        admin_job_run(w, m->job);
+        break;
+    case MSG_ADMIN_DONE:
+        admin_job_done(w, m->job);
+        break;
+    case MSG_ADMIN_CHECK:
+        admin_wait_check(w, m->job);
+        break;
     }
 }
 
@@ -103,6 +114,8 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
     server_sweep(w, now);
     routes_sweep(w);
     listener_resume(w);
+    if (w->id == 0)
+        stats_period_tick(now);
 }
 
 int workers_init(char *err, size_t errlen)
@@ -114,6 +127,10 @@ int workers_init(char *err, size_t errlen)
         return WR_ERROR;
     }
     weir.nworkers = n;
+    if (stats_init(n) != WR_OK) {
+        snprintf(err, errlen, "out of memory");
+        return WR_ERROR;
+    }
     for (int i = 0; i < n; i++) {
         struct worker *w = &weir.workers[i];
         w->id = i;
@@ -195,7 +212,9 @@ void workers_stop(void)
         ev_loop_destroy(w->loop);
         pthread_mutex_destroy(&w->inbox_lock);
     }
+    admin_free_all(); /* console jobs the stop interrupted (their messages were dropped) */
     free(weir.workers);
+    stats_free();
     weir.workers = NULL;
     weir.nworkers = 0;
 }

@@ -21,6 +21,9 @@ enum msg_kind {
     MSG_CANCEL_DONE, /* a cancel request of one of this worker's servers finished */
     MSG_LISTEN_STOP, /* shutting down: accept what is queued, then close the listeners */
     MSG_STOP,        /* leave the loop */
+    MSG_ADMIN,       /* run this worker's part of a console job */
+    MSG_ADMIN_DONE,  /* every worker ran the console job: answer (console client's worker) */
+    MSG_ADMIN_CHECK, /* servers went away: re-check a console's PAUSE / WAIT_CLOSE */
 };
 
 struct msg {
@@ -29,6 +32,7 @@ struct msg {
     struct client *client;
     struct server *server;
     struct route *route;
+    struct admin_job *job;
     uint32_t pid, key;
     char sqlstate[6];
     char text[256];
@@ -70,6 +74,7 @@ struct daemon {
     struct worker *workers;
     int nworkers;
     atomic_int nclients; /* connected clients, for max_client_conn */
+    atomic_int nconsole; /* of those, logged in to the admin console */
     atomic_ullong next_id;
 };
 
