@@ -15,7 +15,19 @@ my $adm = $t->pg_dbi or die $DBI::errstr;
 $adm->do('CREATE TABLE t14_order (id serial PRIMARY KEY, idx int, who text,
     ts timestamptz DEFAULT clock_timestamp())') or die $adm->errstr;
 my $w = $t->start_weir(weir => { pool_mode => 'transaction', default_pool_size => 1,
-        workers => 2, query_wait_timeout => 60 });
+        workers => 2, query_wait_timeout => 60, admin_users => 'admin' },
+    users => { app => 'apppass', admin => 'adminpass' });
+
+# Clients of testdb waiting for a server, as the admin console counts them.
+my $console;
+sub queued {
+    $console = undef if $console && !$console->ping;
+    $console //= DBI->connect('dbi:Pg:host=127.0.0.1;port=' . $w->port . ';dbname=weir;sslmode=disable',
+        'admin', 'adminpass', { RaiseError => 0, PrintError => 0, pg_server_prepare => 0 });
+    my $r = $console ? $console->selectall_arrayref('SHOW POOLS', { Slice => {} }) : [];
+    my ($p) = grep { $_->{database} eq 'testdb' && $_->{user} eq 'app' } @$r;
+    return $p ? $p->{cl_waiting} : 0;
+}
 
 # A client that connects, then inserts ($idx, $who) -- waiting for the server -- and leaves.
 sub waiter {
@@ -41,9 +53,12 @@ subtest 'FIFO across 2 workers, 50 waiting clients' => sub {
     my ($h, $hp) = holder();
     ok($hp, "holder keeps server $hp in a transaction");
     my @pids;
+    # Each waiter is queued before the next starts, so arrival order is known even when a
+    # loaded machine delays a child's connect.
     for my $i (0 .. 49) {
         push @pids, waiter($i, 'fifo');
-        sleep 0.08;
+        wait_until(20, sub { queued() >= $i + 1 }, 0.02) or diag("waiter $i not queued");
+        sleep 0.02;
     }
     sleep 0.5;
     my ($n) = $adm->selectrow_array('SELECT count(*) FROM t14_order');
@@ -101,4 +116,5 @@ subtest 'a waiting client that disconnects leaves the queue' => sub {
 ok($w->alive, 'weir alive');
 $w->stop;
 $adm->disconnect;
+$console->disconnect if $console;
 done_testing;

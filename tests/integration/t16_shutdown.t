@@ -46,6 +46,25 @@ sub exits_within {
     $w->{stopped} = 1;
 }
 
+# ---- SIGTERM: an admin console session does not hold up the exit, and keeps working ----
+{
+    my $w = $t->start_weir(weir => { pool_mode => 'session', admin_users => 'admin' },
+        users => { app => 'apppass', admin => 'adminpass' });
+    my $con = DBI->connect('dbi:Pg:host=127.0.0.1;port=' . $w->port . ';dbname=weir;sslmode=disable',
+        'admin', 'adminpass', { RaiseError => 0, PrintError => 0, pg_server_prepare => 0 });
+    my $a = $w->dbi;
+    ok($con && $a, 'a console session and a client');
+    kill 'TERM', $w->pid;
+    sleep 0.5;
+    my $r = $con->selectall_arrayref('SHOW CLIENTS', { Slice => {} });
+    ok($r && @$r >= 1, 'SIGTERM: the console still answers while weir drains');
+    ok($w->alive, 'SIGTERM: waiting for the client');
+    $a->disconnect;
+    ok(defined exits_within($w, 5), 'SIGTERM: exits once the last client left, console connected');
+    $w->check_log(status => $w->{status}, name => 'SIGTERM with a console: clean exit');
+    $w->{stopped} = 1;
+}
+
 # ---- a second SIGTERM: now ----
 {
     my $w = $t->start_weir(weir => { pool_mode => 'session' });
