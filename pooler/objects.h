@@ -85,6 +85,7 @@ struct client {
     uint8_t my_seq;         /* MySQL: sequence id of weir's next packet during login */
     uint16_t my_charset;    /* MySQL: the client's collation id */
     bool pinned;            /* MySQL: holds session state that cannot move: keeps its server */
+    bool my_kill_wait;      /* MySQL: its KILL went to another worker; input waits for the answer */
     char **my_vars;         /* MySQL: session variables the client set: name, value, ... */
     int my_nvars;           /* MySQL: pairs in my_vars */
     char *my_schema;        /* MySQL: the client's current schema when it changed it */

@@ -170,18 +170,32 @@ static bool client_to_server(struct client *c)
 /* Scans and forwards the client's input. Returns false when the client was closed. */
 static bool client_input(struct client *c)
 {
-    enum scan_result sr = scan_client(c, c->server, c->in);
-    if (sr == SCAN_ERROR) {
-        client_fail(c, "08P01", "invalid message length from client");
-        return false;
+    for (;;) {
+        enum scan_result sr = scan_client(c, c->server, c->in);
+        if (sr == SCAN_ERROR) {
+            client_fail(c, "08P01", "invalid message length from client");
+            return false;
+        }
+        if (!client_to_server(c))
+            return false;
+        if (sr == SCAN_TERMINATE) {
+            client_close(c, "client terminated the session");
+            return false;
+        }
+        if (sr != SCAN_OWN)
+            return true;
+        /*
+         * A command weir answers itself: once everything before it went
+         * out (else relay_server_writable comes back here), let the protocol
+         * answer it, then go on with what follows.
+         */
+        if (buf_unsent(c->in))
+            return true;
+        if (!c->proto->own_command(c))
+            return false;
+        if (c->state != CL_ACTIVE || !c->in)
+            return true;
     }
-    if (!client_to_server(c))
-        return false;
-    if (sr == SCAN_TERMINATE) {
-        client_close(c, "client terminated the session");
-        return false;
-    }
-    return true;
 }
 
 void relay_client_readable(struct client *c)
@@ -214,8 +228,9 @@ bool relay_start(struct client *c)
 void relay_server_writable(struct server *s)
 {
     ev_io_stop(s->w->loop, &s->wio);
+    /* Scanning again from `parsed` is a no-op for what was scanned; it finds held commands. */
     if (s->client && s->client->in)
-        client_to_server(s->client);
+        client_input(s->client);
 }
 
 /* ---- server -> client ---- */

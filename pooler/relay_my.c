@@ -13,14 +13,45 @@
 #include <strings.h>
 
 #include "pooler/worker.h"
+#include "protocol/mysql/my_cmd.h"
 
 /* Capabilities of a server connection a client may lack: weir translates those packets. */
 #define MY_XLATE_CAPS                                                                              \
     (CLIENT_SESSION_TRACK | MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
 
+int relay_my_own_command(const struct iobuf *b, uint32_t len)
+{
+    uint32_t avail = b->recv - b->parsed;
+    if (len == 0)
+        return WR_DONE;
+    if (avail < 5)
+        return WR_AGAIN;
+    const uint8_t *p = b->data + b->parsed + 4;
+    bool whole = avail >= 4 + len;
+    switch (p[0]) {
+    case COM_CHANGE_USER:
+    case COM_PROCESS_KILL:
+        if (4 + len > b->cap)
+            return WR_ERROR;
+        return whole ? WR_OK : WR_AGAIN;
+    case COM_QUERY: {
+        if (len - 1 > MY_KILL_MAX_LEN)
+            return WR_DONE;
+        if (!whole)
+            return WR_AGAIN;
+        uint64_t id;
+        return my_kill_parse(p + 1, len - 1, &id) != MY_KILL_NONE ? WR_OK : WR_DONE;
+    }
+    default:
+        return WR_DONE;
+    }
+}
+
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
+    if (c->my_kill_wait)
+        return SCAN_OK; /* what follows a KILL waits for its answer */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
         if (relay_skip_body(b, &c->in_remaining))
@@ -29,8 +60,14 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
         uint8_t seq;
         if (my_pkt_peek(b->data + b->parsed, avail, &len, &seq) != WR_OK)
             return SCAN_OK;
-        bool starts_command = !t->c2s_cont && seq == 0;
-        if (starts_command) {
+        if (!t->c2s_cont && t->busy && t->resp.infile) {
+            /*
+             * The server asked for a LOCAL INFILE file: the client's packets
+             * are its content (sequence ids may wrap to 0), up to an empty one.
+             */
+            if (len == 0 && my_resp_infile_sent(&t->resp) != WR_OK)
+                return SCAN_ERROR;
+        } else if (!t->c2s_cont && seq == 0) {
             if (len == 0)
                 return SCAN_ERROR;
             if (avail < 5)
@@ -40,8 +77,13 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                 b->recv = b->parsed;
                 return SCAN_TERMINATE;
             }
-            if (cmd == COM_CHANGE_USER)
-                return SCAN_ERROR; /* a second authentication inside a pooled session */
+            int own = relay_my_own_command(b, len);
+            if (own == WR_AGAIN)
+                return SCAN_OK;
+            if (own == WR_ERROR)
+                return SCAN_ERROR;
+            if (own == WR_OK)
+                return SCAN_OWN;
             if (cmd == COM_STMT_PREPARE)
                 c->pinned = true; /* binary prepared statements live on this server */
             if (my_cmd_has_response(cmd)) {
@@ -51,10 +93,6 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                 if (s->outstanding++ == 0)
                     s->query_start = ev_now(c->w->loop);
             }
-        } else if (!t->c2s_cont && len == 0 && t->busy && t->resp.infile) {
-            /* The empty packet that ends a LOCAL INFILE upload. */
-            if (my_resp_infile_sent(&t->resp) != WR_OK)
-                return SCAN_ERROR;
         }
         t->c2s_cont = len == MY_MAX_PAYLOAD;
         b->parsed += 4;

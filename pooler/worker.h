@@ -19,6 +19,8 @@ enum msg_kind {
     MSG_DISPATCH,    /* hand this worker's idle servers of a route to its waiters */
     MSG_CANCEL,      /* a cancel request for one of this worker's clients */
     MSG_CANCEL_DONE, /* a cancel request of one of this worker's servers finished */
+    MSG_KILL,        /* MySQL KILL for one of this worker's clients (pid), from client key */
+    MSG_KILL_DONE,   /* the answer to a KILL one of this worker's clients (pid) asked for */
     MSG_STOP,        /* leave the loop */
 };
 
@@ -29,6 +31,7 @@ struct msg {
     struct server *server;
     struct route *route;
     uint32_t pid, key;
+    int arg; /* MSG_KILL: KILL CONNECTION when set; MSG_KILL_DONE: the result */
     char sqlstate[6];
     char text[256];
 };
