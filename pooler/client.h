@@ -22,7 +22,8 @@ struct client_proto {
      * MySQL (NULL for PostgreSQL): the command packet at c->in->parsed is one
      * weir answers itself (relay_my_scan_client said SCAN_OWN, everything
      * before it was sent): answer it and take it out of c->in. Returns false
-     * when c was closed.
+     * when c was closed, or must not be touched further by the caller (after
+     * COM_CHANGE_USER it is in a new login).
      */
     bool (*own_command)(struct client *c);
     /* MySQL: another worker answered c's KILL of client target with a kill_result. */

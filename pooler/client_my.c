@@ -152,6 +152,7 @@ void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, sockl
         return;
     }
     c->auth = as;
+    memcpy(c->my_scramble, as->scramble, MY_SCRAMBLE_LEN);
     /*
      * The thread id the client sees is its cancel pid: the worker is in its
      * top byte, so a KILL of it reaches the right worker from any other.
@@ -477,12 +478,16 @@ static void my_kill_done(struct client *c, uint32_t target, int result)
  * COM_CHANGE_USER: the session ends as if the client had disconnected (its
  * server is reset and goes back to its pool, pinning and carried variables
  * are forgotten), then the new user authenticates against the auth file
- * with mysql_native_password -- always through an AuthSwitchRequest with a
- * fresh scramble, so weir need not keep the first one -- and the client
- * continues on the (database, new user) route like a new login.
+ * with mysql_native_password and the client continues on the (database,
+ * new user) route like a new login. The token in the packet answers the
+ * greeting's scramble, as with a server; when it is not a valid native
+ * token, an AuthSwitchRequest asks again with that same scramble
+ * (Connector/C answers a switch during change_user with the greeting's
+ * scramble whatever the switch carries).
  */
 static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
 {
+    /* Returns false always: the caller must not touch c afterwards. */
     struct my_change_user cu;
     char err[200];
     if (my_change_user_parse(p, len, c->my_caps, &cu, err, sizeof(err)) != WR_OK) {
@@ -497,8 +502,12 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     char *dbname = strdup(cu.database[0] ? cu.database : c->dbname);
     uint16_t charset = cu.has_charset ? cu.charset : c->my_charset;
     my_consume(c, len); /* p is gone from here on */
+    bool native = !cu.plugin || !strcmp(cu.plugin, MY_NATIVE_PLUGIN);
+    uint8_t token[MY_NATIVE_TOKEN_LEN];
+    size_t token_len = native && cu.auth_len <= sizeof(token) ? cu.auth_len : 0;
+    memcpy(token, cu.auth, token_len);
     struct my_auth_state *as = calloc(1, sizeof(*as));
-    if (!user || !dbname || !as || my_scramble_generate(as->scramble) != WR_OK) {
+    if (!user || !dbname || !as) {
         free(user);
         free(dbname);
         free(as);
@@ -544,9 +553,15 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
         client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
         return false;
     }
+    memcpy(as->scramble, c->my_scramble, MY_SCRAMBLE_LEN);
     c->my_seq = 1;
-    my_auth_switch(c);
-    return c->state == CL_AUTH && c->fd != -1;
+    bool good = native && token_len == MY_NATIVE_TOKEN_LEN && my_check_token(c, token, token_len);
+    explicit_bzero(token, sizeof(token));
+    if (good)
+        my_authenticated(c);
+    else
+        my_auth_switch(c);
+    return false; /* a new login: c may be waiting, logged in again or gone */
 }
 
 static bool my_own_command(struct client *c)

@@ -84,12 +84,13 @@ struct client {
     uint64_t my_caps;       /* MySQL: capabilities agreed with the client */
     uint8_t my_seq;         /* MySQL: sequence id of weir's next packet during login */
     uint16_t my_charset;    /* MySQL: the client's collation id */
-    bool pinned;            /* MySQL: holds session state that cannot move: keeps its server */
-    bool my_kill_wait;      /* MySQL: its KILL went to another worker; input waits for the answer */
-    char **my_vars;         /* MySQL: session variables the client set: name, value, ... */
-    int my_nvars;           /* MySQL: pairs in my_vars */
-    char *my_schema;        /* MySQL: the client's current schema when it changed it */
-    char addr[64];          /* "ip:port" of the peer */
+    uint8_t my_scramble[MY_SCRAMBLE_LEN]; /* MySQL: the greeting's scramble (COM_CHANGE_USER) */
+    bool pinned;       /* MySQL: holds session state that cannot move: keeps its server */
+    bool my_kill_wait; /* MySQL: its KILL went to another worker; input waits for the answer */
+    char **my_vars;    /* MySQL: session variables the client set: name, value, ... */
+    int my_nvars;      /* MySQL: pairs in my_vars */
+    char *my_schema;   /* MySQL: the client's current schema when it changed it */
+    char addr[64];     /* "ip:port" of the peer */
 };
 
 enum server_state {
@@ -116,6 +117,7 @@ struct my_track_state {
     bool c2s_cont;    /* the client's last packet was 0xFFFFFF long */
     bool s2c_started; /* the current server packet's first byte was fed */
     uint16_t status;  /* server status flags of the last complete response */
+    const char *fail; /* why the relay gave up on the server's stream (static text), or NULL */
 };
 
 struct server {

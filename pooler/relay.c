@@ -365,7 +365,7 @@ void relay_server_readable(struct server *s)
         return;
     }
     if (scan_server(s, s->client, s->in) == SCAN_ERROR) {
-        server_close(s, "invalid message length from server");
+        server_close(s, s->my.fail ? s->my.fail : "invalid message length from server");
         return;
     }
     server_to_client(s);

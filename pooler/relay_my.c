@@ -162,9 +162,17 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
     }
     if (before == MY_RS_FIRST && len > 0 && p[0] != 0x00 && p[0] != 0xff && p[0] != 0xfb &&
         (missing & MARIADB_CLIENT_CACHE_METADATA) && len == lenenc_size(p[0]) + 1) {
-        /* The "metadata follows" byte; without it the definitions cannot be restored. */
-        if (p[len - 1] != 1)
+        /*
+         * The "metadata follows" byte. 0 means the server left the column
+         * definitions out (MariaDB does for binary results of a statement
+         * whose metadata the connection has cached); weir keeps no copy to
+         * put back, so the result cannot reach this client.
+         */
+        if (p[len - 1] != 1) {
+            s->my.fail = "binary result without column metadata: weir cannot serve prepared "
+                         "statements with results to clients without MariaDB's metadata cache";
             return false;
+        }
         shrink_packet(b, len, len - 1);
         return true;
     }

@@ -1,0 +1,148 @@
+# t26_mysql_change_user.t -- COM_CHANGE_USER through weir and the authentication dialogues
+# around it. Connector/C's mysql_change_user() (tests/integration/clients/my_change_user.c)
+# switches from app to forced: weir checks the new user against the auth file through an
+# AuthSwitchRequest, the old server is reset and returned, the session continues on the new
+# (database, user) pool with nothing of the old session left; a wrong password is 1045 and
+# closes. Also: a login that starts with caching_sha2_password is switched to
+# mysql_native_password; malformed COM_CHANGE_USER packets; a MySQL-protocol client without
+# MariaDB's metadata cache that executes a binary prepared statement gets a clear ERR.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use WeirTest;
+use MyTest;
+use Test::More;
+
+my $m = MyTest->new;
+my $bin = WeirTest::client_bin('my_change_user');
+plan skip_all => "$bin is not built" unless -x $bin;
+
+# sock_err($sock) -> the ERR packet weir sends next, or undef.
+sub next_err {
+    my ($sock) = @_;
+    my ($seq, $p) = my_read_packet($sock, 10);
+    return undef unless defined $seq && ord($p) == 0xff;
+    my $e = my_parse_err($p);
+    $e->{seq} = $seq;
+    return $e;
+}
+
+for my $mode (qw(transaction session)) {
+    my $w = $m->start_weir(weir => { pool_mode => $mode, workers => 2, default_pool_size => 3 });
+    my $port = $w->mysql_port;
+    my ($out, $err, $rc) = run_cmd([$bin, '127.0.0.1', $port, 'app', 'apppass', 'shop',
+            'forced', 'forcedpass', 'shopforced']);
+    is($rc, 0, "$mode: the Connector/C client runs") or diag("$out\n$err");
+    like($out, qr/^before: app@%? \| shop$/m, "$mode: logged in as app") or diag($out);
+    like($out, qr/^var: 42$/m, "$mode: with a user variable");
+    like($out, qr/^change: ok$/m, "$mode: mysql_change_user to forced is OK") or diag($out);
+    my ($t1) = $out =~ /^thread id before: (\d+)$/m;
+    my ($t2) = $out =~ /^thread id after: (\d+)$/m;
+    is($t2, $t1, "$mode: the thread id stays ($t1)");
+    like($out, qr/^after: forced@%? \| shop$/m, "$mode: the session is forced's now")
+        or diag($out);
+    like($out, qr/^var after: NULL$/m, "$mode: nothing of the old session is left");
+    like($out, qr/^again: 2$/m, "$mode: queries go on");
+    like($out, qr/^bad change: error 1045$/m, "$mode: a wrong password is 1045") or diag($out);
+    like($out, qr/^after bad change: error 20(06|13)/m, "$mode: ... and the connection closes");
+    like($w->log_text, qr/COM_CHANGE_USER to shopforced\/forced/, "$mode: weir logs the change");
+    ok(wait_until(10, sub { $m->count_backends(user => 'app') <= 3 }),
+        "$mode: app's pool holds its bound");
+
+    # The old server was reset before anyone else used it: no user variable leaks.
+    my ($o2) = $w->mariadb('SELECT @v');
+    is($o2, "NULL\n", "$mode: the next app client sees a clean session");
+    $w->stop;
+}
+
+my $w = $m->start_weir(weir => { pool_mode => 'transaction', workers => 2 });
+
+# ---- a login that starts with caching_sha2_password (a MySQL 8 client) ----
+{
+    my $s = $w->my_socket;
+    my ($seq, $p) = my_read_packet($s, 10);
+    my $g = my_parse_greeting($p);
+    my $resp = my_handshake_response(user => 'app', db => 'shop', salt => $g->{salt},
+        auth => 'x' x 32, plugin => 'caching_sha2_password',
+        caps => $MyTest::DEFAULT_CAPS | MyTest::CLIENT_PLUGIN_AUTH());
+    syswrite($s, my_packet($seq + 1, $resp));
+    ($seq, $p) = my_read_packet($s, 10);
+    ok(defined $p && ord($p) == 0xfe && $p =~ /^\xfemysql_native_password\0/,
+        'caching_sha2_password login: AuthSwitchRequest to mysql_native_password');
+    my $salt = substr($p, 1 + length("mysql_native_password\0"), 20);
+    syswrite($s, my_packet($seq + 1, my_native_scramble('apppass', $salt)));
+    my ($seq2, $ok) = my_read_packet($s, 10);
+    ok(defined $ok && ord($ok) == 0, 'caching_sha2_password login: OK after the switch')
+        or diag(defined $ok ? unpack('H*', $ok) : 'closed');
+    is($seq2, $seq + 2, 'caching_sha2_password login: sequence ids follow on');
+    my $q = my_query($s, 'SELECT 11');
+    is($q->{results}[0]{rows}[0][0], '11', 'caching_sha2_password login: the session works');
+}
+
+# ---- malformed COM_CHANGE_USER: a clear ERR, only that connection closes ----
+for my $case (['no NUL after the user', "\x11app"],
+    ['auth length past the end', "\x11app\0\x14abc"],
+    ['no NUL after the database', "\x11app\0\x00shop"]) {
+    my ($name, $payload) = @$case;
+    my $s = $w->my_socket;
+    my $l = my_login($s);
+    syswrite($s, my_packet(0, $payload));
+    my $e = next_err($s);
+    ok($e && $e->{msg} =~ /bad COM_CHANGE_USER/, "malformed COM_CHANGE_USER ($name): ERR")
+        or diag(explain($e));
+    ok(sock_closed($s, 5), "malformed COM_CHANGE_USER ($name): closed");
+}
+{
+    my $s = $w->my_socket;
+    my_login($s);
+    syswrite($s, my_packet(0, "\x11nobody\0\0shop\0" . pack('v', 45) . "mysql_native_password\0"));
+    my ($seq, $p) = my_read_packet($s, 10);
+    ok(defined $p && ord($p) == 0xfe, 'COM_CHANGE_USER: weir asks for a token (AuthSwitch)');
+    my $salt = substr($p, 1 + length("mysql_native_password\0"), 20);
+    syswrite($s, my_packet($seq + 1, my_native_scramble('x', $salt)));
+    my $e = next_err($s);
+    is($e && $e->{code}, 1045, 'COM_CHANGE_USER to a user not in the auth file: 1045');
+    is($e && $e->{seq}, $seq + 2, '... with the next sequence id');
+    my $s2 = $w->my_socket;
+    my_login($s2);
+    syswrite($s2, my_packet(0, "\x11app\0\0nosuchdb\0" . pack('v', 45)
+            . "mysql_native_password\0"));
+    $e = next_err($s2);
+    is($e && $e->{code}, 1049, 'COM_CHANGE_USER to an unknown database: 1049');
+}
+
+# ---- a client without MariaDB's metadata cache executing a binary prepared statement ----
+{
+    my $s = $w->my_socket;
+    my $l = my_login($s, mysql_client => 1);
+    ok($l->{ok}, 'plain MySQL-protocol client logs in') or diag(explain($l));
+    syswrite($s, my_packet(0, "\x16SELECT 1 AS a"));
+    my @prep;
+    while (my ($seq, $p) = my_read_packet($s, 10)) {
+        push @prep, $p;
+        last if @prep == 1 && ord($p) == 0xff;
+        last if @prep > 1 && ord($p) == 0xfe && length($p) < 9;
+    }
+    ok(@prep && ord($prep[0]) == 0, 'COM_STMT_PREPARE answered') or diag(explain(\@prep));
+    my $stmt = unpack('V', substr($prep[0], 1, 4));
+    syswrite($s, my_packet(0, "\x17" . pack('V', $stmt) . "\0" . pack('V', 1)));
+    my @exec;
+    while (my ($seq, $p) = my_read_packet($s, 10)) {
+        push @exec, $p;
+        last if ord($p) == 0xff || (ord($p) == 0xfe && length($p) < 9 && @exec > 2);
+    }
+    # MariaDB leaves the metadata out of the result (the connection has CACHE_METADATA and got
+    # the definitions with the prepare); weir cannot give this client its column definitions.
+    my $last = $exec[-1] // '';
+    my $e = length $last && ord($last) == 0xff ? my_parse_err($last) : {};
+    like($e->{msg} // '', qr/without column metadata/,
+        'COM_STMT_EXECUTE without cached metadata: a clear ERR') or diag(explain(\@exec));
+    diag("binary result for a plain client: ERR $e->{code}: $e->{msg}") if $e->{code};
+    like($w->log_text, qr/closing: binary result without column metadata/, '... and a log line');
+    my ($o) = $w->mariadb('SELECT 1');
+    is($o, "1\n", 'weir still serves other clients');
+}
+$w->stop;
+
+done_testing();
