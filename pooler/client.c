@@ -94,8 +94,7 @@ void client_free(struct client *c)
         explicit_bzero(c->backend_password, strlen(c->backend_password));
         free(c->backend_password);
     }
-    relay_my_vars_clear(c);
-    free(c->my_schema);
+    relay_my_forget(c);
     c->proto->free_state(c);
     free(c);
 }

@@ -523,9 +523,7 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
         server_release(s, true);
     }
     c->pinned = false;
-    relay_my_vars_clear(c);
-    free(c->my_schema);
-    c->my_schema = NULL;
+    relay_my_forget(c);
     if (c->backend_password) {
         explicit_bzero(c->backend_password, strlen(c->backend_password));
         free(c->backend_password);

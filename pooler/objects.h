@@ -27,6 +27,17 @@
 /* MySQL session variables a client may carry from server to server before it is pinned. */
 #define MY_MAX_VARS 64
 
+/*
+ * MySQL: the column definitions of a prepared statement, kept for a client
+ * without MariaDB's metadata cache (the server leaves them out of results).
+ */
+struct my_stmt_meta {
+    uint32_t id;    /* statement id on the client's (pinned) server */
+    uint16_t ncols; /* definitions in defs */
+    uint32_t len;   /* bytes in defs: whole packets, sequence ids set when sent */
+    uint8_t *defs;
+};
+
 struct worker;
 struct route;
 struct client;
@@ -90,7 +101,10 @@ struct client {
     char **my_vars;    /* MySQL: session variables the client set: name, value, ... */
     int my_nvars;      /* MySQL: pairs in my_vars */
     char *my_schema;   /* MySQL: the client's current schema when it changed it */
-    char addr[64];     /* "ip:port" of the peer */
+    struct my_stmt_meta *my_stmts; /* MySQL: column definitions of its prepared statements */
+    int my_nstmts;
+    struct my_stmt_meta my_cap; /* MySQL: definitions being collected from a response */
+    char addr[64];              /* "ip:port" of the peer */
 };
 
 enum server_state {
@@ -109,8 +123,11 @@ enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
 
 /* MySQL: where the server's responses stand (commands may be queued). */
 struct my_track_state {
-    struct my_resp resp; /* the response being read, when busy */
-    uint8_t queue[16];   /* commands sent whose responses have not started */
+    struct my_resp resp;     /* the response being read, when busy */
+    uint8_t queue[16];       /* commands sent whose responses have not started */
+    uint32_t queue_stmt[16]; /* their statement ids (COM_STMT_EXECUTE) */
+    uint32_t stmt;           /* statement id of the command being answered (COM_STMT_EXECUTE) */
+    uint8_t seq_shift; /* packets weir inserted into this response: later sequence ids move up */
     uint8_t qhead;
     uint8_t qlen;
     bool busy;

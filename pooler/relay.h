@@ -33,8 +33,8 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
  * more bytes are needed to tell, WR_ERROR it can never fit the buffer.
  */
 int relay_my_own_command(const struct iobuf *b, uint32_t len) WR_MUST_CHECK;
-/* Forgets the MySQL session variables a client carried. */
-void relay_my_vars_clear(struct client *c);
+/* Forgets the MySQL session state a client carried: variables, schema, statement metadata. */
+void relay_my_forget(struct client *c);
 /* An OK packet's session-state block: remember movable state, pin for the rest. */
 void relay_my_session_state(struct server *s, struct client *c, const uint8_t *payload, size_t len);
 

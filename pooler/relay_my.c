@@ -19,6 +19,113 @@
 #define MY_XLATE_CAPS                                                                              \
     (CLIENT_SESSION_TRACK | MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
 
+/* ---- column definitions for clients without MariaDB's metadata cache ---- */
+
+#define MY_STMT_META_MAX 1024        /* statements remembered per client */
+#define MY_STMT_DEFS_MAX (16 * 1024) /* bytes of definitions per statement */
+
+static struct my_stmt_meta *stmt_find(struct client *c, uint32_t id)
+{
+    for (int i = 0; i < c->my_nstmts; i++)
+        if (c->my_stmts[i].id == id)
+            return &c->my_stmts[i];
+    return NULL;
+}
+
+static void stmt_forget(struct client *c, uint32_t id)
+{
+    struct my_stmt_meta *m = stmt_find(c, id);
+    if (!m)
+        return;
+    free(m->defs);
+    *m = c->my_stmts[--c->my_nstmts];
+}
+
+/* Starts collecting definitions from a new response. */
+static void cap_reset(struct client *c)
+{
+    c->my_cap.len = 0;
+    c->my_cap.ncols = 0;
+}
+
+/* Keeps one definition packet (header and payload, as the client gets it). */
+static void cap_add(struct client *c, const uint8_t *pkt, uint32_t n)
+{
+    struct my_stmt_meta *k = &c->my_cap;
+    if (k->len == UINT32_MAX)
+        return; /* gave up on this one */
+    if (k->len + n > MY_STMT_DEFS_MAX || k->ncols == UINT16_MAX) {
+        k->len = UINT32_MAX;
+        return;
+    }
+    uint8_t *d = realloc(k->defs, k->len + n);
+    if (!d) {
+        k->len = UINT32_MAX;
+        return;
+    }
+    memcpy(d + k->len, pkt, n);
+    k->defs = d;
+    k->len += n;
+    k->ncols++;
+}
+
+/* The definitions collected are complete: they are statement id's from now on. */
+static void cap_commit(struct client *c, uint32_t id)
+{
+    struct my_stmt_meta *k = &c->my_cap;
+    if (k->len == UINT32_MAX || k->ncols == 0) {
+        cap_reset(c);
+        return;
+    }
+    struct my_stmt_meta *m = stmt_find(c, id);
+    if (!m) {
+        if (c->my_nstmts == MY_STMT_META_MAX)
+            stmt_forget(c, c->my_stmts[0].id);
+        struct my_stmt_meta *v = realloc(c->my_stmts, sizeof(*v) * (c->my_nstmts + 1));
+        if (!v) {
+            cap_reset(c);
+            return;
+        }
+        c->my_stmts = v;
+        m = &v[c->my_nstmts++];
+        m->defs = NULL;
+    }
+    free(m->defs);
+    m->id = id;
+    m->ncols = k->ncols;
+    m->len = k->len;
+    m->defs = k->defs;
+    memset(k, 0, sizeof(*k));
+}
+
+/*
+ * Puts statement m's definitions into the server's stream at b->parsed,
+ * right after the column count whose sequence id was seq; the packets that
+ * follow in this response move up by as many sequence ids. False when they
+ * do not fit the buffer.
+ */
+static bool insert_defs(struct server *s, struct iobuf *b, const struct my_stmt_meta *m,
+                        uint8_t seq)
+{
+    if (buf_space(b) < m->len)
+        buf_compact(b);
+    if (buf_space(b) < m->len) {
+        s->my.fail = "column definitions of a prepared statement do not fit weir's buffer";
+        return false;
+    }
+    uint8_t *at = b->data + b->parsed;
+    memmove(at + m->len, at, b->recv - b->parsed);
+    memcpy(at, m->defs, m->len);
+    for (uint16_t i = 0; i < m->ncols; i++) {
+        at[3] = (uint8_t)(seq + 1 + i);
+        at += 4 + my_get24(at);
+    }
+    b->recv += m->len;
+    b->parsed += m->len;
+    s->my.seq_shift = (uint8_t)m->ncols;
+    return true;
+}
+
 int relay_my_own_command(const struct iobuf *b, uint32_t len)
 {
     uint32_t avail = b->recv - b->parsed;
@@ -86,9 +193,18 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                 return SCAN_OWN;
             if (cmd == COM_STMT_PREPARE)
                 c->pinned = true; /* binary prepared statements live on this server */
+            uint32_t stmt = 0;
+            if ((cmd == COM_STMT_EXECUTE || cmd == COM_STMT_CLOSE) && len >= 5) {
+                if (avail < 9)
+                    return SCAN_OK; /* the statement id is still on its way */
+                stmt = my_get32(b->data + b->parsed + 5);
+                if (cmd == COM_STMT_CLOSE)
+                    stmt_forget(c, stmt);
+            }
             if (my_cmd_has_response(cmd)) {
                 if (t->qlen == sizeof(t->queue))
                     return SCAN_ERROR; /* nobody pipelines 16 commands without reading */
+                t->queue_stmt[(t->qhead + t->qlen) % sizeof(t->queue)] = stmt;
                 t->queue[(t->qhead + t->qlen++) % sizeof(t->queue)] = cmd;
                 if (s->outstanding++ == 0)
                     s->query_start = ev_now(c->w->loop);
@@ -134,7 +250,7 @@ static size_t lenenc_size(uint8_t first)
  * false when the packet cannot be translated.
  */
 static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8_t before,
-                      uint32_t len)
+                      uint32_t len, const struct my_stmt_meta **insert)
 {
     uint8_t *p = b->data + b->parsed + 4;
     uint64_t missing = s->my_caps & ~c->my_caps;
@@ -165,13 +281,24 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
         /*
          * The "metadata follows" byte. 0 means the server left the column
          * definitions out (MariaDB does for binary results of a statement
-         * whose metadata the connection has cached); weir keeps no copy to
-         * put back, so the result cannot reach this client.
+         * whose metadata the connection has cached): they go back in from
+         * what weir kept of the statement's prepare (or last result).
          */
         if (p[len - 1] != 1) {
-            s->my.fail = "binary result without column metadata: weir cannot serve prepared "
-                         "statements with results to clients without MariaDB's metadata cache";
-            return false;
+            struct my_in in;
+            my_in_init(&in, p, len - 1);
+            uint64_t ncols = my_in_lenenc(&in, NULL);
+            const struct my_stmt_meta *m =
+                s->my.resp.command == COM_STMT_EXECUTE && s->my.resp.results == 0
+                    ? stmt_find(c, s->my.stmt)
+                    : NULL;
+            if (!m || in.failed || m->ncols != ncols) {
+                s->my.fail = "binary result without column metadata, and weir has none kept "
+                             "for the statement: a client without MariaDB's metadata cache "
+                             "cannot get it";
+                return false;
+            }
+            *insert = m;
         }
         shrink_packet(b, len, len - 1);
         return true;
@@ -210,11 +337,17 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
             return SCAN_OK;
         if (!t->busy && t->qlen > 0) {
             my_resp_start(&t->resp, t->queue[t->qhead], s->my_caps);
+            t->stmt = t->queue_stmt[t->qhead];
             t->qhead = (t->qhead + 1) % sizeof(t->queue);
             t->qlen--;
             t->busy = true;
+            t->seq_shift = 0;
+            cap_reset(c);
         }
+        uint8_t shift = 0; /* for this packet's sequence id */
+        const struct my_stmt_meta *insert = NULL;
         if (t->busy) {
+            shift = t->seq_shift;
             if (len > 0 && avail < 5)
                 return SCAN_OK;
             uint8_t first = len > 0 ? b->data[b->parsed + 4] : 0;
@@ -236,12 +369,31 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 (before == MY_RS_FIRST || before == MY_RS_SIMPLE))
                 relay_my_session_state(s, c, b->data + b->parsed + 4, len);
             if (xlate && whole) {
-                if (!translate(s, c, b, before, len) ||
+                if (!translate(s, c, b, before, len, &insert) ||
                     my_pkt_peek(b->data + b->parsed, b->recv - b->parsed, &len, &seq) != WR_OK)
                     return SCAN_ERROR;
             }
+            if (xlate && whole && !(c->my_caps & MARIADB_CLIENT_CACHE_METADATA)) {
+                /*
+                 * A client without the metadata cache: keep the column
+                 * definitions of prepares (and of results that resend them)
+                 * for the results that will come without them.
+                 */
+                bool execute = t->resp.command == COM_STMT_EXECUTE && t->resp.results == 0;
+                if (before == MY_RS_PREP_COLS || (before == MY_RS_COLDEFS && execute))
+                    cap_add(c, b->data + b->parsed, 4 + len);
+                if (c->my_cap.ncols && t->resp.state != MY_RS_PREP_COLS &&
+                    t->resp.state != MY_RS_COLDEFS) {
+                    if (t->resp.error)
+                        cap_reset(c);
+                    else
+                        cap_commit(c,
+                                   t->resp.command == COM_STMT_PREPARE ? t->resp.stmt_id : t->stmt);
+                }
+            }
             if (rc == WR_DONE) {
                 t->busy = false;
+                t->seq_shift = 0;
                 if (t->resp.has_status) {
                     t->status = t->resp.status;
                     s->txstatus = t->status & SERVER_STATUS_IN_TRANS ? 'T' : 'I';
@@ -249,9 +401,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 if (t->resp.command == COM_RESET_CONNECTION && !t->resp.error) {
                     /* The client reset its own session: nothing of it is left to keep. */
                     c->pinned = false;
-                    relay_my_vars_clear(c);
-                    free(c->my_schema);
-                    c->my_schema = NULL;
+                    relay_my_forget(c);
                     s->my_dirty = false;
                 }
                 if (s->outstanding > 0)
@@ -260,8 +410,14 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
             }
         }
         /* Packets outside any response (an ERR before the server hangs up) just pass. */
+        b->data[b->parsed + 3] += shift;
         b->parsed += 4;
         s->in_remaining = len;
+        if (insert) {
+            (void)relay_skip_body(b, &s->in_remaining); /* the column count, whole */
+            if (!insert_defs(s, b, insert, seq))
+                return SCAN_ERROR;
+        }
     }
     return SCAN_OK;
 }
@@ -304,13 +460,22 @@ static bool printable(const uint8_t *p, size_t n)
     return true;
 }
 
-void relay_my_vars_clear(struct client *c)
+void relay_my_forget(struct client *c)
 {
     for (int i = 0; i < 2 * c->my_nvars; i++)
         free(c->my_vars[i]);
     free(c->my_vars);
     c->my_vars = NULL;
     c->my_nvars = 0;
+    free(c->my_schema);
+    c->my_schema = NULL;
+    for (int i = 0; i < c->my_nstmts; i++)
+        free(c->my_stmts[i].defs);
+    free(c->my_stmts);
+    c->my_stmts = NULL;
+    c->my_nstmts = 0;
+    free(c->my_cap.defs);
+    memset(&c->my_cap, 0, sizeof(c->my_cap));
 }
 
 /* Records name = value for the client; false when it cannot (too many, out of memory). */
