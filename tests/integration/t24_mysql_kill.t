@@ -81,6 +81,19 @@ sub sleeper {
     });
 }
 
+# killer_on($w, $worker_byte, $same) -> a DBD::MariaDB handle through weir whose thread id's
+# top byte equals (same) or differs from $worker_byte; other handles made on the way are closed.
+sub killer_on {
+    my ($w, $byte, $same) = @_;
+    for (1 .. 40) {
+        my $h = $w->my_dbi or return undef;
+        my $b = $h->{mariadb_thread_id} >> 24;
+        return $h if ($b == $byte) == !!$same;
+        $h->disconnect;
+    }
+    return undef;
+}
+
 sub read_id {
     my ($name) = @_;
     wait_until(20, sub { -s "$tmp/$name.id" });
@@ -147,9 +160,12 @@ for my $mode (qw(transaction session)) {
     ($out, $err) = $w->mariadb("KILL QUERY $did");
     is(mariadb_err_code($err), 1094, "$mode: a MariaDB thread id is unknown through weir")
         or diag($err);
-    my $t0 = time;
-    ($out, $err, $rc) = $w->mariadb("KILL QUERY $vid");
-    is($rc, 0, "$mode: KILL QUERY <weir id> from another connection is OK") or diag($err);
+    # The killer is on the other worker than the victim (the top byte of a thread id is the
+    # worker): the KILL travels between workers and its answer comes back.
+    my $killer = killer_on($w, ($vid >> 24), 0);
+    ok($killer, "$mode: a killer on the other worker") or BAIL_OUT('no killer connection');
+    ok($killer->do("KILL QUERY $vid"), "$mode: KILL QUERY <weir id> from another worker is OK")
+        or diag($killer->errstr);
     my $st = wait_children([$victim, $bystander, $direct], 60);
     my $v = result_of('victim');
     diag(sprintf('%s: victim interrupted after %.2fs (%s)', $mode, $v->{secs} // -1,
@@ -165,6 +181,18 @@ for my $mode (qw(transaction session)) {
     is("$dv|$de", '0|', "$mode: the direct session with that numeric id was not killed")
         or diag("direct: $dv|$de|$ds");
     is(($h->selectrow_array('SELECT 8'))[0], 8, "$mode: the first client still works");
+
+    # ---- KILL QUERY from a connection on the victim's own worker ----
+    $victim = sleeper($port, 'victim3', $SLEEP);
+    $vid = read_id('victim3');
+    ok(wait_until(20, sub { running($SLEEP) == 1 }), "$mode: a third victim's SLEEP runs");
+    $killer = killer_on($w, ($vid >> 24), 1);
+    ok($killer && $killer->do("KILL QUERY $vid"),
+        "$mode: KILL QUERY from the victim's own worker is OK");
+    wait_children([$victim], 60);
+    $v = result_of('victim3');
+    ok(defined $v->{secs} && $v->{secs} < $FAST && ($v->{err} eq '1317' || $v->{value} eq '1'),
+        "$mode: ... interrupted too ($v->{secs}s)") or diag(explain($v));
 
     # ---- the mariadb CLI's own Ctrl-C (KILL QUERY over a second connection) ----
     # Interactive on a pseudo-terminal: Ctrl-C makes the CLI open a second connection and send
