@@ -127,7 +127,9 @@ struct my_track_state {
     uint8_t queue[16];       /* commands sent whose responses have not started */
     uint32_t queue_stmt[16]; /* their statement ids (COM_STMT_EXECUTE) */
     uint32_t stmt;           /* statement id of the command being answered (COM_STMT_EXECUTE) */
-    uint8_t seq_shift; /* packets weir inserted into this response: later sequence ids move up */
+    uint8_t seq_shift;   /* packets weir inserted into this response: later sequence ids move up */
+    bool insert_pending; /* stopped after a column count: statement `stmt`'s definitions go next */
+    uint8_t insert_seq;  /* that column count's sequence id */
     uint8_t qhead;
     uint8_t qlen;
     bool busy;

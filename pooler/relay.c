@@ -302,25 +302,37 @@ static void pause_server_read(struct server *s)
 static void server_to_client(struct server *s)
 {
     struct client *c = s->client;
-    struct iobuf *b = s->in;
-    if (c->out.len) {
-        /* weir's own bytes (login) go first; client_flush_out resumes us. */
-        pause_server_read(s);
-        return;
-    }
-    if (buf_unsent(b)) {
-        int rc = relay_send(c->fd, b);
-        if (rc == WR_AGAIN) {
+    for (;;) {
+        struct iobuf *b = s->in;
+        if (c->out.len) {
+            /* weir's own bytes (login, inserted packets) go first; client_flush_out resumes us. */
             pause_server_read(s);
-            ev_io_start(c->w->loop, &c->wio);
             return;
         }
-        if (rc == WR_ERROR) {
-            client_close(c, strerror(errno));
+        if (b && buf_unsent(b)) {
+            int rc = relay_send(c->fd, b);
+            if (rc == WR_AGAIN) {
+                pause_server_read(s);
+                ev_io_start(c->w->loop, &c->wio);
+                return;
+            }
+            if (rc == WR_ERROR) {
+                client_close(c, strerror(errno));
+                return;
+            }
+        }
+        if (s->kind != BACKEND_MYSQL || !s->my.insert_pending)
+            break;
+        /* MySQL: weir's packets go into the stream here, after what was sent, before the rest. */
+        if (relay_my_insert(s, c) != WR_OK)
+            return;
+        if (client_flush_out(c) == WR_ERROR) {
+            client_close(c, "cannot write to client");
             return;
         }
     }
-    settle(&s->w->bufs, &s->in);
+    if (s->in)
+        settle(&s->w->bufs, &s->in);
     if (!ev_is_active(&s->rio))
         ev_io_start(s->w->loop, &s->rio);
     if (!s->in && s->route->pool_mode != POOL_SESSION)

@@ -27,6 +27,13 @@ enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN };
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b);
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b);
 /*
+ * The MySQL server scan stopped after a column count whose definitions the
+ * server left out (s->my.insert_pending) and everything before it reached
+ * the client: appends the kept definitions to c->out and scans on. WR_OK,
+ * or WR_ERROR when s (and with it c) was closed.
+ */
+int relay_my_insert(struct server *s, struct client *c) WR_MUST_CHECK;
+/*
  * Is the MySQL command packet at b->parsed (payload length len, starting a
  * command) one weir answers itself: a KILL statement, COM_PROCESS_KILL or
  * COM_CHANGE_USER? WR_OK yes (and it is whole in b), WR_DONE no, WR_AGAIN

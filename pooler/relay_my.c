@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pooler/client.h"
+#include "pooler/server.h"
 #include "pooler/worker.h"
 #include "protocol/mysql/my_cmd.h"
 
@@ -96,34 +98,6 @@ static void cap_commit(struct client *c, uint32_t id)
     m->len = k->len;
     m->defs = k->defs;
     memset(k, 0, sizeof(*k));
-}
-
-/*
- * Puts statement m's definitions into the server's stream at b->parsed,
- * right after the column count whose sequence id was seq; the packets that
- * follow in this response move up by as many sequence ids. False when they
- * do not fit the buffer.
- */
-static bool insert_defs(struct server *s, struct iobuf *b, const struct my_stmt_meta *m,
-                        uint8_t seq)
-{
-    if (buf_space(b) < m->len)
-        buf_compact(b);
-    if (buf_space(b) < m->len) {
-        s->my.fail = "column definitions of a prepared statement do not fit weir's buffer";
-        return false;
-    }
-    uint8_t *at = b->data + b->parsed;
-    memmove(at + m->len, at, b->recv - b->parsed);
-    memcpy(at, m->defs, m->len);
-    for (uint16_t i = 0; i < m->ncols; i++) {
-        at[3] = (uint8_t)(seq + 1 + i);
-        at += 4 + my_get24(at);
-    }
-    b->recv += m->len;
-    b->parsed += m->len;
-    s->my.seq_shift = (uint8_t)m->ncols;
-    return true;
 }
 
 int relay_my_own_command(const struct iobuf *b, uint32_t len)
@@ -250,7 +224,7 @@ static size_t lenenc_size(uint8_t first)
  * false when the packet cannot be translated.
  */
 static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8_t before,
-                      uint32_t len, const struct my_stmt_meta **insert)
+                      uint32_t len, bool *insert)
 {
     uint8_t *p = b->data + b->parsed + 4;
     uint64_t missing = s->my_caps & ~c->my_caps;
@@ -298,7 +272,7 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
                              "cannot get it";
                 return false;
             }
-            *insert = m;
+            *insert = true;
         }
         shrink_packet(b, len, len - 1);
         return true;
@@ -327,6 +301,8 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
+    if (t->insert_pending)
+        return SCAN_OK; /* nothing passes the point where weir's packets go in */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
         if (relay_skip_body(b, &s->in_remaining))
@@ -345,7 +321,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
             cap_reset(c);
         }
         uint8_t shift = 0; /* for this packet's sequence id */
-        const struct my_stmt_meta *insert = NULL;
+        bool insert = false;
         if (t->busy) {
             shift = t->seq_shift;
             if (len > 0 && avail < 5)
@@ -414,12 +390,42 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
         b->parsed += 4;
         s->in_remaining = len;
         if (insert) {
+            /* The definitions follow the column count: relay_my_insert puts them in. */
             (void)relay_skip_body(b, &s->in_remaining); /* the column count, whole */
-            if (!insert_defs(s, b, insert, seq))
-                return SCAN_ERROR;
+            t->insert_pending = true;
+            t->insert_seq = seq;
+            return SCAN_OK;
         }
     }
     return SCAN_OK;
+}
+
+int relay_my_insert(struct server *s, struct client *c)
+{
+    struct my_track_state *t = &s->my;
+    const struct my_stmt_meta *m = stmt_find(c, t->stmt);
+    t->insert_pending = false;
+    if (!m) {
+        server_close(s, "the prepared statement was closed while its result came");
+        return WR_ERROR;
+    }
+    size_t at = c->out.len;
+    pg_out_bytes(&c->out, m->defs, m->len);
+    if (c->out.failed) {
+        client_fail(c, "53200", "out of memory");
+        return WR_ERROR;
+    }
+    uint8_t *q = c->out.data + at;
+    for (uint16_t i = 0; i < m->ncols; i++) {
+        q[3] = (uint8_t)(t->insert_seq + 1 + i);
+        q += 4 + my_get24(q);
+    }
+    t->seq_shift = (uint8_t)m->ncols;
+    if (s->in && relay_my_scan_server(s, c, s->in) == SCAN_ERROR) {
+        server_close(s, t->fail ? t->fail : "invalid message length from server");
+        return WR_ERROR;
+    }
+    return WR_OK;
 }
 
 static char *dup_n(const uint8_t *p, size_t n)
