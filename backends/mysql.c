@@ -63,8 +63,14 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
         mysql_options(c->my, MYSQL_INIT_COMMAND, p->init_sql);
     if (p->charset)
         mysql_options(c->my, MYSQL_SET_CHARSET_NAME, p->charset);
-    unsigned int zero = 0;
-    mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &zero);
+    /*
+     * LOCAL INFILE only for the pools of clients that can send a file (the
+     * pooler puts CLIENT_LOCAL_FILES in client_flags only when
+     * allow_local_infile is set); the file then comes from the client, the
+     * connector never reads one.
+     */
+    unsigned int local_infile = (p->client_flags & CLIENT_LOCAL_FILES) ? 1 : 0;
+    mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     snprintf(c->host, sizeof(c->host), "%s", p->host);
     c->port = p->port;
     snprintf(c->user, sizeof(c->user), "%s", p->user);

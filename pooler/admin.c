@@ -133,8 +133,8 @@ void admin_login(struct client *c)
     c->welcomed = true;
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
-        log_info(CLIENT_FMT " console login (%s)", CLIENT_ARGS(c),
-                 c->admin == ADMIN_FULL ? "admin" : "stats");
+        log_client(c, LOG_LVL_INFO, "console login (%s)",
+                   c->admin == ADMIN_FULL ? "admin" : "stats");
     if (c->out.failed || client_flush_out(c) == WR_ERROR)
         client_close(c, "cannot write to client");
 }
@@ -441,9 +441,7 @@ static bool console_query(struct client *c, const char *sql)
         return true;
     }
     if (r.sqlstate[0]) {
-        char esc[400];
-        log_info(CLIENT_FMT " console error: %s", CLIENT_ARGS(c),
-                 log_escape(esc, sizeof(esc), r.error));
+        log_client(c, LOG_LVL_INFO, "console error: %s", r.error);
     }
     bool alive = admin_answer(c, &r);
     admin_res_clear(&r);

@@ -119,8 +119,7 @@ void client_free(struct client *c)
         explicit_bzero(c->backend_password, strlen(c->backend_password));
         free(c->backend_password);
     }
-    relay_my_vars_clear(c);
-    free(c->my_schema);
+    relay_my_forget(c);
     c->proto->free_state(c);
     free(c);
 }
@@ -202,6 +201,7 @@ static bool client_follow_reload(struct client *c)
                     c->db->name);
         return false;
     }
+    route_client_leave(c->route);
     c->db = db;
     c->route = r;
     return true;
@@ -355,22 +355,82 @@ static void cancel_unregister(struct worker *w, struct client *c)
     c->cancel_pid = 0;
 }
 
-void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
+/* The client registered under pid on w, or NULL. */
+static struct client *cancel_find(struct worker *w, uint32_t pid)
 {
     struct client *c = w->cancel_tab[pid % CANCEL_BUCKETS];
     while (c && c->cancel_pid != pid)
         c = c->cancel_next;
+    return c;
+}
+
+/* Asks c's server to cancel the query running there, if one is. */
+static void cancel_running(struct client *c, const char *what)
+{
+    struct server *s = c->server;
+    if (!s || s->state != SV_ACTIVE || s->outstanding == 0) {
+        log_client(c, LOG_LVL_INFO, "%s: nothing running", what);
+        return;
+    }
+    log_client(c, LOG_LVL_INFO, "%s forwarded to S-%llu", what, (unsigned long long)s->id);
+    server_cancel(s);
+}
+
+void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
+{
+    struct client *c = cancel_find(w, pid);
     if (!c || c->cancel_key != key) {
         log_info("cancel request for unknown key %u ignored", pid);
         return;
     }
-    struct server *s = c->server;
-    if (!s || s->state != SV_ACTIVE || s->outstanding == 0) {
-        log_client(c, LOG_LVL_INFO, "cancel request: nothing running");
+    cancel_running(c, "cancel request");
+}
+
+struct worker *client_pid_worker(uint32_t pid)
+{
+    int target = (int)(pid >> 24) - 1;
+    return target >= 0 && target < weir.nworkers ? &weir.workers[target] : NULL;
+}
+
+int client_kill(struct worker *w, uint32_t pid, const char *user, bool connection,
+                const struct client *requester)
+{
+    struct client *c = cancel_find(w, pid);
+    /* Only logged-in MySQL clients have thread ids; PostgreSQL pids share the table. */
+    if (!c || !c->welcomed || c->zombie || c->proto != &client_my_proto)
+        return KILL_UNKNOWN;
+    if (!c->user || strcmp(c->user, user))
+        return KILL_DENIED;
+    if (c == requester)
+        return connection ? KILL_SELF : KILL_OK;
+    if (connection)
+        client_fail(c, "57P01", "Connection was killed");
+    else
+        cancel_running(c, "KILL QUERY");
+    return KILL_OK;
+}
+
+void client_kill_request(struct worker *w, const struct msg *m)
+{
+    int rc = client_kill(w, m->pid, m->text, m->arg != 0, NULL);
+    struct worker *back = client_pid_worker(m->key);
+    if (!back)
         return;
-    }
-    log_client(c, LOG_LVL_INFO, "cancel request forwarded to S-%llu", (unsigned long long)s->id);
-    server_cancel(s);
+    struct msg *r = msg_new(MSG_KILL_DONE);
+    r->pid = m->key;
+    r->key = m->pid;
+    r->client = m->client;
+    r->arg = rc;
+    worker_post(back, r);
+}
+
+void client_kill_reply(struct worker *w, const struct msg *m)
+{
+    /* The asker may have gone meanwhile: only a client still registered under its pid counts. */
+    struct client *c = cancel_find(w, m->pid);
+    if (!c || c != m->client || !c->my_kill_wait || !c->proto->kill_done)
+        return;
+    c->proto->kill_done(c, m->key, m->arg);
 }
 
 void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)

@@ -7,6 +7,8 @@
 
 #include "pooler/objects.h"
 
+struct msg;
+
 /* What differs between the PostgreSQL and the MySQL client session. */
 struct client_proto {
     const char *name;
@@ -16,6 +18,24 @@ struct client_proto {
     void (*server_ready)(struct client *c);
     /* Frees protocol-private state (authentication). */
     void (*free_state)(struct client *c);
+    /*
+     * MySQL (NULL for PostgreSQL): the command packet at c->in->parsed is one
+     * weir answers itself (relay_my_scan_client said SCAN_OWN, everything
+     * before it was sent): answer it and take it out of c->in. Returns false
+     * when c was closed, or must not be touched further by the caller (after
+     * COM_CHANGE_USER it is in a new login).
+     */
+    bool (*own_command)(struct client *c);
+    /* MySQL: another worker answered c's KILL of client target with a kill_result. */
+    void (*kill_done)(struct client *c, uint32_t target, int result);
+};
+
+/* Outcomes of a MySQL KILL; the numbers are MySQL's error codes where there is one. */
+enum kill_result {
+    KILL_OK = 0,
+    KILL_UNKNOWN = 1094, /* ER_NO_SUCH_THREAD: no such client */
+    KILL_DENIED = 1095,  /* ER_KILL_DENIED_ERROR: a client of another user */
+    KILL_SELF = 1,       /* KILL CONNECTION of the asking client itself: it closes */
 };
 
 extern const struct client_proto client_pg_proto;
@@ -77,6 +97,20 @@ void client_server_released(struct client *c);
 void client_take_server(struct client *c, struct server *s);
 /* A cancel request for pid/key arrived on the client's worker w. */
 void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key);
+/* The worker that owns the client with cancel pid `pid` (its top byte), or NULL. */
+struct worker *client_pid_worker(uint32_t pid);
+/*
+ * MySQL KILL on the worker w that owns client pid: a client of `user` may
+ * have its running query cancelled (connection false) or be closed
+ * (connection true). requester is the asking client when it is on w, else
+ * NULL. Returns a kill_result.
+ */
+int client_kill(struct worker *w, uint32_t pid, const char *user, bool connection,
+                const struct client *requester);
+/* MSG_KILL on the target's worker: carry out the KILL and post the answer back. */
+void client_kill_request(struct worker *w, const struct msg *m);
+/* MSG_KILL_DONE on the asking client's worker: hand the answer to it, if it is still there. */
+void client_kill_reply(struct worker *w, const struct msg *m);
 /* Timeouts: called by the worker's sweep. */
 void client_sweep(struct worker *w, ev_tstamp now);
 /* Frees a client at shutdown (no route bookkeeping). */

@@ -13,6 +13,7 @@
  * MariaDB's extended and cached metadata) is translated in relay_my.c.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "pooler/server.h"
 #include "pooler/worker.h"
 #include "protocol/mysql/my_auth.h"
+#include "protocol/mysql/my_cmd.h"
 #include "protocol/mysql/my_handshake.h"
 
 #define MY_SERVER_VERSION  "5.5.5-10.11.0-MariaDB-weir"
@@ -41,11 +43,21 @@
      CLIENT_SESSION_TRACK | MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_STMT_BULK_OPERATIONS |        \
      MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
 
-/* Flags a server connection must share with its client (they change replies or framing). */
+/*
+ * Flags a server connection must share with its client (they change replies
+ * or framing). CLIENT_LOCAL_FILES is among them: a server connection that
+ * may ask for a LOCAL INFILE file only serves clients that can send one.
+ */
 #define MY_ROUTE_CAPS                                                                              \
     (CLIENT_FOUND_ROWS | CLIENT_IGNORE_SPACE | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS |    \
-     CLIENT_PS_MULTI_RESULTS | CLIENT_SESSION_TRACK | CLIENT_INTERACTIVE |                         \
+     CLIENT_PS_MULTI_RESULTS | CLIENT_SESSION_TRACK | CLIENT_INTERACTIVE | CLIENT_LOCAL_FILES |    \
      MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
+
+/* What weir offers: LOCAL INFILE only when allow_local_infile is set. */
+static uint64_t my_offered_caps(void)
+{
+    return MY_OFFERED_CAPS | (weir.cfg->allow_local_infile ? CLIENT_LOCAL_FILES : 0);
+}
 
 struct my_auth_state {
     uint8_t scramble[MY_SCRAMBLE_LEN];
@@ -108,8 +120,9 @@ static void my_welcome(struct client *c)
     c->welcomed = true;
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
-        log_client(c, LOG_LVL_INFO, "login (mysql, %s pooling)",
-                   config_pool_mode_name(c->route->pool_mode));
+        log_client(c, LOG_LVL_INFO, "login (mysql, %s %s, thread id %u)",
+                   c->route ? config_pool_mode_name(c->route->pool_mode) : "no database:",
+                   c->route ? "pooling" : "KILL only", c->cancel_pid);
 }
 
 static void my_server_ready(struct client *c)
@@ -119,11 +132,16 @@ static void my_server_ready(struct client *c)
     client_start_relay(c);
 }
 
+static bool my_own_command(struct client *c);
+static void my_kill_done(struct client *c, uint32_t target, int result);
+
 const struct client_proto client_my_proto = {
     .name = "mysql",
     .error = my_error,
     .server_ready = my_server_ready,
     .free_state = my_free_state,
+    .own_command = my_own_command,
+    .kill_done = my_kill_done,
 };
 
 void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
@@ -138,11 +156,17 @@ void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, sockl
         return;
     }
     c->auth = as;
+    memcpy(c->my_scramble, as->scramble, MY_SCRAMBLE_LEN);
+    /*
+     * The thread id the client sees is its cancel pid: the worker is in its
+     * top byte, so a KILL of it reaches the right worker from any other.
+     */
+    client_cancel_register(w, c);
     struct my_server_hello hello = {
         .server_version = MY_SERVER_VERSION,
-        .conn_id = (uint32_t)c->id,
+        .conn_id = c->cancel_pid,
         .scramble = as->scramble,
-        .caps = MY_OFFERED_CAPS & ~CLIENT_MYSQL, /* a MariaDB server: extended caps follow */
+        .caps = my_offered_caps() & ~CLIENT_MYSQL, /* a MariaDB server: extended caps follow */
         .charset = MY_DEFAULT_CHARSET,
         .status = SERVER_STATUS_AUTOCOMMIT,
         .auth_plugin = MY_NATIVE_PLUGIN,
@@ -192,6 +216,15 @@ static void my_authenticated(struct client *c)
         admin_login(c);
         return;
     }
+    if (!c->db) {
+        /* No database: logged in for KILL only (my_idle_input), never holds a server. */
+        my_welcome(c);
+        c->state = CL_IDLE;
+        c->deadline = 0;
+        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+            client_close(c, "cannot write to client");
+        return;
+    }
     if (!c->db->user) {
         const char *secret = userlist_secret(weir.users, c->user);
         if (secret && secret[0] != '*' && strncmp(secret, "md5", 3) &&
@@ -218,6 +251,30 @@ static void my_authenticated(struct client *c)
     client_request_server(c, false);
 }
 
+/*
+ * Sends an AuthSwitchRequest to mysql_native_password with the scramble in
+ * c->auth and waits in CL_AUTH for the token (sequence id c->my_seq + 1).
+ */
+static void my_auth_switch(struct client *c)
+{
+    struct my_auth_state *as = c->auth;
+    uint8_t data[MY_SCRAMBLE_LEN + 1];
+    memcpy(data, as->scramble, MY_SCRAMBLE_LEN);
+    data[MY_SCRAMBLE_LEN] = 0;
+    struct my_out o;
+    my_out_init(&o);
+    my_out_auth_switch(&o, c->my_seq, MY_NATIVE_PLUGIN, data, sizeof(data));
+    pg_out_bytes(&c->out, o.data, o.len);
+    if (o.failed)
+        c->out.failed = true;
+    my_out_free(&o);
+    as->switched = true;
+    c->my_seq++; /* the sequence id of the client's answer */
+    c->state = CL_AUTH;
+    if (c->out.failed || client_flush_out(c) == WR_ERROR)
+        client_close(c, "cannot write to client");
+}
+
 /* The HandshakeResponse41 (or SSLRequest) in b. */
 static void my_handshake_response(struct client *c, const uint8_t *payload, uint32_t len,
                                   uint8_t seq)
@@ -233,19 +290,22 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         client_fail(c, "08P01", "TLS is not supported by weir yet: connect without SSL");
         return;
     }
-    c->my_caps = r.caps & MY_OFFERED_CAPS;
+    c->my_caps = r.caps & my_offered_caps();
     c->my_charset = r.charset;
     if (!(c->user = strdup(r.user)) || !(c->dbname = strdup(r.database ? r.database : ""))) {
         client_fail(c, "53200", "out of memory");
         return;
     }
-    if (!r.database || !r.database[0]) {
-        client_fail(c, "3D000", "weir needs a database name in the connection");
-        return;
-    }
+    /*
+     * Without a database there is no pool to serve the client from; it may
+     * still log in to send KILL, which is how the mariadb CLI's Ctrl-C
+     * arrives (a second connection without a database).
+     */
     bool console = admin_is_console_db(c->dbname);
-    c->db = console ? admin_db_entry(BACKEND_MYSQL) : config_find_db(weir.cfg, c->dbname);
-    if (!c->db || c->db->backend != BACKEND_MYSQL) {
+    c->db = console        ? admin_db_entry(BACKEND_MYSQL)
+            : c->dbname[0] ? config_find_db(weir.cfg, c->dbname)
+                           : NULL;
+    if (c->dbname[0] && (!c->db || c->db->backend != BACKEND_MYSQL)) {
         client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
         return;
     }
@@ -267,19 +327,7 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         return;
     }
     /* Another plugin (caching_sha2_password from a MySQL 8 client): switch to ours. */
-    struct my_auth_state *as = c->auth;
-    uint8_t data[MY_SCRAMBLE_LEN + 1];
-    memcpy(data, as->scramble, MY_SCRAMBLE_LEN);
-    data[MY_SCRAMBLE_LEN] = 0;
-    struct my_out o;
-    my_out_init(&o);
-    my_out_auth_switch(&o, c->my_seq, MY_NATIVE_PLUGIN, data, sizeof(data));
-    pg_out_bytes(&c->out, o.data, o.len);
-    my_out_free(&o);
-    as->switched = true;
-    c->state = CL_AUTH;
-    if (c->out.failed || client_flush_out(c) == WR_ERROR)
-        client_close(c, "cannot write to client");
+    my_auth_switch(c);
 }
 
 static void my_login_input(struct client *c)
@@ -317,6 +365,324 @@ static void my_login_input(struct client *c)
     buf_put(&w->bufs, b);
 }
 
+/* ---- commands weir answers itself: KILL, COM_PROCESS_KILL, COM_CHANGE_USER ---- */
+
+static void my_idle_input(struct client *c);
+
+/* Takes the whole packet at c->in->parsed (payload len) out of the client's input. */
+static void my_consume(struct client *c, uint32_t len)
+{
+    struct iobuf *b = c->in;
+    b->parsed += 4 + len;
+    b->sent = b->parsed; /* never forwarded: weir answered it */
+    if (b->parsed == b->recv) {
+        buf_put(&c->w->bufs, b);
+        c->in = NULL;
+    } else {
+        buf_compact(b);
+    }
+}
+
+/* Status flags for weir's own OK to a logged-in client: those of its server's last answer. */
+static uint16_t my_status(const struct client *c)
+{
+    if (c->server && c->server->my.status)
+        return c->server->my.status & ~(SERVER_MORE_RESULTS_EXISTS | SERVER_SESSION_STATE_CHANGED);
+    return SERVER_STATUS_AUTOCOMMIT;
+}
+
+/* Answers the client's command with OK (sequence id 1) and sends it. False when c was closed. */
+static bool my_reply_ok(struct client *c)
+{
+    struct my_out o;
+    my_out_init(&o);
+    my_out_ok(&o, 1, c->my_caps, 0, 0, my_status(c), 0, NULL);
+    pg_out_bytes(&c->out, o.data, o.len);
+    if (o.failed)
+        c->out.failed = true;
+    my_out_free(&o);
+    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Answers the client's command with ERR (sequence id 1), logs it, and keeps
+ * the connection. False when c was closed.
+ */
+static bool my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
+static bool my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt,
+                         ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_client(c, weir.cfg->log_pooler_errors ? LOG_LVL_INFO : LOG_LVL_DEBUG, "error %u: %s", code,
+               msg);
+    struct my_out o;
+    my_out_init(&o);
+    my_out_err(&o, 1, code, sqlstate, "%s", msg);
+    pg_out_bytes(&c->out, o.data, o.len);
+    if (o.failed)
+        c->out.failed = true;
+    my_out_free(&o);
+    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return false;
+    }
+    return true;
+}
+
+/* Tells the client how its KILL of target went. False when c was closed. */
+static bool my_kill_answer(struct client *c, uint64_t target, int result)
+{
+    switch (result) {
+    case KILL_OK:
+        return my_reply_ok(c);
+    case KILL_DENIED:
+        return my_reply_err(c, 1095, "HY000", "You are not owner of thread %llu",
+                            (unsigned long long)target);
+    case KILL_SELF:
+        client_fail(c, "57P01", "Connection was killed");
+        return false;
+    default:
+        return my_reply_err(c, 1094, "HY000", "Unknown thread id: %llu",
+                            (unsigned long long)target);
+    }
+}
+
+/*
+ * KILL [QUERY|CONNECTION] id from c: the id is a weir thread id (a cancel
+ * pid), never the server's. On c's own worker it is carried out at once;
+ * else the owning worker does it and answers with MSG_KILL_DONE, and c's
+ * further input waits (my_kill_wait). False when c was closed.
+ */
+static bool my_kill(struct client *c, bool connection, uint64_t id)
+{
+    log_client(c, LOG_LVL_INFO, "KILL %s %llu", connection ? "CONNECTION" : "QUERY",
+               (unsigned long long)id);
+    struct worker *tw = id <= UINT32_MAX ? client_pid_worker((uint32_t)id) : NULL;
+    if (!tw)
+        return my_kill_answer(c, id, KILL_UNKNOWN);
+    if (tw == c->w)
+        return my_kill_answer(c, id, client_kill(c->w, (uint32_t)id, c->user, connection, c));
+    struct msg *m = msg_new(MSG_KILL);
+    m->pid = (uint32_t)id;
+    m->key = c->cancel_pid;
+    m->client = c; /* only compared on the way back, never followed elsewhere */
+    m->arg = connection;
+    snprintf(m->text, sizeof(m->text), "%s", c->user);
+    c->my_kill_wait = true;
+    worker_post(tw, m);
+    return true;
+}
+
+static void my_kill_done(struct client *c, uint32_t target, int result)
+{
+    c->my_kill_wait = false;
+    if (!my_kill_answer(c, target, result))
+        return;
+    /* Go on with what the client sent after its KILL. */
+    if (c->state == CL_ACTIVE)
+        (void)relay_start(c);
+    else if (c->state == CL_IDLE && c->in)
+        my_idle_input(c);
+}
+
+/*
+ * COM_CHANGE_USER: the session ends as if the client had disconnected (its
+ * server is reset and goes back to its pool, pinning and carried variables
+ * are forgotten), then the new user authenticates against the auth file
+ * with mysql_native_password and the client continues on the (database,
+ * new user) route like a new login. The token in the packet answers the
+ * greeting's scramble, as with a server; when it is not a valid native
+ * token, an AuthSwitchRequest asks again with that same scramble
+ * (Connector/C answers a switch during change_user with the greeting's
+ * scramble whatever the switch carries).
+ */
+static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
+{
+    /* Returns false always: the caller must not touch c afterwards. */
+    struct my_change_user cu;
+    char err[200];
+    if (my_change_user_parse(p, len, c->my_caps, &cu, err, sizeof(err)) != WR_OK) {
+        client_fail(c, "08P01", "bad COM_CHANGE_USER: %s", err);
+        return false;
+    }
+    if (!(c->my_caps & CLIENT_PLUGIN_AUTH)) {
+        client_fail(c, "28000", "COM_CHANGE_USER through weir needs a client with plugin auth");
+        return false;
+    }
+    char *user = strdup(cu.user);
+    char *dbname = strdup(cu.database[0] ? cu.database : c->dbname);
+    uint16_t charset = cu.has_charset ? cu.charset : c->my_charset;
+    my_consume(c, len); /* p is gone from here on */
+    bool native = !cu.plugin || !strcmp(cu.plugin, MY_NATIVE_PLUGIN);
+    uint8_t token[MY_NATIVE_TOKEN_LEN];
+    size_t token_len = native && cu.auth_len <= sizeof(token) ? cu.auth_len : 0;
+    memcpy(token, cu.auth, token_len);
+    struct my_auth_state *as = calloc(1, sizeof(*as));
+    if (!user || !dbname || !as) {
+        free(user);
+        free(dbname);
+        free(as);
+        client_fail(c, "53200", "out of memory");
+        return false;
+    }
+    log_client(c, LOG_LVL_INFO, "COM_CHANGE_USER to %s/%s", dbname, user);
+    struct server *s = c->server;
+    if (s) {
+        c->server = NULL;
+        s->client = NULL;
+        s->my_dirty = true; /* COM_RESET_CONNECTION before anyone else gets it */
+        server_release(s, true);
+    }
+    c->pinned = false;
+    relay_my_forget(c);
+    if (c->backend_password) {
+        explicit_bzero(c->backend_password, strlen(c->backend_password));
+        free(c->backend_password);
+        c->backend_password = NULL;
+    }
+    free(c->user);
+    free(c->dbname);
+    c->user = user;
+    c->dbname = dbname;
+    c->my_charset = charset;
+    if (c->route)
+        route_client_leave(c->route);
+    c->route = NULL;
+    c->welcomed = false; /* errors now use the login's sequence ids; the OK completes it again */
+    my_free_state(c);
+    c->auth = as;
+    c->deadline = weir.cfg->client_login_timeout > 0
+                      ? ev_now(c->w->loop) + weir.cfg->client_login_timeout
+                      : 0;
+    if (c->in) {
+        client_fail(c, "08P01", "bad COM_CHANGE_USER: data after it before the authentication");
+        return false;
+    }
+    c->db = config_find_db(weir.cfg, c->dbname);
+    if (!c->db || c->db->backend != BACKEND_MYSQL) {
+        c->my_seq = 1;
+        client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
+        return false;
+    }
+    memcpy(as->scramble, c->my_scramble, MY_SCRAMBLE_LEN);
+    c->my_seq = 1;
+    bool good = native && token_len == MY_NATIVE_TOKEN_LEN && my_check_token(c, token, token_len);
+    explicit_bzero(token, sizeof(token));
+    if (good)
+        my_authenticated(c);
+    else
+        my_auth_switch(c);
+    return false; /* a new login: c may be waiting, logged in again or gone */
+}
+
+static bool my_own_command(struct client *c)
+{
+    struct iobuf *b = c->in;
+    uint32_t len;
+    uint8_t seq;
+    if (my_pkt_peek(b->data + b->parsed, buf_unparsed(b), &len, &seq) != WR_OK || len == 0 ||
+        buf_unparsed(b) < 4 + len) {
+        client_fail(c, "08P01", "internal error: command not whole");
+        return false;
+    }
+    const uint8_t *p = b->data + b->parsed + 4;
+    struct server *s = c->server;
+    if (s && (s->outstanding > 0 || s->my.busy || s->my.qlen > 0)) {
+        /* The answer would overtake the answers to the commands before it. */
+        client_fail(c, "08P01",
+                    "%s sent before the previous command was answered: "
+                    "not supported through weir",
+                    p[0] == COM_CHANGE_USER ? "COM_CHANGE_USER" : "KILL");
+        return false;
+    }
+    uint64_t id = 0;
+    uint32_t id32 = 0;
+    switch (p[0]) {
+    case COM_CHANGE_USER:
+        return my_change_user(c, p, len);
+    case COM_PROCESS_KILL: {
+        bool good = my_process_kill_parse(p, len, &id32) == WR_OK;
+        my_consume(c, len);
+        if (!good) {
+            client_fail(c, "08P01", "bad COM_PROCESS_KILL packet of %u bytes", len);
+            return false;
+        }
+        return my_kill(c, true, id32);
+    }
+    default: {
+        enum my_kill_kind kind = my_kill_parse(p + 1, len - 1, &id);
+        my_consume(c, len);
+        if (kind == MY_KILL_OTHER)
+            return my_reply_err(c, 1235, "42000",
+                                "This form of KILL is not supported through weir: "
+                                "use KILL [QUERY | CONNECTION] <thread id>");
+        return my_kill(c, kind == MY_KILL_CONNECTION, id);
+    }
+    }
+}
+
+/*
+ * A logged-in client holding no server said something: answer what weir
+ * answers itself, close on COM_QUIT, else ask for a server.
+ */
+static void my_idle_input(struct client *c)
+{
+    while (c->in && c->state == CL_IDLE && !c->my_kill_wait) {
+        struct iobuf *b = c->in;
+        uint32_t len;
+        uint8_t seq;
+        if (my_pkt_peek(b->data + b->parsed, buf_unparsed(b), &len, &seq) != WR_OK)
+            return;
+        if (len > 0 && seq == 0 && buf_unparsed(b) >= 5 && b->data[b->parsed + 4] == COM_QUIT) {
+            client_close(c, "client terminated the session");
+            return;
+        }
+        int own = seq == 0 ? relay_my_own_command(b, len) : WR_DONE;
+        if (own == WR_AGAIN) {
+            client_hold_input(c);
+            return;
+        }
+        if (own == WR_ERROR) {
+            client_fail(c, "08P01", "command packet of %u bytes too long", len);
+            return;
+        }
+        if (own == WR_DONE && c->route) {
+            client_request_server(c, false);
+            return;
+        }
+        if (own == WR_DONE) {
+            /* Logged in without a database: nothing to forward to. */
+            if (4 + len > b->cap) {
+                client_fail(c, "08P01", "command packet of %u bytes without a database", len);
+                return;
+            }
+            if (buf_unparsed(b) < 4 + len) {
+                client_hold_input(c);
+                return;
+            }
+            bool ping = len > 0 && b->data[b->parsed + 4] == COM_PING;
+            my_consume(c, len);
+            if (!(ping ? my_reply_ok(c)
+                       : my_reply_err(c, 1046, "3D000",
+                                      "No database selected: through weir a connection needs a "
+                                      "database; without one only KILL works")))
+                return;
+            continue;
+        }
+        if (!my_own_command(c))
+            return;
+    }
+}
+
 static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct client *c = (struct client *)((char *)io - offsetof(struct client, rio));
@@ -332,11 +698,7 @@ static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         my_login_input(c);
         break;
     case CL_IDLE:
-        /* A COM_QUIT needs no server; anything else does. */
-        if (c->in->recv >= 5 && c->in->data[3] == 0 && c->in->data[4] == COM_QUIT)
-            client_close(c, "client terminated the session");
-        else
-            client_request_server(c, false);
+        my_idle_input(c);
         break;
     case CL_WAITING:
     case CL_SETUP:

@@ -50,19 +50,19 @@ static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 /* A CancelRequest arrived on worker w: route it to the owning worker. */
 static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
 {
-    int target = (int)(pid >> 24) - 1;
-    if (target < 0 || target >= weir.nworkers) {
+    struct worker *target = client_pid_worker(pid);
+    if (!target) {
         log_info("cancel request for unknown key %u ignored", pid);
         return;
     }
-    if (target == w->id) {
+    if (target == w) {
         client_cancel_request(w, pid, key);
         return;
     }
     struct msg *m = msg_new(MSG_CANCEL);
     m->pid = pid;
     m->key = key;
-    worker_post(&weir.workers[target], m);
+    worker_post(target, m);
 }
 
 /* ---- output, errors, closing ---- */

@@ -27,6 +27,17 @@
 /* MySQL session variables a client may carry from server to server before it is pinned. */
 #define MY_MAX_VARS 64
 
+/*
+ * MySQL: the column definitions of a prepared statement, kept for a client
+ * without MariaDB's metadata cache (the server leaves them out of results).
+ */
+struct my_stmt_meta {
+    uint32_t id;    /* statement id on the client's (pinned) server */
+    uint16_t ncols; /* definitions in defs */
+    uint32_t len;   /* bytes in defs: whole packets, sequence ids set when sent */
+    uint8_t *defs;
+};
+
 struct worker;
 struct route;
 struct client;
@@ -77,19 +88,24 @@ struct client {
     struct param_set want;      /* settable parameters the client asked for */
     char *user;
     char *dbname;
-    char *backend_password;      /* password for logging in to the server, or NULL */
-    void *auth;                  /* auth exchange state while in CL_AUTH */
-    bool welcomed;               /* login completed (ReadyForQuery sent) */
-    bool zombie;                 /* closed while a server was on its way to it */
-    bool read_paused;            /* rio stopped for backpressure */
-    bool counted;                /* counted in the global client total */
-    uint64_t my_caps;            /* MySQL: capabilities agreed with the client */
-    uint8_t my_seq;              /* MySQL: sequence id of weir's next packet during login */
-    uint16_t my_charset;         /* MySQL: the client's collation id */
-    bool pinned;                 /* MySQL: holds session state that cannot move: keeps its server */
-    char **my_vars;              /* MySQL: session variables the client set: name, value, ... */
-    int my_nvars;                /* MySQL: pairs in my_vars */
-    char *my_schema;             /* MySQL: the client's current schema when it changed it */
+    char *backend_password; /* password for logging in to the server, or NULL */
+    void *auth;             /* auth exchange state while in CL_AUTH */
+    bool welcomed;          /* login completed (ReadyForQuery sent) */
+    bool zombie;            /* closed while a server was on its way to it */
+    bool read_paused;       /* rio stopped for backpressure */
+    bool counted;           /* counted in the global client total */
+    uint64_t my_caps;       /* MySQL: capabilities agreed with the client */
+    uint8_t my_seq;         /* MySQL: sequence id of weir's next packet during login */
+    uint16_t my_charset;    /* MySQL: the client's collation id */
+    uint8_t my_scramble[MY_SCRAMBLE_LEN]; /* MySQL: the greeting's scramble (COM_CHANGE_USER) */
+    bool pinned;       /* MySQL: holds session state that cannot move: keeps its server */
+    bool my_kill_wait; /* MySQL: its KILL went to another worker; input waits for the answer */
+    char **my_vars;    /* MySQL: session variables the client set: name, value, ... */
+    int my_nvars;      /* MySQL: pairs in my_vars */
+    char *my_schema;   /* MySQL: the client's current schema when it changed it */
+    struct my_stmt_meta *my_stmts; /* MySQL: column definitions of its prepared statements */
+    int my_nstmts;
+    struct my_stmt_meta my_cap;  /* MySQL: definitions being collected from a response */
     bool over_limit;             /* beyond max_client_conn: only the console may log in */
     uint8_t admin;               /* console client: ADMIN_* permission (admin.h), 0 = not one */
     struct admin_job *admin_job; /* console command running on the workers, or NULL */
@@ -114,14 +130,20 @@ enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
 
 /* MySQL: where the server's responses stand (commands may be queued). */
 struct my_track_state {
-    struct my_resp resp; /* the response being read, when busy */
-    uint8_t queue[16];   /* commands sent whose responses have not started */
+    struct my_resp resp;     /* the response being read, when busy */
+    uint8_t queue[16];       /* commands sent whose responses have not started */
+    uint32_t queue_stmt[16]; /* their statement ids (COM_STMT_EXECUTE) */
+    uint32_t stmt;           /* statement id of the command being answered (COM_STMT_EXECUTE) */
+    uint8_t seq_shift;   /* packets weir inserted into this response: later sequence ids move up */
+    bool insert_pending; /* stopped after a column count: statement `stmt`'s definitions go next */
+    uint8_t insert_seq;  /* that column count's sequence id */
     uint8_t qhead;
     uint8_t qlen;
     bool busy;
     bool c2s_cont;    /* the client's last packet was 0xFFFFFF long */
     bool s2c_started; /* the current server packet's first byte was fed */
     uint16_t status;  /* server status flags of the last complete response */
+    const char *fail; /* why the relay gave up on the server's stream (static text), or NULL */
 };
 
 struct server {

@@ -174,19 +174,33 @@ static bool client_to_server(struct client *c)
 /* Scans and forwards the client's input. Returns false when the client was closed. */
 static bool client_input(struct client *c)
 {
-    enum scan_result sr = scan_client(c, c->server, c->in);
-    if (sr == SCAN_ERROR) {
-        stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
-        client_fail(c, "08P01", "invalid message length from client");
-        return false;
+    for (;;) {
+        enum scan_result sr = scan_client(c, c->server, c->in);
+        if (sr == SCAN_ERROR) {
+            stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+            client_fail(c, "08P01", "invalid message length from client");
+            return false;
+        }
+        if (!client_to_server(c))
+            return false;
+        if (sr == SCAN_TERMINATE) {
+            client_close(c, "client terminated the session");
+            return false;
+        }
+        if (sr != SCAN_OWN)
+            return true;
+        /*
+         * A command weir answers itself: once everything before it went
+         * out (else relay_server_writable comes back here), let the protocol
+         * answer it, then go on with what follows.
+         */
+        if (buf_unsent(c->in))
+            return true;
+        if (!c->proto->own_command(c))
+            return false;
+        if (c->state != CL_ACTIVE || !c->in)
+            return true;
     }
-    if (!client_to_server(c))
-        return false;
-    if (sr == SCAN_TERMINATE) {
-        client_close(c, "client terminated the session");
-        return false;
-    }
-    return true;
 }
 
 void relay_client_readable(struct client *c)
@@ -220,8 +234,9 @@ bool relay_start(struct client *c)
 void relay_server_writable(struct server *s)
 {
     ev_io_stop(s->w->loop, &s->wio);
+    /* Scanning again from `parsed` is a no-op for what was scanned; it finds held commands. */
     if (s->client && s->client->in)
-        client_to_server(s->client);
+        client_input(s->client);
 }
 
 /* ---- server -> client ---- */
@@ -295,25 +310,37 @@ static void pause_server_read(struct server *s)
 static void server_to_client(struct server *s)
 {
     struct client *c = s->client;
-    struct iobuf *b = s->in;
-    if (c->out.len) {
-        /* weir's own bytes (login) go first; client_flush_out resumes us. */
-        pause_server_read(s);
-        return;
-    }
-    if (buf_unsent(b)) {
-        int rc = relay_send(c->fd, b);
-        if (rc == WR_AGAIN) {
+    for (;;) {
+        struct iobuf *b = s->in;
+        if (c->out.len) {
+            /* weir's own bytes (login, inserted packets) go first; client_flush_out resumes us. */
             pause_server_read(s);
-            ev_io_start(c->w->loop, &c->wio);
             return;
         }
-        if (rc == WR_ERROR) {
-            client_close(c, strerror(errno));
+        if (b && buf_unsent(b)) {
+            int rc = relay_send(c->fd, b);
+            if (rc == WR_AGAIN) {
+                pause_server_read(s);
+                ev_io_start(c->w->loop, &c->wio);
+                return;
+            }
+            if (rc == WR_ERROR) {
+                client_close(c, strerror(errno));
+                return;
+            }
+        }
+        if (s->kind != BACKEND_MYSQL || !s->my.insert_pending)
+            break;
+        /* MySQL: weir's packets go into the stream here, after what was sent, before the rest. */
+        if (relay_my_insert(s, c) != WR_OK)
+            return;
+        if (client_flush_out(c) == WR_ERROR) {
+            client_close(c, "cannot write to client");
             return;
         }
     }
-    settle(&s->w->bufs, &s->in);
+    if (s->in)
+        settle(&s->w->bufs, &s->in);
     if (!ev_is_active(&s->rio))
         ev_io_start(s->w->loop, &s->rio);
     if (!s->in && s->route->pool_mode != POOL_SESSION)
@@ -372,7 +399,7 @@ void relay_server_readable(struct server *s)
     stats_add(&stats_slot_of(s->route, s->w)->bytes_sent, (uint64_t)n);
     if (scan_server(s, s->client, s->in) == SCAN_ERROR) {
         stats_error(s->w, s->route, STATS_ERR_PROTOCOL);
-        server_close(s, "invalid message length from server");
+        server_close(s, s->my.fail ? s->my.fail : "invalid message length from server");
         return;
     }
     server_to_client(s);

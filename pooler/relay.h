@@ -13,7 +13,11 @@
 /* Largest message body accepted from either side (PostgreSQL's own limit is 1 GB). */
 #define RELAY_MAX_BODY 0x3fffffffu
 
-enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR };
+/*
+ * SCAN_OWN: scanning stopped at a command packet weir answers itself (MySQL
+ * KILL, COM_CHANGE_USER), whole at b->parsed.
+ */
+enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN };
 
 /*
  * MySQL scanners (relay_my.c): walk the packets of each side's buffer,
@@ -22,8 +26,22 @@ enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR };
  */
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b);
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b);
-/* Forgets the MySQL session variables a client carried. */
-void relay_my_vars_clear(struct client *c);
+/*
+ * The MySQL server scan stopped after a column count whose definitions the
+ * server left out (s->my.insert_pending) and everything before it reached
+ * the client: appends the kept definitions to c->out and scans on. WR_OK,
+ * or WR_ERROR when s (and with it c) was closed.
+ */
+int relay_my_insert(struct server *s, struct client *c) WR_MUST_CHECK;
+/*
+ * Is the MySQL command packet at b->parsed (payload length len, starting a
+ * command) one weir answers itself: a KILL statement, COM_PROCESS_KILL or
+ * COM_CHANGE_USER? WR_OK yes (and it is whole in b), WR_DONE no, WR_AGAIN
+ * more bytes are needed to tell, WR_ERROR it can never fit the buffer.
+ */
+int relay_my_own_command(const struct iobuf *b, uint32_t len) WR_MUST_CHECK;
+/* Forgets the MySQL session state a client carried: variables, schema, statement metadata. */
+void relay_my_forget(struct client *c);
 /* An OK packet's session-state block: remember movable state, pin for the rest. */
 void relay_my_session_state(struct server *s, struct client *c, const uint8_t *payload, size_t len);
 

@@ -12,15 +12,127 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pooler/client.h"
+#include "pooler/server.h"
 #include "pooler/worker.h"
+#include "protocol/mysql/my_cmd.h"
 
 /* Capabilities of a server connection a client may lack: weir translates those packets. */
 #define MY_XLATE_CAPS                                                                              \
     (CLIENT_SESSION_TRACK | MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
 
+/* ---- column definitions for clients without MariaDB's metadata cache ---- */
+
+#define MY_STMT_META_MAX 1024        /* statements remembered per client */
+#define MY_STMT_DEFS_MAX (16 * 1024) /* bytes of definitions per statement */
+
+static struct my_stmt_meta *stmt_find(struct client *c, uint32_t id)
+{
+    for (int i = 0; i < c->my_nstmts; i++)
+        if (c->my_stmts[i].id == id)
+            return &c->my_stmts[i];
+    return NULL;
+}
+
+static void stmt_forget(struct client *c, uint32_t id)
+{
+    struct my_stmt_meta *m = stmt_find(c, id);
+    if (!m)
+        return;
+    free(m->defs);
+    *m = c->my_stmts[--c->my_nstmts];
+}
+
+/* Starts collecting definitions from a new response. */
+static void cap_reset(struct client *c)
+{
+    c->my_cap.len = 0;
+    c->my_cap.ncols = 0;
+}
+
+/* Keeps one definition packet (header and payload, as the client gets it). */
+static void cap_add(struct client *c, const uint8_t *pkt, uint32_t n)
+{
+    struct my_stmt_meta *k = &c->my_cap;
+    if (k->len == UINT32_MAX)
+        return; /* gave up on this one */
+    if (k->len + n > MY_STMT_DEFS_MAX || k->ncols == UINT16_MAX) {
+        k->len = UINT32_MAX;
+        return;
+    }
+    uint8_t *d = realloc(k->defs, k->len + n);
+    if (!d) {
+        k->len = UINT32_MAX;
+        return;
+    }
+    memcpy(d + k->len, pkt, n);
+    k->defs = d;
+    k->len += n;
+    k->ncols++;
+}
+
+/* The definitions collected are complete: they are statement id's from now on. */
+static void cap_commit(struct client *c, uint32_t id)
+{
+    struct my_stmt_meta *k = &c->my_cap;
+    if (k->len == UINT32_MAX || k->ncols == 0) {
+        cap_reset(c);
+        return;
+    }
+    struct my_stmt_meta *m = stmt_find(c, id);
+    if (!m) {
+        if (c->my_nstmts == MY_STMT_META_MAX)
+            stmt_forget(c, c->my_stmts[0].id);
+        struct my_stmt_meta *v = realloc(c->my_stmts, sizeof(*v) * (c->my_nstmts + 1));
+        if (!v) {
+            cap_reset(c);
+            return;
+        }
+        c->my_stmts = v;
+        m = &v[c->my_nstmts++];
+        m->defs = NULL;
+    }
+    free(m->defs);
+    m->id = id;
+    m->ncols = k->ncols;
+    m->len = k->len;
+    m->defs = k->defs;
+    memset(k, 0, sizeof(*k));
+}
+
+int relay_my_own_command(const struct iobuf *b, uint32_t len)
+{
+    uint32_t avail = b->recv - b->parsed;
+    if (len == 0)
+        return WR_DONE;
+    if (avail < 5)
+        return WR_AGAIN;
+    const uint8_t *p = b->data + b->parsed + 4;
+    bool whole = avail >= 4 + len;
+    switch (p[0]) {
+    case COM_CHANGE_USER:
+    case COM_PROCESS_KILL:
+        if (4 + len > b->cap)
+            return WR_ERROR;
+        return whole ? WR_OK : WR_AGAIN;
+    case COM_QUERY: {
+        if (len - 1 > MY_KILL_MAX_LEN)
+            return WR_DONE;
+        if (!whole)
+            return WR_AGAIN;
+        uint64_t id;
+        return my_kill_parse(p + 1, len - 1, &id) != MY_KILL_NONE ? WR_OK : WR_DONE;
+    }
+    default:
+        return WR_DONE;
+    }
+}
+
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
+    if (c->my_kill_wait)
+        return SCAN_OK; /* what follows a KILL waits for its answer */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
         if (relay_skip_body(b, &c->in_remaining))
@@ -29,8 +141,14 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
         uint8_t seq;
         if (my_pkt_peek(b->data + b->parsed, avail, &len, &seq) != WR_OK)
             return SCAN_OK;
-        bool starts_command = !t->c2s_cont && seq == 0;
-        if (starts_command) {
+        if (!t->c2s_cont && t->busy && t->resp.infile) {
+            /*
+             * The server asked for a LOCAL INFILE file: the client's packets
+             * are its content (sequence ids may wrap to 0), up to an empty one.
+             */
+            if (len == 0 && my_resp_infile_sent(&t->resp) != WR_OK)
+                return SCAN_ERROR;
+        } else if (!t->c2s_cont && seq == 0) {
             if (len == 0)
                 return SCAN_ERROR;
             if (avail < 5)
@@ -40,23 +158,33 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                 b->recv = b->parsed;
                 return SCAN_TERMINATE;
             }
-            if (cmd == COM_CHANGE_USER)
-                return SCAN_ERROR; /* a second authentication inside a pooled session */
+            int own = relay_my_own_command(b, len);
+            if (own == WR_AGAIN)
+                return SCAN_OK;
+            if (own == WR_ERROR)
+                return SCAN_ERROR;
+            if (own == WR_OK)
+                return SCAN_OWN;
             if (cmd == COM_STMT_PREPARE)
                 c->pinned = true; /* binary prepared statements live on this server */
+            uint32_t stmt = 0;
+            if ((cmd == COM_STMT_EXECUTE || cmd == COM_STMT_CLOSE) && len >= 5) {
+                if (avail < 9)
+                    return SCAN_OK; /* the statement id is still on its way */
+                stmt = my_get32(b->data + b->parsed + 5);
+                if (cmd == COM_STMT_CLOSE)
+                    stmt_forget(c, stmt);
+            }
             if (my_cmd_has_response(cmd)) {
                 if (t->qlen == sizeof(t->queue))
                     return SCAN_ERROR; /* nobody pipelines 16 commands without reading */
+                t->queue_stmt[(t->qhead + t->qlen) % sizeof(t->queue)] = stmt;
                 t->queue[(t->qhead + t->qlen++) % sizeof(t->queue)] = cmd;
                 if (s->outstanding++ == 0)
                     s->query_start = ev_now(c->w->loop);
                 if (s->xact_start == 0 && (cmd == COM_QUERY || cmd == COM_STMT_EXECUTE))
                     s->xact_start = ev_now(c->w->loop); /* statistics */
             }
-        } else if (!t->c2s_cont && len == 0 && t->busy && t->resp.infile) {
-            /* The empty packet that ends a LOCAL INFILE upload. */
-            if (my_resp_infile_sent(&t->resp) != WR_OK)
-                return SCAN_ERROR;
         }
         t->c2s_cont = len == MY_MAX_PAYLOAD;
         b->parsed += 4;
@@ -98,7 +226,7 @@ static size_t lenenc_size(uint8_t first)
  * false when the packet cannot be translated.
  */
 static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8_t before,
-                      uint32_t len)
+                      uint32_t len, bool *insert)
 {
     uint8_t *p = b->data + b->parsed + 4;
     uint64_t missing = s->my_caps & ~c->my_caps;
@@ -126,9 +254,28 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
     }
     if (before == MY_RS_FIRST && len > 0 && p[0] != 0x00 && p[0] != 0xff && p[0] != 0xfb &&
         (missing & MARIADB_CLIENT_CACHE_METADATA) && len == lenenc_size(p[0]) + 1) {
-        /* The "metadata follows" byte; without it the definitions cannot be restored. */
-        if (p[len - 1] != 1)
-            return false;
+        /*
+         * The "metadata follows" byte. 0 means the server left the column
+         * definitions out (MariaDB does for binary results of a statement
+         * whose metadata the connection has cached): they go back in from
+         * what weir kept of the statement's prepare (or last result).
+         */
+        if (p[len - 1] != 1) {
+            struct my_in in;
+            my_in_init(&in, p, len - 1);
+            uint64_t ncols = my_in_lenenc(&in, NULL);
+            const struct my_stmt_meta *m =
+                s->my.resp.command == COM_STMT_EXECUTE && s->my.resp.results == 0
+                    ? stmt_find(c, s->my.stmt)
+                    : NULL;
+            if (!m || in.failed || m->ncols != ncols) {
+                s->my.fail = "binary result without column metadata, and weir has none kept "
+                             "for the statement: a client without MariaDB's metadata cache "
+                             "cannot get it";
+                return false;
+            }
+            *insert = true;
+        }
         shrink_packet(b, len, len - 1);
         return true;
     }
@@ -156,6 +303,8 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
+    if (t->insert_pending)
+        return SCAN_OK; /* nothing passes the point where weir's packets go in */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
         if (relay_skip_body(b, &s->in_remaining))
@@ -166,11 +315,17 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
             return SCAN_OK;
         if (!t->busy && t->qlen > 0) {
             my_resp_start(&t->resp, t->queue[t->qhead], s->my_caps);
+            t->stmt = t->queue_stmt[t->qhead];
             t->qhead = (t->qhead + 1) % sizeof(t->queue);
             t->qlen--;
             t->busy = true;
+            t->seq_shift = 0;
+            cap_reset(c);
         }
+        uint8_t shift = 0; /* for this packet's sequence id */
+        bool insert = false;
         if (t->busy) {
+            shift = t->seq_shift;
             if (len > 0 && avail < 5)
                 return SCAN_OK;
             uint8_t first = len > 0 ? b->data[b->parsed + 4] : 0;
@@ -192,12 +347,31 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 (before == MY_RS_FIRST || before == MY_RS_SIMPLE))
                 relay_my_session_state(s, c, b->data + b->parsed + 4, len);
             if (xlate && whole) {
-                if (!translate(s, c, b, before, len) ||
+                if (!translate(s, c, b, before, len, &insert) ||
                     my_pkt_peek(b->data + b->parsed, b->recv - b->parsed, &len, &seq) != WR_OK)
                     return SCAN_ERROR;
             }
+            if (xlate && whole && !(c->my_caps & MARIADB_CLIENT_CACHE_METADATA)) {
+                /*
+                 * A client without the metadata cache: keep the column
+                 * definitions of prepares (and of results that resend them)
+                 * for the results that will come without them.
+                 */
+                bool execute = t->resp.command == COM_STMT_EXECUTE && t->resp.results == 0;
+                if (before == MY_RS_PREP_COLS || (before == MY_RS_COLDEFS && execute))
+                    cap_add(c, b->data + b->parsed, 4 + len);
+                if (c->my_cap.ncols && t->resp.state != MY_RS_PREP_COLS &&
+                    t->resp.state != MY_RS_COLDEFS) {
+                    if (t->resp.error)
+                        cap_reset(c);
+                    else
+                        cap_commit(c,
+                                   t->resp.command == COM_STMT_PREPARE ? t->resp.stmt_id : t->stmt);
+                }
+            }
             if (rc == WR_DONE) {
                 t->busy = false;
+                t->seq_shift = 0;
                 if (t->resp.has_status) {
                     t->status = t->resp.status;
                     s->txstatus = t->status & SERVER_STATUS_IN_TRANS ? 'T' : 'I';
@@ -205,9 +379,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 if (t->resp.command == COM_RESET_CONNECTION && !t->resp.error) {
                     /* The client reset its own session: nothing of it is left to keep. */
                     c->pinned = false;
-                    relay_my_vars_clear(c);
-                    free(c->my_schema);
-                    c->my_schema = NULL;
+                    relay_my_forget(c);
                     s->my_dirty = false;
                 }
                 if (s->outstanding > 0)
@@ -220,10 +392,46 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
             }
         }
         /* Packets outside any response (an ERR before the server hangs up) just pass. */
+        b->data[b->parsed + 3] += shift;
         b->parsed += 4;
         s->in_remaining = len;
+        if (insert) {
+            /* The definitions follow the column count: relay_my_insert puts them in. */
+            (void)relay_skip_body(b, &s->in_remaining); /* the column count, whole */
+            t->insert_pending = true;
+            t->insert_seq = seq;
+            return SCAN_OK;
+        }
     }
     return SCAN_OK;
+}
+
+int relay_my_insert(struct server *s, struct client *c)
+{
+    struct my_track_state *t = &s->my;
+    const struct my_stmt_meta *m = stmt_find(c, t->stmt);
+    t->insert_pending = false;
+    if (!m) {
+        server_close(s, "the prepared statement was closed while its result came");
+        return WR_ERROR;
+    }
+    size_t at = c->out.len;
+    pg_out_bytes(&c->out, m->defs, m->len);
+    if (c->out.failed) {
+        client_fail(c, "53200", "out of memory");
+        return WR_ERROR;
+    }
+    uint8_t *q = c->out.data + at;
+    for (uint16_t i = 0; i < m->ncols; i++) {
+        q[3] = (uint8_t)(t->insert_seq + 1 + i);
+        q += 4 + my_get24(q);
+    }
+    t->seq_shift = (uint8_t)m->ncols;
+    if (s->in && relay_my_scan_server(s, c, s->in) == SCAN_ERROR) {
+        server_close(s, t->fail ? t->fail : "invalid message length from server");
+        return WR_ERROR;
+    }
+    return WR_OK;
 }
 
 static char *dup_n(const uint8_t *p, size_t n)
@@ -264,13 +472,22 @@ static bool printable(const uint8_t *p, size_t n)
     return true;
 }
 
-void relay_my_vars_clear(struct client *c)
+void relay_my_forget(struct client *c)
 {
     for (int i = 0; i < 2 * c->my_nvars; i++)
         free(c->my_vars[i]);
     free(c->my_vars);
     c->my_vars = NULL;
     c->my_nvars = 0;
+    free(c->my_schema);
+    c->my_schema = NULL;
+    for (int i = 0; i < c->my_nstmts; i++)
+        free(c->my_stmts[i].defs);
+    free(c->my_stmts);
+    c->my_stmts = NULL;
+    c->my_nstmts = 0;
+    free(c->my_cap.defs);
+    memset(&c->my_cap, 0, sizeof(c->my_cap));
 }
 
 /* Records name = value for the client; false when it cannot (too many, out of memory). */

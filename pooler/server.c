@@ -501,7 +501,12 @@ void server_release(struct server *s, bool clean)
         return;
     }
     if (s->kind == BACKEND_MYSQL && (s->outstanding > 0 || s->my.busy)) {
-        /* A MySQL response cannot be cut short; the connection goes. */
+        /*
+         * A MySQL response cannot be cut short; the connection goes. The
+         * server would not notice the close while the query runs (a
+         * SLEEP, a long scan): cancel it too, so its thread ends now.
+         */
+        server_cancel(s);
         server_close(s, "client went away during a response");
         return;
     }

@@ -70,6 +70,12 @@ static void handle_msg(struct worker *w, struct msg *m)
     case MSG_CANCEL:
         client_cancel_request(w, m->pid, m->key);
         break;
+    case MSG_KILL:
+        client_kill_request(w, m);
+        break;
+    case MSG_KILL_DONE:
+        client_kill_reply(w, m);
+        break;
     case MSG_CANCEL_DONE:
         server_cancel_done(m->server);
         break;

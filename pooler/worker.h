@@ -20,6 +20,8 @@ enum msg_kind {
     MSG_CANCEL,      /* a cancel request for one of this worker's clients */
     MSG_CANCEL_DONE, /* a cancel request of one of this worker's servers finished */
     MSG_LISTEN_STOP, /* shutting down: accept what is queued, then close the listeners */
+    MSG_KILL,        /* MySQL KILL for one of this worker's clients (pid), from client key */
+    MSG_KILL_DONE,   /* the answer to a KILL one of this worker's clients (pid) asked for */
     MSG_STOP,        /* leave the loop */
     MSG_ADMIN,       /* run this worker's part of a console job */
     MSG_ADMIN_DONE,  /* every worker ran the console job: answer (console client's worker) */
@@ -34,6 +36,7 @@ struct msg {
     struct route *route;
     struct admin_job *job;
     uint32_t pid, key;
+    int arg; /* MSG_KILL: KILL CONNECTION when set; MSG_KILL_DONE: the result */
     char sqlstate[6];
     char text[256];
 };

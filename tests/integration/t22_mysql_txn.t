@@ -567,7 +567,10 @@ section('pinning state', sub {
         $own->disconnect;
         $other->disconnect;
     }
-    ok($m->count_backends <= 2, 'pool_size 2 respected');
+    # The direct connection just closed may linger in the processlist for a moment; weir's
+    # idle servers stay, so an excess would persist.
+    ok(wait_until(5, sub { $m->count_backends <= 2 }), 'pool_size 2 respected')
+        or diag($m->backends_text);
     $w->stop;
 });
 

@@ -1,0 +1,149 @@
+/* test_my_cmd.c -- unit tests of KILL recognition, COM_PROCESS_KILL and COM_CHANGE_USER parsing. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/mysql/my_cmd.h"
+#include "tests/tap.h"
+
+static enum my_kill_kind kill_of(const char *sql, uint64_t *id)
+{
+    *id = 0;
+    return my_kill_parse((const uint8_t *)sql, strlen(sql), id);
+}
+
+static void test_kill(void)
+{
+    static const struct {
+        const char *sql;
+        enum my_kill_kind kind;
+        uint64_t id;
+    } cases[] = {
+        {"KILL 5", MY_KILL_CONNECTION, 5},
+        {"kill query 16777217", MY_KILL_QUERY, 16777217},
+        {"  Kill\tConnection\n42 ;; ", MY_KILL_CONNECTION, 42},
+        {"KILL HARD QUERY 7;", MY_KILL_QUERY, 7},
+        {"KILL SOFT 8", MY_KILL_CONNECTION, 8},
+        {"KILL QUERY 18446744073709551615", MY_KILL_QUERY, UINT64_MAX},
+        {"KILL QUERY 18446744073709551616", MY_KILL_OTHER, 0},
+        {"KILL USER app", MY_KILL_OTHER, 0},
+        {"KILL QUERY ID 5", MY_KILL_OTHER, 0},
+        {"KILL CONNECTION_ID()", MY_KILL_OTHER, 0},
+        {"KILL 5 6", MY_KILL_OTHER, 0},
+        {"KILL 5x", MY_KILL_OTHER, 0},
+        {"KILL -5", MY_KILL_OTHER, 0},
+        {"KILL /* c */ 5", MY_KILL_OTHER, 0},
+        {"KILL", MY_KILL_OTHER, 0},
+        {"KILL;", MY_KILL_OTHER, 0},
+        {"KILLER 5", MY_KILL_NONE, 0},
+        {"SELECT 'KILL 5'", MY_KILL_NONE, 0},
+        {"/* x */ KILL 5", MY_KILL_NONE, 0},
+        {"", MY_KILL_NONE, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t id;
+        enum my_kill_kind k = kill_of(cases[i].sql, &id);
+        ok(k == cases[i].kind && (k == MY_KILL_OTHER || k == MY_KILL_NONE || id == cases[i].id),
+           "KILL parse \"%s\": kind %d (want %d), id %llu", cases[i].sql, k, cases[i].kind,
+           (unsigned long long)id);
+    }
+    char long_sql[MY_KILL_MAX_LEN + 20];
+    memset(long_sql, ' ', sizeof(long_sql));
+    memcpy(long_sql + sizeof(long_sql) - 7, "KILL 5", 6);
+    long_sql[sizeof(long_sql) - 1] = 0;
+    uint64_t id;
+    ok(kill_of(long_sql, &id) == MY_KILL_NONE,
+       "a statement longer than MY_KILL_MAX_LEN is not KILL");
+    /* Not NUL-terminated: the parser stays inside its length. */
+    uint8_t buf[] = {'K', 'I', 'L', 'L', ' ', '9', '9'};
+    ok(my_kill_parse(buf, 6, &id) == MY_KILL_CONNECTION && id == 9, "length bounds the text");
+}
+
+static void test_process_kill(void)
+{
+    uint8_t p[] = {COM_PROCESS_KILL, 0x01, 0x00, 0x00, 0x02};
+    uint32_t id = 0;
+    ok(my_process_kill_parse(p, sizeof(p), &id) == WR_OK && id == 0x02000001,
+       "COM_PROCESS_KILL id little-endian");
+    ok(my_process_kill_parse(p, 4, &id) == WR_ERROR, "COM_PROCESS_KILL too short");
+    uint8_t q[] = {COM_QUERY, 1, 0, 0, 0};
+    ok(my_process_kill_parse(q, sizeof(q), &id) == WR_ERROR, "not COM_PROCESS_KILL");
+}
+
+static void test_change_user(void)
+{
+    uint64_t caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+    struct my_change_user cu;
+    char err[100];
+    static const uint8_t full[] = "\x11"
+                                  "bob\0"
+                                  "\x03"
+                                  "abc"
+                                  "shop\0"
+                                  "\x2d\x00"
+                                  "mysql_native_password\0";
+    ok(my_change_user_parse(full, sizeof(full) - 1, caps, &cu, err, sizeof(err)) == WR_OK,
+       "COM_CHANGE_USER parses");
+    ok(!strcmp(cu.user, "bob") && cu.auth_len == 3 && !memcmp(cu.auth, "abc", 3) &&
+           !strcmp(cu.database, "shop") && cu.has_charset && cu.charset == 45 && cu.plugin &&
+           !strcmp(cu.plugin, "mysql_native_password"),
+       "COM_CHANGE_USER fields");
+    static const uint8_t bare[] = "\x11"
+                                  "bob\0"
+                                  "\x00"
+                                  "\0";
+    ok(my_change_user_parse(bare, sizeof(bare) - 1, caps, &cu, err, sizeof(err)) == WR_OK &&
+           cu.auth_len == 0 && !cu.database[0] && !cu.has_charset && !cu.plugin,
+       "COM_CHANGE_USER without charset and plugin (old clients)");
+    static const uint8_t nul_auth[] = "\x11"
+                                      "bob\0"
+                                      "tok\0"
+                                      "db\0";
+    ok(my_change_user_parse(nul_auth, sizeof(nul_auth) - 1, CLIENT_PROTOCOL_41, &cu, err,
+                            sizeof(err)) == WR_OK &&
+           cu.auth_len == 3 && !strcmp(cu.database, "db"),
+       "COM_CHANGE_USER with a NUL-terminated token (no CLIENT_SECURE_CONNECTION)");
+    static const struct {
+        const char *name;
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"empty", "", 0},
+        {"not COM_CHANGE_USER", "\x03x\0\0\0", 5},
+        {"user unterminated",
+         "\x11"
+         "bob",
+         4},
+        {"auth past the end",
+         "\x11"
+         "bob\0\x14"
+         "ab",
+         8},
+        {"database unterminated",
+         "\x11"
+         "bob\0\x00"
+         "db",
+         8},
+        {"plugin unterminated",
+         "\x11"
+         "bob\0\x00"
+         "db\0\x2d\x00"
+         "mysql",
+         16},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = 0;
+        ok(my_change_user_parse((const uint8_t *)bad[i].bytes, bad[i].len, caps, &cu, err,
+                                sizeof(err)) == WR_ERROR &&
+               err[0],
+           "bad COM_CHANGE_USER (%s): %s", bad[i].name, err);
+    }
+}
+
+int main(void)
+{
+    test_kill();
+    test_process_kill();
+    test_change_user();
+    return done_testing();
+}
