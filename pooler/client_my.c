@@ -313,7 +313,7 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         client_fail(c, "53300", "Too many connections (max_client_conn)");
         return;
     }
-    if (!console && route_db_disabled(c->db->name)) {
+    if (!console && c->db && route_db_disabled(c->db->name)) {
         client_fail(c, "3D000", "database does not allow connections: %s", c->db->name);
         return;
     }
