@@ -74,7 +74,7 @@ sub proc_rss {
     return $s =~ /^VmRSS:\s+(\d+)\s+kB/m ? $1 * 1024 : bench_die("no VmRSS for $pid");
 }
 
-# sockstat() -> { tcp_inuse, tcp_mem_bytes, sockets_used } from /proc/net/sockstat (the whole
+# sockstat() -> { tcp_inuse, tcp_mem_bytes, sockets_used, slab_bytes } from /proc/net/sockstat (the whole
 # machine's TCP sockets: other processes' sockets are counted too).
 sub sockstat {
     my $s = WeirTest::slurp('/proc/net/sockstat');
@@ -84,6 +84,14 @@ sub sockstat {
         @r{qw(tcp_inuse tcp_tw tcp_alloc)} = ($1, $2, $3);
         $r{tcp_mem_bytes} = $4 * 4096;
     }
+    # kernel objects of a socket (TCP sock, socket inode, file, epoll item), active objects
+    # times object size from /proc/slabinfo (readable by root only; 0 otherwise)
+    $r{slab_bytes} = 0;
+    for (split /\n/, WeirTest::slurp('/proc/slabinfo')) {
+        my @f = split ' ';
+        $r{slab_bytes} += $f[1] * $f[3]
+            if @f > 4 && $f[0] =~ /^(TCP|sock_inode_cache|filp|eventpoll_epi)$/;
+    }
     return \%r;
 }
 
@@ -91,7 +99,7 @@ sub sockstat {
 # $pid until perf_count_stop. Returns undef if perf cannot attach.
 sub perf_count_start {
     my ($pid, $out, @events) = @_;
-    @events = ('raw_syscalls:sys_enter') unless @events;
+    @events = ('raw_syscalls:sys_enter', 'task-clock') unless @events;
     my $p = fork // bench_die("fork: $!");
     if ($p == 0) {
         open STDIN, '<', '/dev/null';
@@ -113,7 +121,7 @@ sub perf_count_stop {
     my %c;
     for (split /\n/, WeirTest::slurp($out)) {
         my @f = split /,/;
-        next unless @f >= 3 && $f[0] =~ /^\d+$/;
+        next unless @f >= 3 && $f[0] =~ /^[\d.]+$/;
         $c{ $f[2] } = $f[0];
     }
     return \%c;

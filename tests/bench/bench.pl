@@ -113,7 +113,8 @@ if (grep { $_ eq 'weir' } @systems) {
 # ---- runs ---------------------------------------------------------------------------------
 my @rows;    # one hash per run
 my @csv_cols = qw(bench test mode clients system rep seconds transactions tps qps
-    lat_avg_ms lat_p99_ms pooler_cpu_s cpu_us_per_txn syscalls syscalls_per_txn note);
+    lat_avg_ms lat_p99_ms pooler_cpu_s stat_cpu_us_per_txn task_clock_s cpu_us_per_txn syscalls
+    syscalls_per_txn note);
 
 sub sysbench_argv {
     my ($port, $threads) = @_;
@@ -159,7 +160,15 @@ sub measure {
         my $c = perf_count_stop($perf, $perf_out);
         $p->check_alive("died during $label");
         $r->{pooler_cpu_s} = sprintf('%.2f', $cpu);
-        $r->{cpu_us_per_txn} = $r->{transactions} ? sprintf('%.1f', $cpu * 1e6 / $r->{transactions}) : '';
+        $r->{stat_cpu_us_per_txn} = $r->{transactions}
+            ? sprintf('%.1f', $cpu * 1e6 / $r->{transactions}) : '';
+        # perf's task-clock is the exact on-CPU time; /proc/<pid>/stat counts 100 Hz ticks,
+        # which charge a whole tick to whoever runs when it fires (coarse for short runs).
+        $r->{cpu_us_per_txn} = $r->{stat_cpu_us_per_txn};
+        if (defined $c->{'task-clock'} && $r->{transactions}) {
+            $r->{task_clock_s} = sprintf('%.3f', $c->{'task-clock'} / 1000);
+            $r->{cpu_us_per_txn} = sprintf('%.1f', $c->{'task-clock'} * 1000 / $r->{transactions});
+        }
         if (defined $c->{'raw_syscalls:sys_enter'}) {
             $r->{syscalls} = $c->{'raw_syscalls:sys_enter'};
             $r->{syscalls_per_txn} = $r->{transactions}
@@ -183,14 +192,19 @@ sub pgbench_run {
     pg_settle();
     my $port = $sys eq 'direct' ? $pg->pgport : pooler_of($sys)->port;
     my $jobs = min($clients, 4);
-    my @args = ('-n', '-c', $clients, '-j', $jobs, '-T', $secs, '-M', $mode,
+    # pgbench's -T clock starts before its clients have logged in, and 1000 SCRAM logins
+    # straight to PostgreSQL take seconds: give logins time (clients/100 s); the tps printed is
+    # pgbench's "without initial connection time".
+    my $t = $secs + int($clients / 100);
+    $row{seconds} = $t;
+    my @args = ('-n', '-c', $clients, '-j', $jobs, '-T', $t, '-M', $mode,
         '-l', "--log-prefix=$raw/$label");
     push @args, '-S' if $script eq 'select';
     push @args, '-C' if $o{connect};
     print "  $label ... ";
     my $r = measure($sys, $label, sub {
         my ($out, $err, $rc, $to) = $pg->pgbench(port => $port, args => \@args,
-            timeout => $secs + 180);
+            timeout => $t + 180);
         WeirTest::spew("$raw/$label.out", "$out\n--- stderr\n$err");
         bench_die("pgbench $label timed out") if $to;
         bench_die("pgbench $label failed (exit $rc): " . substr($err, -2000)) if $rc;
@@ -200,7 +214,7 @@ sub pgbench_run {
         ($tps) = $out =~ /tps = ([\d.]+)/ unless defined $tps;
         bench_die("pgbench $label: no transaction count in its output:\n$out") unless defined $n;
         bench_die("pgbench $label: $failed failed transactions") if $failed;
-        bench_die("pgbench $label: no transactions") unless $n;
+        bench_die("pgbench $label: no transactions in ${t}s (the logins took longer?)") unless $n;
         my ($avg, $p99) = pgbench_latency("$raw/$label");
         return { transactions => $n, tps => sprintf('%.0f', $tps), qps => '',
             lat_avg_ms => $avg, lat_p99_ms => $p99 };
@@ -437,8 +451,10 @@ sub write_results {
         . "configuration (medians shown), pool size $pool, pgbench scale $scale, sysbench "
         . "$sb_tables tables x $sb_size rows. Machine: " . (`nproc` =~ s/\s+//r) . " CPUs.\n\n"
         . "tps = transactions per second; latencies in ms (avg / p99); CPU = the pooler "
-        . "process's user+system CPU per transaction in µs; sys = the pooler's syscalls per "
-        . "transaction. d = direct, b = PgBouncer, w = weir.\n\n"
+        . "process's CPU time per transaction in µs (perf task-clock, all threads; "
+        . "results.csv also has the /proc/<pid>/stat utime+stime figure); sys = the pooler's "
+        . "syscalls per transaction. Both include the logins of the run's clients. "
+        . "d = direct, b = PgBouncer, w = weir.\n\n"
         . "| bench | test | mode | clients | tps d | tps b | tps w | w/b | w/d | avg d/b/w | "
         . "p99 d/b/w | CPU µs b/w | sys b/w | notes |\n"
         . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|\n";
@@ -454,8 +470,6 @@ sub write_results {
                 $m{$s}{$f} = median(map { $_->{$f} } @rs);
             }
         }
-        my %u;
-        @u{ map { $_->{note} // '' } map { @{ $agg{$k}{$_} // [] } } keys %{ $agg{$k} } } = ();
         $md .= "| $bench | $test | $mode | $clients | " . join(' | ',
             (map { fmt($m{$_}{tps}) } qw(direct pgbouncer weir)),
             ratio($m{weir}{tps}, $m{pgbouncer}{tps}), ratio($m{weir}{tps}, $m{direct}{tps}),
