@@ -112,7 +112,7 @@ if (grep { $_ eq 'weir' } @systems) {
 
 # ---- runs ---------------------------------------------------------------------------------
 my @rows;    # one hash per run
-my @csv_cols = qw(bench test mode clients system rep seconds transactions tps qps
+my @csv_cols = qw(bench test mode clients system rep seconds login_ms transactions tps qps
     lat_avg_ms lat_p99_ms pooler_cpu_s stat_cpu_us_per_txn task_clock_s cpu_us_per_txn syscalls
     syscalls_per_txn note);
 
@@ -193,15 +193,34 @@ sub pgbench_run {
     my $port = $sys eq 'direct' ? $pg->pgport : pooler_of($sys)->port;
     my $jobs = min($clients, 4);
     # pgbench's -T clock starts before its clients have logged in, and 1000 SCRAM logins
-    # straight to PostgreSQL take seconds: give logins time (clients/100 s); the tps printed is
-    # pgbench's "without initial connection time".
-    my $t = $secs + int($clients / 100);
-    $row{seconds} = $t;
-    my @args = ('-n', '-c', $clients, '-j', $jobs, '-T', $t, '-M', $mode,
-        '-l', "--log-prefix=$raw/$label");
-    push @args, '-S' if $script eq 'select';
-    push @args, '-C' if $o{connect};
+    # straight to PostgreSQL take about 10 s here (md5 logins to a pooler much less): give
+    # logins time; the tps printed is pgbench's "without initial connection time". A run
+    # that still ends before its first transaction is retried once with twice the time.
+    my $login_s = $o{connect} ? 0 : int($clients / ($sys eq 'direct' ? 40 : 200));
+    my $r;
+    for my $try (1, 2) {
+        my $t = ($secs + $login_s) * $try;
+        $row{seconds} = $t;
+        $r = pgbench_once($sys, $label, $port, $t, $try == 2, '-n', '-c', $clients, '-j', $jobs,
+            '-T', $t, '-M', $mode, '-l', "--log-prefix=$raw/$label",
+            ($script eq 'select' ? '-S' : ()), ($o{connect} ? '-C' : ()));
+        last if $r;
+        print "no transaction within ${t}s (logins too slow); again with more time\n";
+    }
+    %row = (%row, %$r);
+    printf "%s tps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{lat_avg_ms}, $row{lat_p99_ms},
+        defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
+            . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
+        : '';
+    return \%row;
+}
+
+# pgbench_once($sys, $label, $port, $t, $last_try, @args) -> row fields, or undef when no
+# transaction finished in time (and this is not the last try).
+sub pgbench_once {
+    my ($sys, $label, $port, $t, $last, @args) = @_;
     print "  $label ... ";
+    my $none;
     my $r = measure($sys, $label, sub {
         my ($out, $err, $rc, $to) = $pg->pgbench(port => $port, args => \@args,
             timeout => $t + 180);
@@ -214,17 +233,19 @@ sub pgbench_run {
         ($tps) = $out =~ /tps = ([\d.]+)/ unless defined $tps;
         bench_die("pgbench $label: no transaction count in its output:\n$out") unless defined $n;
         bench_die("pgbench $label: $failed failed transactions") if $failed;
-        bench_die("pgbench $label: no transactions in ${t}s (the logins took longer?)") unless $n;
+        if (!$n) {
+            bench_die("pgbench $label: no transactions in ${t}s (the logins took longer)")
+                if $last;
+            pgbench_latency("$raw/$label");    # removes the empty logs
+            $none = 1;
+            return { transactions => 0 };
+        }
         my ($avg, $p99) = pgbench_latency("$raw/$label");
+        my ($conn) = $out =~ /initial connection time = ([\d.]+) ms/;
         return { transactions => $n, tps => sprintf('%.0f', $tps), qps => '',
-            lat_avg_ms => $avg, lat_p99_ms => $p99 };
+            lat_avg_ms => $avg, lat_p99_ms => $p99, login_ms => $conn // '' };
     });
-    %row = (%row, %$r);
-    printf "%s tps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{lat_avg_ms}, $row{lat_p99_ms},
-        defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
-            . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
-        : '';
-    return \%row;
+    return $none ? undef : $r;
 }
 
 # pgbench_latency($prefix) -> (average ms, p99 ms) from pgbench's per-transaction logs
