@@ -22,7 +22,7 @@ $| = 1;
 my %opt = (
     clients => env_num('WEIR_IDLE_CLIENTS', '1000,5000,19000'),
     systems => env_num('WEIR_IDLE_SYSTEMS', 'pgbouncer,weir'),
-    sample => env_num('WEIR_IDLE_SAMPLE', 200),
+    sample => env_num('WEIR_IDLE_SAMPLE', undef),
     per_proc => env_num('WEIR_IDLE_PER_PROCESS', 5000),
     per_addr => env_num('WEIR_IDLE_PER_ADDRESS', 15000),
     total => env_num('WEIR_IDLE_TOTAL', 100000),
@@ -37,6 +37,7 @@ if ($opt{help}) {
         . "[--sample N]\n       tests/bench/idle --100k [--total 100000] [--weirs 6]\n";
     exit 0;
 }
+$opt{sample} //= $opt{'100k'} ? 2000 : 200;
 my $client_bin = $ENV{WEIR_IDLE_CLIENT_BIN} // "$Bench::ROOT/build-release/bench/idle_clients";
 bench_die("no $client_bin (tests/bench/idle builds it)") unless -x $client_bin;
 
