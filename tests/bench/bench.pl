@@ -431,10 +431,23 @@ sub profile_weir {
     my ($callers) = run_cmd(['perf', 'report', '-i', $data, '--stdio', '--no-children',
             '--percent-limit', '3', '-g', 'caller,0.5,callee,function,percent', '--sort', 'symbol'],
         timeout => 300);
-    WeirTest::spew("$out/profile.txt", "$rep\n\n==== call graphs (caller) ====\n$callers");
+    # in a VM without a PMU the kernel side is most of the samples: list user space apart
+    my ($user) = run_cmd(['perf', 'report', '-i', $data, '--stdio', '--no-children',
+            '--percent-limit', '0.1', '-g', 'none', '--sort', 'dso,symbol'], timeout => 300);
+    my @u = grep { /%/ && !/\[k\]/ } split /\n/, $user;
+    my ($dso) = run_cmd(['perf', 'report', '-i', $data, '--stdio', '--no-children', '-g', 'none',
+            '--sort', 'dso'], timeout => 300);
+    my @d = grep { /%/ } split /\n/, $dso;
+    WeirTest::spew("$out/profile.txt", "$rep\n\n==== by object ====\n" . join("\n", @d)
+            . "\n\n==== user space only ====\n" . join("\n", @u)
+            . "\n\n==== call graphs (caller) ====\n$callers");
     my @l = grep { /%/ } split /\n/, $rep;
     say_("  top of the profile (profile.txt has the call graphs):");
     say_("  $_") for @l[0 .. min(24, $#l)];
+    say_("  by object:");
+    say_("  $_") for @d;
+    say_("  user space:");
+    say_("  $_") for @u[0 .. min(19, $#u)];
 }
 
 # ---- output -----------------------------------------------------------------------------
