@@ -48,6 +48,9 @@ say_('idle: starting PostgreSQL 15');
 my $pg = WeirTest->new(pg_conf => { log_connections => 'off', log_disconnections => 'off' });
 my @rows;
 my @errors;
+my %CLIENT_PIDS;    # idle_clients processes still running (killed at exit)
+my $OWNER = $$;
+END { if ($$ == $OWNER) { kill 'KILL', $_ for keys %CLIENT_PIDS } }
 
 # addresses($n) -> 127.0.0.1, 127.0.0.2, ...: enough destinations that no single one needs
 # more than per_addr ephemeral ports (about 28,000 per destination address and port).
@@ -78,6 +81,7 @@ sub start_clients {
         my ($r, $w);
         my $pid = open2($r, $w, $client_bin, '-a', $addrs, '-p', $port, '-n', $k,
             '-c', 64, '-t', 300);
+        $CLIENT_PIDS{$pid} = 1;
         push @procs, { pid => $pid, r => $r, w => $w, n => $k };
     }
     return \@procs;
@@ -98,6 +102,7 @@ sub stop_clients {
     close $_->{w} for @$procs;
     for my $p (@$procs) {
         waitpid($p->{pid}, 0);
+        delete $CLIENT_PIDS{ $p->{pid} };
         close $p->{r};
     }
 }
