@@ -482,8 +482,9 @@ sub write_results {
         push @{ $agg{$k}{ $r->{system} } }, $r;
     }
     my $md = "# weir benchmark\n\n$secs s per run, $opt{repeat} run(s) per system and "
-        . "configuration (medians shown), pool size $pool, pgbench scale $scale, sysbench "
-        . "$sb_tables tables x $sb_size rows. Machine: " . (`nproc` =~ s/\s+//r) . " CPUs.\n\n"
+        . "configuration (medians shown), pool size $pool"
+        . ($need_pg ? ", pgbench scale $scale" : '')
+        . ($need_my ? ", sysbench $sb_tables tables x $sb_size rows" : '') . ". Machine: " . (`nproc` =~ s/\s+//r) . " CPUs.\n\n"
         . "tps = transactions per second; latencies in ms (avg / p99); CPU = the pooler "
         . "process's CPU time per transaction in µs (perf task-clock, all threads; "
         . "results.csv also has the /proc/<pid>/stat utime+stime figure); sys = the pooler's "
