@@ -620,6 +620,13 @@ void metrics_accept(struct worker *w, int fd)
         close(fd); /* too many scrapes at once, or out of memory */
         return;
     }
+    /*
+     * The response waits in our buffer anyway: a bounded kernel buffer keeps a
+     * scraper that stops reading from pinning megabytes after weir let go, and
+     * lets METRICS_WRITE_TIMEOUT see it stall.
+     */
+    int sndbuf = METRICS_SNDBUF;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     s->w = w;
     s->fd = fd;
     s->state = SCRAPE_READ;

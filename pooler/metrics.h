@@ -21,6 +21,7 @@
 #define METRICS_READ_TIMEOUT  5.0  /* seconds to receive the whole request head */
 #define METRICS_WRITE_TIMEOUT 5.0  /* seconds without write progress */
 #define METRICS_LINGER        2.0  /* seconds to wait for the peer's FIN after the answer */
+#define METRICS_SNDBUF        (256 * 1024) /* kernel send buffer of a scrape socket */
 
 /* Takes the accepted, non-blocking socket fd of a metrics listener (w's thread). */
 void metrics_accept(struct worker *w, int fd);
