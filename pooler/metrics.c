@@ -13,6 +13,7 @@
 
 #include "pooler/log.h"
 #include "pooler/stats.h"
+#include "protocol/http/http_req.h"
 
 #define HEAD_RESERVE 256 /* bytes kept in front of the body for the HTTP response head */
 
@@ -422,96 +423,10 @@ static void respond_error(struct scrape *s, int code, const char *reason, const 
     respond(s, status, extra, "text/plain; charset=utf-8", NULL, body, (size_t)n, false);
 }
 
-static bool is_tchar(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-/*
- * Checks the request head s->in[0..inlen). Returns WR_OK with the request
- * line's parts when the head is complete and well formed, WR_AGAIN when more
- * bytes are needed (and may still make it valid), WR_ERROR when it can no
- * longer be a valid HTTP/1.x request head.
- */
-static int parse_head(struct scrape *s, const char **method, size_t *mlen, const char **target,
-                      size_t *tlen)
-{
-    const char *p = s->in, *end = s->in + s->inlen;
-    /* Request line: method SP target SP HTTP/1.d CRLF (bare LF accepted). */
-    const char *m = p;
-    while (p < end && is_tchar((unsigned char)*p))
-        p++;
-    if (p == end)
-        return WR_AGAIN;
-    if (p == m || *p != ' ')
-        return WR_ERROR;
-    *method = m;
-    *mlen = (size_t)(p - m);
-    const char *t = ++p;
-    while (p < end && (unsigned char)*p > ' ' && *p != 0x7f)
-        p++;
-    if (p == end)
-        return WR_AGAIN;
-    if (p == t || *p != ' ')
-        return WR_ERROR;
-    *target = t;
-    *tlen = (size_t)(p - t);
-    static const char ver[] = "HTTP/1.";
-    for (size_t i = 0; i < sizeof(ver) - 1; i++) {
-        if (++p >= end)
-            return WR_AGAIN;
-        if (*p != ver[i])
-            return WR_ERROR;
-    }
-    if (++p >= end)
-        return WR_AGAIN;
-    if (*p < '0' || *p > '9')
-        return WR_ERROR;
-    if (++p >= end)
-        return WR_AGAIN;
-    if (*p != '\r' && *p != '\n')
-        return WR_ERROR;
-    /* Then header lines, "name: value", up to an empty line. */
-    bool line_start = false, colon = true;
-    for (; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '\r') {
-            if (p + 1 < end && p[1] != '\n')
-                return WR_ERROR;
-            continue;
-        }
-        if (c == '\n') {
-            if (!colon)
-                return WR_ERROR; /* a header line without a name and colon */
-            if (line_start)
-                return WR_OK; /* the empty line */
-            line_start = true;
-            continue;
-        }
-        if (line_start) {
-            /* First byte of a header line: a name starts (obsolete folding is refused). */
-            if (!is_tchar(c))
-                return WR_ERROR;
-            line_start = false;
-            colon = false;
-            continue;
-        }
-        if (!colon && c == ':')
-            colon = true;
-        else if (!colon && !is_tchar(c))
-            return WR_ERROR;
-        else if (c < ' ' && c != '\t')
-            return WR_ERROR;
-    }
-    return WR_AGAIN;
-}
-
 static void handle_request(struct scrape *s)
 {
-    const char *method = NULL, *target = NULL;
-    size_t mlen = 0, tlen = 0;
-    int rc = parse_head(s, &method, &mlen, &target, &tlen);
+    struct http_req req;
+    int rc = http_req_parse(s->in, s->inlen, &req);
     if (rc == WR_AGAIN && s->inlen < METRICS_MAX_REQUEST)
         return;
     if (rc == WR_AGAIN) {
@@ -522,16 +437,13 @@ static void handle_request(struct scrape *s)
         respond_error(s, 400, "Bad Request", "");
         return;
     }
-    /* The path, without a query string. */
-    size_t plen = 0;
-    while (plen < tlen && target[plen] != '?')
-        plen++;
-    if (plen != 8 || memcmp(target, "/metrics", 8) != 0) {
+    /* Bytes after the head (a body, a pipelined request) are ignored: the answer closes. */
+    if (req.path_len != 8 || memcmp(req.target, "/metrics", 8) != 0) {
         respond_error(s, 404, "Not Found", "");
         return;
     }
-    bool get = mlen == 3 && !memcmp(method, "GET", 3);
-    bool head = mlen == 4 && !memcmp(method, "HEAD", 4);
+    bool get = req.method_len == 3 && !memcmp(req.method, "GET", 3);
+    bool head = req.method_len == 4 && !memcmp(req.method, "HEAD", 4);
     if (!get && !head) {
         respond_error(s, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
         return;

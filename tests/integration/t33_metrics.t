@@ -454,7 +454,7 @@ sub counters_shrunk {
     my $stuck = small_rcvbuf_socket();
     syswrite($stuck, get_req('/metrics'));
     my $t0 = time;
-    my $gone = wait_until(10, sub { !scrape_conns($w->pid) }, 0.25);
+    my $gone = wait_until(20, sub { !scrape_conns($w->pid) }, 0.25);
     my $el = time - $t0;
     ok($gone && $el > 4, sprintf('a scraper that stops reading is closed after %.1fs', $el));
     my $got = read_all($stuck, 5) // '';
