@@ -87,6 +87,11 @@ sockfail:
 static int open_metrics(struct worker *w, char *err, size_t errlen)
 {
     const struct config *cfg = weir.cfg;
+    /* SO_REUSEPORT would let both sockets share the port and split its connections. */
+    if (cfg->metrics_port == cfg->listen_port || cfg->metrics_port == cfg->mysql_listen_port) {
+        snprintf(err, errlen, "metrics_port %d is also a pool port", cfg->metrics_port);
+        return WR_ERROR;
+    }
     char *addrs =
         strdup(cfg->metrics_addr && *cfg->metrics_addr ? cfg->metrics_addr : cfg->listen_addr);
     if (!addrs) {

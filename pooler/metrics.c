@@ -1,5 +1,4 @@
-/* metrics.c -- Prometheus /metrics over HTTP/1.x on the worker loops: request head, render, write.
- */
+/* metrics.c -- Prometheus /metrics on the worker loops: read the request head, render, write. */
 #include "pooler/metrics.h"
 
 #include <errno.h>
@@ -340,7 +339,7 @@ char *metrics_render(size_t reserve, size_t *len)
         goto failed;
     for (int i = 0; i < np; i++)
         pool_labels(labels[i], LABELS_CAP, &pools[i]);
-    /* Roughly 2.5 KiB per pool: size once instead of doubling through the render. */
+    /* About 8 KiB per pool: size once instead of doubling through the render. */
     sb_grow(&b, reserve + 4096 + (size_t)np * 8192);
     b.len = reserve;
     render_daemon(&b);
@@ -392,7 +391,7 @@ static void respond(struct scrape *s, const char *status, const char *extra, con
         return;
     }
     if (!alloc) {
-        /* A short error: its body is a static string. */
+        /* A short error, its body on the caller's stack: copy it behind the room for the head. */
         alloc = malloc(HEAD_RESERVE + bodylen);
         if (!alloc) {
             scrape_close(s);
