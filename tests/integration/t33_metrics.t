@@ -46,6 +46,16 @@ sub listening_ports {
     $w0->stop;
 }
 
+{
+    # SO_REUSEPORT would let a metrics socket share a pool port: refused at start.
+    my $port = free_port();
+    my $wx = $t->start_weir(port => $port, weir => { metrics_port => $port }, expect_fail => 1);
+    ok(wait_until(20, sub { !$wx->alive }), 'metrics_port = listen_port: weir exits');
+    like($wx->log_text, qr/metrics_port \d+ is also a pool port/, '... saying why');
+    unlike($wx->log_text, qr/Sanitizer|runtime error/, '... without a sanitizer report');
+    $wx->{stopped} = 1;
+}
+
 my $mport = free_port();
 my $odd = 'q"b\\s';    # a database name that needs escaping in a label value
 my %extra_dbs = ($odd => 'host=127.0.0.1 port=' . $t->pgport . ' dbname=testdb');
