@@ -121,8 +121,7 @@ bool metrics_escape_label(char *dst, size_t cap, const char *value)
     return true;
 }
 
-/* Process start (seconds since the epoch), from /proc as the Go and Python clients do; 0 = unknown.
- */
+/* When the process started (Unix time), from /proc as the Go and Python clients do; 0 = unknown. */
 static double process_start_time(void)
 {
     static _Atomic double cached;
@@ -446,12 +445,14 @@ static void respond(struct scrape *s, const char *status, const char *extra, con
     scrape_write(s);
 }
 
-static void respond_error(struct scrape *s, int code, const char *reason, const char *extra)
+/* A short text/plain error; `head_only` for a HEAD request (no body). */
+static void respond_error(struct scrape *s, int code, const char *reason, const char *extra,
+                          bool head_only)
 {
     char status[64], body[96];
     snprintf(status, sizeof(status), "%d %s", code, reason);
     int n = snprintf(body, sizeof(body), "%d %s\n", code, reason);
-    respond(s, status, extra, "text/plain; charset=utf-8", NULL, body, (size_t)n, false);
+    respond(s, status, extra, "text/plain; charset=utf-8", NULL, body, (size_t)n, head_only);
 }
 
 static void handle_request(struct scrape *s)
@@ -461,29 +462,29 @@ static void handle_request(struct scrape *s)
     if (rc == WR_AGAIN && s->inlen < METRICS_MAX_REQUEST)
         return;
     if (rc == WR_AGAIN) {
-        respond_error(s, 431, "Request Header Fields Too Large", "");
+        respond_error(s, 431, "Request Header Fields Too Large", "", false);
         return;
     }
     if (rc == WR_ERROR) {
-        respond_error(s, 400, "Bad Request", "");
+        respond_error(s, 400, "Bad Request", "", false);
         return;
     }
     /* Bytes after the head (a body, a pipelined request) are ignored: the answer closes. */
-    if (req.path_len != 8 || memcmp(req.target, "/metrics", 8) != 0) {
-        respond_error(s, 404, "Not Found", "");
-        return;
-    }
     bool get = req.method_len == 3 && !memcmp(req.method, "GET", 3);
     bool head = req.method_len == 4 && !memcmp(req.method, "HEAD", 4);
+    if (req.path_len != 8 || memcmp(req.target, "/metrics", 8) != 0) {
+        respond_error(s, 404, "Not Found", "", head);
+        return;
+    }
     if (!get && !head) {
-        respond_error(s, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
+        respond_error(s, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", false);
         return;
     }
     size_t len;
     char *body = metrics_render(HEAD_RESERVE, &len);
     if (!body) {
         log_warning("metrics: out of memory rendering a scrape");
-        respond_error(s, 503, "Service Unavailable", "");
+        respond_error(s, 503, "Service Unavailable", "", head);
         return;
     }
     respond(s, "200 OK", "", "text/plain; version=0.0.4; charset=utf-8", body - HEAD_RESERVE, body,

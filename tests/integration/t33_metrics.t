@@ -423,6 +423,8 @@ sub counters_shrunk {
     $r = http("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
     is($r->{status}, 200, 'HEAD: 200');
     ok($r->{headers}{'content-length'} > 1000 && $r->{body} eq '', '... a length, no body');
+    $r = http("HEAD /other HTTP/1.1\r\nHost: x\r\n\r\n");
+    ok($r->{status} == 404 && $r->{body} eq '', 'HEAD /other: 404 without a body');
     my $during = scrape('scrape while a silent and a half-sent connection are open');
     ok($during->{v}{'weir_up{}'}, 'the scrape is whole');
 
