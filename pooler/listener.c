@@ -10,6 +10,7 @@
 
 #include "pooler/client.h"
 #include "pooler/log.h"
+#include "pooler/metrics.h"
 
 /* Accepts one connection from l; false when there is none (or no descriptor for it). */
 static bool accept_one(struct worker *w, struct listener *l)
@@ -25,7 +26,9 @@ static bool accept_one(struct worker *w, struct listener *l)
         }
         return false;
     }
-    if (l->kind == BACKEND_MYSQL)
+    if (l->metrics)
+        metrics_accept(w, fd);
+    else if (l->kind == BACKEND_MYSQL)
         client_my_accept(w, fd, (struct sockaddr *)&ss, sl);
     else
         client_accept(w, fd, (struct sockaddr *)&ss, sl);
@@ -51,8 +54,8 @@ void listener_drain_close(struct worker *w)
     listener_close(w);
 }
 
-static int open_one(struct worker *w, const char *host, int port, enum backend_kind kind, char *err,
-                    size_t errlen)
+static int open_one(struct worker *w, const char *host, int port, enum backend_kind kind,
+                    bool metrics, char *err, size_t errlen)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char portstr[16];
@@ -88,6 +91,7 @@ static int open_one(struct worker *w, const char *host, int port, enum backend_k
         w->listeners = ls;
         ls[w->nlisteners].fd = fd;
         ls[w->nlisteners].kind = kind;
+        ls[w->nlisteners].metrics = metrics;
         w->nlisteners++;
     }
     freeaddrinfo(res);
@@ -96,6 +100,34 @@ sockfail:
     snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
     freeaddrinfo(res);
     return WR_ERROR;
+}
+
+/* Opens w's Prometheus sockets: metrics_port on each of metrics_addr (default listen_addr). */
+static int open_metrics(struct worker *w, char *err, size_t errlen)
+{
+    const struct config *cfg = weir.cfg;
+    /* SO_REUSEPORT would let both sockets share the port and split its connections. */
+    if (cfg->metrics_port == cfg->listen_port || cfg->metrics_port == cfg->mysql_listen_port) {
+        snprintf(err, errlen, "metrics_port %d is also a pool port", cfg->metrics_port);
+        return WR_ERROR;
+    }
+    char *addrs =
+        strdup(cfg->metrics_addr && *cfg->metrics_addr ? cfg->metrics_addr : cfg->listen_addr);
+    if (!addrs) {
+        snprintf(err, errlen, "out of memory");
+        return WR_ERROR;
+    }
+    int rc = WR_OK;
+    char *save = NULL;
+    for (char *a = strtok_r(addrs, ", ", &save); a && rc == WR_OK;
+         a = strtok_r(NULL, ", ", &save)) {
+        rc = open_one(w, a, cfg->metrics_port, BACKEND_POSTGRES, true, err, errlen);
+        if (rc == WR_OK && w->id == 0)
+            log_info("Prometheus metrics on http://%s%s%s:%d/metrics", strchr(a, ':') ? "[" : "", a,
+                     strchr(a, ':') ? "]" : "", cfg->metrics_port);
+    }
+    free(addrs);
+    return rc;
 }
 
 int listener_open(struct worker *w, char *err, size_t errlen)
@@ -108,13 +140,17 @@ int listener_open(struct worker *w, char *err, size_t errlen)
     int rc = WR_OK;
     char *save = NULL;
     for (char *a = strtok_r(addrs, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
-        if ((rc = open_one(w, a, weir.cfg->listen_port, BACKEND_POSTGRES, err, errlen)) != WR_OK)
+        if ((rc = open_one(w, a, weir.cfg->listen_port, BACKEND_POSTGRES, false, err, errlen)) !=
+            WR_OK)
             break;
         if (weir.cfg->mysql_listen_port &&
-            (rc = open_one(w, a, weir.cfg->mysql_listen_port, BACKEND_MYSQL, err, errlen)) != WR_OK)
+            (rc = open_one(w, a, weir.cfg->mysql_listen_port, BACKEND_MYSQL, false, err, errlen)) !=
+                WR_OK)
             break;
     }
     free(addrs);
+    if (rc == WR_OK && weir.cfg->metrics_port)
+        rc = open_metrics(w, err, errlen);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include "pooler/client.h"
 #include "pooler/listener.h"
 #include "pooler/log.h"
+#include "pooler/metrics.h"
 #include "pooler/route.h"
 #include "pooler/server.h"
 #include "pooler/stats.h"
@@ -120,6 +121,7 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
     server_sweep(w, now);
     routes_sweep(w);
     listener_resume(w);
+    metrics_sweep(w, now);
     if (w->id == 0)
         stats_period_tick(now);
 }
@@ -155,6 +157,7 @@ int workers_init(char *err, size_t errlen)
         buf_pool_init(&w->bufs);
         list_init(&w->clients);
         list_init(&w->servers);
+        list_init(&w->scrapes);
         if (listener_open(w, err, errlen) != WR_OK)
             return WR_ERROR;
     }
@@ -168,6 +171,7 @@ static void *worker_main(void *arg)
     ev_run(w->loop, 0);
     /* Stopped: close what this worker owns. */
     listener_close(w);
+    metrics_close_all(w);
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &w->clients)
         client_free_at_exit(list_entry(pos, struct client, wnode));

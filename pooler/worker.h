@@ -44,6 +44,7 @@ struct msg {
 struct listener {
     int fd;
     enum backend_kind kind; /* which protocol its clients speak */
+    bool metrics;           /* serves Prometheus scrapes (metrics.c) instead of clients */
     ev_io io;
 };
 
@@ -59,6 +60,7 @@ struct worker {
     struct buf_pool bufs;
     struct list clients; /* every client of this worker */
     struct list servers; /* every server this worker owns */
+    struct list scrapes; /* open /metrics connections (metrics.c) */
     struct listener *listeners;
     int nlisteners;
     uint32_t client_seq;
