@@ -48,10 +48,25 @@ void listener_drain_close(struct worker *w)
      * by close(): take them first. (With net.ipv4.tcp_migrate_req=1 the kernel
      * also moves handshakes still in flight to another process on the port.)
      */
-    for (int i = 0; i < w->nlisteners; i++)
-        while (accept_one(w, &w->listeners[i]))
-            ;
-    listener_close(w);
+    int kept = 0;
+    for (int i = 0; i < w->nlisteners; i++) {
+        struct listener *l = &w->listeners[i];
+        if (!l->metrics) {
+            while (accept_one(w, l))
+                ;
+        }
+        /* libev holds pointers to started watchers: stop before the array is compacted. */
+        ev_io_stop(w->loop, &l->io);
+        if (l->metrics)
+            w->listeners[kept++] = *l; /* /metrics stays up while weir drains */
+        else
+            close(l->fd);
+    }
+    w->nlisteners = kept;
+    for (int i = 0; i < kept; i++) {
+        ev_io_init(&w->listeners[i].io, accept_cb, w->listeners[i].fd, EV_READ);
+        ev_io_start(w->loop, &w->listeners[i].io);
+    }
 }
 
 static int open_one(struct worker *w, const char *host, int port, enum backend_kind kind,

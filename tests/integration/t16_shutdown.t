@@ -28,8 +28,19 @@ sub exits_within {
 }
 
 # ---- SIGTERM: wait for clients ----
+sub scrape {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp',
+        Timeout => 3) or return '';
+    print $s "GET /metrics HTTP/1.0\r\n\r\n";
+    local $/;
+    my $r = <$s> // '';
+    return $r;
+}
+
 {
-    my $w = $t->start_weir(weir => { pool_mode => 'session' });
+    my $mport = free_port();
+    my $w = $t->start_weir(weir => { pool_mode => 'session', metrics_port => $mport });
     my $a = $w->dbi;
     is(($a->selectrow_array('SELECT 1'))[0], 1, 'client connected before SIGTERM');
     kill 'TERM', $w->pid;
@@ -37,6 +48,7 @@ sub exits_within {
     sleep 0.5;
     ok($w->alive, 'SIGTERM: weir waits while a client is connected');
     is(($a->selectrow_array('SELECT 2'))[0], 2, 'SIGTERM: the connected client keeps working');
+    like(scrape($mport), qr/^weir_clients_connected 1$/m, 'SIGTERM: /metrics still answers while draining');
     like($w->log_text, qr/shutting down: no new connections; exiting when every client has left/,
         'SIGTERM: weir says what it waits for');
     $a->disconnect;
