@@ -87,7 +87,7 @@ bool admin_answer(struct client *c, struct admin_result *r)
         admin_res_error(r, "53200", "out of memory");
     }
     if (admin_is_my(c))
-        admin_write_my(&c->out, r, c->my_caps);
+        admin_write_my(&c->out, r, c->my->caps);
     else
         admin_write_pg(&c->out, r);
     if (c->out.failed || client_flush_out(c) == WR_ERROR) {
@@ -109,7 +109,7 @@ void admin_login(struct client *c)
     if (admin_is_my(c)) {
         struct my_out o;
         my_out_init(&o);
-        my_out_ok(&o, c->my_seq, c->my_caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
+        my_out_ok(&o, c->my->seq, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
         pg_out_bytes(&c->out, o.data, o.len);
         if (o.failed)
             c->out.failed = true;
@@ -529,7 +529,7 @@ static bool my_simple(struct client *c, uint16_t code, const char *msg)
     if (msg)
         my_out_err(&o, 1, code, "HY000", "%s", msg);
     else
-        my_out_ok(&o, 1, c->my_caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
+        my_out_ok(&o, 1, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
     pg_out_bytes(&c->out, o.data, o.len);
     if (o.failed)
         c->out.failed = true;

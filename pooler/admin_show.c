@@ -455,6 +455,27 @@ static void local_of(int fd, char *out, size_t n)
     snprintf(out, n, "%s:%d", ip, port);
 }
 
+/* "ip:port" a client reached weir on, asked of the kernel only when SHOW CLIENTS wants it. */
+static void local_addr(int fd, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (fd != -1 && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+            port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+            port = ntohs(in6->sin6_port);
+        }
+    }
+    snprintf(out, cap, "%s:%d", ip, port);
+}
+
 void admin_rows_clients(struct worker *w, struct admin_result *r)
 {
     ev_tstamp now = ev_now(w->loop);
@@ -466,9 +487,11 @@ void admin_rows_clients(struct worker *w, struct admin_result *r)
             continue;
         const char *db = c->admin ? c->dbname : c->db ? c->db->name : c->dbname;
         ev_tstamp wait = c->state == CL_WAITING ? now - c->wait_start : 0;
-        conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c), c->addr,
-                 c->local_addr, c->connect_time, c->last_active ? c->last_active : c->connect_time,
-                 wait, 0, c, c->server, c->cancel_pid, c->want.v[PARAM_APPLICATION_NAME], c->id,
+        char laddr[64];
+        local_addr(c->fd, laddr, sizeof(laddr));
+        conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c), c->addr, laddr,
+                 c->connect_time, c->last_active ? c->last_active : c->connect_time, wait, 0, c,
+                 c->server, c->cancel_pid, c->want.v[PARAM_APPLICATION_NAME], c->id,
                  c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id);
     }
 }

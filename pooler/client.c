@@ -32,6 +32,10 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
                           void (*write_cb)(struct ev_loop *, ev_io *, int))
 {
     struct client *c = calloc(1, sizeof(*c));
+    if (c && proto == &client_my_proto && !(c->my = calloc(1, sizeof(*c->my)))) {
+        free(c);
+        c = NULL;
+    }
     if (!c) {
         close(fd);
         return NULL;
@@ -55,23 +59,6 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
         port = ntohs(in6->sin6_port);
     }
     snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
-    struct sockaddr_storage local;
-    socklen_t llen = sizeof(local);
-    snprintf(c->local_addr, sizeof(c->local_addr), ":0");
-    if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
-        char lip[INET6_ADDRSTRLEN] = "?";
-        int lport = 0;
-        if (local.ss_family == AF_INET) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&local;
-            inet_ntop(AF_INET, &in->sin_addr, lip, sizeof(lip));
-            lport = ntohs(in->sin_port);
-        } else if (local.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&local;
-            inet_ntop(AF_INET6, &in6->sin6_addr, lip, sizeof(lip));
-            lport = ntohs(in6->sin6_port);
-        }
-        snprintf(c->local_addr, sizeof(c->local_addr), "%s:%d", lip, lport);
-    }
     c->connect_time = ev_now(w->loop);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -97,7 +84,8 @@ int client_flush_out(struct client *c)
         return WR_OK;
     int rc = relay_send_raw(c->fd, c->out.data, c->out.len, &c->out_sent);
     if (rc == WR_OK) {
-        pg_out_reset(&c->out);
+        /* Nothing of weir's own is pending: an idle client keeps no buffer. */
+        pg_out_free(&c->out);
         c->out_sent = 0;
         ev_io_stop(c->w->loop, &c->wio);
     } else if (rc == WR_AGAIN) {
@@ -121,6 +109,7 @@ void client_free(struct client *c)
     }
     relay_my_forget(c);
     c->proto->free_state(c);
+    free(c->my);
     free(c);
 }
 
@@ -428,7 +417,7 @@ void client_kill_reply(struct worker *w, const struct msg *m)
 {
     /* The asker may have gone meanwhile: only a client still registered under its pid counts. */
     struct client *c = cancel_find(w, m->pid);
-    if (!c || c != m->client || !c->my_kill_wait || !c->proto->kill_done)
+    if (!c || c != m->client || !c->my || !c->my->kill_wait || !c->proto->kill_done)
         return;
     c->proto->kill_done(c, m->key, m->arg);
 }

@@ -91,7 +91,7 @@ static void my_error(struct client *c, const char *sqlstate, const char *msg)
     }
     struct my_out o;
     my_out_init(&o);
-    my_out_err(&o, c->welcomed ? 1 : c->my_seq, code, state, "%s", msg);
+    my_out_err(&o, c->welcomed ? 1 : c->my->seq, code, state, "%s", msg);
     pg_out_bytes(&c->out, o.data, o.len);
     if (o.failed)
         c->out.failed = true;
@@ -112,7 +112,7 @@ static void my_welcome(struct client *c)
 {
     struct my_out o;
     my_out_init(&o);
-    my_out_ok(&o, c->my_seq, c->my_caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
+    my_out_ok(&o, c->my->seq, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
     pg_out_bytes(&c->out, o.data, o.len);
     if (o.failed)
         c->out.failed = true;
@@ -156,7 +156,7 @@ void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, sockl
         return;
     }
     c->auth = as;
-    memcpy(c->my_scramble, as->scramble, MY_SCRAMBLE_LEN);
+    memcpy(c->my->scramble, as->scramble, MY_SCRAMBLE_LEN);
     /*
      * The thread id the client sees is its cancel pid: the worker is in its
      * top byte, so a KILL of it reaches the right worker from any other.
@@ -178,7 +178,7 @@ void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, sockl
     if (o.failed)
         c->out.failed = true;
     my_out_free(&o);
-    c->my_seq = 1;
+    c->my->seq = 1;
     if (c->out.failed || client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to client");
         return;
@@ -231,7 +231,7 @@ static void my_authenticated(struct client *c)
             strncmp(secret, "SCRAM-SHA-256$", 14))
             c->backend_password = strdup(secret);
     }
-    uint64_t variant = (c->my_caps & MY_ROUTE_CAPS) | (uint64_t)c->my_charset << 48;
+    uint64_t variant = (c->my->caps & MY_ROUTE_CAPS) | (uint64_t)c->my->charset << 48;
     c->route = route_get(c->db, c->user, variant, c->backend_password);
     if (!c->route) {
         client_fail(c, "53200", "out of memory");
@@ -253,7 +253,7 @@ static void my_authenticated(struct client *c)
 
 /*
  * Sends an AuthSwitchRequest to mysql_native_password with the scramble in
- * c->auth and waits in CL_AUTH for the token (sequence id c->my_seq + 1).
+ * c->auth and waits in CL_AUTH for the token (sequence id c->my->seq + 1).
  */
 static void my_auth_switch(struct client *c)
 {
@@ -263,13 +263,13 @@ static void my_auth_switch(struct client *c)
     data[MY_SCRAMBLE_LEN] = 0;
     struct my_out o;
     my_out_init(&o);
-    my_out_auth_switch(&o, c->my_seq, MY_NATIVE_PLUGIN, data, sizeof(data));
+    my_out_auth_switch(&o, c->my->seq, MY_NATIVE_PLUGIN, data, sizeof(data));
     pg_out_bytes(&c->out, o.data, o.len);
     if (o.failed)
         c->out.failed = true;
     my_out_free(&o);
     as->switched = true;
-    c->my_seq++; /* the sequence id of the client's answer */
+    c->my->seq++; /* the sequence id of the client's answer */
     c->state = CL_AUTH;
     if (c->out.failed || client_flush_out(c) == WR_ERROR)
         client_close(c, "cannot write to client");
@@ -285,13 +285,13 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         client_fail(c, "08P01", "bad handshake: %s", err);
         return;
     }
-    c->my_seq = seq + 1;
+    c->my->seq = seq + 1;
     if (r.ssl_request) {
         client_fail(c, "08P01", "TLS is not supported by weir yet: connect without SSL");
         return;
     }
-    c->my_caps = r.caps & my_offered_caps();
-    c->my_charset = r.charset;
+    c->my->caps = r.caps & my_offered_caps();
+    c->my->charset = r.charset;
     if (!(c->user = strdup(r.user)) || !(c->dbname = strdup(r.database ? r.database : ""))) {
         client_fail(c, "53200", "out of memory");
         return;
@@ -347,7 +347,7 @@ static void my_login_input(struct client *c)
         client_fail(c, "08P01", "bad handshake: unexpected data after the login packet");
         return;
     }
-    if (seq != c->my_seq) {
+    if (seq != c->my->seq) {
         client_fail(c, "08P01", "bad handshake: packet out of order");
         return;
     }
@@ -356,7 +356,7 @@ static void my_login_input(struct client *c)
     if (c->state == CL_STARTUP) {
         my_handshake_response(c, b->data + 4, len, seq);
     } else {
-        c->my_seq = seq + 1;
+        c->my->seq = seq + 1;
         if (!my_check_token(c, b->data + 4, len))
             client_fail(c, "28000", "Access denied for user '%s'", c->user);
         else
@@ -396,7 +396,7 @@ static bool my_reply_ok(struct client *c)
 {
     struct my_out o;
     my_out_init(&o);
-    my_out_ok(&o, 1, c->my_caps, 0, 0, my_status(c), 0, NULL);
+    my_out_ok(&o, 1, c->my->caps, 0, 0, my_status(c), 0, NULL);
     pg_out_bytes(&c->out, o.data, o.len);
     if (o.failed)
         c->out.failed = true;
@@ -477,14 +477,14 @@ static bool my_kill(struct client *c, bool connection, uint64_t id)
     m->client = c; /* only compared on the way back, never followed elsewhere */
     m->arg = connection;
     snprintf(m->text, sizeof(m->text), "%s", c->user);
-    c->my_kill_wait = true;
+    c->my->kill_wait = true;
     worker_post(tw, m);
     return true;
 }
 
 static void my_kill_done(struct client *c, uint32_t target, int result)
 {
-    c->my_kill_wait = false;
+    c->my->kill_wait = false;
     if (!my_kill_answer(c, target, result))
         return;
     /* Go on with what the client sent after its KILL. */
@@ -510,17 +510,17 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     /* Returns false always: the caller must not touch c afterwards. */
     struct my_change_user cu;
     char err[200];
-    if (my_change_user_parse(p, len, c->my_caps, &cu, err, sizeof(err)) != WR_OK) {
+    if (my_change_user_parse(p, len, c->my->caps, &cu, err, sizeof(err)) != WR_OK) {
         client_fail(c, "08P01", "bad COM_CHANGE_USER: %s", err);
         return false;
     }
-    if (!(c->my_caps & CLIENT_PLUGIN_AUTH)) {
+    if (!(c->my->caps & CLIENT_PLUGIN_AUTH)) {
         client_fail(c, "28000", "COM_CHANGE_USER through weir needs a client with plugin auth");
         return false;
     }
     char *user = strdup(cu.user);
     char *dbname = strdup(cu.database[0] ? cu.database : c->dbname);
-    uint16_t charset = cu.has_charset ? cu.charset : c->my_charset;
+    uint16_t charset = cu.has_charset ? cu.charset : c->my->charset;
     my_consume(c, len); /* p is gone from here on */
     bool native = !cu.plugin || !strcmp(cu.plugin, MY_NATIVE_PLUGIN);
     uint8_t token[MY_NATIVE_TOKEN_LEN];
@@ -553,7 +553,7 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     free(c->dbname);
     c->user = user;
     c->dbname = dbname;
-    c->my_charset = charset;
+    c->my->charset = charset;
     if (c->route)
         route_client_leave(c->route);
     c->route = NULL;
@@ -569,12 +569,12 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     }
     c->db = config_find_db(weir.cfg, c->dbname);
     if (!c->db || c->db->backend != BACKEND_MYSQL) {
-        c->my_seq = 1;
+        c->my->seq = 1;
         client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
         return false;
     }
-    memcpy(as->scramble, c->my_scramble, MY_SCRAMBLE_LEN);
-    c->my_seq = 1;
+    memcpy(as->scramble, c->my->scramble, MY_SCRAMBLE_LEN);
+    c->my->seq = 1;
     bool good = native && token_len == MY_NATIVE_TOKEN_LEN && my_check_token(c, token, token_len);
     explicit_bzero(token, sizeof(token));
     if (good)
@@ -636,7 +636,7 @@ static bool my_own_command(struct client *c)
  */
 static void my_idle_input(struct client *c)
 {
-    while (c->in && c->state == CL_IDLE && !c->my_kill_wait) {
+    while (c->in && c->state == CL_IDLE && !c->my->kill_wait) {
         struct iobuf *b = c->in;
         uint32_t len;
         uint8_t seq;

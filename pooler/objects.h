@@ -38,6 +38,24 @@ struct my_stmt_meta {
     uint8_t *defs;
 };
 
+/*
+ * What a MySQL client needs beyond the common part, allocated with it (kept
+ * out of struct client so idle PostgreSQL clients stay small).
+ */
+struct client_my {
+    uint64_t caps;                     /* capabilities agreed with the client */
+    uint8_t seq;                       /* sequence id of weir's next packet during login */
+    uint16_t charset;                  /* the client's collation id */
+    uint8_t scramble[MY_SCRAMBLE_LEN]; /* the greeting's scramble (COM_CHANGE_USER) */
+    bool kill_wait;                    /* its KILL went to another worker; input waits */
+    char **vars;                       /* session variables the client set: name, value, ... */
+    int nvars;                         /* pairs in vars */
+    char *schema;                      /* the client's current schema when it changed it */
+    struct my_stmt_meta *stmts;        /* column definitions of its prepared statements */
+    int nstmts;
+    struct my_stmt_meta cap; /* definitions being collected from a response */
+};
+
 struct worker;
 struct route;
 struct client;
@@ -88,30 +106,19 @@ struct client {
     struct param_set want;      /* settable parameters the client asked for */
     char *user;
     char *dbname;
-    char *backend_password; /* password for logging in to the server, or NULL */
-    void *auth;             /* auth exchange state while in CL_AUTH */
-    bool welcomed;          /* login completed (ReadyForQuery sent) */
-    bool zombie;            /* closed while a server was on its way to it */
-    bool read_paused;       /* rio stopped for backpressure */
-    bool counted;           /* counted in the global client total */
-    uint64_t my_caps;       /* MySQL: capabilities agreed with the client */
-    uint8_t my_seq;         /* MySQL: sequence id of weir's next packet during login */
-    uint16_t my_charset;    /* MySQL: the client's collation id */
-    uint8_t my_scramble[MY_SCRAMBLE_LEN]; /* MySQL: the greeting's scramble (COM_CHANGE_USER) */
-    bool pinned;       /* MySQL: holds session state that cannot move: keeps its server */
-    bool my_kill_wait; /* MySQL: its KILL went to another worker; input waits for the answer */
-    char **my_vars;    /* MySQL: session variables the client set: name, value, ... */
-    int my_nvars;      /* MySQL: pairs in my_vars */
-    char *my_schema;   /* MySQL: the client's current schema when it changed it */
-    struct my_stmt_meta *my_stmts; /* MySQL: column definitions of its prepared statements */
-    int my_nstmts;
-    struct my_stmt_meta my_cap;  /* MySQL: definitions being collected from a response */
+    char *backend_password;      /* password for logging in to the server, or NULL */
+    void *auth;                  /* auth exchange state while in CL_AUTH */
+    bool welcomed;               /* login completed (ReadyForQuery sent) */
+    bool zombie;                 /* closed while a server was on its way to it */
+    bool read_paused;            /* rio stopped for backpressure */
+    bool counted;                /* counted in the global client total */
+    bool pinned;                 /* MySQL: holds session state that cannot move: keeps its server */
+    struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
     bool over_limit;             /* beyond max_client_conn: only the console may log in */
     uint8_t admin;               /* console client: ADMIN_* permission (admin.h), 0 = not one */
     struct admin_job *admin_job; /* console command running on the workers, or NULL */
     ev_tstamp connect_time;
-    char addr[64];       /* "ip:port" of the peer */
-    char local_addr[64]; /* "ip:port" weir accepted it on */
+    char addr[64]; /* "ip:port" of the peer */
 };
 
 enum server_state {

@@ -28,9 +28,9 @@
 
 static struct my_stmt_meta *stmt_find(struct client *c, uint32_t id)
 {
-    for (int i = 0; i < c->my_nstmts; i++)
-        if (c->my_stmts[i].id == id)
-            return &c->my_stmts[i];
+    for (int i = 0; i < c->my->nstmts; i++)
+        if (c->my->stmts[i].id == id)
+            return &c->my->stmts[i];
     return NULL;
 }
 
@@ -40,20 +40,20 @@ static void stmt_forget(struct client *c, uint32_t id)
     if (!m)
         return;
     free(m->defs);
-    *m = c->my_stmts[--c->my_nstmts];
+    *m = c->my->stmts[--c->my->nstmts];
 }
 
 /* Starts collecting definitions from a new response. */
 static void cap_reset(struct client *c)
 {
-    c->my_cap.len = 0;
-    c->my_cap.ncols = 0;
+    c->my->cap.len = 0;
+    c->my->cap.ncols = 0;
 }
 
 /* Keeps one definition packet (header and payload, as the client gets it). */
 static void cap_add(struct client *c, const uint8_t *pkt, uint32_t n)
 {
-    struct my_stmt_meta *k = &c->my_cap;
+    struct my_stmt_meta *k = &c->my->cap;
     if (k->len == UINT32_MAX)
         return; /* gave up on this one */
     if (k->len + n > MY_STMT_DEFS_MAX || k->ncols == UINT16_MAX) {
@@ -74,22 +74,22 @@ static void cap_add(struct client *c, const uint8_t *pkt, uint32_t n)
 /* The definitions collected are complete: they are statement id's from now on. */
 static void cap_commit(struct client *c, uint32_t id)
 {
-    struct my_stmt_meta *k = &c->my_cap;
+    struct my_stmt_meta *k = &c->my->cap;
     if (k->len == UINT32_MAX || k->ncols == 0) {
         cap_reset(c);
         return;
     }
     struct my_stmt_meta *m = stmt_find(c, id);
     if (!m) {
-        if (c->my_nstmts == MY_STMT_META_MAX)
-            stmt_forget(c, c->my_stmts[0].id);
-        struct my_stmt_meta *v = realloc(c->my_stmts, sizeof(*v) * (c->my_nstmts + 1));
+        if (c->my->nstmts == MY_STMT_META_MAX)
+            stmt_forget(c, c->my->stmts[0].id);
+        struct my_stmt_meta *v = realloc(c->my->stmts, sizeof(*v) * (c->my->nstmts + 1));
         if (!v) {
             cap_reset(c);
             return;
         }
-        c->my_stmts = v;
-        m = &v[c->my_nstmts++];
+        c->my->stmts = v;
+        m = &v[c->my->nstmts++];
         m->defs = NULL;
     }
     free(m->defs);
@@ -131,7 +131,7 @@ int relay_my_own_command(const struct iobuf *b, uint32_t len)
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
-    if (c->my_kill_wait)
+    if (c->my->kill_wait)
         return SCAN_OK; /* what follows a KILL waits for its answer */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
@@ -229,7 +229,7 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
                       uint32_t len, bool *insert)
 {
     uint8_t *p = b->data + b->parsed + 4;
-    uint64_t missing = s->my_caps & ~c->my_caps;
+    uint64_t missing = s->my_caps & ~c->my->caps;
     if ((before == MY_RS_FIRST || before == MY_RS_SIMPLE) && len > 0 && p[0] == 0x00 &&
         (missing & CLIENT_SESSION_TRACK)) {
         struct my_ok ok;
@@ -330,7 +330,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 return SCAN_OK;
             uint8_t first = len > 0 ? b->data[b->parsed + 4] : 0;
             bool whole = avail >= 4 + len;
-            bool xlate = (s->my_caps & ~c->my_caps & MY_XLATE_CAPS) != 0;
+            bool xlate = (s->my_caps & ~c->my->caps & MY_XLATE_CAPS) != 0;
             bool defs = t->resp.state == MY_RS_COLDEFS || t->resp.state == MY_RS_PREP_PARAMS ||
                         t->resp.state == MY_RS_PREP_COLS || t->resp.state == MY_RS_FIELDS;
             if (!whole && (my_resp_wants_whole(&t->resp, first, len) || (xlate && defs))) {
@@ -351,7 +351,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                     my_pkt_peek(b->data + b->parsed, b->recv - b->parsed, &len, &seq) != WR_OK)
                     return SCAN_ERROR;
             }
-            if (xlate && whole && !(c->my_caps & MARIADB_CLIENT_CACHE_METADATA)) {
+            if (xlate && whole && !(c->my->caps & MARIADB_CLIENT_CACHE_METADATA)) {
                 /*
                  * A client without the metadata cache: keep the column
                  * definitions of prepares (and of results that resend them)
@@ -360,7 +360,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 bool execute = t->resp.command == COM_STMT_EXECUTE && t->resp.results == 0;
                 if (before == MY_RS_PREP_COLS || (before == MY_RS_COLDEFS && execute))
                     cap_add(c, b->data + b->parsed, 4 + len);
-                if (c->my_cap.ncols && t->resp.state != MY_RS_PREP_COLS &&
+                if (c->my->cap.ncols && t->resp.state != MY_RS_PREP_COLS &&
                     t->resp.state != MY_RS_COLDEFS) {
                     if (t->resp.error)
                         cap_reset(c);
@@ -474,48 +474,50 @@ static bool printable(const uint8_t *p, size_t n)
 
 void relay_my_forget(struct client *c)
 {
-    for (int i = 0; i < 2 * c->my_nvars; i++)
-        free(c->my_vars[i]);
-    free(c->my_vars);
-    c->my_vars = NULL;
-    c->my_nvars = 0;
-    free(c->my_schema);
-    c->my_schema = NULL;
-    for (int i = 0; i < c->my_nstmts; i++)
-        free(c->my_stmts[i].defs);
-    free(c->my_stmts);
-    c->my_stmts = NULL;
-    c->my_nstmts = 0;
-    free(c->my_cap.defs);
-    memset(&c->my_cap, 0, sizeof(c->my_cap));
+    if (!c->my)
+        return; /* a PostgreSQL client */
+    for (int i = 0; i < 2 * c->my->nvars; i++)
+        free(c->my->vars[i]);
+    free(c->my->vars);
+    c->my->vars = NULL;
+    c->my->nvars = 0;
+    free(c->my->schema);
+    c->my->schema = NULL;
+    for (int i = 0; i < c->my->nstmts; i++)
+        free(c->my->stmts[i].defs);
+    free(c->my->stmts);
+    c->my->stmts = NULL;
+    c->my->nstmts = 0;
+    free(c->my->cap.defs);
+    memset(&c->my->cap, 0, sizeof(c->my->cap));
 }
 
 /* Records name = value for the client; false when it cannot (too many, out of memory). */
 static bool var_set(struct client *c, const uint8_t *name, size_t nlen, const uint8_t *value,
                     size_t vlen)
 {
-    for (int i = 0; i < c->my_nvars; i++) {
-        if (strlen(c->my_vars[2 * i]) == nlen &&
-            !strncasecmp(c->my_vars[2 * i], (const char *)name, nlen)) {
-            set_str(&c->my_vars[2 * i + 1], value, vlen);
+    for (int i = 0; i < c->my->nvars; i++) {
+        if (strlen(c->my->vars[2 * i]) == nlen &&
+            !strncasecmp(c->my->vars[2 * i], (const char *)name, nlen)) {
+            set_str(&c->my->vars[2 * i + 1], value, vlen);
             return true;
         }
     }
-    if (c->my_nvars >= MY_MAX_VARS)
+    if (c->my->nvars >= MY_MAX_VARS)
         return false;
-    char **vars = realloc(c->my_vars, sizeof(*vars) * 2 * (c->my_nvars + 1));
+    char **vars = realloc(c->my->vars, sizeof(*vars) * 2 * (c->my->nvars + 1));
     if (!vars)
         return false;
-    c->my_vars = vars;
+    c->my->vars = vars;
     char *n = dup_n(name, nlen), *v = dup_n(value, vlen);
     if (!n || !v) {
         free(n);
         free(v);
         return false;
     }
-    vars[2 * c->my_nvars] = n;
-    vars[2 * c->my_nvars + 1] = v;
-    c->my_nvars++;
+    vars[2 * c->my->nvars] = n;
+    vars[2 * c->my->nvars + 1] = v;
+    c->my->nvars++;
     return true;
 }
 
@@ -553,7 +555,7 @@ void relay_my_session_state(struct server *s, struct client *c, const uint8_t *p
                 c->pinned = true;
             break;
         case SESSION_TRACK_SCHEMA:
-            set_str(&c->my_schema, e.value, e.value_len);
+            set_str(&c->my->schema, e.value, e.value_len);
             explained = true;
             break;
         case SESSION_TRACK_STATE_CHANGE:

@@ -372,9 +372,9 @@ static void server_setup_my(struct server *s, struct client *c)
 {
     char q[4096];
     size_t len = 0;
-    for (int i = 0; i < c->my_nvars; i++)
-        append_my_var(q, sizeof(q), &len, c->my_vars[2 * i], c->my_vars[2 * i + 1]);
-    bool schema = c->my_schema && strcmp(c->my_schema, s->route->db->dbname);
+    for (int i = 0; i < c->my->nvars; i++)
+        append_my_var(q, sizeof(q), &len, c->my->vars[2 * i], c->my->vars[2 * i + 1]);
+    bool schema = c->my->schema && strcmp(c->my->schema, s->route->db->dbname);
     if (len >= sizeof(q)) {
         server_close(s, "client session variables too long to re-apply");
         return;
@@ -392,7 +392,7 @@ static void server_setup_my(struct server *s, struct client *c)
     if (len)
         send_my_command_arg(s, COM_QUERY, q);
     if (schema)
-        send_my_command_arg(s, COM_INIT_DB, c->my_schema);
+        send_my_command_arg(s, COM_INIT_DB, c->my->schema);
     if (s->out.failed || server_flush_out(s) == WR_ERROR)
         server_close(s, "cannot send session set-up");
 }
