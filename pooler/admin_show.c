@@ -491,7 +491,7 @@ void admin_rows_clients(struct worker *w, struct admin_result *r)
         local_addr(c->fd, laddr, sizeof(laddr));
         conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c), c->addr, laddr,
                  c->connect_time, c->last_active ? c->last_active : c->connect_time, wait, 0, c,
-                 c->server, c->cancel_pid, c->want.v[PARAM_APPLICATION_NAME], c->id,
+                 c->server, c->cancel_pid, client_param(c, PARAM_APPLICATION_NAME), c->id,
                  c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id);
     }
 }

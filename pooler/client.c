@@ -94,13 +94,24 @@ int client_flush_out(struct client *c)
     return rc;
 }
 
+bool client_want_set(struct client *c, int id, const char *value)
+{
+    if (!c->want && !(c->want = calloc(1, sizeof(*c->want))))
+        return false;
+    return param_set(c->want, id, value);
+}
+
 void client_free(struct client *c)
 {
     if (c->route)
         route_client_leave(c->route);
     admin_client_gone(c);
     pg_out_free(&c->out);
-    param_clear_all(&c->want);
+    if (c->want) {
+        param_clear_all(c->want);
+        free(c->want);
+    }
+    param_snap_unref(c->told);
     free(c->user);
     free(c->dbname);
     if (c->backend_password) {

@@ -38,6 +38,16 @@ enum kill_result {
     KILL_SELF = 1,       /* KILL CONNECTION of the asking client itself: it closes */
 };
 
+/* The value of settable parameter id the client stands for: its own choice, else what it was told.
+ */
+static inline const char *client_param(const struct client *c, int id)
+{
+    const char *v = c->want ? c->want->v[id] : NULL;
+    return v || !c->told ? v : c->told->ps.v[id];
+}
+/* Records the client's own choice for parameter id; false when out of memory. */
+bool client_want_set(struct client *c, int id, const char *value);
+
 extern const struct client_proto client_pg_proto;
 extern const struct client_proto client_my_proto;
 

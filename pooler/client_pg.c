@@ -85,14 +85,17 @@ void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 static void client_welcome(struct client *c, const struct param_set *server)
 {
     for (int i = 0; i < PARAM_COUNT; i++) {
-        const char *v = i < PARAM_NSETTABLE && c->want.v[i] ? c->want.v[i] : server->v[i];
-        if (!v)
-            continue;
-        pg_out_param_status(&c->out, param_name(i), v);
-        /* What the client was told is what it keeps on every server it gets later. */
-        if (i < PARAM_NSETTABLE && !c->want.v[i] && !param_set(&c->want, i, v))
-            c->out.failed = true;
+        const char *v =
+            i < PARAM_NSETTABLE && c->want && c->want->v[i] ? c->want->v[i] : server->v[i];
+        if (v)
+            pg_out_param_status(&c->out, param_name(i), v);
     }
+    /*
+     * What the client was told is what it keeps on every server it gets
+     * later: a snapshot the pool's clients share while the values agree.
+     */
+    if (!(c->told = route_told(c->route, server)))
+        c->out.failed = true;
     pg_out_backend_key(&c->out, c->cancel_pid, c->cancel_key);
     pg_out_ready(&c->out, 'I');
     c->welcomed = true;
@@ -100,7 +103,8 @@ static void client_welcome(struct client *c, const struct param_set *server)
     if (weir.cfg->log_connections)
         log_client(c, LOG_LVL_INFO, "login (%s pooling, application_name=%s)",
                    config_pool_mode_name(c->route->pool_mode),
-                   c->want.v[PARAM_APPLICATION_NAME] ? c->want.v[PARAM_APPLICATION_NAME] : "");
+                   client_param(c, PARAM_APPLICATION_NAME) ? client_param(c, PARAM_APPLICATION_NAME)
+                                                           : "");
 }
 
 static void pg_server_ready(struct client *c)
@@ -340,7 +344,10 @@ static bool startup_params(struct client *c, const struct pg_startup *st)
             continue;
         int id = param_lookup(name);
         if (id >= 0 && id < PARAM_NSETTABLE) {
-            param_set(&c->want, id, value);
+            if (!client_want_set(c, id, value)) {
+                client_fail(c, "53200", "out of memory");
+                return false;
+            }
         } else if (!strcmp(name, "options") || !strcmp(name, "replication")) {
             client_fail(c, "08P01", "unsupported startup parameter: %s", name);
             return false;

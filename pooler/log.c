@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pooler/client.h"
 #include "pooler/objects.h"
 #include "pooler/route.h"
 #include "pooler/worker.h"
@@ -428,7 +429,7 @@ void log_client(const struct client *c, enum log_level lvl, const char *fmt, ...
         .database = c->dbname,
         .user = c->user,
         .addr = c->addr,
-        .app = c->want.v[PARAM_APPLICATION_NAME],
+        .app = client_param(c, PARAM_APPLICATION_NAME),
     };
     va_list ap;
     va_start(ap, fmt);

@@ -103,7 +103,8 @@ struct client {
     uint32_t cancel_pid; /* the BackendKeyData weir gave this client */
     uint32_t cancel_key;
     struct client *cancel_next; /* hash chain in worker->cancel_tab */
-    struct param_set want;      /* settable parameters the client asked for */
+    struct param_set *want;     /* settable parameters the client chose (NULL: none yet) */
+    struct param_snap *told;    /* what it was told at login, for those it did not choose */
     char *user;
     char *dbname;
     char *backend_password;      /* password for logging in to the server, or NULL */

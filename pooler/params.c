@@ -70,3 +70,42 @@ void param_clear_all(struct param_set *ps)
         ps->v[i] = NULL;
     }
 }
+
+struct param_snap *param_snap_new(const struct param_set *from)
+{
+    struct param_snap *snap = calloc(1, sizeof(*snap));
+    if (!snap)
+        return NULL;
+    atomic_init(&snap->refs, 1);
+    for (int i = 0; i < PARAM_NSETTABLE; i++) {
+        if (!param_set(&snap->ps, i, from->v[i])) {
+            param_clear_all(&snap->ps);
+            free(snap);
+            return NULL;
+        }
+    }
+    return snap;
+}
+
+void param_snap_ref(struct param_snap *snap)
+{
+    atomic_fetch_add_explicit(&snap->refs, 1, memory_order_relaxed);
+}
+
+void param_snap_unref(struct param_snap *snap)
+{
+    if (snap && atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) == 1) {
+        param_clear_all(&snap->ps);
+        free(snap);
+    }
+}
+
+bool param_snap_equal(const struct param_snap *snap, const struct param_set *from)
+{
+    for (int i = 0; i < PARAM_NSETTABLE; i++) {
+        const char *a = snap->ps.v[i], *b = from->v[i];
+        if ((a == NULL) != (b == NULL) || (a && strcmp(a, b)))
+            return false;
+    }
+    return true;
+}

@@ -9,6 +9,7 @@
 #ifndef WEIR_PARAMS_H
 #define WEIR_PARAMS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 enum param_id {
@@ -50,5 +51,21 @@ int param_lookup(const char *name);
 /* Sets (copies) a value; NULL clears. Returns false when out of memory. */
 bool param_set(struct param_set *ps, int id, const char *value);
 void param_clear_all(struct param_set *ps);
+
+/*
+ * An immutable set of settable values shared by reference count: what the
+ * clients of a pool were told at login (route_told). Any thread may take or
+ * drop a reference; the last one frees it.
+ */
+struct param_snap {
+    atomic_int refs;
+    struct param_set ps; /* settable parameters only */
+};
+/* A snapshot of from's settable values with one reference; NULL when out of memory. */
+struct param_snap *param_snap_new(const struct param_set *from);
+void param_snap_ref(struct param_snap *snap);
+void param_snap_unref(struct param_snap *snap);
+/* True when snap holds exactly from's settable values. */
+bool param_snap_equal(const struct param_snap *snap, const struct param_set *from);
 
 #endif

@@ -280,8 +280,10 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
                 int id = name && value ? param_lookup(name) : -1;
                 if (id >= 0) {
                     param_set(&s->params, id, value);
-                    if (id < PARAM_NSETTABLE)
-                        param_set(&c->want, id, value);
+                    /* A change the client made (SET) follows it to later servers. */
+                    const char *cur = id < PARAM_NSETTABLE ? client_param(c, id) : NULL;
+                    if (id < PARAM_NSETTABLE && (!cur || strcmp(cur, value)))
+                        client_want_set(c, id, value);
                 }
             }
             break;

@@ -86,6 +86,7 @@ static void route_free(struct route *r)
     pthread_mutex_destroy(&r->lock);
     free(r->stats);
     param_clear_all(&r->welcome);
+    param_snap_unref(r->told);
     free(r->key_user);
     free(r->user);
     free(r->password);
@@ -476,6 +477,24 @@ bool route_may_shrink(struct route *r)
     bool yes = r->nservers > r->min_pool_size && r->nwaiting == 0;
     pthread_mutex_unlock(&r->lock);
     return yes;
+}
+
+struct param_snap *route_told(struct route *r, const struct param_set *values)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!r->told || !param_snap_equal(r->told, values)) {
+        struct param_snap *snap = param_snap_new(values);
+        if (!snap) {
+            pthread_mutex_unlock(&r->lock);
+            return NULL;
+        }
+        param_snap_unref(r->told);
+        r->told = snap;
+    }
+    param_snap_ref(r->told);
+    struct param_snap *snap = r->told;
+    pthread_mutex_unlock(&r->lock);
+    return snap;
 }
 
 bool route_welcome(struct route *r, struct param_set *out)

@@ -49,6 +49,7 @@ struct route {
     int *idle_count;          /* per worker */
     struct list *idle;        /* per worker */
     struct param_set welcome; /* what the last server reported at login, for logins without one */
+    struct param_snap *told;  /* what the last clients were told (route_told) */
     ev_tstamp login_retry_at; /* no new login before this after a failure (server_login_retry) */
     char last_error[256];
     char last_sqlstate[6];
@@ -124,6 +125,12 @@ bool route_leave(struct route *r, struct client *c);
  * when the route keeps min_pool_size without it.
  */
 bool route_may_shrink(struct route *r);
+/*
+ * A reference to the snapshot of values (settable parameters of `values`)
+ * that r's clients were told at login: the route's current one when they
+ * agree, else a new one that becomes current. NULL when out of memory.
+ */
+struct param_snap *route_told(struct route *r, const struct param_set *values);
 /* Copies the route's cached login parameters; false when there are none yet. */
 bool route_welcome(struct route *r, struct param_set *out);
 

@@ -407,7 +407,7 @@ static void server_setup(struct server *s, struct client *c)
     char q[4096];
     size_t len = 0;
     for (int i = 0; i < PARAM_NSETTABLE; i++) {
-        const char *want = c->want.v[i];
+        const char *want = client_param(c, i);
         if (want && (!s->params.v[i] || strcmp(want, s->params.v[i])))
             append_set(q, sizeof(q), &len, param_name(i), want);
     }
