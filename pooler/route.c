@@ -218,21 +218,19 @@ static struct client *pop_waiter(struct route *r)
 /*
  * The waiter a server released on w goes to: the oldest, unless a client of
  * w itself queued at nearly the same moment (within LOCAL_WINDOW, a few
- * places down the queue) while waits are short (the oldest has waited less
- * than LOCAL_MAX_WAIT). Serving that one instead saves moving the server to
- * another loop (two epoll_ctl, a wake-up, cold caches) on busy transaction
- * pools; FIFO still holds between clients that queued further apart, and
- * for anyone who has waited long.
+ * places down the queue). Serving that one instead saves moving the server
+ * to another loop (two epoll_ctl, a wake-up, cold caches) on busy
+ * transaction pools. Order changes only among clients that queued within
+ * LOCAL_WINDOW of each other; FIFO holds between any two further apart.
  */
-#define LOCAL_WINDOW   0.005
-#define LOCAL_MAX_WAIT 0.010
-#define LOCAL_SCAN     16
+#define LOCAL_WINDOW 0.005
+#define LOCAL_SCAN   16
 static struct client *pop_waiter_for(struct route *r, struct worker *w)
 {
     if (r->nwaiting == 0)
         return NULL;
     struct client *head = list_entry(r->waiters.next, struct client, wait_node);
-    if (head->w != w && ev_now(w->loop) - head->wait_start < LOCAL_MAX_WAIT) {
+    if (head->w != w) {
         int scanned = 0;
         for (struct list *n = head->wait_node.next; n != &r->waiters && scanned < LOCAL_SCAN;
              n = n->next, scanned++) {
