@@ -156,7 +156,7 @@ sub logins {
     is($rc, 0, 'sysbench oltp_read_write through haproxy exits 0') or diag("$out\n$err");
     ok(($st->{transactions} // 0) > 20, 'sysbench: ' . ($st->{transactions} // 0) . ' transactions');
     is($st->{ignored_errors} // 0, 0, 'sysbench: no ignored error');
-    my @n = map { logins($_, qr/login \(mysql, transaction pooling\)/) } @w;
+    my @n = map { logins($_, qr/login \(mysql, transaction pooling/) } @w;
     ok($n[0] >= 1 && $n[1] >= 1, "both weirs served sysbench threads ($n[0] + $n[1])");
     my ($o2, $e2, $rc2) = MyTest::_mariadb_cli($hp_my, 'SELECT COUNT(*) FROM sbtest1');
     is(trim($o2), '1000', 'mariadb CLI through haproxy') or diag($e2);
