@@ -28,11 +28,14 @@ struct buf_pool {
     unsigned nfree;
     unsigned nalloc; /* buffers handed out and not yet returned */
     unsigned max_free;
+    unsigned min_free; /* fewest cached since the last buf_pool_trim */
 };
 
 void buf_pool_init(struct buf_pool *bp);
 /* Frees every cached buffer. Buffers still handed out are the caller's problem. */
 void buf_pool_destroy(struct buf_pool *bp);
+/* Unmaps the cached buffers unused since the last call (the worker's sweep). */
+void buf_pool_trim(struct buf_pool *bp);
 /* An empty buffer of IOBUF_SIZE bytes, or NULL when out of memory. */
 struct iobuf *buf_get(struct buf_pool *bp);
 /* Returns a buffer (may be NULL) to the pool it came from. */

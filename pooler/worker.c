@@ -118,6 +118,7 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct worker *w = ev_userdata(loop);
     ev_tstamp now = ev_now(loop);
     client_sweep(w, now);
+    buf_pool_trim(&w->bufs);
     server_sweep(w, now);
     routes_sweep(w);
     listener_resume(w);
