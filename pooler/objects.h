@@ -179,6 +179,7 @@ struct server {
     bool need_sync;  /* extended-protocol messages sent since the last Sync */
     bool copy_in;    /* server waits for COPY data from the client */
     bool failed;     /* an internal query failed: close after it completes */
+    bool shrinking;  /* chosen for closing by server_idle_timeout [route lock] */
     enum reset_stage reset_stage;
     int cancels_pending; /* cancel requests in flight: the server may not move or be freed */
     char txstatus;       /* status of the last ReadyForQuery: 'I', 'T' or 'E' */

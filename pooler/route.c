@@ -450,6 +450,10 @@ void route_server_gone(struct route *r, struct worker *w, struct server *s, stru
         r->nidle--;
     }
     r->nservers--;
+    if (s->shrinking) {
+        s->shrinking = false;
+        r->nshrinking--;
+    }
     give_slot(r);
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
@@ -469,10 +473,19 @@ bool route_leave(struct route *r, struct client *c)
     return was_queued;
 }
 
-bool route_may_shrink(struct route *r)
+bool route_may_shrink(struct route *r, struct server *s)
 {
+    /*
+     * Workers sweep their own idle servers at the same time: count the ones
+     * already chosen, so two of them cannot both take the pool below
+     * min_pool_size.
+     */
     pthread_mutex_lock(&r->lock);
-    bool yes = r->nservers > r->min_pool_size && r->nwaiting == 0;
+    bool yes = r->nservers - r->nshrinking > r->min_pool_size && r->nwaiting == 0;
+    if (yes) {
+        r->nshrinking++;
+        s->shrinking = true;
+    }
     pthread_mutex_unlock(&r->lock);
     return yes;
 }

@@ -42,6 +42,7 @@ struct route {
     /* [route lock] from here on (and the limits above, which a reload changes) */
     char *password;  /* login password, or NULL */
     int nservers;    /* open or opening, every state */
+    int nshrinking;  /* of those, idle ones being closed for server_idle_timeout */
     int nconnecting; /* logins in progress */
     int nwaiting;    /* clients on waiters */
     int nidle;       /* servers on all idle lists */
@@ -122,9 +123,11 @@ void route_server_gone(struct route *r, struct worker *w, struct server *s, stru
 bool route_leave(struct route *r, struct client *c);
 /*
  * May idle server s (owned by w) be closed for server_idle_timeout? True
- * when the route keeps min_pool_size without it.
+ * when the route keeps min_pool_size without it (and without the others
+ * already chosen); s then counts as closing until route_server_gone, so the
+ * caller must close it.
  */
-bool route_may_shrink(struct route *r);
+bool route_may_shrink(struct route *r, struct server *s);
 /*
  * A reference to the snapshot of values (settable parameters of `values`)
  * that r's clients were told at login: the route's current one when they

@@ -885,7 +885,7 @@ void server_sweep(struct worker *w, ev_tstamp now)
             else if (cfg->server_lifetime > 0 && now - s->created > cfg->server_lifetime)
                 server_close(s, "server_lifetime reached");
             else if (cfg->server_idle_timeout > 0 &&
-                     now - s->last_used > cfg->server_idle_timeout && route_may_shrink(s->route))
+                     now - s->last_used > cfg->server_idle_timeout && route_may_shrink(s->route, s))
                 server_close(s, "server_idle_timeout reached");
             continue;
         }
