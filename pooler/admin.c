@@ -110,10 +110,7 @@ void admin_login(struct client *c)
         struct my_out o;
         my_out_init(&o);
         my_out_ok(&o, c->my->seq, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
-        pg_out_bytes(&c->out, o.data, o.len);
-        if (o.failed)
-            c->out.failed = true;
-        my_out_free(&o);
+        client_my_queue(c, &o);
     } else {
         pg_out_auth(&c->out, 0, NULL, 0);
         /* A PostgreSQL-like version: drivers refuse servers older than 8.0. */
@@ -530,15 +527,7 @@ static bool my_simple(struct client *c, uint16_t code, const char *msg)
         my_out_err(&o, 1, code, "HY000", "%s", msg);
     else
         my_out_ok(&o, 1, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
-    pg_out_bytes(&c->out, o.data, o.len);
-    if (o.failed)
-        c->out.failed = true;
-    my_out_free(&o);
-    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
-        client_close(c, "cannot write to console client");
-        return false;
-    }
-    return true;
+    return client_my_reply(c, &o);
 }
 
 static void my_input(struct client *c)

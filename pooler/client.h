@@ -48,6 +48,12 @@ static inline const char *client_param(const struct client *c, int id)
 /* Records the client's own choice for parameter id; false when out of memory. */
 bool client_want_set(struct client *c, int id, const char *value);
 
+struct my_out;
+/* MySQL: appends o's packets to c's output and frees o (out of memory: c->out.failed). */
+void client_my_queue(struct client *c, struct my_out *o);
+/* MySQL: the same, then sends; false when c was closed because that failed. */
+bool client_my_reply(struct client *c, struct my_out *o);
+
 extern const struct client_proto client_pg_proto;
 extern const struct client_proto client_my_proto;
 

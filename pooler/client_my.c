@@ -66,6 +66,24 @@ struct my_auth_state {
 
 static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 
+void client_my_queue(struct client *c, struct my_out *o)
+{
+    pg_out_bytes(&c->out, o->data, o->len);
+    if (o->failed)
+        c->out.failed = true;
+    my_out_free(o);
+}
+
+bool client_my_reply(struct client *c, struct my_out *o)
+{
+    client_my_queue(c, o);
+    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return false;
+    }
+    return true;
+}
+
 /* PostgreSQL-style SQLSTATEs of weir's own errors, as MySQL error codes. */
 static void my_error(struct client *c, const char *sqlstate, const char *msg)
 {
@@ -92,10 +110,7 @@ static void my_error(struct client *c, const char *sqlstate, const char *msg)
     struct my_out o;
     my_out_init(&o);
     my_out_err(&o, c->welcomed ? 1 : c->my->seq, code, state, "%s", msg);
-    pg_out_bytes(&c->out, o.data, o.len);
-    if (o.failed)
-        c->out.failed = true;
-    my_out_free(&o);
+    client_my_queue(c, &o);
 }
 
 static void my_free_state(struct client *c)
@@ -113,10 +128,7 @@ static void my_welcome(struct client *c)
     struct my_out o;
     my_out_init(&o);
     my_out_ok(&o, c->my->seq, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
-    pg_out_bytes(&c->out, o.data, o.len);
-    if (o.failed)
-        c->out.failed = true;
-    my_out_free(&o);
+    client_my_queue(c, &o);
     c->welcomed = true;
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
@@ -174,10 +186,7 @@ void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, sockl
     struct my_out o;
     my_out_init(&o);
     my_out_handshake(&o, &hello);
-    pg_out_bytes(&c->out, o.data, o.len);
-    if (o.failed)
-        c->out.failed = true;
-    my_out_free(&o);
+    client_my_queue(c, &o);
     c->my->seq = 1;
     if (c->out.failed || client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to client");
@@ -264,10 +273,7 @@ static void my_auth_switch(struct client *c)
     struct my_out o;
     my_out_init(&o);
     my_out_auth_switch(&o, c->my->seq, MY_NATIVE_PLUGIN, data, sizeof(data));
-    pg_out_bytes(&c->out, o.data, o.len);
-    if (o.failed)
-        c->out.failed = true;
-    my_out_free(&o);
+    client_my_queue(c, &o);
     as->switched = true;
     c->my->seq++; /* the sequence id of the client's answer */
     c->state = CL_AUTH;
@@ -397,15 +403,7 @@ static bool my_reply_ok(struct client *c)
     struct my_out o;
     my_out_init(&o);
     my_out_ok(&o, 1, c->my->caps, 0, 0, my_status(c), 0, NULL);
-    pg_out_bytes(&c->out, o.data, o.len);
-    if (o.failed)
-        c->out.failed = true;
-    my_out_free(&o);
-    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
-        client_close(c, "cannot write to client");
-        return false;
-    }
-    return true;
+    return client_my_reply(c, &o);
 }
 
 /*
@@ -427,15 +425,7 @@ static bool my_reply_err(struct client *c, uint16_t code, const char *sqlstate, 
     struct my_out o;
     my_out_init(&o);
     my_out_err(&o, 1, code, sqlstate, "%s", msg);
-    pg_out_bytes(&c->out, o.data, o.len);
-    if (o.failed)
-        c->out.failed = true;
-    my_out_free(&o);
-    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
-        client_close(c, "cannot write to client");
-        return false;
-    }
-    return true;
+    return client_my_reply(c, &o);
 }
 
 /* Tells the client how its KILL of target went. False when c was closed. */

@@ -47,30 +47,38 @@ static ev_async shutdown_async;
 static ev_timer shutdown_check;
 static ev_signal signals[4];
 
+/* The [weir] keys config_each marks as taking effect only at start, with their values. */
+#define START_KEYS_MAX 16
+struct start_values {
+    const char *key[START_KEYS_MAX];
+    char value[START_KEYS_MAX][256];
+    int n;
+};
+
+static void collect_start(void *arg, const char *key, const char *value, bool reloadable)
+{
+    struct start_values *sv = arg;
+    if (reloadable || sv->n == START_KEYS_MAX)
+        return;
+    sv->key[sv->n] = key;
+    snprintf(sv->value[sv->n], sizeof(sv->value[0]), "%s", value);
+    sv->n++;
+}
+
 /* Settings that only take effect at start: keep the running value, say so. */
 static void keep_start_settings(struct config *next, const struct config *cur)
 {
-#define KEEP_INT(f)                                                                                \
-    if (next->f != cur->f) {                                                                       \
-        log_warning("reload: " #f " changes only at restart; keeping %d", cur->f);                 \
-        next->f = cur->f;                                                                          \
+    struct start_values was = {.n = 0}, now = {.n = 0};
+    config_each(cur, collect_start, &was);
+    config_each(next, collect_start, &now);
+    for (int i = 0; i < was.n && i < now.n; i++) {
+        if (!strcmp(was.value[i], now.value[i]))
+            continue;
+        log_warning("reload: %s changes only at restart; keeping %s", was.key[i], was.value[i]);
+        char err[256];
+        if (config_set(next, was.key[i], was.value[i], err, sizeof(err)) != WR_OK)
+            log_warning("reload: cannot keep %s: %s", was.key[i], err);
     }
-#define KEEP_STR(f)                                                                                \
-    if ((next->f == NULL) != (cur->f == NULL) || (next->f && strcmp(next->f, cur->f))) {           \
-        log_warning("reload: " #f " changes only at restart; keeping \"%s\"",                      \
-                    cur->f ? cur->f : "");                                                         \
-        free(next->f);                                                                             \
-        next->f = cur->f ? strdup(cur->f) : NULL;                                                  \
-    }
-    KEEP_STR(listen_addr)
-    KEEP_INT(listen_port)
-    KEEP_INT(mysql_listen_port)
-    KEEP_INT(workers)
-    KEEP_STR(track_extra_parameters)
-    KEEP_STR(metrics_addr)
-    KEEP_INT(metrics_port)
-#undef KEEP_INT
-#undef KEEP_STR
 }
 
 /*
@@ -128,15 +136,25 @@ failed:
     return WR_ERROR;
 }
 
+struct key_query {
+    const char *key;
+    bool start_only;
+};
+
+static void find_start_only(void *arg, const char *key, const char *value, bool reloadable)
+{
+    struct key_query *q = arg;
+    if (!reloadable && !strcmp(key, q->key))
+        q->start_only = true;
+}
+
+/* Keys SET may not change: those that take effect only at start, and auth_file (RELOAD reads it).
+ */
 static bool start_only(const char *key)
 {
-    static const char *keys[] = {"listen_addr", "listen_port",           "mysql_listen_port",
-                                 "workers",     "metrics_addr",          "metrics_port",
-                                 "auth_file",   "track_extra_parameters"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!strcmp(key, keys[i]))
-            return true;
-    return false;
+    struct key_query q = {key, !strcmp(key, "auth_file")};
+    config_each(weir.cfg, find_start_only, &q);
+    return q.start_only;
 }
 
 int weir_set(const char *key, const char *value, char *err, size_t errlen)

@@ -630,26 +630,28 @@ void route_db_set_disabled(const char *dbname, bool on)
         atomic_store(&d->disabled, on);
 }
 
+/* dbname's console flags, or NULL when the console never touched it (db_states live until exit). */
+static struct db_state *db_state_lookup(const char *dbname)
+{
+    struct db_state *found = NULL;
+    pthread_mutex_lock(&routes_lock);
+    for (struct db_state *d = db_states; d && !found; d = d->next)
+        if (!strcmp(d->name, dbname))
+            found = d;
+    pthread_mutex_unlock(&routes_lock);
+    return found;
+}
+
 bool route_db_disabled(const char *dbname)
 {
-    bool on = false;
-    pthread_mutex_lock(&routes_lock);
-    for (struct db_state *d = db_states; d; d = d->next)
-        if (!strcmp(d->name, dbname))
-            on = atomic_load(&d->disabled);
-    pthread_mutex_unlock(&routes_lock);
-    return on;
+    struct db_state *d = db_state_lookup(dbname);
+    return d && atomic_load(&d->disabled);
 }
 
 bool route_db_paused(const char *dbname)
 {
-    bool on = false;
-    pthread_mutex_lock(&routes_lock);
-    for (struct db_state *d = db_states; d; d = d->next)
-        if (!strcmp(d->name, dbname))
-            on = atomic_load(&d->paused);
-    pthread_mutex_unlock(&routes_lock);
-    return on;
+    struct db_state *d = db_state_lookup(dbname);
+    return d && atomic_load(&d->paused);
 }
 
 void route_db_pause(struct worker *w, const char *dbname, bool on)
