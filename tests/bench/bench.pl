@@ -34,10 +34,12 @@ my %opt = (
     syscalls => env_num('WEIR_BENCH_SYSCALLS', 1),
     connect_clients => env_num('WEIR_BENCH_CONNECT_CLIENTS', 20),
     pg_max_conn => env_num('WEIR_BENCH_PG_MAX_CONNECTIONS', 1100),
+    weir_workers => env_num('WEIR_BENCH_WEIR_WORKERS', 0),
 );
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
     'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'pool_size|pool-size=i',
-    'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'help')
+    'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
+    'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
@@ -45,7 +47,7 @@ if ($opt{help}) {
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
         . "[--systems direct,pgbouncer,weir]\n"
         . "       [--scripts select,tpcb] [--modes simple,extended] [--pool-size N] "
-        . "[--scale N] [--no-syscalls]\n";
+        . "[--scale N] [--no-syscalls] [--weir-workers N]\n";
     exit 0;
 }
 my $secs = $opt{seconds} // ($opt{quick} ? 3 : 15);
@@ -105,7 +107,8 @@ if ($need_pg && grep { $_ eq 'pgbouncer' } @systems) {
 }
 if (grep { $_ eq 'weir' } @systems) {
     $weir = Bench::start_weir(dir => "$tmp/weir", pg_port => $pg ? $pg->pgport : undef,
-        my_port => $my ? $my->port : undef, pool_size => $pool);
+        my_port => $my ? $my->port : undef, pool_size => $pool,
+        workers => $opt{weir_workers});
     say_("bench: weir pid $weir->{pid} on port $weir->{port}"
             . ($weir->{mysql_port} ? " (MySQL port $weir->{mysql_port})" : ''));
 }
