@@ -22,6 +22,7 @@
 #include "pooler/route.h"
 #include "pooler/server.h"
 #include "pooler/stats.h"
+#include "pooler/userlist.h"
 #include "pooler/worker.h"
 
 static void cancel_unregister(struct worker *w, struct client *c);
@@ -101,6 +102,52 @@ bool client_want_set(struct client *c, int id, const char *value)
     return param_set(c->want, id, value);
 }
 
+bool client_set_names(struct client *c, const char *user, const char *dbname)
+{
+    /* Copy first: the new names may be the old ones (COM_CHANGE_USER keeping its database). */
+    char *u = user ? strdup(user) : NULL;
+    char *d = dbname ? strdup(dbname) : NULL;
+    if ((user && !u) || (dbname && !d)) {
+        free(u);
+        free(d);
+        return false;
+    }
+    if (u) {
+        if (c->user_owned)
+            free((char *)c->user);
+        c->user = u;
+        c->user_owned = true;
+    }
+    if (d) {
+        if (c->dbname_owned)
+            free((char *)c->dbname);
+        c->dbname = d;
+        c->dbname_owned = true;
+    }
+    return true;
+}
+
+void client_share_names(struct client *c)
+{
+    /*
+     * Routes, replaced configurations and replaced auth files are kept until
+     * exit (route.c, lifecycle.c), so their strings outlive every client. The
+     * route is keyed by the client's user unless the database forces one.
+     */
+    const char *user =
+        c->route && !c->db->user ? c->route->key_user : userlist_name(weir.users, c->user);
+    if (c->user_owned && user && !strcmp(user, c->user)) {
+        free((char *)c->user);
+        c->user = user;
+        c->user_owned = false;
+    }
+    if (c->dbname_owned && c->db && !strcmp(c->db->name, c->dbname)) {
+        free((char *)c->dbname);
+        c->dbname = c->db->name;
+        c->dbname_owned = false;
+    }
+}
+
 void client_free(struct client *c)
 {
     if (c->route)
@@ -112,12 +159,10 @@ void client_free(struct client *c)
         free(c->want);
     }
     param_snap_unref(c->told);
-    free(c->user);
-    free(c->dbname);
-    if (c->backend_password) {
-        explicit_bzero(c->backend_password, strlen(c->backend_password));
-        free(c->backend_password);
-    }
+    if (c->user_owned)
+        free((char *)c->user);
+    if (c->dbname_owned)
+        free((char *)c->dbname);
     relay_my_forget(c);
     c->proto->free_state(c);
     free(c->my);
@@ -193,9 +238,20 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
 static bool client_follow_reload(struct client *c)
 {
     const struct db_entry *db = config_find_db(weir.cfg, c->db->name);
+    /* The password the old pool logs in with is the client's, unless its database forced a user. */
+    char *password = NULL;
+    if (!c->db->user) {
+        pthread_mutex_lock(&c->route->lock);
+        password = c->route->password ? strdup(c->route->password) : NULL;
+        pthread_mutex_unlock(&c->route->lock);
+    }
     struct route *r = db && db->backend == c->db->backend
-                          ? route_get(db, c->user, c->route->variant, c->backend_password)
+                          ? route_get(db, c->user, c->route->variant, password)
                           : NULL;
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
     if (!r) {
         client_fail(c, "3D000", "database \"%s\" is no longer served (configuration reloaded)",
                     c->db->name);

@@ -89,6 +89,17 @@ void client_hold_input(struct client *c);
  * allows (a login that needed a server, a message that needed no answer).
  */
 void client_start_relay(struct client *c);
+/*
+ * Sets the user and database names c gave (copies; either may be NULL to
+ * keep the current one). False when out of memory (the names are unchanged).
+ */
+bool client_set_names(struct client *c, const char *user, const char *dbname);
+/*
+ * c is logged in (c->db, and c->route unless it is a console client, are
+ * set): points its names at shared storage that lives until exit where
+ * there is some, and frees its copies.
+ */
+void client_share_names(struct client *c);
 /* Frees a client that is off every list and watcher. */
 void client_free(struct client *c);
 /* A random 32-bit number for keys and salts. */

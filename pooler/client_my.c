@@ -234,18 +234,20 @@ static void my_authenticated(struct client *c)
             client_close(c, "cannot write to client");
         return;
     }
+    const char *password = NULL; /* the route keeps a copy for its logins to the server */
     if (!c->db->user) {
         const char *secret = userlist_secret(weir.users, c->user);
         if (secret && secret[0] != '*' && strncmp(secret, "md5", 3) &&
             strncmp(secret, "SCRAM-SHA-256$", 14))
-            c->backend_password = strdup(secret);
+            password = secret;
     }
     uint64_t variant = (c->my->caps & MY_ROUTE_CAPS) | (uint64_t)c->my->charset << 48;
-    c->route = route_get(c->db, c->user, variant, c->backend_password);
+    c->route = route_get(c->db, c->user, variant, password);
     if (!c->route) {
         client_fail(c, "53200", "out of memory");
         return;
     }
+    client_share_names(c);
     struct param_set cached = {0};
     if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
         /* Transaction pooling, and a server of this pool logged in before: no need to wait. */
@@ -298,7 +300,7 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
     }
     c->my->caps = r.caps & my_offered_caps();
     c->my->charset = r.charset;
-    if (!(c->user = strdup(r.user)) || !(c->dbname = strdup(r.database ? r.database : ""))) {
+    if (!client_set_names(c, r.user, r.database ? r.database : "")) {
         client_fail(c, "53200", "out of memory");
         return;
     }
@@ -508,8 +510,10 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
         client_fail(c, "28000", "COM_CHANGE_USER through weir needs a client with plugin auth");
         return false;
     }
-    char *user = strdup(cu.user);
-    char *dbname = strdup(cu.database[0] ? cu.database : c->dbname);
+    log_client(c, LOG_LVL_INFO, "COM_CHANGE_USER to %s/%s",
+               cu.database[0] ? cu.database : c->dbname, cu.user);
+    /* Checked below, once the old login is undone: the names are copied before p goes. */
+    bool named = client_set_names(c, cu.user, cu.database[0] ? cu.database : c->dbname);
     uint16_t charset = cu.has_charset ? cu.charset : c->my->charset;
     my_consume(c, len); /* p is gone from here on */
     bool native = !cu.plugin || !strcmp(cu.plugin, MY_NATIVE_PLUGIN);
@@ -517,14 +521,11 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     size_t token_len = native && cu.auth_len <= sizeof(token) ? cu.auth_len : 0;
     memcpy(token, cu.auth, token_len);
     struct my_auth_state *as = calloc(1, sizeof(*as));
-    if (!user || !dbname || !as) {
-        free(user);
-        free(dbname);
+    if (!named || !as) {
         free(as);
         client_fail(c, "53200", "out of memory");
         return false;
     }
-    log_client(c, LOG_LVL_INFO, "COM_CHANGE_USER to %s/%s", dbname, user);
     struct server *s = c->server;
     if (s) {
         c->server = NULL;
@@ -534,15 +535,6 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     }
     c->pinned = false;
     relay_my_forget(c);
-    if (c->backend_password) {
-        explicit_bzero(c->backend_password, strlen(c->backend_password));
-        free(c->backend_password);
-        c->backend_password = NULL;
-    }
-    free(c->user);
-    free(c->dbname);
-    c->user = user;
-    c->dbname = dbname;
     c->my->charset = charset;
     if (c->route)
         route_client_leave(c->route);

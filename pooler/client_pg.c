@@ -114,8 +114,11 @@ static void pg_server_ready(struct client *c)
     client_start_relay(c);
 }
 
-/* Authentication succeeded: say so, then queue for a server. */
-static void client_authenticated(struct client *c)
+/*
+ * Authentication succeeded: say so, then queue for a server. password is
+ * the one the client typed (plain authentication) or NULL; it is only read.
+ */
+static void client_authenticated(struct client *c, const char *password)
 {
     struct auth_state *as = c->auth;
     if (as) {
@@ -127,16 +130,18 @@ static void client_authenticated(struct client *c)
         admin_login(c);
         return;
     }
-    if (!c->backend_password && !c->db->user) {
+    if (!password && !c->db->user) {
         const char *secret = userlist_secret(weir.users, c->user);
         if (secret && pg_secret_kind(secret) == PG_SECRET_PLAIN)
-            c->backend_password = strdup(secret);
+            password = secret;
     }
-    c->route = route_get(c->db, c->user, 0, c->backend_password);
+    /* The route keeps a copy of the password for its logins to the server. */
+    c->route = route_get(c->db, c->user, 0, password);
     if (!c->route) {
         client_fail(c, "53200", "out of memory");
         return;
     }
+    client_share_names(c);
     pg_out_auth(&c->out, 0, NULL, 0);
     if (client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to client");
@@ -168,7 +173,7 @@ static void client_start_auth(struct client *c)
 {
     enum auth_type at = weir.cfg->auth_type;
     if (at == AUTH_TRUST) {
-        client_authenticated(c);
+        client_authenticated(c, NULL);
         return;
     }
     struct auth_state *as = calloc(1, sizeof(*as));
@@ -257,11 +262,7 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
             auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
             return;
         }
-        if (!c->db->user && !(c->backend_password = strdup(pw))) {
-            client_fail(c, "53200", "out of memory");
-            return;
-        }
-        client_authenticated(c);
+        client_authenticated(c, pw);
         return;
     }
     case AM_MD5: {
@@ -284,7 +285,7 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
             auth_failed(c, "wrong password");
             return;
         }
-        client_authenticated(c);
+        client_authenticated(c, NULL);
         return;
     }
     case AM_SCRAM: {
@@ -323,7 +324,7 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
                 return;
             }
             pg_out_auth(&c->out, 12, out, out_len);
-            client_authenticated(c);
+            client_authenticated(c, NULL);
             return;
         }
         if (c->out.failed || client_flush_out(c) == WR_ERROR)
@@ -402,7 +403,7 @@ static void client_startup(struct client *c)
         client_fail(c, "08P01", "unexpected data after the startup packet");
         return;
     }
-    if (!(c->user = strdup(st.user)) || !(c->dbname = strdup(st.database))) {
+    if (!client_set_names(c, st.user, st.database)) {
         client_fail(c, "53200", "out of memory");
         return;
     }

@@ -105,15 +105,22 @@ struct client {
     struct client *cancel_next; /* hash chain in worker->cancel_tab */
     struct param_set *want;     /* settable parameters the client chose (NULL: none yet) */
     struct param_snap *told;    /* what it was told at login, for those it did not choose */
-    char *user;
-    char *dbname;
-    char *backend_password;      /* password for logging in to the server, or NULL */
+    /*
+     * The names the client logged in with. Until login they are its own
+     * copies (user_owned, dbname_owned); after it they point at storage that
+     * outlives every client (its route's key, its database entry, the auth
+     * file's entry: see client_share_names), so an idle client owns no string.
+     */
+    const char *user;
+    const char *dbname;
     void *auth;                  /* auth exchange state while in CL_AUTH */
     bool welcomed;               /* login completed (ReadyForQuery sent) */
     bool zombie;                 /* closed while a server was on its way to it */
     bool read_paused;            /* rio stopped for backpressure */
     bool counted;                /* counted in the global client total */
     bool pinned;                 /* MySQL: holds session state that cannot move: keeps its server */
+    bool user_owned;             /* user is a copy of its own, freed with it */
+    bool dbname_owned;           /* dbname is a copy of its own, freed with it */
     struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
     bool over_limit;             /* beyond max_client_conn: only the console may log in */
     uint8_t admin;               /* console client: ADMIN_* permission (admin.h), 0 = not one */

@@ -168,6 +168,16 @@ const char *userlist_secret(const struct userlist *ul, const char *user)
     return NULL;
 }
 
+const char *userlist_name(const struct userlist *ul, const char *user)
+{
+    if (!ul)
+        return NULL;
+    for (int i = 0; i < ul->n; i++)
+        if (!strcmp(ul->items[i].user, user))
+            return ul->items[i].user;
+    return NULL;
+}
+
 int userlist_count(const struct userlist *ul)
 {
     return ul ? ul->n : 0;

@@ -21,6 +21,8 @@ void userlist_free(struct userlist *ul);
 
 /* The secret stored for a user, or NULL when the user is not listed. */
 const char *userlist_secret(const struct userlist *ul, const char *user);
+/* The list's own copy of user's name (it lives as long as the list), or NULL when not listed. */
+const char *userlist_name(const struct userlist *ul, const char *user);
 int userlist_count(const struct userlist *ul);
 
 #endif
