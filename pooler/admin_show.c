@@ -487,11 +487,12 @@ void admin_rows_clients(struct worker *w, struct admin_result *r)
             continue;
         const char *db = c->admin ? c->dbname : c->db ? c->db->name : c->dbname;
         ev_tstamp wait = c->state == CL_WAITING ? now - c->wait_start : 0;
-        char laddr[64];
+        char addr[CLIENT_ADDR_TEXT], laddr[64];
         local_addr(c->fd, laddr, sizeof(laddr));
-        conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c), c->addr, laddr,
-                 c->connect_time, c->last_active ? c->last_active : c->connect_time, wait, 0, c,
-                 c->server, c->cancel_pid, client_param(c, PARAM_APPLICATION_NAME), c->id,
+        conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c),
+                 client_addr_text(c, addr), laddr, c->connect_time,
+                 c->last_active ? c->last_active : c->connect_time, wait, 0, c, c->server,
+                 c->cancel_pid, client_param(c, PARAM_APPLICATION_NAME), c->id,
                  c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id);
     }
 }

@@ -48,18 +48,17 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     c->state = CL_STARTUP;
     list_init(&c->wait_node);
     pg_out_init(&c->out);
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        port = ntohs(in->sin_port);
+        memcpy(c->addr.ip, &in->sin_addr, sizeof(in->sin_addr));
+        c->addr.port = ntohs(in->sin_port);
+        c->addr.family = AF_INET;
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        port = ntohs(in6->sin6_port);
+        memcpy(c->addr.ip, &in6->sin6_addr, sizeof(in6->sin6_addr));
+        c->addr.port = ntohs(in6->sin6_port);
+        c->addr.family = AF_INET6;
     }
-    snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
     c->connect_time = ev_now(w->loop);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -77,6 +76,15 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     if (weir.cfg->client_login_timeout > 0)
         c->deadline = ev_now(w->loop) + weir.cfg->client_login_timeout;
     return c;
+}
+
+const char *client_addr_text(const struct client *c, char out[CLIENT_ADDR_TEXT])
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (c->addr.family)
+        inet_ntop(c->addr.family, c->addr.ip, ip, sizeof(ip));
+    snprintf(out, CLIENT_ADDR_TEXT, "%s:%u", ip, (unsigned)c->addr.port);
+    return out;
 }
 
 int client_flush_out(struct client *c)

@@ -5,6 +5,8 @@
 #ifndef WEIR_CLIENT_H
 #define WEIR_CLIENT_H
 
+#include <netinet/in.h>
+
 #include "pooler/objects.h"
 
 struct msg;
@@ -145,9 +147,9 @@ void client_free_at_exit(struct client *c);
 /* Writes pending c->out bytes; WR_OK, WR_AGAIN (write watcher armed), WR_ERROR. */
 int client_flush_out(struct client *c) WR_MUST_CHECK;
 
-#define CLIENT_FMT "C-%llu %s/%s@%s"
-#define CLIENT_ARGS(c)                                                                             \
-    (unsigned long long)(c)->id, (c)->dbname ? (c)->dbname : "-", (c)->user ? (c)->user : "-",     \
-        (c)->addr
+/* Room for client_addr_text: an IPv6 address, ':' and a port. */
+#define CLIENT_ADDR_TEXT (INET6_ADDRSTRLEN + 7)
+/* Writes "ip:port" of c's peer to out and returns out. */
+const char *client_addr_text(const struct client *c, char out[CLIENT_ADDR_TEXT]);
 
 #endif

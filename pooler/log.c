@@ -422,13 +422,14 @@ void log_client(const struct client *c, enum log_level lvl, const char *fmt, ...
 {
     if (!log_enabled(lvl))
         return;
+    char addr[CLIENT_ADDR_TEXT];
     struct log_conn conn = {
         .kind = 'C',
         .id = (unsigned long long)c->id,
         .peer_id = c->server ? (unsigned long long)c->server->id : 0,
         .database = c->dbname,
         .user = c->user,
-        .addr = c->addr,
+        .addr = client_addr_text(c, addr),
         .app = client_param(c, PARAM_APPLICATION_NAME),
     };
     va_list ap;

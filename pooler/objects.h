@@ -56,6 +56,13 @@ struct client_my {
     struct my_stmt_meta cap; /* definitions being collected from a response */
 };
 
+/* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */
+struct peer_addr {
+    uint8_t ip[16]; /* IPv4: the first 4 bytes; network order */
+    uint16_t port;  /* host order */
+    uint8_t family; /* AF_INET, AF_INET6, or 0 when neither (shown as "?:0") */
+};
+
 struct worker;
 struct route;
 struct client;
@@ -126,7 +133,7 @@ struct client {
     uint8_t admin;               /* console client: ADMIN_* permission (admin.h), 0 = not one */
     struct admin_job *admin_job; /* console command running on the workers, or NULL */
     ev_tstamp connect_time;
-    char addr[64]; /* "ip:port" of the peer */
+    struct peer_addr addr;
 };
 
 enum server_state {
