@@ -87,10 +87,10 @@ bool admin_answer(struct client *c, struct admin_result *r)
         admin_res_error(r, "53200", "out of memory");
     }
     if (admin_is_my(c))
-        admin_write_my(&c->out, r, c->my->caps);
+        admin_write_my(client_out(c), r, c->my->caps);
     else
-        admin_write_pg(&c->out, r);
-    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
+        admin_write_pg(client_out(c), r);
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to console client");
         return false;
     }
@@ -112,18 +112,18 @@ void admin_login(struct client *c)
         my_out_ok(&o, c->my->seq, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
         client_my_queue(c, &o);
     } else {
-        pg_out_auth(&c->out, 0, NULL, 0);
+        pg_out_auth(client_out(c), 0, NULL, 0);
         /* A PostgreSQL-like version: drivers refuse servers older than 8.0. */
-        pg_out_param_status(&c->out, "server_version", "15.0 (weir " WEIR_VERSION ")");
-        pg_out_param_status(&c->out, "server_encoding", "UTF8");
-        pg_out_param_status(&c->out, "client_encoding", "UTF8");
-        pg_out_param_status(&c->out, "DateStyle", "ISO");
-        pg_out_param_status(&c->out, "TimeZone", "UTC");
-        pg_out_param_status(&c->out, "standard_conforming_strings", "on");
-        pg_out_param_status(&c->out, "integer_datetimes", "on");
+        pg_out_param_status(client_out(c), "server_version", "15.0 (weir " WEIR_VERSION ")");
+        pg_out_param_status(client_out(c), "server_encoding", "UTF8");
+        pg_out_param_status(client_out(c), "client_encoding", "UTF8");
+        pg_out_param_status(client_out(c), "DateStyle", "ISO");
+        pg_out_param_status(client_out(c), "TimeZone", "UTC");
+        pg_out_param_status(client_out(c), "standard_conforming_strings", "on");
+        pg_out_param_status(client_out(c), "integer_datetimes", "on");
         client_cancel_register(c->w, c);
-        pg_out_backend_key(&c->out, c->cancel_pid, c->cancel_key);
-        pg_out_ready(&c->out, 'I');
+        pg_out_backend_key(client_out(c), c->cancel_pid, c->cancel_key);
+        pg_out_ready(client_out(c), 'I');
     }
     c->state = CL_ADMIN;
     c->deadline = 0;
@@ -132,7 +132,7 @@ void admin_login(struct client *c)
     if (weir.cfg->log_connections)
         log_client(c, LOG_LVL_INFO, "console login (%s)",
                    c->admin == ADMIN_FULL ? "admin" : "stats");
-    if (c->out.failed || client_flush_out(c) == WR_ERROR)
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
         client_close(c, "cannot write to client");
 }
 
@@ -481,7 +481,7 @@ static void pg_input(struct client *c)
             return;
         case 'S': {
             c->in_remaining = 0; /* the error of an extended-protocol batch was sent */
-            pg_out_ready(&c->out, 'I');
+            pg_out_ready(client_out(c), 'I');
             if (client_flush_out(c) == WR_ERROR) {
                 client_close(c, "cannot write to console client");
                 return;
@@ -498,7 +498,7 @@ static void pg_input(struct client *c)
             /* One error per batch, then wait for its Sync (in_remaining marks it). */
             if (!c->in_remaining) {
                 c->in_remaining = 1;
-                pg_out_error(&c->out, "ERROR", "08P01",
+                pg_out_error(client_out(c), "ERROR", "08P01",
                              "the admin console supports only the simple query protocol");
                 if (client_flush_out(c) == WR_ERROR) {
                     client_close(c, "cannot write to console client");

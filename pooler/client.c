@@ -47,7 +47,6 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     c->id = weir_next_id();
     c->state = CL_STARTUP;
     list_init(&c->wait_node);
-    pg_out_init(&c->out);
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         memcpy(c->addr.ip, &in->sin_addr, sizeof(in->sin_addr));
@@ -87,15 +86,38 @@ const char *client_addr_text(const struct client *c, char out[CLIENT_ADDR_TEXT])
     return out;
 }
 
+struct pg_out *client_out(struct client *c)
+{
+    /* Per thread, never freed: every write to it is dropped since it starts failed. */
+    static _Thread_local struct pg_out sink = {.msg_start = SIZE_MAX, .failed = true};
+    if (!c->out) {
+        if (!(c->out = malloc(sizeof(*c->out)))) {
+            c->out_lost = true;
+            return &sink;
+        }
+        pg_out_init(&c->out->msg);
+        c->out->sent = 0;
+    }
+    return &c->out->msg;
+}
+
+static void client_out_free(struct client *c)
+{
+    if (c->out) {
+        pg_out_free(&c->out->msg);
+        free(c->out);
+        c->out = NULL;
+    }
+}
+
 int client_flush_out(struct client *c)
 {
-    if (c->out.len == 0)
+    if (!client_out_pending(c))
         return WR_OK;
-    int rc = relay_send_raw(c->fd, c->out.data, c->out.len, &c->out_sent);
+    int rc = relay_send_raw(c->fd, c->out->msg.data, c->out->msg.len, &c->out->sent);
     if (rc == WR_OK) {
         /* Nothing of weir's own is pending: an idle client keeps no buffer. */
-        pg_out_free(&c->out);
-        c->out_sent = 0;
+        client_out_free(c);
         ev_io_stop(c->w->loop, &c->wio);
     } else if (rc == WR_AGAIN) {
         ev_io_start(c->w->loop, &c->wio);
@@ -161,7 +183,7 @@ void client_free(struct client *c)
     if (c->route)
         route_client_leave(c->route);
     admin_client_gone(c);
-    pg_out_free(&c->out);
+    client_out_free(c);
     if (c->want) {
         param_clear_all(c->want);
         free(c->want);
@@ -232,7 +254,7 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
     if (c->fd != -1) {
         c->proto->error(c, sqlstate, msg);
         /* Best effort: the connection closes right after, so no waiting to drain. */
-        if (!c->out.failed && client_flush_out(c) == WR_AGAIN)
+        if (!client_out_failed(c) && client_flush_out(c) == WR_AGAIN)
             log_client(c, LOG_LVL_DEBUG, "error message not fully sent");
     }
     client_close(c, msg);
@@ -379,7 +401,7 @@ void client_free_at_exit(struct client *c)
     bool between = c->state == CL_WAITING || (c->state == CL_IDLE && c->proto == &client_pg_proto);
     if (c->fd != -1 && c->welcomed && between) {
         c->proto->error(c, "57P01", "weir is shutting down");
-        if (!c->out.failed && client_flush_out(c) == WR_AGAIN)
+        if (!client_out_failed(c) && client_flush_out(c) == WR_AGAIN)
             log_client(c, LOG_LVL_DEBUG, "shutdown message not fully sent");
     }
     client_disconnect(c);
@@ -500,7 +522,7 @@ void client_kill_reply(struct worker *w, const struct msg *m)
 void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct client *c = (struct client *)((char *)io - offsetof(struct client, wio));
-    if (c->out.len) {
+    if (client_out_pending(c)) {
         int rc = client_flush_out(c);
         if (rc == WR_ERROR) {
             client_close(c, "cannot write to client");
@@ -545,7 +567,7 @@ void client_hold_input(struct client *c)
 void client_start_relay(struct client *c)
 {
     c->state = CL_ACTIVE;
-    if (c->out.failed) {
+    if (client_out_failed(c)) {
         client_fail(c, "53200", "out of memory");
         return;
     }

@@ -14,7 +14,7 @@ struct msg;
 /* What differs between the PostgreSQL and the MySQL client session. */
 struct client_proto {
     const char *name;
-    /* Appends a fatal error for (PostgreSQL-style) sqlstate and msg to c->out. */
+    /* Appends a fatal error for (PostgreSQL-style) sqlstate and msg to client_out(c). */
     void (*error)(struct client *c, const char *sqlstate, const char *msg);
     /* The server is attached and prepared: finish login if needed, start relaying. */
     void (*server_ready)(struct client *c);
@@ -51,7 +51,7 @@ static inline const char *client_param(const struct client *c, int id)
 bool client_want_set(struct client *c, int id, const char *value);
 
 struct my_out;
-/* MySQL: appends o's packets to c's output and frees o (out of memory: c->out.failed). */
+/* MySQL: appends o's packets to c's output and frees o (out of memory: client_out_failed). */
 void client_my_queue(struct client *c, struct my_out *o);
 /* MySQL: the same, then sends; false when c was closed because that failed. */
 bool client_my_reply(struct client *c, struct my_out *o);
@@ -144,7 +144,23 @@ void client_kill_reply(struct worker *w, const struct msg *m);
 void client_sweep(struct worker *w, ev_tstamp now);
 /* Frees a client at shutdown (no route bookkeeping). */
 void client_free_at_exit(struct client *c);
-/* Writes pending c->out bytes; WR_OK, WR_AGAIN (write watcher armed), WR_ERROR. */
+/*
+ * weir's own output to c, to append messages to; allocated on first use and
+ * freed once sent (client_flush_out), so an idle client holds none. When out
+ * of memory, a sink that drops everything and says failed (client_out_failed).
+ */
+struct pg_out *client_out(struct client *c);
+/* Was some of weir's output to c lost (out of memory, a message too big)? */
+static inline bool client_out_failed(const struct client *c)
+{
+    return c->out_lost || (c->out && c->out->msg.failed);
+}
+/* Has weir bytes of its own waiting to go to c? */
+static inline bool client_out_pending(const struct client *c)
+{
+    return c->out && c->out->msg.len;
+}
+/* Writes pending client_out bytes; WR_OK, WR_AGAIN (write watcher armed), WR_ERROR. */
 int client_flush_out(struct client *c) WR_MUST_CHECK;
 
 /* Room for client_addr_text: an IPv6 address, ':' and a port. */

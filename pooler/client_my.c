@@ -68,16 +68,17 @@ static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 
 void client_my_queue(struct client *c, struct my_out *o)
 {
-    pg_out_bytes(&c->out, o->data, o->len);
+    struct pg_out *out = client_out(c);
+    pg_out_bytes(out, o->data, o->len);
     if (o->failed)
-        c->out.failed = true;
+        out->failed = true;
     my_out_free(o);
 }
 
 bool client_my_reply(struct client *c, struct my_out *o)
 {
     client_my_queue(c, o);
-    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to client");
         return false;
     }
@@ -188,7 +189,7 @@ void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, sockl
     my_out_handshake(&o, &hello);
     client_my_queue(c, &o);
     c->my->seq = 1;
-    if (c->out.failed || client_flush_out(c) == WR_ERROR) {
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to client");
         return;
     }
@@ -230,7 +231,7 @@ static void my_authenticated(struct client *c)
         my_welcome(c);
         c->state = CL_IDLE;
         c->deadline = 0;
-        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
             client_close(c, "cannot write to client");
         return;
     }
@@ -255,7 +256,7 @@ static void my_authenticated(struct client *c)
         my_welcome(c);
         c->state = CL_IDLE;
         c->deadline = 0;
-        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
             client_close(c, "cannot write to client");
         return;
     }
@@ -279,7 +280,7 @@ static void my_auth_switch(struct client *c)
     as->switched = true;
     c->my->seq++; /* the sequence id of the client's answer */
     c->state = CL_AUTH;
-    if (c->out.failed || client_flush_out(c) == WR_ERROR)
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
         client_close(c, "cannot write to client");
 }
 

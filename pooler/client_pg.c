@@ -88,16 +88,16 @@ static void client_welcome(struct client *c, const struct param_set *server)
         const char *v =
             i < PARAM_NSETTABLE && c->want && c->want->v[i] ? c->want->v[i] : server->v[i];
         if (v)
-            pg_out_param_status(&c->out, param_name(i), v);
+            pg_out_param_status(client_out(c), param_name(i), v);
     }
     /*
      * What the client was told is what it keeps on every server it gets
      * later: a snapshot the pool's clients share while the values agree.
      */
     if (!(c->told = route_told(c->route, server)))
-        c->out.failed = true;
-    pg_out_backend_key(&c->out, c->cancel_pid, c->cancel_key);
-    pg_out_ready(&c->out, 'I');
+        client_out(c)->failed = true;
+    pg_out_backend_key(client_out(c), c->cancel_pid, c->cancel_key);
+    pg_out_ready(client_out(c), 'I');
     c->welcomed = true;
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
@@ -142,7 +142,7 @@ static void client_authenticated(struct client *c, const char *password)
         return;
     }
     client_share_names(c);
-    pg_out_auth(&c->out, 0, NULL, 0);
+    pg_out_auth(client_out(c), 0, NULL, 0);
     if (client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to client");
         return;
@@ -155,7 +155,7 @@ static void client_authenticated(struct client *c, const char *password)
         param_clear_all(&cached);
         c->state = CL_IDLE;
         c->deadline = 0;
-        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
             client_close(c, "cannot write to client");
         return;
     }
@@ -186,12 +186,12 @@ static void client_start_auth(struct client *c)
     enum pg_secret_kind kind = as->secret ? pg_secret_kind(as->secret) : PG_SECRET_PLAIN;
     if (at == AUTH_PLAIN) {
         as->method = AM_PLAIN;
-        pg_out_auth(&c->out, 3, NULL, 0);
+        pg_out_auth(client_out(c), 3, NULL, 0);
     } else if (at == AUTH_MD5 && kind != PG_SECRET_SCRAM) {
         as->method = AM_MD5;
         uint32_t salt = client_random32();
         memcpy(as->salt, &salt, 4);
-        pg_out_auth(&c->out, 5, as->salt, 4);
+        pg_out_auth(client_out(c), 5, as->salt, 4);
     } else {
         /* scram-sha-256, or md5 asked with only a SCRAM verifier known (as PgBouncer does). */
         if (kind == PG_SECRET_MD5) {
@@ -202,10 +202,10 @@ static void client_start_auth(struct client *c)
         }
         as->method = AM_SCRAM;
         static const char mechs[] = SCRAM_MECHANISM "\0";
-        pg_out_auth(&c->out, 10, mechs, sizeof(mechs));
+        pg_out_auth(client_out(c), 10, mechs, sizeof(mechs));
     }
     c->state = CL_AUTH;
-    if (c->out.failed || client_flush_out(c) == WR_ERROR)
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
         client_close(c, "cannot write to client");
 }
 
@@ -312,7 +312,7 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
             }
             explicit_bzero(&ss, sizeof(ss));
             as->scram_started = true;
-            pg_out_auth(&c->out, 11, out, out_len);
+            pg_out_auth(client_out(c), 11, out, out_len);
         } else {
             int rc = scram_server_final(&as->scram, body, len, out, sizeof(out), &out_len);
             if (rc == WR_ERROR) {
@@ -323,11 +323,11 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
                 auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
                 return;
             }
-            pg_out_auth(&c->out, 12, out, out_len);
+            pg_out_auth(client_out(c), 12, out, out_len);
             client_authenticated(c, NULL);
             return;
         }
-        if (c->out.failed || client_flush_out(c) == WR_ERROR)
+        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
             client_close(c, "cannot write to client");
         return;
     }
@@ -383,7 +383,7 @@ static void client_startup(struct client *c)
         }
         b->recv = 0;
         static const uint8_t no = 'N';
-        pg_out_bytes(&c->out, &no, 1);
+        pg_out_bytes(client_out(c), &no, 1);
         if (client_flush_out(c) == WR_ERROR)
             client_close(c, "cannot write to client");
         return;
@@ -492,7 +492,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 static void pg_error(struct client *c, const char *sqlstate, const char *msg)
 {
-    pg_out_error(&c->out, "FATAL", sqlstate, "%s", msg);
+    pg_out_error(client_out(c), "FATAL", sqlstate, "%s", msg);
 }
 
 static void pg_free_state(struct client *c)

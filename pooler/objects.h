@@ -63,6 +63,12 @@ struct peer_addr {
     uint8_t family; /* AF_INET, AF_INET6, or 0 when neither (shown as "?:0") */
 };
 
+/* Bytes weir itself says to a client, allocated only while there are some (client_out). */
+struct client_out {
+    struct pg_out msg;
+    size_t sent; /* bytes of msg already written */
+};
+
 struct worker;
 struct route;
 struct client;
@@ -99,13 +105,12 @@ struct client {
     int fd;
     ev_io rio;
     ev_io wio;
-    struct iobuf *in;      /* client -> server bytes */
-    uint32_t in_remaining; /* body bytes of the current message still to pass */
-    struct pg_out out;     /* bytes weir itself says to the client */
-    size_t out_sent;
-    ev_tstamp deadline;    /* login or wait deadline, 0 = none */
-    ev_tstamp last_active; /* last bytes from the client, or last ReadyForQuery to it */
-    ev_tstamp wait_start;  /* when it joined the wait queue [route lock] */
+    struct iobuf *in;       /* client -> server bytes */
+    uint32_t in_remaining;  /* body bytes of the current message still to pass */
+    struct client_out *out; /* weir's own bytes to the client, NULL when none are pending */
+    ev_tstamp deadline;     /* login or wait deadline, 0 = none */
+    ev_tstamp last_active;  /* last bytes from the client, or last ReadyForQuery to it */
+    ev_tstamp wait_start;   /* when it joined the wait queue [route lock] */
     uint64_t id;
     uint32_t cancel_pid; /* the BackendKeyData weir gave this client */
     uint32_t cancel_key;
@@ -126,6 +131,7 @@ struct client {
     bool read_paused;            /* rio stopped for backpressure */
     bool counted;                /* counted in the global client total */
     bool pinned;                 /* MySQL: holds session state that cannot move: keeps its server */
+    bool out_lost;               /* client_out could not allocate: output was dropped */
     bool user_owned;             /* user is a copy of its own, freed with it */
     bool dbname_owned;           /* dbname is a copy of its own, freed with it */
     struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */

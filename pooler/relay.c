@@ -314,7 +314,7 @@ static void server_to_client(struct server *s)
     struct client *c = s->client;
     for (;;) {
         struct iobuf *b = s->in;
-        if (c->out.len) {
+        if (client_out_pending(c)) {
             /* weir's own bytes (login, inserted packets) go first; client_flush_out resumes us. */
             pause_server_read(s);
             return;

@@ -29,7 +29,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
 /*
  * The MySQL server scan stopped after a column count whose definitions the
  * server left out (s->my.insert_pending) and everything before it reached
- * the client: appends the kept definitions to c->out and scans on. WR_OK,
+ * the client: appends the kept definitions to client_out(c) and scans on. WR_OK,
  * or WR_ERROR when s (and with it c) was closed.
  */
 int relay_my_insert(struct server *s, struct client *c) WR_MUST_CHECK;

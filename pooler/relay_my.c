@@ -415,13 +415,14 @@ int relay_my_insert(struct server *s, struct client *c)
         server_close(s, "the prepared statement was closed while its result came");
         return WR_ERROR;
     }
-    size_t at = c->out.len;
-    pg_out_bytes(&c->out, m->defs, m->len);
-    if (c->out.failed) {
+    struct pg_out *out = client_out(c);
+    size_t at = out->len;
+    pg_out_bytes(out, m->defs, m->len);
+    if (out->failed) {
         client_fail(c, "53200", "out of memory");
         return WR_ERROR;
     }
-    uint8_t *q = c->out.data + at;
+    uint8_t *q = out->data + at;
     for (uint16_t i = 0; i < m->ncols; i++) {
         q[3] = (uint8_t)(t->insert_seq + 1 + i);
         q += 4 + my_get24(q);
