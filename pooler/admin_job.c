@@ -67,7 +67,7 @@ void admin_job_start(struct client *c, struct admin_job *job)
 {
     c->admin_job = job;
     if (!c->read_paused) {
-        ev_io_stop(c->w->loop, &c->rio);
+        client_watch(c, EV_READ, false);
         c->read_paused = true;
     }
     job->pending = weir.nworkers;
@@ -202,7 +202,7 @@ static void resume_reading(struct client *c)
 {
     c->admin_job = NULL;
     if (c->read_paused && c->fd != -1) {
-        ev_io_start(c->w->loop, &c->rio);
+        client_watch(c, EV_READ, true);
         c->read_paused = false;
     }
 }

@@ -27,10 +27,10 @@
 
 static void cancel_unregister(struct worker *w, struct client *c);
 
+static void client_io_cb(struct ev_loop *loop, ev_io *io, int revents);
+
 struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
-                          const struct client_proto *proto,
-                          void (*read_cb)(struct ev_loop *, ev_io *, int),
-                          void (*write_cb)(struct ev_loop *, ev_io *, int))
+                          const struct client_proto *proto)
 {
     struct client *c = calloc(1, sizeof(*c));
     if (c && proto == &client_my_proto && !(c->my = calloc(1, sizeof(*c->my)))) {
@@ -61,8 +61,7 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     c->connect_time = ev_now(w->loop);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ev_io_init(&c->rio, read_cb, fd, EV_READ);
-    ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+    ev_io_init(&c->io, client_io_cb, fd, 0);
     list_add_tail(&w->clients, &c->wnode);
     c->counted = true;
     int n = atomic_fetch_add(&weir.nclients, 1) + 1;
@@ -75,6 +74,18 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     if (weir.cfg->client_login_timeout > 0)
         c->deadline = ev_now(w->loop) + weir.cfg->client_login_timeout;
     return c;
+}
+
+void client_watch(struct client *c, int event, bool on)
+{
+    int now = ev_is_active(&c->io) ? c->io.events & (EV_READ | EV_WRITE) : 0;
+    int want = on ? now | event : now & ~event;
+    if (want == now)
+        return;
+    ev_io_stop(c->w->loop, &c->io);
+    ev_io_modify(&c->io, want);
+    if (want)
+        ev_io_start(c->w->loop, &c->io);
 }
 
 const char *client_addr_text(const struct client *c, char out[CLIENT_ADDR_TEXT])
@@ -118,9 +129,9 @@ int client_flush_out(struct client *c)
     if (rc == WR_OK) {
         /* Nothing of weir's own is pending: an idle client keeps no buffer. */
         client_out_free(c);
-        ev_io_stop(c->w->loop, &c->wio);
+        client_watch(c, EV_WRITE, false);
     } else if (rc == WR_AGAIN) {
-        ev_io_start(c->w->loop, &c->wio);
+        client_watch(c, EV_WRITE, true);
     }
     return rc;
 }
@@ -203,8 +214,7 @@ void client_free(struct client *c)
 static void client_disconnect(struct client *c)
 {
     struct worker *w = c->w;
-    ev_io_stop(w->loop, &c->rio);
-    ev_io_stop(w->loop, &c->wio);
+    ev_io_stop(w->loop, &c->io);
     if (c->fd != -1)
         close(c->fd);
     c->fd = -1;
@@ -322,7 +332,7 @@ void client_server_released(struct client *c)
     c->server = NULL;
     c->state = CL_IDLE;
     if (c->read_paused) {
-        ev_io_start(c->w->loop, &c->rio);
+        client_watch(c, EV_READ, true);
         c->read_paused = false;
     }
 }
@@ -519,9 +529,19 @@ void client_kill_reply(struct worker *w, const struct msg *m)
     c->proto->kill_done(c, m->key, m->arg);
 }
 
-void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+/*
+ * The client's socket is writable or readable. One event is handled per
+ * call, since handling it may free c; epoll reports the other again.
+ */
+static void client_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-    struct client *c = (struct client *)((char *)io - offsetof(struct client, wio));
+    struct client *c = (struct client *)((char *)io - offsetof(struct client, io));
+    (void)loop;
+    if (!(revents & EV_WRITE)) {
+        c->proto->readable(c);
+        return;
+    }
+    /* Drained: weir's own bytes first, then the relay. */
     if (client_out_pending(c)) {
         int rc = client_flush_out(c);
         if (rc == WR_ERROR) {
@@ -534,7 +554,7 @@ void client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
     if (c->state == CL_ACTIVE)
         relay_client_writable(c);
     else
-        ev_io_stop(loop, io);
+        client_watch(c, EV_WRITE, false);
 }
 
 bool client_read_input(struct client *c)
@@ -559,7 +579,7 @@ bool client_read_input(struct client *c)
 void client_hold_input(struct client *c)
 {
     if (buf_space(c->in) == 0 && !c->read_paused) {
-        ev_io_stop(c->w->loop, &c->rio);
+        client_watch(c, EV_READ, false);
         c->read_paused = true;
     }
 }

@@ -18,6 +18,8 @@ struct client_proto {
     void (*error)(struct client *c, const char *sqlstate, const char *msg);
     /* The server is attached and prepared: finish login if needed, start relaying. */
     void (*server_ready)(struct client *c);
+    /* The client's socket is readable (its watcher saw EV_READ). */
+    void (*readable)(struct client *c);
     /* Frees protocol-private state (authentication). */
     void (*free_state)(struct client *c);
     /*
@@ -63,21 +65,23 @@ extern const struct client_proto client_my_proto;
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen);
 void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen);
 /*
- * The common part of accepting: a client in CL_STARTUP with its watchers set
+ * The common part of accepting: a client in CL_STARTUP with its watcher set
  * up (not started), counted and registered. NULL when it was refused (the
  * error is sent and the socket closed) or out of memory.
  */
 struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
-                          const struct client_proto *proto,
-                          void (*read_cb)(struct ev_loop *, ev_io *, int),
-                          void (*write_cb)(struct ev_loop *, ev_io *, int));
+                          const struct client_proto *proto);
+/*
+ * Starts (on) or stops waiting for event (EV_READ or EV_WRITE) on c's
+ * socket. One watcher waits for both; libev is told only when the set of
+ * events changes, as it was when each had a watcher of its own.
+ */
+void client_watch(struct client *c, int event, bool on);
 /* Server s is attached and prepared: finish login if needed and start relaying. */
 static inline void client_server_ready(struct client *c)
 {
     c->proto->server_ready(c);
 }
-/* The client's socket drained: weir's own bytes first, then the relay. */
-void client_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 /*
  * Reads what a client not yet relaying sent into c->in. Returns true when
  * new bytes are there; false when nothing came or the client was closed.

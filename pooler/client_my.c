@@ -64,7 +64,7 @@ struct my_auth_state {
     bool switched; /* an AuthSwitchRequest was sent */
 };
 
-static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void my_readable(struct client *c);
 
 void client_my_queue(struct client *c, struct my_out *o)
 {
@@ -152,6 +152,7 @@ const struct client_proto client_my_proto = {
     .name = "mysql",
     .error = my_error,
     .server_ready = my_server_ready,
+    .readable = my_readable,
     .free_state = my_free_state,
     .own_command = my_own_command,
     .kill_done = my_kill_done,
@@ -159,7 +160,7 @@ const struct client_proto client_my_proto = {
 
 void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
-    struct client *c = client_new(w, fd, sa, &client_my_proto, my_read_cb, client_write_cb);
+    struct client *c = client_new(w, fd, sa, &client_my_proto);
     if (!c)
         return;
     struct my_auth_state *as = calloc(1, sizeof(*as));
@@ -193,7 +194,7 @@ void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, sockl
         client_close(c, "cannot write to client");
         return;
     }
-    ev_io_start(w->loop, &c->rio);
+    client_watch(c, EV_READ, true);
 }
 
 /* Checks a mysql_native_password token against the auth file. */
@@ -666,9 +667,8 @@ static void my_idle_input(struct client *c)
     }
 }
 
-static void my_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+static void my_readable(struct client *c)
 {
-    struct client *c = (struct client *)((char *)io - offsetof(struct client, rio));
     if (c->state == CL_ACTIVE) {
         relay_client_readable(c);
         return;

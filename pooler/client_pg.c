@@ -43,7 +43,7 @@ struct auth_state {
     struct scram_server scram;
 };
 
-static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void client_readable(struct client *c);
 
 /* ---- cancel key table (per worker) ---- */
 
@@ -71,9 +71,9 @@ static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
 
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
-    struct client *c = client_new(w, fd, sa, &client_pg_proto, client_read_cb, client_write_cb);
+    struct client *c = client_new(w, fd, sa, &client_pg_proto);
     if (c)
-        ev_io_start(w->loop, &c->rio);
+        client_watch(c, EV_READ, true);
 }
 
 /* ---- login ---- */
@@ -455,9 +455,8 @@ static void client_auth_input(struct client *c)
     buf_put(&w->bufs, b);
 }
 
-static void client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+static void client_readable(struct client *c)
 {
-    struct client *c = (struct client *)((char *)io - offsetof(struct client, rio));
     if (c->state == CL_ACTIVE) {
         relay_client_readable(c);
         return;
@@ -509,5 +508,6 @@ const struct client_proto client_pg_proto = {
     .name = "postgres",
     .error = pg_error,
     .server_ready = pg_server_ready,
+    .readable = client_readable,
     .free_state = pg_free_state,
 };

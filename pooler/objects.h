@@ -103,8 +103,7 @@ struct client {
     const struct db_entry *db;
     enum client_state state;
     int fd;
-    ev_io rio;
-    ev_io wio;
+    ev_io io; /* EV_READ unless paused, plus EV_WRITE while its socket is full (client_watch) */
     struct iobuf *in;       /* client -> server bytes */
     uint32_t in_remaining;  /* body bytes of the current message still to pass */
     struct client_out *out; /* weir's own bytes to the client, NULL when none are pending */
@@ -128,7 +127,7 @@ struct client {
     void *auth;                  /* auth exchange state while in CL_AUTH */
     bool welcomed;               /* login completed (ReadyForQuery sent) */
     bool zombie;                 /* closed while a server was on its way to it */
-    bool read_paused;            /* rio stopped for backpressure */
+    bool read_paused;            /* not reading: backpressure, a full buffer, a console job */
     bool counted;                /* counted in the global client total */
     bool pinned;                 /* MySQL: holds session state that cannot move: keeps its server */
     bool out_lost;               /* client_out could not allocate: output was dropped */

@@ -136,7 +136,7 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
 static void pause_client_read(struct client *c)
 {
     if (!c->read_paused) {
-        ev_io_stop(c->w->loop, &c->rio);
+        client_watch(c, EV_READ, false);
         c->read_paused = true;
     }
 }
@@ -144,7 +144,7 @@ static void pause_client_read(struct client *c)
 static void resume_client_read(struct client *c)
 {
     if (c->read_paused) {
-        ev_io_start(c->w->loop, &c->rio);
+        client_watch(c, EV_READ, true);
         c->read_paused = false;
     }
 }
@@ -323,7 +323,7 @@ static void server_to_client(struct server *s)
             int rc = relay_send(c->fd, b);
             if (rc == WR_AGAIN) {
                 pause_server_read(s);
-                ev_io_start(c->w->loop, &c->wio);
+                client_watch(c, EV_WRITE, true);
                 return;
             }
             if (rc == WR_ERROR) {
@@ -409,7 +409,7 @@ void relay_server_readable(struct server *s)
 
 void relay_client_writable(struct client *c)
 {
-    ev_io_stop(c->w->loop, &c->wio);
+    client_watch(c, EV_WRITE, false);
     struct server *s = c->server;
     if (!s || s->state != SV_ACTIVE)
         return;
