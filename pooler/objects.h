@@ -92,30 +92,28 @@ enum client_state {
     CL_ADMIN,   /* logged in to the admin console (admin.c): commands, no server */
 };
 
+/*
+ * One client connection. Ordered by size so it packs without holes: an idle
+ * PostgreSQL client that chose no parameters holds this struct and nothing
+ * else of weir's own (libev keeps a small record per fd).
+ */
 struct client {
     struct list wnode;     /* on worker->clients */
     struct list wait_node; /* on route->waiters [route lock] */
-    enum wait_state wait;  /* [route lock] */
     struct worker *w;
     const struct client_proto *proto;
     struct route *route;
     struct server *server;
     const struct db_entry *db;
-    enum client_state state;
-    int fd;
     ev_io io; /* EV_READ unless paused, plus EV_WRITE while its socket is full (client_watch) */
-    struct iobuf *in;       /* client -> server bytes */
-    uint32_t in_remaining;  /* body bytes of the current message still to pass */
-    struct client_out *out; /* weir's own bytes to the client, NULL when none are pending */
-    ev_tstamp deadline;     /* login or wait deadline, 0 = none */
-    ev_tstamp last_active;  /* last bytes from the client, or last ReadyForQuery to it */
-    ev_tstamp wait_start;   /* when it joined the wait queue [route lock] */
-    uint64_t id;
-    uint32_t cancel_pid; /* the BackendKeyData weir gave this client */
-    uint32_t cancel_key;
-    struct client *cancel_next; /* hash chain in worker->cancel_tab */
-    struct param_set *want;     /* settable parameters the client chose (NULL: none yet) */
-    struct param_snap *told;    /* what it was told at login, for those it did not choose */
+    struct iobuf *in;            /* client -> server bytes */
+    struct client_out *out;      /* weir's own bytes to the client, NULL when none are pending */
+    struct param_set *want;      /* settable parameters the client chose (NULL: none yet) */
+    struct param_snap *told;     /* what it was told at login, for those it did not choose */
+    struct client *cancel_next;  /* hash chain in worker->cancel_tab */
+    struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
+    void *auth;                  /* auth exchange state while in CL_AUTH */
+    struct admin_job *admin_job; /* console command running on the workers, or NULL */
     /*
      * The names the client logged in with. Until login they are its own
      * copies (user_owned, dbname_owned); after it they point at storage that
@@ -124,21 +122,28 @@ struct client {
      */
     const char *user;
     const char *dbname;
-    void *auth;                  /* auth exchange state while in CL_AUTH */
-    bool welcomed;               /* login completed (ReadyForQuery sent) */
-    bool zombie;                 /* closed while a server was on its way to it */
-    bool read_paused;            /* not reading: backpressure, a full buffer, a console job */
-    bool counted;                /* counted in the global client total */
-    bool pinned;                 /* MySQL: holds session state that cannot move: keeps its server */
-    bool out_lost;               /* client_out could not allocate: output was dropped */
-    bool user_owned;             /* user is a copy of its own, freed with it */
-    bool dbname_owned;           /* dbname is a copy of its own, freed with it */
-    struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
-    bool over_limit;             /* beyond max_client_conn: only the console may log in */
-    uint8_t admin;               /* console client: ADMIN_* permission (admin.h), 0 = not one */
-    struct admin_job *admin_job; /* console command running on the workers, or NULL */
+    uint64_t id;
+    ev_tstamp deadline;    /* login or wait deadline, 0 = none */
+    ev_tstamp last_active; /* last bytes from the client, or last ReadyForQuery to it */
+    ev_tstamp wait_start;  /* when it joined the wait queue [route lock] */
     ev_tstamp connect_time;
+    int fd;
+    uint32_t in_remaining; /* body bytes of the current message still to pass */
+    uint32_t cancel_pid;   /* the BackendKeyData weir gave this client */
+    uint32_t cancel_key;
+    enum client_state state;
+    enum wait_state wait; /* [route lock]; kept apart from the bit-fields below, which are not */
     struct peer_addr addr;
+    uint8_t admin;         /* console client: ADMIN_* permission (admin.h), 0 = not one */
+    bool welcomed : 1;     /* login completed (ReadyForQuery sent) */
+    bool zombie : 1;       /* closed while a server was on its way to it */
+    bool read_paused : 1;  /* not reading: backpressure, a full buffer, a console job */
+    bool counted : 1;      /* counted in the global client total */
+    bool pinned : 1;       /* MySQL: holds session state that cannot move: keeps its server */
+    bool out_lost : 1;     /* client_out could not allocate: output was dropped */
+    bool user_owned : 1;   /* user is a copy of its own, freed with it */
+    bool dbname_owned : 1; /* dbname is a copy of its own, freed with it */
+    bool over_limit : 1;   /* beyond max_client_conn: only the console may log in */
 };
 
 enum server_state {
