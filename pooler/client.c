@@ -32,9 +32,9 @@ static void client_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
                           const struct client_proto *proto)
 {
-    struct client *c = calloc(1, sizeof(*c));
+    struct client *c = slab_alloc(&w->client_slab, sizeof(*c));
     if (c && proto == &client_my_proto && !(c->my = calloc(1, sizeof(*c->my)))) {
-        free(c);
+        slab_free(&w->client_slab, c);
         c = NULL;
     }
     if (!c) {
@@ -207,7 +207,7 @@ void client_free(struct client *c)
     relay_my_forget(c);
     c->proto->free_state(c);
     free(c->my);
-    free(c);
+    slab_free(&c->w->client_slab, c);
 }
 
 /* Releases everything but the struct itself (a zombie keeps only that). */

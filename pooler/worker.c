@@ -156,6 +156,7 @@ int workers_init(char *err, size_t errlen)
         ev_timer_start(w->loop, &w->sweep);
         /* The sweep alone must not keep a loop alive, nor must the async watcher. */
         buf_pool_init(&w->bufs);
+        slab_init(&w->client_slab);
         list_init(&w->clients);
         list_init(&w->servers);
         list_init(&w->scrapes);
@@ -218,6 +219,7 @@ void workers_stop(void)
     for (int i = 0; i < weir.nworkers; i++) {
         struct worker *w = &weir.workers[i];
         buf_pool_destroy(&w->bufs);
+        slab_destroy(&w->client_slab);
         ev_async_stop(w->loop, &w->wake);
         ev_timer_stop(w->loop, &w->sweep);
         ev_loop_destroy(w->loop);

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "pooler/objects.h"
+#include "pooler/slab.h"
 #include "pooler/userlist.h"
 
 #define CANCEL_BUCKETS 4096
@@ -58,9 +59,10 @@ struct worker {
     struct msg *inbox_head;
     struct msg *inbox_tail;
     struct buf_pool bufs;
-    struct list clients; /* every client of this worker */
-    struct list servers; /* every server this worker owns */
-    struct list scrapes; /* open /metrics connections (metrics.c) */
+    struct slab client_slab; /* struct client objects of this worker (client.c) */
+    struct list clients;     /* every client of this worker */
+    struct list servers;     /* every server this worker owns */
+    struct list scrapes;     /* open /metrics connections (metrics.c) */
     struct listener *listeners;
     int nlisteners;
     uint32_t client_seq;
