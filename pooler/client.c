@@ -60,8 +60,7 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     }
     snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, port);
     c->connect_time = ev_now(w->loop);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY comes from the listening socket (listener.c). */
     ev_io_init(&c->rio, read_cb, fd, EV_READ);
     ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
     list_add_tail(&w->clients, &c->wnode);
@@ -323,11 +322,21 @@ void client_free_at_exit(struct client *c)
     client_free(c);
 }
 
+/*
+ * Drawn from a per-thread block of getrandom() output, so a login (salt and
+ * cancel key) costs no syscall of its own; every value is used once.
+ */
 uint32_t client_random32(void)
 {
-    uint32_t v = 0;
-    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-        v = (uint32_t)arc4random();
+    static _Thread_local uint32_t pool[64];
+    static _Thread_local unsigned left;
+    if (left == 0) {
+        if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+            arc4random_buf(pool, sizeof(pool));
+        left = 64;
+    }
+    uint32_t v = pool[--left];
+    pool[left] = 0;
     return v;
 }
 

@@ -99,7 +99,7 @@ sub sockstat {
 # $pid until perf_count_stop. Returns undef if perf cannot attach.
 sub perf_count_start {
     my ($pid, $out, @events) = @_;
-    @events = ('raw_syscalls:sys_enter', 'task-clock') unless @events;
+    @events = ('raw_syscalls:sys_enter', 'task-clock', 'context-switches') unless @events;
     my $p = fork // bench_die("fork: $!");
     if ($p == 0) {
         open STDIN, '<', '/dev/null';

@@ -117,7 +117,7 @@ if (grep { $_ eq 'weir' } @systems) {
 my @rows;    # one hash per run
 my @csv_cols = qw(bench test mode clients system rep seconds login_ms transactions tps qps
     lat_avg_ms lat_p99_ms pooler_cpu_s stat_cpu_us_per_txn task_clock_s cpu_us_per_txn syscalls
-    syscalls_per_txn note);
+    syscalls_per_txn cswitch_per_txn note);
 
 sub sysbench_argv {
     my ($port, $threads) = @_;
@@ -177,6 +177,10 @@ sub measure {
             $r->{syscalls_per_txn} = $r->{transactions}
                 ? sprintf('%.2f', $r->{syscalls} / $r->{transactions}) : '';
         }
+        # each switch is a thread going to sleep (mostly in epoll_wait) or being preempted
+        if (defined $c->{'context-switches'} && $r->{transactions}) {
+            $r->{cswitch_per_txn} = sprintf('%.2f', $c->{'context-switches'} / $r->{transactions});
+        }
     }
     return $r;
 }
@@ -214,6 +218,7 @@ sub pgbench_run {
     printf "%s tps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{lat_avg_ms}, $row{lat_p99_ms},
         defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
             . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
+            . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
         : '';
     return \%row;
 }
@@ -305,6 +310,7 @@ sub sysbench_run {
     printf "%s tps, %s qps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{qps}, $row{lat_avg_ms},
         $row{lat_p99_ms}, defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
             . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
+            . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
         : '';
     return \%row;
 }
@@ -491,11 +497,13 @@ sub write_results {
         . "tps = transactions per second; latencies in ms (avg / p99); CPU = the pooler "
         . "process's CPU time per transaction in µs (perf task-clock, all threads; "
         . "results.csv also has the /proc/<pid>/stat utime+stime figure); sys = the pooler's "
-        . "syscalls per transaction. Both include the logins of the run's clients. "
+        . "syscalls per transaction; cs = the pooler's context switches per transaction (its "
+        . "threads going to sleep, or being preempted). All include the logins of the run's "
+        . "clients. "
         . "d = direct, b = PgBouncer, w = weir.\n\n"
         . "| bench | test | mode | clients | tps d | tps b | tps w | w/b | w/d | avg d/b/w | "
-        . "p99 d/b/w | CPU µs b/w | sys b/w | notes |\n"
-        . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|\n";
+        . "p99 d/b/w | CPU µs b/w | sys b/w | cs b/w | notes |\n"
+        . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|\n";
     my %plot;
     for my $k (@keys) {
         my ($bench, $test, $mode, $clients) = split /\0/, $k;
@@ -504,7 +512,9 @@ sub write_results {
         for my $s (qw(direct pgbouncer weir)) {
             my @rs = @{ $agg{$k}{$s} // [] };
             push @notes, "$s $_->{note}" for grep { $_->{note} } @rs;
-            for my $f (qw(tps lat_avg_ms lat_p99_ms cpu_us_per_txn syscalls_per_txn)) {
+            for my $f (qw(tps lat_avg_ms lat_p99_ms cpu_us_per_txn syscalls_per_txn
+                cswitch_per_txn))
+            {
                 $m{$s}{$f} = median(map { $_->{$f} } @rs);
             }
         }
@@ -515,6 +525,7 @@ sub write_results {
             join(' / ', map { fmt($m{$_}{lat_p99_ms}, '%.2f') } qw(direct pgbouncer weir)),
             join(' / ', map { fmt($m{$_}{cpu_us_per_txn}, '%.1f') } qw(pgbouncer weir)),
             join(' / ', map { fmt($m{$_}{syscalls_per_txn}, '%.2f') } qw(pgbouncer weir)),
+            join(' / ', map { fmt($m{$_}{cswitch_per_txn}, '%.2f') } qw(pgbouncer weir)),
             join('; ', @notes)) . " |\n";
         $plot{"$bench-$test-$mode"}{$clients} = { map { $_ => $m{$_}{tps} } keys %m };
     }
