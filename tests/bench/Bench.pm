@@ -21,7 +21,7 @@ BEGIN {
 }
 use WeirTest;
 
-our @EXPORT = qw(say_ bench_die proc_cpu proc_rss sockstat results_dir env_list env_num
+our @EXPORT = qw(say_ bench_die proc_cpu machine_busy proc_rss sockstat results_dir env_list env_num
     perf_count_start perf_count_stop);
 
 our $ROOT = $WeirTest::ROOT;
@@ -65,6 +65,15 @@ sub proc_cpu {
     $s =~ s/^.*\)\s+//s;
     my @f = split /\s+/, $s;
     return ($f[11] + $f[12]) / $CLK_TCK;    # fields 14 and 15 of stat
+}
+
+# machine_busy() -> CPU seconds the whole machine spent busy so far (all CPUs; /proc/stat's
+# user, nice, system, irq, softirq and steal), to show what a transaction costs end to end.
+sub machine_busy {
+    my ($cpu) = WeirTest::slurp('/proc/stat') =~ /^cpu\s+(.*)$/m;
+    my @f = split /\s+/, $cpu // '';
+    bench_die('no cpu line in /proc/stat') unless @f >= 8;
+    return ($f[0] + $f[1] + $f[2] + $f[5] + $f[6] + $f[7]) / $CLK_TCK;
 }
 
 # proc_rss($pid) -> VmRSS in bytes.

@@ -117,7 +117,7 @@ if (grep { $_ eq 'weir' } @systems) {
 my @rows;    # one hash per run
 my @csv_cols = qw(bench test mode clients system rep seconds login_ms transactions tps qps
     lat_avg_ms lat_p99_ms pooler_cpu_s stat_cpu_us_per_txn task_clock_s cpu_us_per_txn syscalls
-    syscalls_per_txn cswitch_per_txn note);
+    syscalls_per_txn cswitch_per_txn machine_us_per_txn note);
 
 sub sysbench_argv {
     my ($port, $threads) = @_;
@@ -157,7 +157,11 @@ sub measure {
         $perf = perf_count_start($p->pid, $perf_out) if $opt{syscalls};
         $cpu0 = Bench::proc_cpu($p->pid);
     }
+    my $busy0 = Bench::machine_busy();
     my $r = $run->();
+    my $busy = Bench::machine_busy() - $busy0;
+    $r->{machine_us_per_txn} = sprintf('%.1f', $busy * 1e6 / $r->{transactions})
+        if $r->{transactions};
     if ($p) {
         my $cpu = Bench::proc_cpu($p->pid) - $cpu0;
         my $c = perf_count_stop($perf, $perf_out);
@@ -215,7 +219,8 @@ sub pgbench_run {
         print "no transaction within ${t}s (logins too slow); again with more time\n";
     }
     %row = (%row, %$r);
-    printf "%s tps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{lat_avg_ms}, $row{lat_p99_ms},
+    printf "%s tps, avg %s ms, p99 %s ms, machine %s us/txn%s\n", $row{tps}, $row{lat_avg_ms},
+        $row{lat_p99_ms}, $row{machine_us_per_txn} // '-',
         defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
             . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
             . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
@@ -307,8 +312,8 @@ sub sysbench_run {
             ($errs ? (note => "$errs ignored errors") : ()) };
     });
     %row = (%row, %$r);
-    printf "%s tps, %s qps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{qps}, $row{lat_avg_ms},
-        $row{lat_p99_ms}, defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
+    printf "%s tps, %s qps, avg %s ms, p99 %s ms, machine %s us/txn%s\n", $row{tps}, $row{qps},
+        $row{lat_avg_ms}, $row{lat_p99_ms}, $row{machine_us_per_txn} // '-', defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
             . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
             . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
         : '';
@@ -499,11 +504,12 @@ sub write_results {
         . "results.csv also has the /proc/<pid>/stat utime+stime figure); sys = the pooler's "
         . "syscalls per transaction; cs = the pooler's context switches per transaction (its "
         . "threads going to sleep, or being preempted). All include the logins of the run's "
-        . "clients. "
+        . "clients. machine = CPU time the whole machine spent per transaction (client, "
+        . "database, pooler and kernel; /proc/stat, 100 Hz ticks). "
         . "d = direct, b = PgBouncer, w = weir.\n\n"
         . "| bench | test | mode | clients | tps d | tps b | tps w | w/b | w/d | avg d/b/w | "
-        . "p99 d/b/w | CPU µs b/w | sys b/w | cs b/w | notes |\n"
-        . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|\n";
+        . "p99 d/b/w | CPU µs b/w | sys b/w | cs b/w | machine µs d/b/w | notes |\n"
+        . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|\n";
     my %plot;
     for my $k (@keys) {
         my ($bench, $test, $mode, $clients) = split /\0/, $k;
@@ -513,7 +519,7 @@ sub write_results {
             my @rs = @{ $agg{$k}{$s} // [] };
             push @notes, "$s $_->{note}" for grep { $_->{note} } @rs;
             for my $f (qw(tps lat_avg_ms lat_p99_ms cpu_us_per_txn syscalls_per_txn
-                cswitch_per_txn))
+                cswitch_per_txn machine_us_per_txn))
             {
                 $m{$s}{$f} = median(map { $_->{$f} } @rs);
             }
@@ -526,6 +532,8 @@ sub write_results {
             join(' / ', map { fmt($m{$_}{cpu_us_per_txn}, '%.1f') } qw(pgbouncer weir)),
             join(' / ', map { fmt($m{$_}{syscalls_per_txn}, '%.2f') } qw(pgbouncer weir)),
             join(' / ', map { fmt($m{$_}{cswitch_per_txn}, '%.2f') } qw(pgbouncer weir)),
+            join(' / ', map { fmt($m{$_}{machine_us_per_txn}, '%.0f') }
+                qw(direct pgbouncer weir)),
             join('; ', @notes)) . " |\n";
         $plot{"$bench-$test-$mode"}{$clients} = { map { $_ => $m{$_}{tps} } keys %m };
     }
