@@ -172,6 +172,8 @@ sub _spawn {
     push @POOLERS, $p;
 }
 
+# pg_host / my_host: where the pooler finds the servers (default 127.0.0.1; a path is a unix
+# socket: PostgreSQL's socket directory, MariaDB's socket file).
 # start_weir(dir => , name => , pg_port => , my_port => , pool_size => , listen_addr => ,
 #   port => , mysql_port => , workers => , extra => {k => v}) -> Bench::Pooler
 # Transaction pooling, md5 client auth against a plain-text auth file, no connection logging.
@@ -182,9 +184,10 @@ sub start_weir {
     my $port = $o{port} // WeirTest::free_port();
     _spew("$dir/userlist.txt", qq{"app" "apppass"\n});
     my $conf = "[databases]\n";
-    $conf .= "testdb = host=127.0.0.1 port=$o{pg_port} dbname=testdb\n" if $o{pg_port};
-    $conf .= "shop = backend=mysql host=127.0.0.1 port=$o{my_port} dbname=shop\n"
-        if $o{my_port};
+    $conf .= "testdb = host=" . ($o{pg_host} // '127.0.0.1') . " port=$o{pg_port} dbname=testdb\n"
+        if $o{pg_port};
+    $conf .= "shop = backend=mysql host=" . ($o{my_host} // '127.0.0.1')
+        . " port=$o{my_port} dbname=shop\n" if $o{my_port};
     my %k = (
         listen_addr => $o{listen_addr} // '127.0.0.1',
         listen_port => $port,
@@ -221,7 +224,8 @@ sub start_weir {
     return $p;
 }
 
-# start_pgbouncer(dir =>, pg_port =>, pool_size =>, listen_addr =>, port =>) -> Bench::Pooler
+# start_pgbouncer(dir =>, pg_port =>, pg_host =>, pool_size =>, listen_addr =>, port =>)
+#   -> Bench::Pooler
 # Debian's PgBouncer with the same settings as start_weir. As root it runs as 'postgres'
 # (PgBouncer refuses to run as root).
 sub start_pgbouncer {
@@ -250,7 +254,8 @@ sub start_pgbouncer {
         stats_period => 60,
         %{ $o{extra} // {} },
     );
-    my $conf = "[databases]\ntestdb = host=127.0.0.1 port=$o{pg_port} dbname=testdb\n\n"
+    my $conf = "[databases]\ntestdb = host=" . ($o{pg_host} // '127.0.0.1')
+        . " port=$o{pg_port} dbname=testdb\n\n"
         . "[pgbouncer]\n" . join('', map { "$_ = $k{$_}\n" } sort keys %k);
     _spew("$dir/pgbouncer.ini", $conf);
     my $p = bless { kind => 'pgbouncer', name => $o{name} // 'pgbouncer', dir => $dir,

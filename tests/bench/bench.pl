@@ -35,11 +35,12 @@ my %opt = (
     connect_clients => env_num('WEIR_BENCH_CONNECT_CLIENTS', 20),
     pg_max_conn => env_num('WEIR_BENCH_PG_MAX_CONNECTIONS', 1100),
     weir_workers => env_num('WEIR_BENCH_WEIR_WORKERS', 0),
+    backend => env_num('WEIR_BENCH_BACKEND', 'tcp'),
 );
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
     'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
-    'help')
+    'backend=s', 'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
@@ -47,7 +48,7 @@ if ($opt{help}) {
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
         . "[--systems direct,pgbouncer,weir]\n"
         . "       [--scripts select,tpcb] [--modes simple,extended] [--pool-size N] "
-        . "[--scale N] [--no-syscalls] [--weir-workers N]\n";
+        . "[--scale N] [--no-syscalls] [--weir-workers N] [--backend tcp|unix]\n";
     exit 0;
 }
 my $secs = $opt{seconds} // ($opt{quick} ? 3 : 15);
@@ -99,15 +100,20 @@ if ($need_my) {
         timeout => 600);
     bench_die("sysbench prepare failed ($rc): $e$o") if $rc;
 }
+bench_die("--backend is tcp or unix") unless $opt{backend} =~ /^(tcp|unix)$/;
+# unix: the poolers reach the servers over their unix sockets (clients still use TCP)
+my $unix = $opt{backend} eq 'unix';
 my $tmp = ($pg // $my)->tmp;
 if ($need_pg && grep { $_ eq 'pgbouncer' } @systems) {
     $pgb = Bench::start_pgbouncer(dir => "$tmp/pgbouncer", pg_port => $pg->pgport,
+        ($unix ? (pg_host => $pg->{sockdir}) : ()),
         pool_size => $pool);
     say_("bench: PgBouncer pid $pgb->{pid} on port $pgb->{port}");
 }
 if (grep { $_ eq 'weir' } @systems) {
     $weir = Bench::start_weir(dir => "$tmp/weir", pg_port => $pg ? $pg->pgport : undef,
         my_port => $my ? $my->port : undef, pool_size => $pool,
+        ($unix && $pg ? (pg_host => $pg->{sockdir}) : ()), ($unix && $my ? (my_host => $my->sock) : ()),
         workers => $opt{weir_workers});
     say_("bench: weir pid $weir->{pid} on port $weir->{port}"
             . ($weir->{mysql_port} ? " (MySQL port $weir->{mysql_port})" : ''));
@@ -496,7 +502,9 @@ sub write_results {
         push @{ $agg{$k}{ $r->{system} } }, $r;
     }
     my $md = "# weir benchmark\n\n$secs s per run, $opt{repeat} run(s) per system and "
-        . "configuration (medians shown), pool size $pool"
+        . "configuration (medians shown), pool size $pool, weir workers "
+        . ($opt{weir_workers} || 'one per CPU') . ", poolers reach the servers over "
+        . ($opt{backend} eq 'unix' ? 'unix sockets' : 'TCP') . " (clients always use TCP)"
         . ($need_pg ? ", pgbench scale $scale" : '')
         . ($need_my ? ", sysbench $sb_tables tables x $sb_size rows" : '') . ". Machine: " . (`nproc` =~ s/\s+//r) . " CPUs.\n\n"
         . "tps = transactions per second; latencies in ms (avg / p99); CPU = the pooler "
