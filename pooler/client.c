@@ -59,8 +59,7 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
         c->addr.family = AF_INET6;
     }
     c->connect_time = ev_now(w->loop);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY comes from the listening socket (listener.c). */
     ev_io_init(&c->io, client_io_cb, fd, 0);
     list_add_tail(&w->clients, &c->wnode);
     c->counted = true;
@@ -419,11 +418,21 @@ void client_free_at_exit(struct client *c)
     client_free(c);
 }
 
+/*
+ * Drawn from a per-thread block of getrandom() output, so a login (salt and
+ * cancel key) costs no syscall of its own; every value is used once.
+ */
 uint32_t client_random32(void)
 {
-    uint32_t v = 0;
-    if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-        v = (uint32_t)arc4random();
+    static _Thread_local uint32_t pool[64];
+    static _Thread_local unsigned left;
+    if (left == 0) {
+        if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+            arc4random_buf(pool, sizeof(pool));
+        left = 64;
+    }
+    uint32_t v = pool[--left];
+    pool[left] = 0;
     return v;
 }
 

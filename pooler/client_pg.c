@@ -143,20 +143,23 @@ static void client_authenticated(struct client *c, const char *password)
     }
     client_share_names(c);
     pg_out_auth(client_out(c), 0, NULL, 0);
-    if (client_flush_out(c) == WR_ERROR) {
-        client_close(c, "cannot write to client");
-        return;
-    }
     client_cancel_register(c->w, c);
     struct param_set cached = {0};
     if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
-        /* Transaction pooling: log in on the parameters the last server reported. */
+        /*
+         * Transaction pooling: log in on the parameters the last server
+         * reported; AuthenticationOk and the welcome leave in one write.
+         */
         client_welcome(c, &cached);
         param_clear_all(&cached);
         c->state = CL_IDLE;
         c->deadline = 0;
         if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
             client_close(c, "cannot write to client");
+        return;
+    }
+    if (client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
         return;
     }
     client_request_server(c, false);

@@ -21,7 +21,7 @@ BEGIN {
 }
 use WeirTest;
 
-our @EXPORT = qw(say_ bench_die proc_cpu proc_rss sockstat results_dir env_list env_num
+our @EXPORT = qw(say_ bench_die proc_cpu machine_busy proc_rss sockstat results_dir env_list env_num
     perf_count_start perf_count_stop);
 
 our $ROOT = $WeirTest::ROOT;
@@ -67,6 +67,15 @@ sub proc_cpu {
     return ($f[11] + $f[12]) / $CLK_TCK;    # fields 14 and 15 of stat
 }
 
+# machine_busy() -> CPU seconds the whole machine spent busy so far (all CPUs; /proc/stat's
+# user, nice, system, irq, softirq and steal), to show what a transaction costs end to end.
+sub machine_busy {
+    my ($cpu) = WeirTest::slurp('/proc/stat') =~ /^cpu\s+(.*)$/m;
+    my @f = split /\s+/, $cpu // '';
+    bench_die('no cpu line in /proc/stat') unless @f >= 8;
+    return ($f[0] + $f[1] + $f[2] + $f[5] + $f[6] + $f[7]) / $CLK_TCK;
+}
+
 # proc_rss($pid) -> VmRSS in bytes.
 sub proc_rss {
     my ($pid) = @_;
@@ -99,7 +108,7 @@ sub sockstat {
 # $pid until perf_count_stop. Returns undef if perf cannot attach.
 sub perf_count_start {
     my ($pid, $out, @events) = @_;
-    @events = ('raw_syscalls:sys_enter', 'task-clock') unless @events;
+    @events = ('raw_syscalls:sys_enter', 'task-clock', 'context-switches') unless @events;
     my $p = fork // bench_die("fork: $!");
     if ($p == 0) {
         open STDIN, '<', '/dev/null';
@@ -163,6 +172,8 @@ sub _spawn {
     push @POOLERS, $p;
 }
 
+# pg_host / my_host: where the pooler finds the servers (default 127.0.0.1; a path is a unix
+# socket: PostgreSQL's socket directory, MariaDB's socket file).
 # start_weir(dir => , name => , pg_port => , my_port => , pool_size => , listen_addr => ,
 #   port => , mysql_port => , workers => , extra => {k => v}) -> Bench::Pooler
 # Transaction pooling, md5 client auth against a plain-text auth file, no connection logging.
@@ -173,9 +184,10 @@ sub start_weir {
     my $port = $o{port} // WeirTest::free_port();
     _spew("$dir/userlist.txt", qq{"app" "apppass"\n});
     my $conf = "[databases]\n";
-    $conf .= "testdb = host=127.0.0.1 port=$o{pg_port} dbname=testdb\n" if $o{pg_port};
-    $conf .= "shop = backend=mysql host=127.0.0.1 port=$o{my_port} dbname=shop\n"
-        if $o{my_port};
+    $conf .= "testdb = host=" . ($o{pg_host} // '127.0.0.1') . " port=$o{pg_port} dbname=testdb\n"
+        if $o{pg_port};
+    $conf .= "shop = backend=mysql host=" . ($o{my_host} // '127.0.0.1')
+        . " port=$o{my_port} dbname=shop\n" if $o{my_port};
     my %k = (
         listen_addr => $o{listen_addr} // '127.0.0.1',
         listen_port => $port,
@@ -212,7 +224,8 @@ sub start_weir {
     return $p;
 }
 
-# start_pgbouncer(dir =>, pg_port =>, pool_size =>, listen_addr =>, port =>) -> Bench::Pooler
+# start_pgbouncer(dir =>, pg_port =>, pg_host =>, pool_size =>, listen_addr =>, port =>)
+#   -> Bench::Pooler
 # Debian's PgBouncer with the same settings as start_weir. As root it runs as 'postgres'
 # (PgBouncer refuses to run as root).
 sub start_pgbouncer {
@@ -241,7 +254,8 @@ sub start_pgbouncer {
         stats_period => 60,
         %{ $o{extra} // {} },
     );
-    my $conf = "[databases]\ntestdb = host=127.0.0.1 port=$o{pg_port} dbname=testdb\n\n"
+    my $conf = "[databases]\ntestdb = host=" . ($o{pg_host} // '127.0.0.1')
+        . " port=$o{pg_port} dbname=testdb\n\n"
         . "[pgbouncer]\n" . join('', map { "$_ = $k{$_}\n" } sort keys %k);
     _spew("$dir/pgbouncer.ini", $conf);
     my $p = bless { kind => 'pgbouncer', name => $o{name} // 'pgbouncer', dir => $dir,

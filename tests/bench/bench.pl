@@ -35,11 +35,12 @@ my %opt = (
     connect_clients => env_num('WEIR_BENCH_CONNECT_CLIENTS', 20),
     pg_max_conn => env_num('WEIR_BENCH_PG_MAX_CONNECTIONS', 1100),
     weir_workers => env_num('WEIR_BENCH_WEIR_WORKERS', 0),
+    backend => env_num('WEIR_BENCH_BACKEND', 'tcp'),
 );
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
     'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
-    'help')
+    'backend=s', 'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
@@ -47,7 +48,7 @@ if ($opt{help}) {
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
         . "[--systems direct,pgbouncer,weir]\n"
         . "       [--scripts select,tpcb] [--modes simple,extended] [--pool-size N] "
-        . "[--scale N] [--no-syscalls] [--weir-workers N]\n";
+        . "[--scale N] [--no-syscalls] [--weir-workers N] [--backend tcp|unix]\n";
     exit 0;
 }
 my $secs = $opt{seconds} // ($opt{quick} ? 3 : 15);
@@ -99,15 +100,20 @@ if ($need_my) {
         timeout => 600);
     bench_die("sysbench prepare failed ($rc): $e$o") if $rc;
 }
+bench_die("--backend is tcp or unix") unless $opt{backend} =~ /^(tcp|unix)$/;
+# unix: the poolers reach the servers over their unix sockets (clients still use TCP)
+my $unix = $opt{backend} eq 'unix';
 my $tmp = ($pg // $my)->tmp;
 if ($need_pg && grep { $_ eq 'pgbouncer' } @systems) {
     $pgb = Bench::start_pgbouncer(dir => "$tmp/pgbouncer", pg_port => $pg->pgport,
+        ($unix ? (pg_host => $pg->{sockdir}) : ()),
         pool_size => $pool);
     say_("bench: PgBouncer pid $pgb->{pid} on port $pgb->{port}");
 }
 if (grep { $_ eq 'weir' } @systems) {
     $weir = Bench::start_weir(dir => "$tmp/weir", pg_port => $pg ? $pg->pgport : undef,
         my_port => $my ? $my->port : undef, pool_size => $pool,
+        ($unix && $pg ? (pg_host => $pg->{sockdir}) : ()), ($unix && $my ? (my_host => $my->sock) : ()),
         workers => $opt{weir_workers});
     say_("bench: weir pid $weir->{pid} on port $weir->{port}"
             . ($weir->{mysql_port} ? " (MySQL port $weir->{mysql_port})" : ''));
@@ -117,7 +123,7 @@ if (grep { $_ eq 'weir' } @systems) {
 my @rows;    # one hash per run
 my @csv_cols = qw(bench test mode clients system rep seconds login_ms transactions tps qps
     lat_avg_ms lat_p99_ms pooler_cpu_s stat_cpu_us_per_txn task_clock_s cpu_us_per_txn syscalls
-    syscalls_per_txn note);
+    syscalls_per_txn cswitch_per_txn machine_us_per_txn note);
 
 sub sysbench_argv {
     my ($port, $threads) = @_;
@@ -157,7 +163,11 @@ sub measure {
         $perf = perf_count_start($p->pid, $perf_out) if $opt{syscalls};
         $cpu0 = Bench::proc_cpu($p->pid);
     }
+    my $busy0 = Bench::machine_busy();
     my $r = $run->();
+    my $busy = Bench::machine_busy() - $busy0;
+    $r->{machine_us_per_txn} = sprintf('%.1f', $busy * 1e6 / $r->{transactions})
+        if $r->{transactions};
     if ($p) {
         my $cpu = Bench::proc_cpu($p->pid) - $cpu0;
         my $c = perf_count_stop($perf, $perf_out);
@@ -176,6 +186,10 @@ sub measure {
             $r->{syscalls} = $c->{'raw_syscalls:sys_enter'};
             $r->{syscalls_per_txn} = $r->{transactions}
                 ? sprintf('%.2f', $r->{syscalls} / $r->{transactions}) : '';
+        }
+        # each switch is a thread going to sleep (mostly in epoll_wait) or being preempted
+        if (defined $c->{'context-switches'} && $r->{transactions}) {
+            $r->{cswitch_per_txn} = sprintf('%.2f', $c->{'context-switches'} / $r->{transactions});
         }
     }
     return $r;
@@ -211,9 +225,11 @@ sub pgbench_run {
         print "no transaction within ${t}s (logins too slow); again with more time\n";
     }
     %row = (%row, %$r);
-    printf "%s tps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{lat_avg_ms}, $row{lat_p99_ms},
+    printf "%s tps, avg %s ms, p99 %s ms, machine %s us/txn%s\n", $row{tps}, $row{lat_avg_ms},
+        $row{lat_p99_ms}, $row{machine_us_per_txn} // '-',
         defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
             . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
+            . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
         : '';
     return \%row;
 }
@@ -302,9 +318,10 @@ sub sysbench_run {
             ($errs ? (note => "$errs ignored errors") : ()) };
     });
     %row = (%row, %$r);
-    printf "%s tps, %s qps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{qps}, $row{lat_avg_ms},
-        $row{lat_p99_ms}, defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
+    printf "%s tps, %s qps, avg %s ms, p99 %s ms, machine %s us/txn%s\n", $row{tps}, $row{qps},
+        $row{lat_avg_ms}, $row{lat_p99_ms}, $row{machine_us_per_txn} // '-', defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
             . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
+            . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
         : '';
     return \%row;
 }
@@ -485,17 +502,22 @@ sub write_results {
         push @{ $agg{$k}{ $r->{system} } }, $r;
     }
     my $md = "# weir benchmark\n\n$secs s per run, $opt{repeat} run(s) per system and "
-        . "configuration (medians shown), pool size $pool"
+        . "configuration (medians shown), pool size $pool, weir workers "
+        . ($opt{weir_workers} || 'one per CPU') . ", poolers reach the servers over "
+        . ($opt{backend} eq 'unix' ? 'unix sockets' : 'TCP') . " (clients always use TCP)"
         . ($need_pg ? ", pgbench scale $scale" : '')
         . ($need_my ? ", sysbench $sb_tables tables x $sb_size rows" : '') . ". Machine: " . (`nproc` =~ s/\s+//r) . " CPUs.\n\n"
         . "tps = transactions per second; latencies in ms (avg / p99); CPU = the pooler "
         . "process's CPU time per transaction in µs (perf task-clock, all threads; "
         . "results.csv also has the /proc/<pid>/stat utime+stime figure); sys = the pooler's "
-        . "syscalls per transaction. Both include the logins of the run's clients. "
+        . "syscalls per transaction; cs = the pooler's context switches per transaction (its "
+        . "threads going to sleep, or being preempted). All include the logins of the run's "
+        . "clients. machine = CPU time the whole machine spent per transaction (client, "
+        . "database, pooler and kernel; /proc/stat, 100 Hz ticks). "
         . "d = direct, b = PgBouncer, w = weir.\n\n"
         . "| bench | test | mode | clients | tps d | tps b | tps w | w/b | w/d | avg d/b/w | "
-        . "p99 d/b/w | CPU µs b/w | sys b/w | notes |\n"
-        . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|\n";
+        . "p99 d/b/w | CPU µs b/w | sys b/w | cs b/w | machine µs d/b/w | notes |\n"
+        . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|\n";
     my %plot;
     for my $k (@keys) {
         my ($bench, $test, $mode, $clients) = split /\0/, $k;
@@ -504,7 +526,9 @@ sub write_results {
         for my $s (qw(direct pgbouncer weir)) {
             my @rs = @{ $agg{$k}{$s} // [] };
             push @notes, "$s $_->{note}" for grep { $_->{note} } @rs;
-            for my $f (qw(tps lat_avg_ms lat_p99_ms cpu_us_per_txn syscalls_per_txn)) {
+            for my $f (qw(tps lat_avg_ms lat_p99_ms cpu_us_per_txn syscalls_per_txn
+                cswitch_per_txn machine_us_per_txn))
+            {
                 $m{$s}{$f} = median(map { $_->{$f} } @rs);
             }
         }
@@ -515,6 +539,9 @@ sub write_results {
             join(' / ', map { fmt($m{$_}{lat_p99_ms}, '%.2f') } qw(direct pgbouncer weir)),
             join(' / ', map { fmt($m{$_}{cpu_us_per_txn}, '%.1f') } qw(pgbouncer weir)),
             join(' / ', map { fmt($m{$_}{syscalls_per_txn}, '%.2f') } qw(pgbouncer weir)),
+            join(' / ', map { fmt($m{$_}{cswitch_per_txn}, '%.2f') } qw(pgbouncer weir)),
+            join(' / ', map { fmt($m{$_}{machine_us_per_txn}, '%.0f') }
+                qw(direct pgbouncer weir)),
             join('; ', @notes)) . " |\n";
         $plot{"$bench-$test-$mode"}{$clients} = { map { $_ => $m{$_}{tps} } keys %m };
     }
