@@ -2,7 +2,8 @@
  * objects.h -- the daemon's objects and the lists they are herded between.
  *
  * Ownership: every client and every server connection belongs to exactly one
- * worker (its loop, its buffers). A server moves to another worker only
+ * worker (its loop, its buffers; a client's struct comes from that worker's
+ * slab, slab.h, and goes back to it). A server moves to another worker only
  * through that worker's inbox (see worker.h). Fields marked [route lock] are
  * read and written only under the owning route's mutex, by any worker; all
  * other fields belong to the owning worker's thread.
