@@ -66,4 +66,14 @@ static inline struct list *list_pop(struct list *head)
     return n;
 }
 
+/* Removes and returns the last node, or NULL when empty. */
+static inline struct list *list_pop_tail(struct list *head)
+{
+    struct list *n = head->prev;
+    if (n == head)
+        return NULL;
+    list_del(n);
+    return n;
+}
+
 #endif

@@ -1,4 +1,7 @@
-/* route.c -- global pools per (database, user): FIFO waiters, per-worker idle lists, limits. */
+/*
+ * route.c -- global pools per (database, user): FIFO waiters, per-worker LIFO
+ * idle lists, limits.
+ */
 #include "pooler/route.h"
 
 #include <stdio.h>
@@ -312,7 +315,12 @@ static void balance(struct route *r, struct worker *w, struct route_step *st)
         return; /* safe shutdown: clients wait while servers are released */
     struct list *idle = &r->idle[w->id];
     while (r->nwaiting > 0 && !list_empty(idle)) {
-        struct server *s = list_entry(list_pop(idle), struct server, idle_node);
+        /*
+         * The server that went idle last (LIFO, like PgBouncer's default): the
+         * busiest servers stay hot in the server's caches, and under light
+         * load the others stay idle long enough for server_idle_timeout.
+         */
+        struct server *s = list_entry(list_pop_tail(idle), struct server, idle_node);
         r->idle_count[w->id]--;
         r->nidle--;
         s->assign_client = pop_waiter_for(r, w);
