@@ -196,9 +196,10 @@ static void test_fifo(void)
     step_is(&st, NULL, NULL, 0, 0, "c8: wake worker 0");
     route_dispatch(r, w0, &st);
     struct server *first = st.assigned ? st.assigned->assign_next : NULL;
-    ok(st.assigned == s2 && first == s1 && s1->assign_client == c7 && s2->assign_client == c8 &&
-           !s1->assign_next,
-       "one dispatch assigns both: oldest idle server to oldest waiter");
+    /* Idle servers are reused last in, first out: s2 went idle last. */
+    ok(st.assigned == s1 && first == s2 && s2->assign_client == c7 && s1->assign_client == c8 &&
+           !s2->assign_next,
+       "one dispatch assigns both: latest idle server to oldest waiter");
     ok(st.nconnect == 0 && st.wake_worker == -1, "nothing else to do");
     counts(r, 2, 0, 0, 0, "after the double dispatch");
 }
