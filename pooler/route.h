@@ -4,7 +4,8 @@
  * max_db_connections, max_user_connections).
  *
  * A route holds a FIFO of waiting clients (from any worker) and, per worker,
- * a list of idle servers owned by that worker. Each step below runs on one
+ * a list of idle servers owned by that worker, reused last in, first out (the
+ * server that went idle last is the warmest). Each step below runs on one
  * worker under the route's mutex and returns what that worker must do after
  * unlocking (struct route_step): servers to hand to clients (possibly on
  * other workers), logins to start, a worker to wake, clients to fail. Only
