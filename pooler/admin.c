@@ -112,18 +112,19 @@ void admin_login(struct client *c)
         my_out_ok(&o, c->my->seq, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
         client_my_queue(c, &o);
     } else {
-        pg_out_auth(client_out(c), 0, NULL, 0);
+        struct pg_out *o = client_out(c);
+        pg_out_auth(o, 0, NULL, 0);
         /* A PostgreSQL-like version: drivers refuse servers older than 8.0. */
-        pg_out_param_status(client_out(c), "server_version", "15.0 (weir " WEIR_VERSION ")");
-        pg_out_param_status(client_out(c), "server_encoding", "UTF8");
-        pg_out_param_status(client_out(c), "client_encoding", "UTF8");
-        pg_out_param_status(client_out(c), "DateStyle", "ISO");
-        pg_out_param_status(client_out(c), "TimeZone", "UTC");
-        pg_out_param_status(client_out(c), "standard_conforming_strings", "on");
-        pg_out_param_status(client_out(c), "integer_datetimes", "on");
+        pg_out_param_status(o, "server_version", "15.0 (weir " WEIR_VERSION ")");
+        pg_out_param_status(o, "server_encoding", "UTF8");
+        pg_out_param_status(o, "client_encoding", "UTF8");
+        pg_out_param_status(o, "DateStyle", "ISO");
+        pg_out_param_status(o, "TimeZone", "UTC");
+        pg_out_param_status(o, "standard_conforming_strings", "on");
+        pg_out_param_status(o, "integer_datetimes", "on");
         client_cancel_register(c->w, c);
-        pg_out_backend_key(client_out(c), c->cancel_pid, c->cancel_key);
-        pg_out_ready(client_out(c), 'I');
+        pg_out_backend_key(o, c->cancel_pid, c->cancel_key);
+        pg_out_ready(o, 'I');
     }
     c->state = CL_ADMIN;
     c->deadline = 0;

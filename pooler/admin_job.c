@@ -66,10 +66,7 @@ static void job_free(struct admin_job *job)
 void admin_job_start(struct client *c, struct admin_job *job)
 {
     c->admin_job = job;
-    if (!c->read_paused) {
-        client_watch(c, EV_READ, false);
-        c->read_paused = true;
-    }
+    client_watch(c, EV_READ, false);
     job->pending = weir.nworkers;
     for (int i = 0; i < weir.nworkers; i++) {
         struct msg *m = msg_new(MSG_ADMIN);
@@ -201,10 +198,8 @@ static bool wait_satisfied(const struct admin_job *job)
 static void resume_reading(struct client *c)
 {
     c->admin_job = NULL;
-    if (c->read_paused && c->fd != -1) {
+    if (c->fd != -1)
         client_watch(c, EV_READ, true);
-        c->read_paused = false;
-    }
 }
 
 /* The job is over for its console client: answer, free, go on reading. */

@@ -330,10 +330,7 @@ void client_server_released(struct client *c)
 {
     c->server = NULL;
     c->state = CL_IDLE;
-    if (c->read_paused) {
-        client_watch(c, EV_READ, true);
-        c->read_paused = false;
-    }
+    client_watch(c, EV_READ, true); /* it may have stopped for backpressure */
 }
 
 void client_take_server(struct client *c, struct server *s)
@@ -587,10 +584,8 @@ bool client_read_input(struct client *c)
 
 void client_hold_input(struct client *c)
 {
-    if (buf_space(c->in) == 0 && !c->read_paused) {
+    if (buf_space(c->in) == 0)
         client_watch(c, EV_READ, false);
-        c->read_paused = true;
-    }
 }
 
 void client_start_relay(struct client *c)

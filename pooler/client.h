@@ -74,7 +74,9 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
 /*
  * Starts (on) or stops waiting for event (EV_READ or EV_WRITE) on c's
  * socket. One watcher waits for both; libev is told only when the set of
- * events changes, as it was when each had a watcher of its own.
+ * events changes, as it was when each had a watcher of its own. Reading
+ * stops for backpressure, a full buffer or a console job and starts again
+ * from here; whether it is stopped is the watcher's own state.
  */
 void client_watch(struct client *c, int event, bool on);
 /* Server s is attached and prepared: finish login if needed and start relaying. */

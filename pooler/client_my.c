@@ -220,6 +220,16 @@ static bool my_check_token(struct client *c, const uint8_t *token, size_t len)
     return good;
 }
 
+/* Logged in without taking a server: the OK goes out, the client waits idle. */
+static void my_welcome_idle(struct client *c)
+{
+    my_welcome(c);
+    c->state = CL_IDLE;
+    c->deadline = 0;
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
+        client_close(c, "cannot write to client");
+}
+
 static void my_authenticated(struct client *c)
 {
     my_free_state(c);
@@ -229,11 +239,7 @@ static void my_authenticated(struct client *c)
     }
     if (!c->db) {
         /* No database: logged in for KILL only (my_idle_input), never holds a server. */
-        my_welcome(c);
-        c->state = CL_IDLE;
-        c->deadline = 0;
-        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
-            client_close(c, "cannot write to client");
+        my_welcome_idle(c);
         return;
     }
     const char *password = NULL; /* the route keeps a copy for its logins to the server */
@@ -254,11 +260,7 @@ static void my_authenticated(struct client *c)
     if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
         /* Transaction pooling, and a server of this pool logged in before: no need to wait. */
         param_clear_all(&cached);
-        my_welcome(c);
-        c->state = CL_IDLE;
-        c->deadline = 0;
-        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
-            client_close(c, "cannot write to client");
+        my_welcome_idle(c);
         return;
     }
     client_request_server(c, false);

@@ -145,7 +145,8 @@ static void client_authenticated(struct client *c, const char *password)
     pg_out_auth(client_out(c), 0, NULL, 0);
     client_cancel_register(c->w, c);
     struct param_set cached = {0};
-    if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
+    bool welcomed = c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached);
+    if (welcomed) {
         /*
          * Transaction pooling: log in on the parameters the last server
          * reported; AuthenticationOk and the welcome leave in one write.
@@ -154,15 +155,13 @@ static void client_authenticated(struct client *c, const char *password)
         param_clear_all(&cached);
         c->state = CL_IDLE;
         c->deadline = 0;
-        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
-            client_close(c, "cannot write to client");
-        return;
     }
-    if (client_flush_out(c) == WR_ERROR) {
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR) {
         client_close(c, "cannot write to client");
         return;
     }
-    client_request_server(c, false);
+    if (!welcomed)
+        client_request_server(c, false);
 }
 
 static void auth_failed(struct client *c, const char *why)

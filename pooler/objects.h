@@ -138,7 +138,6 @@ struct client {
     uint8_t admin;         /* console client: ADMIN_* permission (admin.h), 0 = not one */
     bool welcomed : 1;     /* login completed (ReadyForQuery sent) */
     bool zombie : 1;       /* closed while a server was on its way to it */
-    bool read_paused : 1;  /* not reading: backpressure, a full buffer, a console job */
     bool counted : 1;      /* counted in the global client total */
     bool pinned : 1;       /* MySQL: holds session state that cannot move: keeps its server */
     bool out_lost : 1;     /* client_out could not allocate: output was dropped */

@@ -133,22 +133,6 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
     return SCAN_OK;
 }
 
-static void pause_client_read(struct client *c)
-{
-    if (!c->read_paused) {
-        client_watch(c, EV_READ, false);
-        c->read_paused = true;
-    }
-}
-
-static void resume_client_read(struct client *c)
-{
-    if (c->read_paused) {
-        client_watch(c, EV_READ, true);
-        c->read_paused = false;
-    }
-}
-
 /* Sends what the client said to its server. Returns false when c or s was closed. */
 static bool client_to_server(struct client *c)
 {
@@ -157,7 +141,7 @@ static bool client_to_server(struct client *c)
     if (buf_unsent(b)) {
         int rc = relay_send(s->fd, b);
         if (rc == WR_AGAIN) {
-            pause_client_read(c);
+            client_watch(c, EV_READ, false); /* until the server takes it */
             ev_io_start(s->w->loop, &s->wio);
             return true;
         }
@@ -167,7 +151,7 @@ static bool client_to_server(struct client *c)
         }
     }
     settle(&c->w->bufs, &c->in);
-    resume_client_read(c);
+    client_watch(c, EV_READ, true);
     return true;
 }
 

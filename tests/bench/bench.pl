@@ -225,13 +225,19 @@ sub pgbench_run {
         print "no transaction within ${t}s (logins too slow); again with more time\n";
     }
     %row = (%row, %$r);
-    printf "%s tps, avg %s ms, p99 %s ms, machine %s us/txn%s\n", $row{tps}, $row{lat_avg_ms},
-        $row{lat_p99_ms}, $row{machine_us_per_txn} // '-',
-        defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
-            . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
-            . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
-        : '';
+    printf "%s tps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{lat_avg_ms}, $row{lat_p99_ms},
+        cost_figures(\%row);
     return \%row;
+}
+
+# cost_figures($row) -> ", machine X us/txn, pooler Y us/txn, ..." for a run's progress line
+sub cost_figures {
+    my ($r) = @_;
+    my $s = ', machine ' . ($r->{machine_us_per_txn} // '-') . ' us/txn';
+    $s .= ", pooler $r->{cpu_us_per_txn} us/txn" if defined $r->{cpu_us_per_txn};
+    $s .= ", $r->{syscalls_per_txn} syscalls/txn" if defined $r->{syscalls_per_txn};
+    $s .= ", $r->{cswitch_per_txn} switches/txn" if defined $r->{cswitch_per_txn};
+    return $s;
 }
 
 # pgbench_once($sys, $label, $port, $t, $last_try, @args) -> row fields, or undef when no
@@ -318,11 +324,8 @@ sub sysbench_run {
             ($errs ? (note => "$errs ignored errors") : ()) };
     });
     %row = (%row, %$r);
-    printf "%s tps, %s qps, avg %s ms, p99 %s ms, machine %s us/txn%s\n", $row{tps}, $row{qps},
-        $row{lat_avg_ms}, $row{lat_p99_ms}, $row{machine_us_per_txn} // '-', defined $row{cpu_us_per_txn} ? ", pooler $row{cpu_us_per_txn} us/txn"
-            . (defined $row{syscalls_per_txn} ? ", $row{syscalls_per_txn} syscalls/txn" : '')
-            . (defined $row{cswitch_per_txn} ? ", $row{cswitch_per_txn} switches/txn" : '')
-        : '';
+    printf "%s tps, %s qps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{qps}, $row{lat_avg_ms},
+        $row{lat_p99_ms}, cost_figures(\%row);
     return \%row;
 }
 
