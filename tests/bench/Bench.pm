@@ -272,6 +272,24 @@ sub start_pgbouncer {
     return $p;
 }
 
+# start_floor(dir =>, name =>, server => 'HOST:PORT' or unix socket path, threads =>)
+#   -> Bench::Pooler
+# tests/bench/floor.c: one server connection per client, bytes relayed unparsed; the
+# cheapest proxy there can be, measured beside the poolers as the floor of their cost.
+sub start_floor {
+    my (%o) = @_;
+    my $dir = $o{dir};
+    make_path($dir);
+    my $port = WeirTest::free_port();
+    my $bin = $ENV{WEIR_FLOOR_BIN} // "$ROOT/build-release/bench/floor";
+    bench_die("no floor binary at $bin (tests/bench/run builds it)") unless -x $bin;
+    my $p = bless { kind => 'floor', name => $o{name} // 'floor', dir => $dir, port => $port,
+        log => "$dir/floor.log" }, 'Bench::Pooler';
+    _spawn($p, [$bin, $port, $o{server}, $o{threads} || 1]);
+    $p->_started($port);
+    return $p;
+}
+
 END {
     my $rc = $?;
     if ($$ == $OWNER) {

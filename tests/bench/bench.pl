@@ -36,19 +36,20 @@ my %opt = (
     pg_max_conn => env_num('WEIR_BENCH_PG_MAX_CONNECTIONS', 1100),
     weir_workers => env_num('WEIR_BENCH_WEIR_WORKERS', 0),
     backend => env_num('WEIR_BENCH_BACKEND', 'tcp'),
+    floor_threads => env_num('WEIR_BENCH_FLOOR_THREADS', 0),
 );
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
     'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
-    'backend=s', 'help')
+    'backend=s', 'floor_threads|floor-threads=i', 'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
         . "[--only pgbench,connect,sysbench,syscalls,profile]\n"
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
-        . "[--systems direct,pgbouncer,weir]\n"
+        . "[--systems direct,pgbouncer,weir,floor]\n"
         . "       [--scripts select,tpcb] [--modes simple,extended] [--pool-size N] "
-        . "[--scale N] [--no-syscalls] [--weir-workers N] [--backend tcp|unix]\n";
+        . "[--scale N] [--no-syscalls] [--weir-workers N] [--floor-threads N] [--backend tcp|unix]\n";
     exit 0;
 }
 my $secs = $opt{seconds} // ($opt{quick} ? 3 : 15);
@@ -79,7 +80,7 @@ if ($nofile < 2200 && grep { $_ >= 1000 } @clients) {
 # ---- servers and poolers ----------------------------------------------------------------
 my $need_pg = grep { $only{$_} } qw(pgbench connect syscalls profile);
 my $need_my = $only{sysbench};
-my ($pg, $my, $pgb, $weir);
+my ($pg, $my, $pgb, $weir, $floor_pg, $floor_my);
 if ($need_pg) {
     say_("bench: starting PostgreSQL 15 (max_connections $opt{pg_max_conn})");
     $pg = WeirTest->new(max_connections => $opt{pg_max_conn},
@@ -119,6 +120,22 @@ if (grep { $_ eq 'weir' } @systems) {
             . ($weir->{mysql_port} ? " (MySQL port $weir->{mysql_port})" : ''));
 }
 
+# floor: the cheapest proxy (tests/bench/floor.c), as many threads as weir has workers
+if (grep { $_ eq 'floor' } @systems) {
+    my $threads = $opt{floor_threads} || $opt{weir_workers} || (`nproc` + 0) || 1;
+    if ($pg) {
+        $floor_pg = Bench::start_floor(dir => "$tmp/floor-pg", name => 'floor (PostgreSQL)',
+            threads => $threads, server => $unix ? "$pg->{sockdir}/.s.PGSQL." . $pg->pgport
+                : '127.0.0.1:' . $pg->pgport);
+        say_("bench: floor pid $floor_pg->{pid} on port $floor_pg->{port} ($threads threads)");
+    }
+    if ($my) {
+        $floor_my = Bench::start_floor(dir => "$tmp/floor-my", name => 'floor (MariaDB)',
+            threads => $threads, server => $unix ? $my->sock : '127.0.0.1:' . $my->port);
+        say_("bench: floor pid $floor_my->{pid} on port $floor_my->{port} for MariaDB");
+    }
+}
+
 # ---- runs ---------------------------------------------------------------------------------
 my @rows;    # one hash per run
 my @csv_cols = qw(bench test mode clients system rep seconds login_ms transactions tps qps
@@ -132,9 +149,11 @@ sub sysbench_argv {
         "--tables=$sb_tables", "--table-size=$sb_size", "--threads=$threads");
 }
 
+# pooler_of($sys, $db) -> the process between client and server ($db: 'pg' or 'my')
 sub pooler_of {
-    my ($sys) = @_;
-    return $sys eq 'weir' ? $weir : $sys eq 'pgbouncer' ? $pgb : undef;
+    my ($sys, $db) = @_;
+    return $sys eq 'weir' ? $weir : $sys eq 'pgbouncer' ? $pgb
+        : $sys eq 'floor' ? ($db && $db eq 'my' ? $floor_my : $floor_pg) : undef;
 }
 
 # Wait until PostgreSQL's backends of finished direct runs are gone (they exit
@@ -152,10 +171,10 @@ sub pg_settle {
     $dbh->disconnect;
 }
 
-# measure($sys, $label, sub { run; return { transactions => n, ... } }) -> row
+# measure($sys, $db, $label, sub { run; return { transactions => n, ... } }) -> row
 sub measure {
-    my ($sys, $label, $run) = @_;
-    my $p = pooler_of($sys);
+    my ($sys, $db, $label, $run) = @_;
+    my $p = pooler_of($sys, $db);
     my ($cpu0, $perf, $perf_out);
     if ($p) {
         $p->check_alive("died before $label");
@@ -202,7 +221,7 @@ sub pgbench_run {
     my $label = "pgbench-$test-$mode-c$clients-$sys-r$rep";
     my %row = (bench => 'pgbench', test => $test, mode => $mode, clients => $clients,
         system => $sys, rep => $rep, seconds => $secs);
-    if ($sys eq 'direct' && $clients + 2 * $pool + 10 > $opt{pg_max_conn}) {
+    if (($sys eq 'direct' || $sys eq 'floor') && $clients + 2 * $pool + 10 > $opt{pg_max_conn}) {
         $row{note} = "skipped: max_connections $opt{pg_max_conn}";
         return \%row;
     }
@@ -213,7 +232,8 @@ sub pgbench_run {
     # straight to PostgreSQL take about 10 s here (md5 logins to a pooler much less): give
     # logins time; the tps printed is pgbench's "without initial connection time". A run
     # that still ends before its first transaction is retried once with twice the time.
-    my $login_s = $o{connect} ? 0 : int($clients / ($sys eq 'direct' ? 40 : 200));
+    my $login_s = $o{connect} ? 0
+        : int($clients / ($sys eq 'direct' || $sys eq 'floor' ? 40 : 200));
     my $r;
     for my $try (1, 2) {
         my $t = ($secs + $login_s) * $try;
@@ -246,7 +266,7 @@ sub pgbench_once {
     my ($sys, $label, $port, $t, $last, @args) = @_;
     print "  $label ... ";
     my $none;
-    my $r = measure($sys, $label, sub {
+    my $r = measure($sys, 'pg', $label, sub {
         my ($out, $err, $rc, $to) = $pg->pgbench(port => $port, args => \@args,
             timeout => $t + 180);
         WeirTest::spew("$raw/$label.out", "$out\n--- stderr\n$err");
@@ -303,9 +323,10 @@ sub sysbench_run {
     my $label = "sysbench-$test-t$threads-$sys-r$rep";
     my %row = (bench => 'sysbench', test => $test, mode => 'text', clients => $threads,
         system => $sys, rep => $rep, seconds => $secs);
-    my $port = $sys eq 'direct' ? $my->port : $weir->{mysql_port};
+    my $port = $sys eq 'direct' ? $my->port : $sys eq 'floor' ? $floor_my->port
+        : $weir->{mysql_port};
     print "  $label ... ";
-    my $r = measure($sys, $label, sub {
+    my $r = measure($sys, 'my', $label, sub {
         my ($out, $err, $rc, $to) = run_cmd([sysbench_argv($port, $threads), "--time=$secs",
                 '--percentile=99', '--db-ps-mode=disable', '--histogram=off', $test, 'run'],
             timeout => $secs + 180);
@@ -357,13 +378,13 @@ if ($only{connect}) {
     say_("bench: pgbench -C (a new connection per transaction), $opt{connect_clients} clients");
     for my $rep (1 .. $opt{repeat}) {
         push @rows, pgbench_run($_, 'select', 'simple', $opt{connect_clients}, $rep, connect => 1)
-            for in_turn($rep, @systems);
+            for in_turn($rep, grep { $_ ne 'floor' } @systems);
     }
     write_results();
 }
 if ($only{sysbench}) {
     say_('bench: sysbench (MariaDB direct and through weir\'s MySQL port)');
-    my @my_systems = grep { $_ eq 'direct' || $_ eq 'weir' } @systems;
+    my @my_systems = grep { $_ eq 'direct' || $_ eq 'weir' || $_ eq 'floor' } @systems;
     for my $test (@sb_tests) {
         for my $t (@threads) {
             for my $rep (1 .. $opt{repeat}) {
@@ -504,6 +525,12 @@ sub write_results {
         push @keys, $k unless $agg{$k};
         push @{ $agg{$k}{ $r->{system} } }, $r;
     }
+    my $has_floor = grep { $_->{system} eq 'floor' } @rows;
+    my @all = ('direct', 'pgbouncer', 'weir', $has_floor ? ('floor') : ());
+    my @px = grep { $_ ne 'direct' } @all;
+    my %letter = (direct => 'd', pgbouncer => 'b', weir => 'w', floor => 'f');
+    my $all_l = join('/', map { $letter{$_} } @all);
+    my $px_l = join('/', map { $letter{$_} } @px);
     my $md = "# weir benchmark\n\n$secs s per run, $opt{repeat} run(s) per system and "
         . "configuration (medians shown), pool size $pool, weir workers "
         . ($opt{weir_workers} || 'one per CPU') . ", poolers reach the servers over "
@@ -517,16 +544,20 @@ sub write_results {
         . "threads going to sleep, or being preempted). All include the logins of the run's "
         . "clients. machine = CPU time the whole machine spent per transaction (client, "
         . "database, pooler and kernel; /proc/stat, 100 Hz ticks). "
-        . "d = direct, b = PgBouncer, w = weir.\n\n"
-        . "| bench | test | mode | clients | tps d | tps b | tps w | w/b | w/d | avg d/b/w | "
-        . "p99 d/b/w | CPU µs b/w | sys b/w | cs b/w | machine µs d/b/w | notes |\n"
-        . "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|\n";
+        . "d = direct, b = PgBouncer, w = weir"
+        . ($has_floor ? ", f = floor (tests/bench/floor.c: the cheapest proxy, one server "
+            . "connection per client, bytes relayed unparsed; what it costs is the kernel's "
+            . "price of any process between client and server)" : '') . ".\n\n"
+        . "| bench | test | mode | clients | " . join(' | ', map { "tps $letter{$_}" } @all)
+        . " | w/b | w/d | avg $all_l | p99 $all_l | CPU µs $px_l | sys $px_l | cs $px_l | "
+        . "machine µs $all_l | notes |\n"
+        . "|---|---|---|---:|" . ('---:|' x (@all + 2)) . "---|---|---|---|---|---|---|\n";
     my %plot;
     for my $k (@keys) {
         my ($bench, $test, $mode, $clients) = split /\0/, $k;
         my %m;
         my @notes;
-        for my $s (qw(direct pgbouncer weir)) {
+        for my $s (@all) {
             my @rs = @{ $agg{$k}{$s} // [] };
             push @notes, "$s $_->{note}" for grep { $_->{note} } @rs;
             for my $f (qw(tps lat_avg_ms lat_p99_ms cpu_us_per_txn syscalls_per_txn
@@ -536,15 +567,14 @@ sub write_results {
             }
         }
         $md .= "| $bench | $test | $mode | $clients | " . join(' | ',
-            (map { fmt($m{$_}{tps}) } qw(direct pgbouncer weir)),
+            (map { fmt($m{$_}{tps}) } @all),
             ratio($m{weir}{tps}, $m{pgbouncer}{tps}), ratio($m{weir}{tps}, $m{direct}{tps}),
-            join(' / ', map { fmt($m{$_}{lat_avg_ms}, '%.2f') } qw(direct pgbouncer weir)),
-            join(' / ', map { fmt($m{$_}{lat_p99_ms}, '%.2f') } qw(direct pgbouncer weir)),
-            join(' / ', map { fmt($m{$_}{cpu_us_per_txn}, '%.1f') } qw(pgbouncer weir)),
-            join(' / ', map { fmt($m{$_}{syscalls_per_txn}, '%.2f') } qw(pgbouncer weir)),
-            join(' / ', map { fmt($m{$_}{cswitch_per_txn}, '%.2f') } qw(pgbouncer weir)),
-            join(' / ', map { fmt($m{$_}{machine_us_per_txn}, '%.0f') }
-                qw(direct pgbouncer weir)),
+            join(' / ', map { fmt($m{$_}{lat_avg_ms}, '%.2f') } @all),
+            join(' / ', map { fmt($m{$_}{lat_p99_ms}, '%.2f') } @all),
+            join(' / ', map { fmt($m{$_}{cpu_us_per_txn}, '%.1f') } @px),
+            join(' / ', map { fmt($m{$_}{syscalls_per_txn}, '%.2f') } @px),
+            join(' / ', map { fmt($m{$_}{cswitch_per_txn}, '%.2f') } @px),
+            join(' / ', map { fmt($m{$_}{machine_us_per_txn}, '%.0f') } @all),
             join('; ', @notes)) . " |\n";
         $plot{"$bench-$test-$mode"}{$clients} = { map { $_ => $m{$_}{tps} } keys %m };
     }
@@ -563,10 +593,12 @@ sub plots {
         next unless @cs;
         my $dat = "$raw/$name.dat";
         open my $fh, '>', $dat or bench_die("$dat: $!");
-        print $fh "# clients direct pgbouncer weir\n";
+        print $fh "# clients direct pgbouncer weir floor\n";
         for my $c (@cs) {
-            print $fh join(' ', $c, map { $d->{$c}{$_} // 'NaN' } qw(direct pgbouncer weir)), "\n";
+            print $fh join(' ', $c, map { $d->{$c}{$_} // 'NaN' } qw(direct pgbouncer weir floor)),
+                "\n";
         }
+        my $floor = grep { defined $d->{$_}{floor} } @cs;
         close $fh;
         my $gp = "set terminal pngcairo size 900,560\nset output '$out/$name.png'\n"
             . "set title '$name: throughput against clients'\nset xlabel 'clients'\n"
@@ -576,7 +608,8 @@ sub plots {
             . "set yrange [0:*]\n"
             . "plot '$dat' using 1:2 with linespoints title 'direct', "
             . "'' using 1:3 with linespoints title 'PgBouncer', "
-            . "'' using 1:4 with linespoints title 'weir'\n";
+            . "'' using 1:4 with linespoints title 'weir'"
+            . ($floor ? ", '' using 1:5 with linespoints title 'floor'" : '') . "\n";
         my ($o, $e, $rc) = run_cmd(['gnuplot'], stdin => $gp, timeout => 60);
         bench_die("gnuplot failed for $name: $e") if $rc;
     }
