@@ -574,8 +574,13 @@ bool client_read_input(struct client *c)
         client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
         return false;
     }
-    if (n == -1)
+    if (n == -1) {
+        if (c->in->recv == 0) { /* nothing came: an idle client holds no buffer */
+            buf_put(&c->w->bufs, c->in);
+            c->in = NULL;
+        }
         return false;
+    }
     c->last_active = ev_now(c->w->loop);
     if (c->route) /* a logged-in client between servers: its bytes count as relayed */
         stats_add(&stats_slot_of(c->route, c->w)->bytes_recv, (uint64_t)n);

@@ -72,8 +72,15 @@ static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
 void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     struct client *c = client_new(w, fd, sa, &client_pg_proto);
-    if (c)
-        client_watch(c, EV_READ, true);
+    if (!c)
+        return;
+    client_watch(c, EV_READ, true);
+    /*
+     * A PostgreSQL client speaks first, and by the time weir accepts, its
+     * startup packet (or SSLRequest) has usually arrived: read it now rather
+     * than after another trip through epoll_wait.
+     */
+    client_readable(c);
 }
 
 /* ---- login ---- */
