@@ -158,24 +158,24 @@ void userlist_free(struct userlist *ul)
     free(ul);
 }
 
+static const struct user_secret *find(const struct userlist *ul, const char *user)
+{
+    for (int i = 0; ul && i < ul->n; i++)
+        if (!strcmp(ul->items[i].user, user))
+            return &ul->items[i];
+    return NULL;
+}
+
 const char *userlist_secret(const struct userlist *ul, const char *user)
 {
-    if (!ul)
-        return NULL;
-    for (int i = 0; i < ul->n; i++)
-        if (!strcmp(ul->items[i].user, user))
-            return ul->items[i].secret;
-    return NULL;
+    const struct user_secret *e = find(ul, user);
+    return e ? e->secret : NULL;
 }
 
 const char *userlist_name(const struct userlist *ul, const char *user)
 {
-    if (!ul)
-        return NULL;
-    for (int i = 0; i < ul->n; i++)
-        if (!strcmp(ul->items[i].user, user))
-            return ul->items[i].user;
-    return NULL;
+    const struct user_secret *e = find(ul, user);
+    return e ? e->user : NULL;
 }
 
 int userlist_count(const struct userlist *ul)
