@@ -190,6 +190,28 @@ sub first5 {
 }
 
 # ---- sysbench: 64 threads on pool_size 8 -------------------------------------------------
+
+# InnoDB's deadlock count (Innodb_deadlocks), read directly from MariaDB.
+sub innodb_deadlocks {
+    my $d = $m->dbi or return undef;
+    my (undef, $n) = $d->selectrow_array(q{SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'});
+    $d->disconnect;
+    return $n;
+}
+
+# sysbench retries a deadlock (1213) and counts it as an "ignored error". oltp_read_write
+# on 2x1000 rows deadlocks now and then without weir too, so a run may have a few: each
+# must be one InnoDB detected between two transactions during the run. One that weir made
+# (a transaction split over two servers waits on its own locks) would not be.
+sub ok_ignored_errors {
+    my ($ws, $deadlocks0, $label) = @_;
+    my $deadlocks = (innodb_deadlocks() // 0) - ($deadlocks0 // 0);
+    my $ignored = $ws->{ignored_errors} // -1;
+    ok($ignored >= 0 && $ignored <= $deadlocks,
+        "sysbench $label through weir: ignored errors ($ignored) are InnoDB deadlocks "
+            . "($deadlocks during the run)") or diag("sysbench reported:\n$ws->{out}");
+}
+
 section('sysbench', sub {
     my ($out, $err, $rc) = $m->sysbench(test => 'oltp_read_write', cmd => 'prepare',
         timeout => 300);
@@ -203,6 +225,7 @@ section('sysbench', sub {
             args => ['--rand-type=uniform']);
         my $label = "$test --db-ps-mode=disable, 64 threads";
         my $file = "$tmp/sysbench_$test";
+        my $deadlocks0 = innodb_deadlocks();
         my $pid = spawn(sub {
             my ($o, $e, $r) = $w->sysbench(%o);
             WeirTest::spew("$file.out", $o);
@@ -229,8 +252,7 @@ section('sysbench', sub {
         my $ws = parse_sysbench($wo);
         is($wrc, 0, "sysbench $label through weir: exit status 0")
             or diag("stdout:\n$wo\nstderr:\n$we");
-        is($ws->{ignored_errors}, 0, "sysbench $label through weir: ignored errors: 0")
-            or diag("stdout:\n$wo");
+        ok_ignored_errors({ %$ws, out => $wo }, $deadlocks0, $label);
         is($ws->{reconnects}, 0, "sysbench $label through weir: reconnects: 0");
         ok(($ws->{queries} // 0) > 0, "sysbench $label through weir ran queries");
         ok($samples >= 50, "monitor sampled the processlist $samples times ($failed failed)");
@@ -248,11 +270,11 @@ section('sysbench', sub {
         my %o = (test => $test, ps => 1, threads => 8, time => 5,
             args => ['--rand-type=uniform'], timeout => 90);
         my $label = "$test prepared statements, 8 threads";
+        my $deadlocks0 = innodb_deadlocks();
         my ($wo, $we, $wrc, $ws) = $w->sysbench(%o);
         is($wrc, 0, "sysbench $label through weir: exit status 0")
             or diag("stdout:\n$wo\nstderr:\n$we");
-        is($ws->{ignored_errors}, 0, "sysbench $label through weir: ignored errors: 0")
-            or diag("stdout:\n$wo");
+        ok_ignored_errors({ %$ws, out => $wo }, $deadlocks0, $label);
         is($ws->{reconnects}, 0, "sysbench $label through weir: reconnects: 0");
         ok(($ws->{queries} // 0) > 0, "sysbench $label through weir ran queries");
         diag(sprintf('%-50s weir %9.1f qps (%s errors)', $label, $ws->{qps} // 0,
