@@ -481,7 +481,8 @@ static void cancel_running(struct client *c, const char *what)
 void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
 {
     struct client *c = cancel_find(w, pid);
-    if (!c || c->cancel_key != key) {
+    /* MySQL clients share the table for KILL; a PostgreSQL cancel never reaches them. */
+    if (!c || c->cancel_key != key || c->proto != &client_pg_proto) {
         log_info("cancel request for unknown key %u ignored", pid);
         return;
     }

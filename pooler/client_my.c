@@ -24,6 +24,7 @@
 #include "pooler/relay.h"
 #include "pooler/route.h"
 #include "pooler/server.h"
+#include "pooler/stats.h"
 #include "pooler/worker.h"
 #include "protocol/mysql/my_auth.h"
 #include "protocol/mysql/my_cmd.h"
@@ -102,6 +103,17 @@ static void my_error(struct client *c, const char *sqlstate, const char *msg)
     } else if (!strcmp(sqlstate, "08P01") && !c->welcomed) {
         code = 1043; /* ER_HANDSHAKE_ERROR */
         state = "08S01";
+    } else if (!strcmp(sqlstate, "08P01") &&
+               !strncmp(msg, MY_OUT_OF_ORDER, sizeof(MY_OUT_OF_ORDER) - 1)) {
+        code = 1156; /* ER_NET_PACKETS_OUT_OF_ORDER, as the server would say */
+        state = "08S01";
+    } else if (!strcmp(sqlstate, "08P01")) {
+        code = 1835; /* ER_MALFORMED_PACKET */
+        state = "HY000";
+    } else if (!strcmp(sqlstate, "08001")) {
+        /* weir could not reach or log in to the server: not the client's own connection. */
+        code = 1429; /* ER_CONNECT_TO_FOREIGN_DATA_SOURCE */
+        state = "HY000";
     } else if (!strcmp(sqlstate, "57014")) {
         code = 1317; /* ER_QUERY_INTERRUPTED */
     } else if (!strcmp(sqlstate, "57P01")) {
@@ -121,6 +133,24 @@ static void my_free_state(struct client *c)
         free(c->auth);
         c->auth = NULL;
     }
+}
+
+/*
+ * Does c->db name a MySQL database? Else c gets 1049 and is closed (false):
+ * a PostgreSQL entry is never served on the MySQL port.
+ */
+static bool my_db_usable(struct client *c)
+{
+    if (c->db && c->db->backend == BACKEND_MYSQL)
+        return true;
+    if (c->db)
+        client_fail(c, "3D000",
+                    "Unknown database '%s': it is a PostgreSQL database, served on weir's "
+                    "PostgreSQL port",
+                    c->dbname);
+    else
+        client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
+    return false;
 }
 
 /* The OK that completes the login. */
@@ -317,10 +347,8 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
     c->db = console        ? admin_db_entry(BACKEND_MYSQL)
             : c->dbname[0] ? config_find_db(weir.cfg, c->dbname)
                            : NULL;
-    if (c->dbname[0] && (!c->db || c->db->backend != BACKEND_MYSQL)) {
-        client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
+    if (c->dbname[0] && !my_db_usable(c))
         return;
-    }
     if (c->over_limit && !console) {
         client_fail(c, "53300", "Too many connections (max_client_conn)");
         return;
@@ -554,11 +582,9 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
         return false;
     }
     c->db = config_find_db(weir.cfg, c->dbname);
-    if (!c->db || c->db->backend != BACKEND_MYSQL) {
-        c->my->seq = 1;
-        client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
+    c->my->seq = 1;
+    if (!my_db_usable(c))
         return false;
-    }
     memcpy(as->scramble, c->my->scramble, MY_SCRAMBLE_LEN);
     c->my->seq = 1;
     bool good = native && token_len == MY_NATIVE_TOKEN_LEN && my_check_token(c, token, token_len);
@@ -628,11 +654,17 @@ static void my_idle_input(struct client *c)
         uint8_t seq;
         if (my_pkt_peek(b->data + b->parsed, buf_unparsed(b), &len, &seq) != WR_OK)
             return;
-        if (len > 0 && seq == 0 && buf_unparsed(b) >= 5 && b->data[b->parsed + 4] == COM_QUIT) {
+        if (seq != 0) {
+            stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+            client_fail(c, "08P01", MY_OUT_OF_ORDER ": a command starts at sequence id 0, not %u",
+                        seq);
+            return;
+        }
+        if (len > 0 && buf_unparsed(b) >= 5 && b->data[b->parsed + 4] == COM_QUIT) {
             client_close(c, "client terminated the session");
             return;
         }
-        int own = seq == 0 ? relay_my_own_command(b, len) : WR_DONE;
+        int own = relay_my_own_command(b, len);
         if (own == WR_AGAIN) {
             client_hold_input(c);
             return;

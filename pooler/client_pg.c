@@ -27,6 +27,7 @@
 #include "pooler/relay.h"
 #include "pooler/route.h"
 #include "pooler/server.h"
+#include "pooler/stats.h"
 #include "pooler/worker.h"
 #include "protocol/pg/pg_auth.h"
 #include "protocol/pg/pg_startup.h"
@@ -368,6 +369,28 @@ static bool startup_params(struct client *c, const struct pg_startup *st)
     return true;
 }
 
+/*
+ * A client that asks for a newer minor version of protocol 3 (PostgreSQL
+ * 18's libpq can ask for 3.2) or sends protocol options (`_pq_.*`) is told,
+ * as the server tells it, that weir speaks 3.0 and none of those options;
+ * it then goes on in 3.0 or hangs up. Sent before authentication, as the
+ * server does; it leaves with the first authentication message.
+ */
+static void negotiate_version(struct client *c, const struct pg_startup *st)
+{
+    const char *options[PG_STARTUP_MAX_PARAMS];
+    int n = 0;
+    for (int i = 0; i < st->nparams; i++)
+        if (!strncmp(st->params[i].name, "_pq_.", 5))
+            options[n++] = st->params[i].name;
+    if ((st->code & 0xffff) == 0 && n == 0)
+        return;
+    log_client(c, LOG_LVL_DEBUG,
+               "client asked for protocol 3.%u with %d protocol options: 3.0 offered",
+               st->code & 0xffff, n);
+    pg_out_negotiate_version(client_out(c), 0, options, n);
+}
+
 static void client_startup(struct client *c)
 {
     struct iobuf *b = c->in;
@@ -418,12 +441,19 @@ static void client_startup(struct client *c)
     }
     if (!startup_params(c, &st))
         return;
+    negotiate_version(c, &st);
     buf_put(&c->w->bufs, c->in);
     c->in = NULL;
     bool console = admin_is_console_db(c->dbname);
     c->db = console ? admin_db_entry(BACKEND_POSTGRES) : config_find_db(weir.cfg, c->dbname);
     if (!c->db) {
         client_fail(c, "3D000", "database \"%s\" does not exist", c->dbname);
+        return;
+    }
+    if (!console && c->db->backend != BACKEND_POSTGRES) {
+        /* Its servers speak MySQL: nothing of this session could go to them. */
+        client_fail(c, "3D000", "database \"%s\" is a MySQL database, served on weir's MySQL port",
+                    c->dbname);
         return;
     }
     if (c->over_limit && !console) {
@@ -464,6 +494,28 @@ static void client_auth_input(struct client *c)
     buf_put(&w->bufs, b);
 }
 
+/*
+ * A logged-in client holding no server (transaction pooling) said something.
+ * A Terminate needs no server, a message the protocol does not allow gets
+ * none; anything else waits for one.
+ */
+static void client_idle_input(struct client *c)
+{
+    const struct iobuf *b = c->in;
+    char type, why[160];
+    uint32_t body;
+    int rc = pg_msg_peek(b->data, b->recv, RELAY_MAX_BODY, &type, &body);
+    if (rc == WR_ERROR || (rc == WR_OK && !relay_pg_check(type, body, false, why, sizeof(why)))) {
+        stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+        client_fail(c, "08P01", "%s", rc == WR_ERROR ? "invalid message length from client" : why);
+        return;
+    }
+    if (rc == WR_OK && type == 'X')
+        client_close(c, "client terminated the session");
+    else
+        client_request_server(c, false);
+}
+
 static void client_readable(struct client *c)
 {
     if (c->state == CL_ACTIVE) {
@@ -474,11 +526,7 @@ static void client_readable(struct client *c)
         return;
     switch (c->state) {
     case CL_IDLE:
-        /* A Terminate needs no server; anything else does. */
-        if (c->in->recv >= PG_HDR_LEN && c->in->data[0] == 'X')
-            client_close(c, "client terminated the session");
-        else
-            client_request_server(c, false);
+        client_idle_input(c);
         break;
     case CL_STARTUP:
         client_startup(c);

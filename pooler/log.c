@@ -458,3 +458,28 @@ void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...
     log_conn_vmsg(lvl, &conn, fmt, ap);
     va_end(ap);
 }
+
+/*
+ * Copies a library's error message into out[0..len) on one line: the line
+ * breaks and tabs of libpq's multi-line messages become ". " or a space, and
+ * the trailing newline goes.
+ */
+void log_tidy(char *out, size_t len, const char *text)
+{
+    size_t n = 0;
+    bool gap = false;
+    for (const char *p = text; *p && n + 3 < len; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
+            gap = gap || n > 0;
+            if (*p == ' ' || !n || strchr(".:;!?", out[n - 1]))
+                continue;
+            out[n++] = '.'; /* a line break after a sentence without its full stop */
+            continue;
+        }
+        if (gap)
+            out[n++] = ' ';
+        gap = false;
+        out[n++] = *p;
+    }
+    out[n] = 0;
+}

@@ -107,4 +107,11 @@ const char *log_escape(char *dst, size_t cap, const char *src);
  */
 size_t log_json_escape(char *dst, size_t cap, const char *src);
 
+/*
+ * Copies a library's error message into out[0..len) on one line: the line
+ * breaks and tabs of libpq's multi-line messages become ". " or a space, and
+ * a trailing newline goes.
+ */
+void log_tidy(char *out, size_t len, const char *text);
+
 #endif

@@ -12,6 +12,7 @@
 #include "pooler/relay.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,10 +85,31 @@ static void settle(struct buf_pool *bp, struct iobuf **bufp)
 
 /* ---- client -> server ---- */
 
-static enum scan_result scan_client(struct client *c, struct server *s, struct iobuf *b)
+bool relay_pg_check(char type, uint32_t body, bool copy_in, char *why, size_t len)
+{
+    const char *bad = pg_frontend_check(type, body);
+    if (!bad && copy_in && type != 'd' && type != 'c' && type != 'f' && type != 'H' && type != 'S')
+        bad = "unexpected message type during COPY from stdin";
+    if (!bad)
+        return true;
+    uint8_t t = (uint8_t)type;
+    if (t >= 0x21 && t < 0x7f)
+        snprintf(why, len, "%s '%c' (body of %u bytes)", bad, t, body);
+    else
+        snprintf(why, len, "%s 0x%02x", bad, t);
+    return false;
+}
+
+/*
+ * Walks the client's messages in b. A message the protocol does not allow
+ * here stops the scan before it (SCAN_ERROR, the reason in why[0..len)): it
+ * must never reach a server another client will use next.
+ */
+static enum scan_result scan_client(struct client *c, struct server *s, struct iobuf *b, char *why,
+                                    size_t len)
 {
     if (s->kind == BACKEND_MYSQL)
-        return relay_my_scan_client(c, s, b);
+        return relay_my_scan_client(c, s, b, why, len);
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
         if (relay_skip_body(b, &c->in_remaining))
@@ -97,7 +119,11 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
         if (rc == WR_AGAIN)
             return SCAN_OK;
-        if (rc == WR_ERROR)
+        if (rc == WR_ERROR) {
+            snprintf(why, len, "invalid message length from client");
+            return SCAN_ERROR;
+        }
+        if (!relay_pg_check(type, body, s->copy_in, why, len))
             return SCAN_ERROR;
         switch (type) {
         case 'X':
@@ -159,10 +185,19 @@ static bool client_to_server(struct client *c)
 static bool client_input(struct client *c)
 {
     for (;;) {
-        enum scan_result sr = scan_client(c, c->server, c->in);
+        char why[160];
+        enum scan_result sr = scan_client(c, c->server, c->in, why, sizeof(why));
         if (sr == SCAN_ERROR) {
+            /*
+             * What came before the offending message goes out whole, so the
+             * server is left between messages and can be cleaned and reused;
+             * the offending message and what follows it are dropped.
+             */
+            c->in->recv = c->in->parsed;
+            if (!client_to_server(c))
+                return false;
             stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
-            client_fail(c, "08P01", "invalid message length from client");
+            client_fail(c, "08P01", "%s", why);
             return false;
         }
         if (!client_to_server(c))

@@ -22,9 +22,14 @@ enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN };
 /*
  * MySQL scanners (relay_my.c): walk the packets of each side's buffer,
  * tracking commands and the end of their responses; SCAN_TERMINATE for
- * COM_QUIT, SCAN_ERROR for a stream that is not MySQL.
+ * COM_QUIT, SCAN_ERROR for a stream that is not MySQL (the client scanner
+ * puts the reason in why[0..len)).
  */
-enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b);
+/* How a MySQL command's error about sequence ids begins (weir's client errors map it to 1156). */
+#define MY_OUT_OF_ORDER "Got packets out of order"
+
+enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b,
+                                      char *why, size_t len);
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b);
 /*
  * The MySQL server scan stopped after a column count whose definitions the
@@ -44,6 +49,13 @@ int relay_my_own_command(const struct iobuf *b, uint32_t len) WR_MUST_CHECK;
 void relay_my_forget(struct client *c);
 /* An OK packet's session-state block: remember movable state, pin for the rest. */
 void relay_my_session_state(struct server *s, struct client *c, const uint8_t *payload, size_t len);
+
+/*
+ * May a logged-in PostgreSQL client send a message of this type and body
+ * length now (copy_in: its server waits for COPY data)? False with the
+ * reason in why[0..len), for an 08P01 error that closes the client.
+ */
+bool relay_pg_check(char type, uint32_t body, bool copy_in, char *why, size_t len);
 
 /*
  * Passes over what is left of the current message's body in b (bodies are

@@ -8,6 +8,7 @@
  */
 #include "pooler/relay.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -128,7 +129,8 @@ int relay_my_own_command(const struct iobuf *b, uint32_t len)
     }
 }
 
-enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b)
+enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b,
+                                      char *why, size_t why_len)
 {
     struct my_track_state *t = &s->my;
     if (c->my->kill_wait)
@@ -146,11 +148,24 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
              * The server asked for a LOCAL INFILE file: the client's packets
              * are its content (sequence ids may wrap to 0), up to an empty one.
              */
-            if (len == 0 && my_resp_infile_sent(&t->resp) != WR_OK)
+            if (len == 0 && my_resp_infile_sent(&t->resp) != WR_OK) {
+                snprintf(why, why_len, "invalid LOCAL INFILE data");
                 return SCAN_ERROR;
-        } else if (!t->c2s_cont && seq == 0) {
-            if (len == 0)
+            }
+        } else if (!t->c2s_cont && seq != 0) {
+            /*
+             * A command starts at sequence id 0. The server would answer
+             * anything else with ERR 1156 and then wait, or answer after
+             * this client left: refuse it here, before it reaches a server.
+             */
+            snprintf(why, why_len, MY_OUT_OF_ORDER ": a command starts at sequence id 0, not %u",
+                     seq);
+            return SCAN_ERROR;
+        } else if (!t->c2s_cont) {
+            if (len == 0) {
+                snprintf(why, why_len, "empty command packet");
                 return SCAN_ERROR;
+            }
             if (avail < 5)
                 return SCAN_OK; /* the command byte is still on its way */
             uint8_t cmd = b->data[b->parsed + 4];
@@ -161,8 +176,10 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
             int own = relay_my_own_command(b, len);
             if (own == WR_AGAIN)
                 return SCAN_OK;
-            if (own == WR_ERROR)
+            if (own == WR_ERROR) {
+                snprintf(why, why_len, "command packet too large");
                 return SCAN_ERROR;
+            }
             if (own == WR_OK)
                 return SCAN_OWN;
             if (cmd == COM_STMT_PREPARE)
@@ -176,8 +193,11 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                     stmt_forget(c, stmt);
             }
             if (my_cmd_has_response(cmd)) {
-                if (t->qlen == sizeof(t->queue))
-                    return SCAN_ERROR; /* nobody pipelines 16 commands without reading */
+                if (t->qlen == sizeof(t->queue)) {
+                    /* nobody pipelines 16 commands without reading */
+                    snprintf(why, why_len, "too many commands sent without reading the answers");
+                    return SCAN_ERROR;
+                }
                 t->queue_stmt[(t->qhead + t->qlen) % sizeof(t->queue)] = stmt;
                 t->queue[(t->qhead + t->qlen++) % sizeof(t->queue)] = cmd;
                 if (s->outstanding++ == 0)

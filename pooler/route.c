@@ -343,14 +343,30 @@ static void balance(struct route *r, struct worker *w, struct route_step *st)
         plan_connect(r, st);
 }
 
+/*
+ * The error a client gets when r's logins fail: it names weir and the
+ * database entry, so it does not read like the client's own connection
+ * failing, and keeps the server's (or the library's) own words as the cause.
+ */
+static void login_failure_text(const struct route *r, struct route_step *st, const char *extra)
+{
+    /* No answer from the server (or MySQL's catch-all): 08001, could not establish the connection.
+     */
+    bool unreached = !strcmp(r->last_sqlstate, "08006") || !strcmp(r->last_sqlstate, "HY000");
+    snprintf(st->fail_sqlstate, sizeof(st->fail_sqlstate), "%s",
+             unreached ? "08001" : r->last_sqlstate);
+    snprintf(st->fail_text, sizeof(st->fail_text),
+             "weir could not log in to the server of database \"%s\"%s: %s", r->db->name, extra,
+             r->last_error);
+}
+
 /* Every waiter gets the route's last login error. */
 static void fail_waiters(struct route *r, struct route_step *st)
 {
     struct client *c;
     while ((c = pop_waiter(r)))
         list_add_tail(&st->failed, &c->wait_node);
-    snprintf(st->fail_sqlstate, sizeof(st->fail_sqlstate), "%s", r->last_sqlstate);
-    snprintf(st->fail_text, sizeof(st->fail_text), "%s", r->last_error);
+    login_failure_text(r, st, "");
 }
 
 void route_wait(struct route *r, struct worker *w, struct client *c, bool front,
@@ -363,10 +379,8 @@ void route_wait(struct route *r, struct worker *w, struct client *c, bool front,
         /* Logins are failing and nothing else could serve it: say so now, not after a wait. */
         c->wait = WAIT_ASSIGNED;
         list_add_tail(&st->failed, &c->wait_node);
-        snprintf(st->fail_sqlstate, sizeof(st->fail_sqlstate), "%s", r->last_sqlstate);
-        snprintf(st->fail_text, sizeof(st->fail_text),
-                 "server login has been failing, try again later (server_login_retry): %.170s",
-                 r->last_error);
+        login_failure_text(r, st,
+                           ": server login has been failing, try again later (server_login_retry)");
         pthread_mutex_unlock(&r->lock);
         return;
     }
@@ -438,7 +452,7 @@ void route_connect_failed(struct route *r, struct worker *w, const char *sqlstat
     r->nconnecting--;
     r->nservers--;
     give_slot(r);
-    snprintf(r->last_error, sizeof(r->last_error), "%s", text);
+    log_tidy(r->last_error, sizeof(r->last_error), text);
     snprintf(r->last_sqlstate, sizeof(r->last_sqlstate), "%s", sqlstate);
     r->login_retry_at = ev_now(w->loop) + weir.cfg->server_login_retry;
     if (r->nservers == 0)

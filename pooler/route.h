@@ -76,7 +76,7 @@ struct route_step {
     int wake_worker;         /* worker to send MSG_DISPATCH, or -1 */
     struct list failed;      /* clients (by wait_node) that get fail_text instead of a server */
     char fail_sqlstate[6];
-    char fail_text[256];
+    char fail_text[384];
     struct server
         *close; /* a server that must close instead of parking (pause, reconnect, reload) */
     const char *close_reason;

@@ -139,7 +139,9 @@ static void connect_failed(struct server *s, const char *sqlstate, const char *t
 {
     struct worker *w = s->w;
     struct route *r = s->route;
-    log_server(s, LOG_LVL_WARNING, "login failed: %s", text);
+    char cause[256];
+    log_tidy(cause, sizeof(cause), text);
+    log_server(s, LOG_LVL_WARNING, "login failed: %s", cause);
     stats_error(w, r, STATS_ERR_SERVER_LOGIN);
     server_unwatch(s);
     list_del(&s->wnode);

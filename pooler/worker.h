@@ -39,7 +39,7 @@ struct msg {
     uint32_t pid, key;
     int arg; /* MSG_KILL: KILL CONNECTION when set; MSG_KILL_DONE: the result */
     char sqlstate[6];
-    char text[256];
+    char text[384];
 };
 
 struct listener {

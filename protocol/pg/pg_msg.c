@@ -20,6 +20,35 @@ int pg_msg_peek(const uint8_t *buf, size_t len, uint32_t max_body, char *type, u
     return WR_OK;
 }
 
+const char *pg_frontend_check(char type, uint32_t body_len)
+{
+    switch (type) {
+    case 'S': /* Sync */
+    case 'H': /* Flush */
+    case 'X': /* Terminate */
+    case 'c': /* CopyDone */
+        return body_len == 0 ? NULL : "invalid message format";
+    case 'Q': /* Query: at least the terminating NUL */
+    case 'f': /* CopyFail */
+        return body_len >= 1 ? NULL : "invalid message format";
+    case 'C': /* Close, Describe: a kind byte and a name */
+    case 'D':
+        return body_len >= 2 ? NULL : "invalid message format";
+    case 'E': /* Execute: a portal name and a row limit */
+        return body_len >= 5 ? NULL : "invalid message format";
+    case 'P': /* Parse: two names and a parameter count */
+        return body_len >= 4 ? NULL : "invalid message format";
+    case 'B': /* Bind: two names and three counts */
+        return body_len >= 8 ? NULL : "invalid message format";
+    case 'F': /* FunctionCall: an oid and three counts */
+        return body_len >= 10 ? NULL : "invalid message format";
+    case 'd': /* CopyData */
+        return NULL;
+    default:
+        return "invalid frontend message type";
+    }
+}
+
 void pg_out_init(struct pg_out *o)
 {
     o->data = NULL;
@@ -218,6 +247,17 @@ void pg_out_backend_key(struct pg_out *o, uint32_t pid, uint32_t key)
     pg_out_begin(o, 'K');
     pg_out_int32(o, pid);
     pg_out_int32(o, key);
+    pg_out_end(o);
+}
+
+void pg_out_negotiate_version(struct pg_out *o, uint32_t minor, const char *const *options,
+                              int noptions)
+{
+    pg_out_begin(o, 'v');
+    pg_out_int32(o, minor);
+    pg_out_int32(o, (uint32_t)noptions);
+    for (int i = 0; i < noptions; i++)
+        pg_out_str(o, options[i]);
     pg_out_end(o);
 }
 

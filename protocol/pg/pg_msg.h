@@ -46,6 +46,17 @@ int pg_msg_peek(const uint8_t *buf, size_t len, uint32_t max_body, char *type,
                 uint32_t *body_len) WR_MUST_CHECK;
 
 /*
+ * Is a message the client may send once logged in (Bind, Close, CopyData,
+ * CopyDone, CopyFail, Describe, Execute, Flush, FunctionCall, Parse, Query,
+ * Sync, Terminate) with a body of a length its type allows? NULL when it is;
+ * otherwise the reason, for an 08P01 error ("invalid frontend message type",
+ * "invalid message format"). The server would answer any other message with
+ * a FATAL error, or skip the client's next queries until a Sync: a pooler
+ * must refuse it before it reaches a shared server.
+ */
+const char *pg_frontend_check(char type, uint32_t body_len);
+
+/*
  * Message builder. Appends to a growable byte array; any allocation failure
  * or misuse sets `failed`, after which every call is a no-op, so a caller
  * checks once at the end.
@@ -89,6 +100,12 @@ void pg_out_notice(struct pg_out *o, const char *severity, const char *sqlstate,
 void pg_out_auth(struct pg_out *o, uint32_t code, const void *extra, size_t extra_len);
 void pg_out_param_status(struct pg_out *o, const char *name, const char *value);
 void pg_out_backend_key(struct pg_out *o, uint32_t pid, uint32_t key);
+/*
+ * NegotiateProtocolVersion: the newest minor version of protocol 3 spoken,
+ * and the protocol options (`_pq_.` startup parameters) not recognised.
+ */
+void pg_out_negotiate_version(struct pg_out *o, uint32_t minor, const char *const *options,
+                              int noptions);
 void pg_out_ready(struct pg_out *o, char status);
 void pg_out_query(struct pg_out *o, const char *sql);
 void pg_out_terminate(struct pg_out *o);

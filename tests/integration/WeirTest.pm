@@ -626,8 +626,9 @@ sub sock_closed {
     }
 }
 
-# raw_login($sock, user =>, password =>, database =>, timeout =>, extra => {})
+# raw_login($sock, user =>, password =>, database =>, timeout =>, extra => {}, version =>)
 #   -> { ok => 1, params => {..}, pid =>, key =>, auth => code }   logged in, ReadyForQuery seen
+#      (negotiate => { minor =>, options => [..] } when NegotiateProtocolVersion came)
 #   or { error => {S=>..,C=>..,M=>..} }                              ErrorResponse received
 #   or { closed => 1 } / { unexpected => type }
 # Speaks protocol 3.0 and answers cleartext (3), md5 (5) and SCRAM-SHA-256 (10) requests.
@@ -637,7 +638,7 @@ sub raw_login {
     my $user = $o{user} // 'app';
     my $pass = $o{password} // 'apppass';
     syswrite($sock, startup_packet(user => $user, database => $o{database} // 'testdb',
-            extra => $o{extra}));
+            extra => $o{extra}, version => $o{version}));
     my %res = (params => {});
     my $scram;
     while (1) {
@@ -691,6 +692,10 @@ sub raw_login {
             return { ok => 1, %res };
         } elsif ($type eq 'N') {
             next;
+        } elsif ($type eq 'v') {    # NegotiateProtocolVersion: minor, then option names
+            my ($minor, $n) = unpack('NN', $body);
+            $res{negotiate} = { minor => $minor,
+                options => [ grep { length } split /\0/, substr($body, 8) ] };
         } else {
             return { unexpected => $type, %res };
         }
