@@ -489,10 +489,17 @@ void admin_rows_clients(struct worker *w, struct admin_result *r)
         ev_tstamp wait = c->state == CL_WAITING ? now - c->wait_start : 0;
         char addr[CLIENT_ADDR_TEXT], laddr[64];
         local_addr(c->fd, laddr, sizeof(laddr));
-        conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c),
-                 client_addr_text(c, addr), laddr, c->connect_time,
-                 c->last_active ? c->last_active : c->connect_time, wait, 0, c, c->server,
-                 c->cancel_pid, client_param(c, PARAM_APPLICATION_NAME), c->id,
+        client_addr_text(c, addr);
+        if (c->addr.family == AF_UNIX) {
+            /* addr "unix" as in PgBouncer, port the client's pid; the socket's name says nothing */
+            uint32_t pid;
+            memcpy(&pid, c->addr.ip, sizeof(pid));
+            snprintf(addr, sizeof(addr), "unix:%u", (unsigned)pid);
+            snprintf(laddr, sizeof(laddr), "unix:0");
+        }
+        conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c), addr, laddr,
+                 c->connect_time, c->last_active ? c->last_active : c->connect_time, wait, 0, c,
+                 c->server, c->cancel_pid, client_param(c, PARAM_APPLICATION_NAME), c->id,
                  c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id);
     }
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pooler/admin.h"
@@ -57,6 +58,15 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
         memcpy(c->addr.ip, &in6->sin6_addr, sizeof(in6->sin6_addr));
         c->addr.port = ntohs(in6->sin6_port);
         c->addr.family = AF_INET6;
+    } else if (sa->sa_family == AF_UNIX) {
+        /* A local client: its pid (SO_PEERCRED, one cheap call) names it in logs and SHOW CLIENTS.
+         */
+        struct ucred cred;
+        socklen_t cl = sizeof(cred);
+        uint32_t pid =
+            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 ? (uint32_t)cred.pid : 0;
+        memcpy(c->addr.ip, &pid, sizeof(pid));
+        c->addr.family = AF_UNIX;
     }
     c->connect_time = ev_now(w->loop);
     /* TCP_NODELAY comes from the listening socket (listener.c). */
@@ -90,6 +100,13 @@ void client_watch(struct client *c, int event, bool on)
 const char *client_addr_text(const struct client *c, char out[CLIENT_ADDR_TEXT])
 {
     char ip[INET6_ADDRSTRLEN] = "?";
+    if (c->addr.family == AF_UNIX) {
+        /* "unix(pid)", as PgBouncer writes it; no port, so SHOW CLIENTS shows port 0. */
+        uint32_t pid;
+        memcpy(&pid, c->addr.ip, sizeof(pid));
+        snprintf(out, CLIENT_ADDR_TEXT, "unix(%u)", (unsigned)pid);
+        return out;
+    }
     if (c->addr.family)
         inet_ntop(c->addr.family, c->addr.ip, ip, sizeof(ip));
     snprintf(out, CLIENT_ADDR_TEXT, "%s:%u", ip, (unsigned)c->addr.port);

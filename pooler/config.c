@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@ struct line_reader {
     FILE *f;
     int lineno;
     bool too_long;
+    int open_header; /* line of a "[section" without its ']', or 0 */
+    char header[64]; /* that line's text */
 };
 
 struct parse_ctx {
@@ -34,7 +37,8 @@ struct parse_ctx {
     char *err;
     size_t errlen;
     bool failed;
-    bool unknown; /* set_main met a key it does not know */
+    bool unknown;        /* set_main met a key it does not know */
+    const char *section; /* the section of the line being read */
 };
 
 static void cfg_error(struct parse_ctx *ctx, const char *fmt, ...)
@@ -61,6 +65,13 @@ static char *read_line(char *str, int num, void *stream)
     size_t n = strlen(str);
     if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(lr->f)) {
         lr->too_long = true;
+        return NULL;
+    }
+    /* inih would take "[databases" as a syntax error and go on in section "": stop here. */
+    const char *first = str + strspn(str, " \t");
+    if (*first == '[' && !strchr(first, ']')) {
+        lr->open_header = lr->lineno;
+        snprintf(lr->header, sizeof(lr->header), "%.*s", (int)strcspn(first, " \t\r\n;#"), first);
         return NULL;
     }
     bool quoted = false;
@@ -199,6 +210,198 @@ static bool parse_connstr(const char *s, bool (*fn)(void *arg, const char *k, co
     }
 }
 
+/* ---- unknown keys: the nearest known one, for "did you mean ...?" ---- */
+
+/*
+ * Optimal string alignment distance (Levenshtein plus adjacent swaps, so
+ * "defualt" is one edit from "default"), case-insensitive. Keys are short:
+ * longer strings are reported as far.
+ */
+static int edit_distance(const char *a, const char *b)
+{
+    enum { MAXLEN = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= MAXLEN || lb >= MAXLEN)
+        return INT_MAX;
+    int d[MAXLEN + 1][MAXLEN + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+struct nearest {
+    const char *word;
+    const char *best;
+    int dist;
+};
+
+static void nearest_add(struct nearest *n, const char *candidate)
+{
+    int d = edit_distance(n->word, candidate);
+    /* A longer or shorter spelling of a key ("max_client_connections") counts as near. */
+    size_t lw = strlen(n->word), lc = strlen(candidate);
+    if (d > 3 && lw >= 6 && lc >= 6 && !strncasecmp(n->word, candidate, lw < lc ? lw : lc))
+        d = 3;
+    if (d < n->dist) {
+        n->dist = d;
+        n->best = candidate;
+    }
+}
+
+/*
+ * The candidate close enough to be what was meant, or NULL: at most a third
+ * of the word's length in edits (so "port" never suggests "user"), and 3 at
+ * most.
+ */
+static const char *nearest_pick(const struct nearest *n)
+{
+    int len = (int)strlen(n->word);
+    int limit = len / 3 < 3 ? len / 3 : 3;
+    if (limit < 1)
+        limit = 1;
+    return n->best && n->dist <= limit ? n->best : NULL;
+}
+
+static const char *nearest_of(const char *word, const char *const *list)
+{
+    struct nearest n = {word, NULL, INT_MAX};
+    for (; *list; list++)
+        nearest_add(&n, *list);
+    return nearest_pick(&n);
+}
+
+/* Formats "; did you mean x?" into out (empty when nothing is near). */
+static const char *did_you_mean(const char *best, char *out, size_t n)
+{
+    if (best)
+        snprintf(out, n, "; did you mean %s?", best);
+    else
+        out[0] = 0;
+    return out;
+}
+
+static const char *const db_keys[] = {"host",
+                                      "port",
+                                      "dbname",
+                                      "user",
+                                      "password",
+                                      "pool_size",
+                                      "pool_mode",
+                                      "min_pool_size",
+                                      "reserve_pool",
+                                      "reserve_pool_size",
+                                      "max_db_connections",
+                                      "backend",
+                                      NULL};
+
+static const char *const user_keys[] = {"pool_mode", "pool_size", "max_user_connections", NULL};
+
+static const char *const section_names[] = {"databases", "weir", "pgbouncer", "users", NULL};
+
+/*
+ * [pgbouncer] keys of PgBouncer's that weir does not implement: a
+ * pgbouncer.ini that carries them still loads (with a warning), so moving
+ * over takes little editing. Any other unknown key is an error.
+ */
+static const char *const pgbouncer_only_keys[] = {"pidfile",
+                                                  "user",
+                                                  "max_db_client_connections",
+                                                  "max_user_client_connections",
+                                                  "server_round_robin",
+                                                  "ignore_startup_parameters",
+                                                  "peer_id",
+                                                  "disable_pqexec",
+                                                  "application_name_add_host",
+                                                  "conffile",
+                                                  "service_name",
+                                                  "job_name",
+                                                  "max_prepared_statements",
+                                                  "query_wait_notify",
+                                                  "scram_iterations",
+                                                  "auth_hba_file",
+                                                  "auth_ident_file",
+                                                  "auth_user",
+                                                  "auth_query",
+                                                  "auth_dbname",
+                                                  "log_stats",
+                                                  "server_fast_close",
+                                                  "autodb_idle_timeout",
+                                                  "dns_max_ttl",
+                                                  "dns_nxdomain_ttl",
+                                                  "dns_zone_check_period",
+                                                  "resolv_conf",
+                                                  "cancel_wait_timeout",
+                                                  "transaction_timeout",
+                                                  "suspend_timeout",
+                                                  "pkt_buf",
+                                                  "max_packet_size",
+                                                  "listen_backlog",
+                                                  "sbuf_loopcnt",
+                                                  "so_reuseport",
+                                                  "tcp_defer_accept",
+                                                  "tcp_socket_buffer",
+                                                  "tcp_keepalive",
+                                                  "tcp_keepcnt",
+                                                  "tcp_keepidle",
+                                                  "tcp_keepintvl",
+                                                  "tcp_user_timeout",
+                                                  "client_tls_sslmode",
+                                                  "client_tls_key_file",
+                                                  "client_tls_cert_file",
+                                                  "client_tls_ca_file",
+                                                  "client_tls_protocols",
+                                                  "client_tls_ciphers",
+                                                  "client_tls_ecdhcurve",
+                                                  "client_tls_dheparams",
+                                                  "client_tls13_ciphers",
+                                                  "server_tls_sslmode",
+                                                  "server_tls_ca_file",
+                                                  "server_tls_key_file",
+                                                  "server_tls_cert_file",
+                                                  "server_tls_protocols",
+                                                  "server_tls_ciphers",
+                                                  "server_tls13_ciphers",
+                                                  NULL};
+
+static bool is_pgbouncer_only(const char *k)
+{
+    for (const char *const *p = pgbouncer_only_keys; *p; p++)
+        if (!strcmp(k, *p))
+            return true;
+    return false;
+}
+
+static void near_main_key(void *arg, const char *key, const char *value, bool reloadable)
+{
+    (void)value;
+    (void)reloadable;
+    nearest_add(arg, key);
+}
+
+/* The [weir] key nearest to k, or NULL. */
+static const char *nearest_main_key(const struct config *cfg, const char *k)
+{
+    struct nearest n = {k, NULL, INT_MAX};
+    config_each(cfg, near_main_key, &n);
+    return nearest_pick(&n);
+}
+
 struct db_parse {
     struct db_entry *db;
     char *err;
@@ -250,8 +453,9 @@ static bool db_pair(void *arg, const char *k, const char *v)
         else
             goto bad;
     } else {
-        snprintf(dp->err, dp->errlen, "unknown key \"%.64s\" in database entry \"%.64s\"", k,
-                 db->name);
+        char hint[96];
+        snprintf(dp->err, dp->errlen, "unknown key \"%.64s\" in database entry \"%.64s\"%s", k,
+                 db->name, did_you_mean(nearest_of(k, db_keys), hint, sizeof(hint)));
         return false;
     }
     return true;
@@ -299,20 +503,38 @@ static bool add_db(struct parse_ctx *ctx, const char *name, const char *value)
     return true;
 }
 
+struct user_parse {
+    struct user_entry *u;
+    char *err;
+    size_t errlen;
+};
+
 static bool user_pair(void *arg, const char *k, const char *v)
 {
-    struct user_entry *u = arg;
+    struct user_parse *up = arg;
+    struct user_entry *u = up->u;
     long n;
-    if (!strcmp(k, "pool_mode"))
-        return (u->pool_mode = parse_pool_mode(v)) >= 0;
-    if (!strcmp(k, "pool_size") && parse_int(v, 1, 100000, &n)) {
+    if (!strcmp(k, "pool_mode")) {
+        if ((u->pool_mode = parse_pool_mode(v)) < 0)
+            goto bad;
+    } else if (!strcmp(k, "pool_size")) {
+        if (!parse_int(v, 1, 100000, &n))
+            goto bad;
         u->pool_size = (int)n;
-        return true;
-    }
-    if (!strcmp(k, "max_user_connections") && parse_int(v, 0, 1000000, &n)) {
+    } else if (!strcmp(k, "max_user_connections")) {
+        if (!parse_int(v, 0, 1000000, &n))
+            goto bad;
         u->max_user_connections = (int)n;
-        return true;
+    } else {
+        char hint[96];
+        snprintf(up->err, up->errlen, "unknown key \"%.64s\" for user \"%.64s\"%s", k, u->name,
+                 did_you_mean(nearest_of(k, user_keys), hint, sizeof(hint)));
+        return false;
     }
+    return true;
+bad:
+    snprintf(up->err, up->errlen, "bad settings for user \"%.64s\": invalid value \"%.64s\" for %s",
+             u->name, v, k);
     return false;
 }
 
@@ -328,8 +550,11 @@ static bool add_user(struct parse_ctx *ctx, const char *name, const char *value)
     u->pool_mode = -1;
     u->pool_size = -1;
     u->max_user_connections = -1;
-    if (!parse_connstr(value, user_pair, u)) {
-        cfg_error(ctx, "bad settings for user \"%s\"", name);
+    char reason[256];
+    struct user_parse up = {u, reason, sizeof(reason)};
+    snprintf(reason, sizeof(reason), "bad settings for user \"%.64s\"", name);
+    if (!parse_connstr(value, user_pair, &up)) {
+        cfg_error(ctx, "%s", reason);
         return false;
     }
     return true;
@@ -372,6 +597,20 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
     STR_KEY("listen_addr", listen_addr)
     INT_KEY("listen_port", listen_port, 1, 65535)
     INT_KEY("mysql_listen_port", mysql_listen_port, 0, 65535)
+    STR_KEY("unix_socket_dir", unix_socket_dir)
+    STR_KEY("unix_socket_group", unix_socket_group)
+    if (!strcmp(k, "unix_socket_mode")) {
+        /* Octal, as chmod and PgBouncer take it ("0777", "777", "0660"). */
+        char *end;
+        errno = 0;
+        long m = strtol(v, &end, 8);
+        while (*end && isspace((unsigned char)*end))
+            end++;
+        if (errno || end == v || *end || m < 0 || m > 0777)
+            goto bad;
+        cfg->unix_socket_mode = (int)m;
+        return true;
+    }
     STR_KEY("auth_file", auth_file)
     STR_KEY("admin_users", admin_users)
     STR_KEY("stats_users", stats_users)
@@ -438,12 +677,19 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
         cfg->pool_mode = m;
         return true;
     }
-    /* A pgbouncer.ini carries many keys weir does not know (yet): warn, go on. */
     ctx->unknown = true;
     if (!ctx->lr->f)
         return true; /* config_set: the caller reports it */
-    log_warning("%s:%d: unknown setting \"%s\" ignored", cfg->path, ctx->lr->lineno, k);
-    return true;
+    /* A pgbouncer.ini carries keys weir does not implement: those warn; anything else is a typo. */
+    if (is_pgbouncer_only(k)) {
+        log_warning("%s:%d: PgBouncer setting \"%s\" is not supported by weir; ignored", cfg->path,
+                    ctx->lr->lineno, k);
+        return true;
+    }
+    char hint[96];
+    cfg_error(ctx, "unknown setting \"%.64s\" in [%s]%s", k, ctx->section,
+              did_you_mean(nearest_main_key(cfg, k), hint, sizeof(hint)));
+    return false;
 bad:
     cfg_error(ctx, "invalid value \"%s\" for %s", v, k);
     return false;
@@ -462,14 +708,20 @@ static int config_line(void *user, const char *section, const char *name, const 
     snprintf(value, sizeof(value), "%s", raw);
     restore_semicolons(value);
     bool good;
+    ctx->section = section;
     if (!strcmp(section, "databases"))
         good = add_db(ctx, name, value);
     else if (!strcmp(section, "weir") || !strcmp(section, "pgbouncer"))
         good = set_main(ctx, name, value);
     else if (!strcmp(section, "users"))
         good = add_user(ctx, name, value);
-    else {
-        cfg_error(ctx, "unknown section [%s]", section);
+    else if (!section[0]) {
+        cfg_error(ctx, "\"%s\" is outside any section (put it under [weir] or [databases])", name);
+        good = false;
+    } else {
+        char hint[96];
+        cfg_error(ctx, "unknown section [%s]%s", section,
+                  did_you_mean(nearest_of(section, section_names), hint, sizeof(hint)));
         good = false;
     }
     if (!good) {
@@ -503,6 +755,32 @@ static int config_check(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: auth_type needs an auth_file", cfg->path);
         return WR_ERROR;
     }
+    if (cfg->unix_socket_dir && cfg->unix_socket_dir[0]) {
+        if (cfg->unix_socket_dir[0] != '/') {
+            char *p = resolve_path(cfg->path, cfg->unix_socket_dir);
+            if (!p) {
+                snprintf(err, errlen, "out of memory");
+                return WR_ERROR;
+            }
+            free(cfg->unix_socket_dir);
+            cfg->unix_socket_dir = p;
+        }
+        /* The longest name weir binds there: the MySQL socket's temporary name (listener.c). */
+        if (strlen(cfg->unix_socket_dir) + sizeof("/.s.MYSQL.65535.new.4294967295") > 108) {
+            snprintf(err, errlen, "%s: unix_socket_dir \"%.200s\" is too long for a socket path",
+                     cfg->path, cfg->unix_socket_dir);
+            return WR_ERROR;
+        }
+    }
+    if (cfg->unix_socket_group && cfg->unix_socket_group[0]) {
+        struct group gr, *found = NULL;
+        char buf[4096];
+        if (getgrnam_r(cfg->unix_socket_group, &gr, buf, sizeof(buf), &found) != 0 || !found) {
+            snprintf(err, errlen, "%s: unix_socket_group \"%.64s\": no such group", cfg->path,
+                     cfg->unix_socket_group);
+            return WR_ERROR;
+        }
+    }
     if (cfg->auth_file && cfg->auth_file[0] != '/') {
         char *p = resolve_path(cfg->path, cfg->auth_file);
         if (!p) {
@@ -525,6 +803,8 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->path = strdup(path);
     cfg->listen_addr = strdup("127.0.0.1");
     cfg->listen_port = 6432;
+    cfg->unix_socket_dir = strdup("/tmp");
+    cfg->unix_socket_mode = 0777;
     cfg->auth_type = AUTH_MD5;
     cfg->pool_mode = POOL_SESSION;
     cfg->default_pool_size = 20;
@@ -547,16 +827,21 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->stats_period = 60;
 
     err[0] = 0;
-    struct line_reader lr = {fopen(path, "r"), 0, false};
+    struct line_reader lr = {fopen(path, "r"), 0, false, 0, ""};
     if (!lr.f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         goto failed;
     }
-    struct parse_ctx ctx = {cfg, &lr, err, errlen, false, false};
+    struct parse_ctx ctx = {cfg, &lr, err, errlen, false, false, ""};
     int r = ini_parse_stream(read_line, &lr, config_line, &ctx);
     fclose(lr.f);
     if (ctx.failed)
         goto failed;
+    if (lr.open_header && !(r > 0 && r < lr.open_header)) {
+        snprintf(err, errlen, "%s:%d: section header %s is missing its ]", path, lr.open_header,
+                 lr.header);
+        goto failed;
+    }
     if (lr.too_long) {
         snprintf(err, errlen, "%s:%d: line too long (at most 199 bytes)", path, lr.lineno);
         goto failed;
@@ -601,6 +886,8 @@ void config_free(struct config *cfg)
     free(cfg->users);
     free(cfg->path);
     free(cfg->listen_addr);
+    free(cfg->unix_socket_dir);
+    free(cfg->unix_socket_group);
     free(cfg->auth_file);
     free(cfg->admin_users);
     free(cfg->stats_users);
@@ -687,6 +974,8 @@ struct config *config_dup(const struct config *src)
     /* Own nothing yet, so config_free of a half-made copy frees only what was copied. */
     char **strs[] = {&cfg->path,
                      &cfg->listen_addr,
+                     &cfg->unix_socket_dir,
+                     &cfg->unix_socket_group,
                      &cfg->auth_file,
                      &cfg->admin_users,
                      &cfg->stats_users,
@@ -738,8 +1027,8 @@ struct config *config_dup(const struct config *src)
 
 int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
-    struct line_reader lr = {NULL, 0, false};
-    struct parse_ctx ctx = {cfg, &lr, err, errlen, false, false};
+    struct line_reader lr = {NULL, 0, false, 0, ""};
+    struct parse_ctx ctx = {cfg, &lr, err, errlen, false, false, "weir"};
     err[0] = 0;
     if (!set_main(&ctx, key, value)) {
         if (!err[0])
@@ -747,7 +1036,9 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
         return WR_ERROR;
     }
     if (ctx.unknown) {
-        snprintf(err, errlen, "unknown setting \"%.64s\"", key);
+        char hint[96];
+        snprintf(err, errlen, "unknown setting \"%.64s\"%s", key,
+                 did_you_mean(nearest_main_key(cfg, key), hint, sizeof(hint)));
         return WR_ERROR;
     }
     return config_check(cfg, err, errlen);
@@ -776,6 +1067,10 @@ void config_each(const struct config *cfg,
     EACH_STR("listen_addr", listen_addr, false);
     EACH_INT("listen_port", listen_port, false);
     EACH_INT("mysql_listen_port", mysql_listen_port, false);
+    EACH_STR("unix_socket_dir", unix_socket_dir, false);
+    snprintf(b, sizeof(b), "0%o", (unsigned)cfg->unix_socket_mode);
+    fn(arg, "unix_socket_mode", b, false);
+    EACH_STR("unix_socket_group", unix_socket_group, false);
     fn(arg, "auth_type", auth_type_names[cfg->auth_type], true);
     EACH_STR("auth_file", auth_file, true);
     EACH_STR("admin_users", admin_users, true);

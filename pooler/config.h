@@ -46,7 +46,10 @@ struct config {
     char *path;
     char *listen_addr;
     int listen_port;
-    int mysql_listen_port; /* 0 = off */
+    int mysql_listen_port;   /* 0 = off */
+    char *unix_socket_dir;   /* directory of the unix sockets; "" = none (default /tmp) */
+    int unix_socket_mode;    /* their file mode (default 0777) */
+    char *unix_socket_group; /* group to give them, or NULL: the process's own */
     enum auth_type auth_type;
     char *auth_file;
     char *admin_users;

@@ -7,6 +7,7 @@
 
 #include "pooler/config.h"
 #include "pooler/lifecycle.h"
+#include "pooler/listener.h"
 #include "pooler/log.h"
 #include "pooler/notify.h"
 #include "pooler/params.h"
@@ -113,14 +114,15 @@ int main(int argc, char **argv)
     notify_ready();
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_NOENV);
-    log_info("weir %s listening on %s:%d with %d workers", WEIR_VERSION, cfg->listen_addr,
-             cfg->listen_port, cfg->workers);
+    log_info("weir %s: configuration %s, %d workers", WEIR_VERSION, cfg->path, cfg->workers);
+    listener_log_all();
     lifecycle_run(loop);
     log_info("shutting down");
     workers_stop();
     ev_loop_destroy(loop);
     status = 0;
 out:
+    listener_unix_close_all();
     routes_free_all();
     userlist_free(weir.users);
     config_free((struct config *)weir.cfg);

@@ -59,9 +59,9 @@ struct client_my {
 
 /* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */
 struct peer_addr {
-    uint8_t ip[16]; /* IPv4: the first 4 bytes; network order */
+    uint8_t ip[16]; /* IPv4: the first 4 bytes; network order. AF_UNIX: the peer's pid */
     uint16_t port;  /* host order */
-    uint8_t family; /* AF_INET, AF_INET6, or 0 when neither (shown as "?:0") */
+    uint8_t family; /* AF_INET, AF_INET6, AF_UNIX, or 0 when none (shown as "?:0") */
 };
 
 /* Bytes weir itself says to a client, allocated only while there are some (client_out). */

@@ -42,10 +42,13 @@ struct msg {
     char text[384];
 };
 
+struct unix_listener;
+
 struct listener {
     int fd;
-    enum backend_kind kind; /* which protocol its clients speak */
-    bool metrics;           /* serves Prometheus scrapes (metrics.c) instead of clients */
+    enum backend_kind kind;      /* which protocol its clients speak */
+    bool metrics;                /* serves Prometheus scrapes (metrics.c) instead of clients */
+    struct unix_listener *share; /* a unix socket every worker watches (listener.c), or NULL */
     ev_io io;
 };
 

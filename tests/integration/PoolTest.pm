@@ -47,7 +47,8 @@ sub start_weir_users {
         %{ $o{databases} // {} },
     );
     my %weir = (
-        listen_addr => '127.0.0.1', listen_port => $port, auth_type => 'md5',
+        listen_addr => '127.0.0.1', listen_port => $port, unix_socket_dir => $dir,
+        auth_type => 'md5',
         auth_file => $authfile, pool_mode => 'session', default_pool_size => 20,
         max_client_conn => 10000, workers => 2, server_reset_query => 'DISCARD ALL',
         client_login_timeout => 60, query_wait_timeout => 120, server_connect_timeout => 15,

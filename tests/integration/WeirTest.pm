@@ -395,6 +395,7 @@ sub start_weir {
     my %weir = (
         listen_addr => '127.0.0.1',
         listen_port => $port,
+        unix_socket_dir => $dir,    # its own directory: parallel tests never share /tmp's names
         auth_type => 'md5',
         auth_file => $authfile,
         pool_mode => 'session',

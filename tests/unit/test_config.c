@@ -211,8 +211,8 @@ static void test_main_keys(void)
         config_free(cfg);
     }
 
-    cfg = load_ok(TRUST "ignore_startup_parameters = extra_float_digits\nunix_socket_dir = /tmp\n",
-                  "unknown [weir] keys only warn");
+    cfg = load_ok(TRUST "ignore_startup_parameters = extra_float_digits\npidfile = /tmp/x.pid\n",
+                  "PgBouncer keys weir does not implement only warn");
     config_free(cfg);
 }
 
@@ -280,11 +280,13 @@ static void test_main_invalid(void)
     load_bad("[weir]\nauth_type = scram-sha-256\n", "auth_file", NULL, "scram without auth_file");
     load_bad("[weir]\nauth_type = plain\n", "auth_file", NULL, "plain without auth_file");
     load_bad(TRUST "[other]\nx = 1\n", "unknown section [other]", path, "unknown section");
-    load_bad("auth_type = trust\n", "unknown section []", NULL, "a key before any section");
+    load_bad("auth_type = trust\n", ":1: \"auth_type\" is outside any section", path,
+             "a key before any section");
     load_bad(TRUST "[Weir]\nlisten_port = 1\n", "unknown section [Weir]", NULL,
              "section names are case-sensitive");
     load_bad(TRUST "this line has no equals sign\n", ":3: syntax error", path, "syntax error");
-    load_bad(TRUST "[unterminated\n", "syntax error", NULL, "unterminated section header");
+    load_bad(TRUST "[unterminated\n", ":3: section header [unterminated is missing its ]", path,
+             "unterminated section header");
 
     err[0] = 0;
     cfg = NULL;
@@ -519,6 +521,88 @@ static void test_auth_file(void)
     }
 }
 
+/* Typos fail the load with the file, the line and the nearest known key (issue: --check). */
+static void test_unknown_keys(void)
+{
+    load_bad(TRUST "defualt_pool_size = 5\n", ":3: unknown setting \"defualt_pool_size\" in [weir]",
+             "did you mean default_pool_size?", "a swapped pair of letters in [weir]");
+    load_bad("[pgbouncer]\nauth_type = trust\nlisten_prot = 1\n", ":3: unknown setting",
+             "in [pgbouncer]; did you mean listen_port?", "a typo in [pgbouncer]");
+    load_bad(TRUST "max_client_connections = 5\n", "unknown setting",
+             "did you mean max_client_conn?", "a longer spelling of a [weir] key");
+    load_bad(TRUST "unix_socket_mod = 0700\n", "did you mean unix_socket_mode?", path,
+             "a letter missing from a unix socket key");
+    load_bad(TRUST "frobnicate = 1\n", "unknown setting \"frobnicate\" in [weir]", NULL,
+             "a key near nothing");
+    struct config *cfg;
+    int r = load(TRUST "frobnicate = 1\n", &cfg);
+    ok(r == WR_ERROR && !strstr(err, "did you mean"), "nothing near: no suggestion");
+    config_free(cfg);
+
+    load_bad(TRUST "[databases]\nx = host=h prot=5432\n", ":4: unknown key \"prot\"",
+             "did you mean port?", "a typo in a database entry");
+    load_bad(TRUST "[databases]\nx = host=h pool_sise=3\n", "database entry \"x\"",
+             "did you mean pool_size?", "a typo in a database entry's pool_size");
+    load_bad(TRUST "[users]\nu = pool_sizes=3\n", ":4: unknown key \"pool_sizes\" for user \"u\"",
+             "did you mean pool_size?", "a typo in a [users] entry");
+    load_bad(TRUST "[user]\nu = pool_size=3\n", "unknown section [user]", "did you mean users?",
+             "a typo in a section name");
+    load_bad(TRUST "[databases\nx = host=h\n", ":3: section header [databases is missing its ]",
+             path, "[databases without its ]");
+    load_bad("[weir\nauth_type = trust\n", ":1: section header [weir is missing its ]", NULL,
+             "[weir without its ], first line");
+
+    /* The console's SET says the same, without a file and line. */
+    cfg = load_ok(TRUST, "a config to SET on");
+    if (cfg) {
+        r = config_set(cfg, "defualt_pool_size", "5", err, sizeof(err));
+        ok(r == WR_ERROR && strstr(err, "did you mean default_pool_size?"),
+           "SET of a misspelt key suggests the right one");
+        diag("  error: '%s'", err);
+        config_free(cfg);
+    }
+}
+
+static void test_unix_socket_keys(void)
+{
+    struct config *cfg = load_ok(TRUST, "unix socket defaults");
+    if (cfg) {
+        is_str(cfg->unix_socket_dir, "/tmp", "default unix_socket_dir /tmp");
+        is_int(cfg->unix_socket_mode, 0777, "default unix_socket_mode 0777");
+        ok(cfg->unix_socket_group == NULL, "default unix_socket_group unset");
+        config_free(cfg);
+    }
+    cfg = load_ok(TRUST "unix_socket_dir =\nunix_socket_mode = 0660\nunix_socket_group = root\n",
+                  "unix socket keys");
+    if (cfg) {
+        is_str(cfg->unix_socket_dir, "", "an empty unix_socket_dir (no unix socket)");
+        is_int(cfg->unix_socket_mode, 0660, "unix_socket_mode is octal");
+        is_str(cfg->unix_socket_group, "root", "unix_socket_group");
+        config_free(cfg);
+    }
+    cfg = load_ok(TRUST "unix_socket_dir = run\nunix_socket_mode = 700\n",
+                  "relative unix_socket_dir");
+    if (cfg) {
+        char want[PATH_MAX + 16];
+        snprintf(want, sizeof(want), "%s/run", dir);
+        is_str(cfg->unix_socket_dir, want, "resolved against the config file's directory");
+        is_int(cfg->unix_socket_mode, 0700, "unix_socket_mode without a leading 0 is octal too");
+        config_free(cfg);
+    }
+    load_bad(TRUST "unix_socket_mode = 0778\n", "invalid value \"0778\" for unix_socket_mode", NULL,
+             "unix_socket_mode 0778 is not octal");
+    load_bad(TRUST "unix_socket_mode = 01777\n", "unix_socket_mode", NULL,
+             "unix_socket_mode with the sticky bit");
+    load_bad(TRUST "unix_socket_group = no-such-group-weir\n", "no such group", NULL,
+             "an unknown unix_socket_group");
+    char text[400], longdir[200];
+    memset(longdir, 'd', sizeof(longdir) - 1);
+    longdir[0] = '/';
+    longdir[sizeof(longdir) - 1] = 0;
+    snprintf(text, sizeof(text), TRUST "unix_socket_dir = %.180s\n", longdir);
+    load_bad(text, "too long for a socket path", NULL, "a unix_socket_dir too long for sun_path");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -534,6 +618,8 @@ int main(void)
     test_pool_mode();
     test_users();
     test_auth_file();
+    test_unknown_keys();
+    test_unix_socket_keys();
 
     unlink(path);
     rmdir(dir);
