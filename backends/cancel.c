@@ -31,8 +31,8 @@
  * stay; their stacks are mostly untouched virtual memory.
  */
 #define CANCEL_THREADS 32
-#define CANCEL_STACK   (1024 * 1024) /* the MariaDB login (TLS, auth plugins) wants more than libpq \
-                                      */
+/* The MariaDB login (TLS, auth plugins) wants more stack than libpq. */
+#define CANCEL_STACK (1024 * 1024)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_cv;    /* a job was queued, or the queue closed */
