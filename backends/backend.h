@@ -58,11 +58,15 @@ struct backend_ops {
 
     /*
      * Asks the server to cancel what runs on this connection. Never blocks
-     * the caller: the request runs on its own short-lived thread, which calls
-     * done(arg) when the server has taken the request (or it failed). Returns
-     * false, without calling done, when the request could not be started.
+     * the caller: the request joins the cancel queue (backends/cancel.c),
+     * whose threads send it in turn and then call done(arg, err, ms) on a
+     * queue thread: err NULL once the server has taken the request, else why
+     * it could not be sent; ms from the call to that moment. The request
+     * copies what it needs, so c may be closed meanwhile. Returns false, with
+     * err set and done never called, only when the request cannot be queued.
      */
-    bool (*cancel)(struct backend_conn *c, void (*done)(void *arg), void *arg);
+    bool (*cancel)(struct backend_conn *c, void (*done)(void *arg, const char *err, int ms),
+                   void *arg, char *err, size_t errlen);
 
     /* Closes the connection and frees the handle. */
     void (*close)(struct backend_conn *c);
@@ -71,8 +75,16 @@ struct backend_ops {
 extern const struct backend_ops backend_pg_ops;
 extern const struct backend_ops backend_mysql_ops;
 
-/* Cancel requests of each connector still running (for shutdown). */
-int backend_pg_cancels_running(void);
-int backend_mysql_cancels_running(void);
+/* Cancel requests queued or being sent, of both connectors. */
+int backend_cancels_pending(void);
+
+/*
+ * For shutdown: waits up to wait_seconds for the cancel queue to empty, then
+ * closes it. Requests still queued get done(arg, "weir is shutting down", ms)
+ * before this returns (*dropped says how many); requests still being sent
+ * finish on their own but never call done after this returns. Later cancels
+ * are refused. Returns the number still being sent.
+ */
+int backend_cancels_stop(double wait_seconds, int *dropped);
 
 #endif

@@ -10,11 +10,10 @@
  * the way they expect. Progress reports are switched off at login so that
  * no unsolicited packet ever reaches a client.
  *
- * Cancel: KILL QUERY <thread id> on a second, short-lived connection, run on
- * its own thread with the blocking API.
+ * Cancel: KILL QUERY <thread id> on a second, short-lived connection, sent
+ * with the blocking API as a job on the cancel queue (cancel.c), which
+ * PostgreSQL's cancels need anyway.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <mysql.h>
 
 #include "backends/backend.h"
+#include "backends/cancel.h"
 
 struct backend_conn {
     MYSQL *my;
@@ -36,9 +36,6 @@ struct backend_conn {
     char version[64];
     unsigned long thread_id;
 };
-
-static atomic_int cancels_running;
-#define MAX_CANCEL_THREADS 64
 
 static void set_want(struct backend_conn *c, int *fd, int *want)
 {
@@ -139,66 +136,85 @@ static uint64_t myb_caps(const struct backend_conn *c)
     return caps;
 }
 
-struct cancel_job {
+/* A KILL QUERY's own login may not wait on a dead server longer than this (seconds). */
+#define KILL_TIMEOUT 5
+
+struct my_cancel_job {
+    struct cancel_job base;
+    /* Copies: the connection may be closed while the job waits in the queue. */
     char host[256];
     int port;
     char user[128];
     char password[256];
     unsigned long thread_id;
-    void (*done)(void *arg);
-    void *arg;
 };
 
-static void *cancel_thread(void *p)
+static bool my_cancel_run(struct cancel_job *base, char *err, size_t errlen)
 {
-    struct cancel_job *job = p;
+    struct my_cancel_job *job = (struct my_cancel_job *)base;
     MYSQL *my = mysql_init(NULL);
-    if (my) {
-        unsigned int timeout = 5;
-        mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-        bool unix_socket = job->host[0] == '/';
-        if (mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
-                               unix_socket ? 0 : job->port, unix_socket ? job->host : NULL, 0)) {
-            char q[64];
-            snprintf(q, sizeof(q), "KILL QUERY %lu", job->thread_id);
-            mysql_query(my, q);
-        }
-        mysql_close(my);
+    if (!my) {
+        snprintf(err, errlen, "out of memory");
+        return false;
     }
-    job->done(job->arg);
-    explicit_bzero(job->password, sizeof(job->password));
-    free(job);
-    atomic_fetch_sub(&cancels_running, 1);
-    return NULL;
+    unsigned int timeout = KILL_TIMEOUT;
+    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    bool unix_socket = job->host[0] == '/';
+    bool sent = false;
+    if (!mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
+                            unix_socket ? 0 : job->port, unix_socket ? job->host : NULL, 0)) {
+        snprintf(err, errlen, "login for KILL QUERY failed: %s (%u)", mysql_error(my),
+                 mysql_errno(my));
+        goto done;
+    }
+    char q[64];
+    snprintf(q, sizeof(q), "KILL QUERY %lu", job->thread_id);
+    if (mysql_query(my, q) == 0) {
+        sent = true;
+    } else if (mysql_errno(my) == 1094) {
+        /* ER_NO_SUCH_THREAD: the server took the request; the connection had already ended. */
+        sent = true;
+    } else {
+        snprintf(err, errlen, "%s: %s (%u)", q, mysql_error(my), mysql_errno(my));
+    }
+done:
+    mysql_close(my);
+    return sent;
 }
 
-static bool myb_cancel(struct backend_conn *c, void (*done)(void *arg), void *arg)
+static void my_cancel_release(struct cancel_job *base)
 {
-    struct cancel_job *job = calloc(1, sizeof(*job));
-    if (!job)
+    struct my_cancel_job *job = (struct my_cancel_job *)base;
+    explicit_bzero(job->password, sizeof(job->password));
+    free(job);
+}
+
+static bool myb_cancel(struct backend_conn *c, void (*done)(void *arg, const char *err, int ms),
+                       void *arg, char *err, size_t errlen)
+{
+    if (!c->thread_id) {
+        snprintf(err, errlen, "the connection has no thread id yet (login not finished)");
         return false;
+    }
+    struct my_cancel_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
     memcpy(job->host, c->host, sizeof(job->host));
     job->port = c->port;
     memcpy(job->user, c->user, sizeof(job->user));
     memcpy(job->password, c->password, sizeof(job->password));
     job->thread_id = c->thread_id;
-    job->done = done;
-    job->arg = arg;
-    if (atomic_fetch_add(&cancels_running, 1) >= MAX_CANCEL_THREADS) {
-        atomic_fetch_sub(&cancels_running, 1);
-        free(job);
-        return false;
-    }
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &attr, cancel_thread, job);
-    pthread_attr_destroy(&attr);
-    if (rc == 0)
+    job->base.run = my_cancel_run;
+    job->base.release = my_cancel_release;
+    job->base.done = done;
+    job->base.arg = arg;
+    if (cancel_submit(&job->base, err, errlen))
         return true;
-    atomic_fetch_sub(&cancels_running, 1);
-    free(job);
+    my_cancel_release(&job->base);
     return false;
 }
 
@@ -221,11 +237,6 @@ static void myb_close(struct backend_conn *c)
     mysql_close(c->my);
     explicit_bzero(c->password, sizeof(c->password));
     free(c);
-}
-
-int backend_mysql_cancels_running(void)
-{
-    return atomic_load(&cancels_running);
 }
 
 const struct backend_ops backend_mysql_ops = {

@@ -3,11 +3,10 @@
  * (PQconnectStartParams + PQconnectPoll), then the raw socket is the
  * pooler's. libpq gives every auth method and TLS of the real client.
  *
- * Cancel: libpq 15 has only the blocking PQcancel, so a cancel runs on a
- * detached thread with its own PGcancel copy; the owner thread never waits.
+ * Cancel: libpq 15 has only the blocking PQcancel, so a cancel is a job on
+ * the cancel queue (cancel.c) with its own PGcancel copy; the owner thread
+ * never waits.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +14,12 @@
 #include <libpq-fe.h>
 
 #include "backends/backend.h"
+#include "backends/cancel.h"
 
 struct backend_conn {
     PGconn *conn;
     PostgresPollingStatusType last;
 };
-
-/* Cancels in flight; bounded so a flood of cancel requests cannot spawn threads forever. */
-static atomic_int cancels_running;
-#define MAX_CANCEL_THREADS 64
 
 static struct backend_conn *pgb_connect_start(const struct backend_params *p, char *err,
                                               size_t errlen)
@@ -142,56 +138,54 @@ static const char *pgb_param(const struct backend_conn *c, const char *name)
     return PQparameterStatus(c->conn, name);
 }
 
-struct cancel_job {
-    PGcancel *cn;
-    void (*done)(void *arg);
-    void *arg;
-};
-
 static uint64_t pgb_caps(const struct backend_conn *c)
 {
     return 0;
 }
 
-static void *cancel_thread(void *p)
+struct pg_cancel_job {
+    struct cancel_job base;
+    PGcancel *cn; /* a copy: valid after the connection is closed */
+};
+
+static bool pg_cancel_run(struct cancel_job *base, char *err, size_t errlen)
 {
-    struct cancel_job *job = p;
-    char errbuf[256];
-    PQcancel(job->cn, errbuf, sizeof(errbuf));
-    PQfreeCancel(job->cn);
-    job->done(job->arg);
-    free(job);
-    atomic_fetch_sub(&cancels_running, 1);
-    return NULL;
+    struct pg_cancel_job *job = (struct pg_cancel_job *)base;
+    /* PQcancel returns once the server has closed the cancel connection: it has the request. */
+    if (PQcancel(job->cn, err, (int)errlen))
+        return true;
+    err[strcspn(err, "\n")] = 0;
+    return false;
 }
 
-static bool pgb_cancel(struct backend_conn *c, void (*done)(void *arg), void *arg)
+static void pg_cancel_release(struct cancel_job *base)
 {
-    struct cancel_job *job = malloc(sizeof(*job));
-    if (!job)
+    struct pg_cancel_job *job = (struct pg_cancel_job *)base;
+    PQfreeCancel(job->cn);
+    free(job);
+}
+
+static bool pgb_cancel(struct backend_conn *c, void (*done)(void *arg, const char *err, int ms),
+                       void *arg, char *err, size_t errlen)
+{
+    struct pg_cancel_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        snprintf(err, errlen, "out of memory");
         return false;
-    job->cn = PQgetCancel(c->conn);
-    job->done = done;
-    job->arg = arg;
-    if (!job->cn)
-        goto failed;
-    if (atomic_fetch_add(&cancels_running, 1) >= MAX_CANCEL_THREADS) {
-        atomic_fetch_sub(&cancels_running, 1);
-        goto failed;
     }
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    int rc = pthread_create(&t, &attr, cancel_thread, job);
-    pthread_attr_destroy(&attr);
-    if (rc == 0)
+    job->cn = PQgetCancel(c->conn);
+    if (!job->cn) {
+        snprintf(err, errlen, "libpq gave no cancel handle (connection not open)");
+        free(job);
+        return false;
+    }
+    job->base.run = pg_cancel_run;
+    job->base.release = pg_cancel_release;
+    job->base.done = done;
+    job->base.arg = arg;
+    if (cancel_submit(&job->base, err, errlen))
         return true;
-    atomic_fetch_sub(&cancels_running, 1);
-failed:
-    if (job->cn)
-        PQfreeCancel(job->cn);
+    PQfreeCancel(job->cn);
     free(job);
     return false;
 }
@@ -202,11 +196,6 @@ static void pgb_close(struct backend_conn *c)
         return;
     PQfinish(c->conn);
     free(c);
-}
-
-int backend_pg_cancels_running(void)
-{
-    return atomic_load(&cancels_running);
 }
 
 const struct backend_ops backend_pg_ops = {

@@ -483,16 +483,19 @@ static struct client *cancel_find(struct worker *w, uint32_t pid)
     return c;
 }
 
-/* Asks c's server to cancel the query running there, if one is. */
-static void cancel_running(struct client *c, const char *what)
+/*
+ * Asks c's server to cancel the query running there, if one is. The server
+ * logs "forwarded" once the request has really been sent, or why it was not.
+ */
+static void cancel_running(struct client *c, enum server_cancel_why why, const char *what)
 {
     struct server *s = c->server;
     if (!s || s->state != SV_ACTIVE || s->outstanding == 0) {
         log_client(c, LOG_LVL_INFO, "%s: nothing running", what);
         return;
     }
-    log_client(c, LOG_LVL_INFO, "%s forwarded to S-%llu", what, (unsigned long long)s->id);
-    server_cancel(s);
+    if (server_cancel(s, why))
+        log_client(c, LOG_LVL_DEBUG, "%s queued for S-%llu", what, (unsigned long long)s->id);
 }
 
 void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
@@ -503,7 +506,7 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
         log_info("cancel request for unknown key %u ignored", pid);
         return;
     }
-    cancel_running(c, "cancel request");
+    cancel_running(c, SERVER_CANCEL_REQUEST, "cancel request");
 }
 
 struct worker *client_pid_worker(uint32_t pid)
@@ -526,7 +529,7 @@ int client_kill(struct worker *w, uint32_t pid, const char *user, bool connectio
     if (connection)
         client_fail(c, "57P01", "Connection was killed");
     else
-        cancel_running(c, "KILL QUERY");
+        cancel_running(c, SERVER_CANCEL_KILL, "KILL QUERY");
     return KILL_OK;
 }
 

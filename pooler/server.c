@@ -508,7 +508,7 @@ void server_release(struct server *s, bool clean)
          * server would not notice the close while the query runs (a
          * SLEEP, a long scan): cancel it too, so its thread ends now.
          */
-        server_cancel(s);
+        (void)server_cancel(s, SERVER_CANCEL_CLEANUP);
         server_close(s, "client went away during a response");
         return;
     }
@@ -531,7 +531,7 @@ void server_release(struct server *s, bool clean)
         s->need_sync = false;
     }
     if (s->outstanding > 0)
-        server_cancel(s);
+        (void)server_cancel(s, SERVER_CANCEL_CLEANUP);
     if (s->out.failed || server_flush_out(s) == WR_ERROR) {
         server_close(s, "cannot send clean-up");
         return;
@@ -598,26 +598,51 @@ static void server_reset_continue(struct server *s)
 
 /* ---- cancel ---- */
 
-static void cancel_done_cb(void *arg)
+/* Indexed by enum server_cancel_why; names the request in the log. */
+static const char *const cancel_names[] = {"cancel request", "KILL QUERY", "clean-up cancel"};
+
+static void cancel_done_cb(void *arg, const char *err, int ms)
 {
-    /* Runs on the cancel thread: only post; the owner cannot change while pending. */
-    struct server *s = arg;
+    /* Runs on a cancel queue thread: only post; the owner cannot change while pending. */
+    struct msg *m = arg;
+    m->arg = ms;
+    if (err)
+        snprintf(m->text, sizeof(m->text), "%s", err[0] ? err : "unknown error");
+    worker_post(m->server->w, m);
+}
+
+bool server_cancel(struct server *s, enum server_cancel_why why)
+{
+    const char *what = cancel_names[why];
+    if (!s->bc) {
+        log_server(s, LOG_LVL_WARNING, "%s not sent: the connection is already closed", what);
+        return false;
+    }
+    /* The answer is allocated here, so the queue thread has nothing left that can fail. */
     struct msg *m = msg_new(MSG_CANCEL_DONE);
     m->server = s;
-    worker_post(s->w, m);
-}
-
-void server_cancel(struct server *s)
-{
-    if (!s->bc)
-        return;
+    m->key = (uint32_t)why;
+    char err[256];
     s->cancels_pending++;
-    if (!s->ops->cancel(s->bc, cancel_done_cb, s))
-        s->cancels_pending--;
+    if (s->ops->cancel(s->bc, cancel_done_cb, m, err, sizeof(err)))
+        return true;
+    s->cancels_pending--;
+    free(m);
+    log_server(s, LOG_LVL_WARNING, "%s not sent: %s", what, err);
+    return false;
 }
 
-void server_cancel_done(struct server *s)
+void server_cancel_done(const struct msg *m)
 {
+    struct server *s = m->server;
+    const char *what = cancel_names[m->key];
+    /* Logged only now: "forwarded" means the server has taken the request. */
+    if (m->text[0])
+        log_server(s, LOG_LVL_WARNING, "%s to S-%llu not sent (%d ms): %s", what,
+                   (unsigned long long)s->id, m->arg, m->text);
+    else
+        log_server(s, m->key == SERVER_CANCEL_CLEANUP ? LOG_LVL_DEBUG : LOG_LVL_INFO,
+                   "%s forwarded to S-%llu (%d ms)", what, (unsigned long long)s->id, m->arg);
     s->cancels_pending--;
     if (s->state == SV_CLOSED) {
         if (s->cancels_pending == 0)

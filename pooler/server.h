@@ -8,6 +8,8 @@
 
 #include "pooler/route.h"
 
+struct msg;
+
 /* Gives idle server s (owned by c's worker) to client c: set-up, then relaying. */
 void server_attach(struct server *s, struct client *c);
 /* Starts a new login for route r on worker w (counted by the route already). */
@@ -23,10 +25,22 @@ void server_adopt(struct worker *w, struct server *s, struct client *c);
 void server_release(struct server *s, bool clean);
 /* Closes s now (logs reason), telling its route. */
 void server_close(struct server *s, const char *reason);
-/* Asks the server to cancel its running query (client's cancel request). */
-void server_cancel(struct server *s);
-/* A cancel request of s finished (MSG_CANCEL_DONE). */
-void server_cancel_done(struct server *s);
+/* Why weir cancels a server's query; names the request in the log. */
+enum server_cancel_why {
+    SERVER_CANCEL_REQUEST, /* a PostgreSQL client's CancelRequest */
+    SERVER_CANCEL_KILL,    /* a MySQL client's KILL QUERY */
+    SERVER_CANCEL_CLEANUP, /* weir's own: the client left while its query ran */
+};
+/*
+ * Asks the server to cancel its running query. The request waits its turn in
+ * the connectors' cancel queue; s stays put (not released, not freed) until
+ * the answer arrives (server_cancel_done), which logs "forwarded" or why it
+ * was not sent. Returns false, logged with the reason, when the request could
+ * not even be queued.
+ */
+bool server_cancel(struct server *s, enum server_cancel_why why);
+/* The answer to one of s's cancel requests arrived (MSG_CANCEL_DONE, m->server is s). */
+void server_cancel_done(const struct msg *m);
 /* Sends pending s->out bytes; WR_OK, WR_AGAIN (write watcher armed), WR_ERROR. */
 int server_flush_out(struct server *s) WR_MUST_CHECK;
 /* Timeouts: called by the worker's sweep. */

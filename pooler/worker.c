@@ -78,7 +78,7 @@ static void handle_msg(struct worker *w, struct msg *m)
         client_kill_reply(w, m);
         break;
     case MSG_CANCEL_DONE:
-        server_cancel_done(m->server);
+        server_cancel_done(m);
         break;
     case MSG_LISTEN_STOP:
         listener_drain_close(w);
@@ -195,10 +195,15 @@ int workers_start(void)
 
 void workers_stop(void)
 {
-    /* Cancel threads post back to workers: let them finish first (bounded). */
-    for (int i = 0; i < 300 && backend_pg_cancels_running() + backend_mysql_cancels_running() > 0;
-         i++)
-        usleep(10000);
+    /*
+     * Cancel requests post back to workers: let the queue empty first (bounded),
+     * then close it so nothing posts to a worker that is gone.
+     */
+    int dropped = 0;
+    int left = backend_cancels_stop(3.0, &dropped);
+    if (dropped > 0 || left > 0)
+        log_warning("shutdown: %d cancel requests not sent, %d still being sent are abandoned",
+                    dropped, left);
     for (int i = 0; i < weir.nworkers; i++)
         worker_post(&weir.workers[i], msg_new(MSG_STOP));
     for (int i = 0; i < weir.nworkers; i++)
