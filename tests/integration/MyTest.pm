@@ -40,7 +40,7 @@ use DBI;
 use Exporter 'import';
 
 our @EXPORT = qw(my_packet my_read_packet my_parse_greeting my_parse_err my_native_scramble
-    my_handshake_response my_connect my_login my_query my_lenenc_int my_lenenc_str
+    my_handshake_response my_connect my_login my_query my_read_result my_lenenc_int my_lenenc_str
     parse_sysbench mariadb_err_code);
 
 our $IS_ROOT = ($> == 0);
@@ -752,6 +752,12 @@ sub my_login {
 sub my_query {
     my ($sock, $sql, $timeout) = @_;
     syswrite($sock, my_packet(0, "\x03$sql"));
+    return my_read_result($sock, $timeout);
+}
+
+# my_read_result($sock, $timeout) -> what my_query returns, for a query sent before.
+sub my_read_result {
+    my ($sock, $timeout) = @_;
     my %r = (results => []);
     while (1) {
         my ($seq, $p) = my_read_packet($sock, $timeout // 10);
