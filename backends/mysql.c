@@ -136,8 +136,14 @@ static uint64_t myb_caps(const struct backend_conn *c)
     return caps;
 }
 
-/* A KILL QUERY's own login may not wait on a dead server longer than this (seconds). */
-#define KILL_TIMEOUT 5
+/*
+ * A KILL QUERY's own login may not wait on a dead server longer than this
+ * (seconds); once connected, a busy server gets longer to answer, since a
+ * KILL that lands late still beats one given up (a storm of 100 on a loaded
+ * 2-CPU machine took up to 9 s).
+ */
+#define KILL_CONNECT_TIMEOUT 10
+#define KILL_IO_TIMEOUT      30
 
 struct my_cancel_job {
     struct cancel_job base;
@@ -157,10 +163,10 @@ static bool my_cancel_run(struct cancel_job *base, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return false;
     }
-    unsigned int timeout = KILL_TIMEOUT;
-    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &timeout);
-    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    unsigned int connect_timeout = KILL_CONNECT_TIMEOUT, io_timeout = KILL_IO_TIMEOUT;
+    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
     bool unix_socket = job->host[0] == '/';
     bool sent = false;
     if (!mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,

@@ -1,4 +1,7 @@
-/* fuzz_pg_msg.c -- libFuzzer target for PostgreSQL message framing and ErrorResponse parsing. */
+/*
+ * fuzz_pg_msg.c -- libFuzzer target for PostgreSQL message framing, the frontend message check
+ * and ErrorResponse parsing.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (body_len > size - off - PG_HDR_LEN)
             break; /* incomplete body */
         const uint8_t *body = copy + off + PG_HDR_LEN;
+        /* A fixed-size message is accepted only with its exact body length. */
+        const char *bad = pg_frontend_check(type, body_len);
+        if (!bad && (type == 'S' || type == 'H' || type == 'X' || type == 'c') && body_len != 0)
+            __builtin_trap();
         struct pg_error_fields f;
         if (pg_error_parse(body, body_len, &f) == WR_OK) {
             if (f.severity == NULL || f.sqlstate == NULL || f.message == NULL)
