@@ -78,25 +78,26 @@ subtest 'a waiting client that disconnects leaves the queue' => sub {
     my $log_before = length $w->log_text;
     my ($h, $hp) = holder();
     my $a = waiter(1, 'A');
-    sleep 0.3;
+    ok(wait_until(20, sub { queued() == 1 }, 0.02), 'A waits');
     my $b = waiter(2, 'B');
-    sleep 0.3;
+    ok(wait_until(20, sub { queued() == 2 }, 0.02), 'B waits behind A');
     my $c = waiter(3, 'C');
-    sleep 0.5;
+    ok(wait_until(20, sub { queued() == 3 }, 0.02), 'C waits behind B');
     ok(kill('KILL', $b), 'waiter B killed while queued');
     waitpid($b, 0);
-    sleep 0.5;
+    ok(wait_until(10, sub { queued() == 2 }, 0.02), 'B left the queue');
     my $t0 = time;
     $h->do('COMMIT');
     my $st = wait_children([$a, $c], 20);
     my $el = time - $t0;
     is($st->{$a}, 0, 'A served');
     is($st->{$c}, 0, 'C served');
-    ok($el < 3, sprintf('A and C both done %.2fs after the release', $el));
+    # A ghost waiter would hold the server until query_wait_timeout (60 s).
+    ok($el < 15, sprintf('A and C both done %.2fs after the release', $el));
     my $rows = $adm->selectall_hashref(q{SELECT who, extract(epoch FROM ts) AS ts FROM t14_order
         WHERE who IN ('A', 'B', 'C')}, 'who');
     ok(!$rows->{B}, 'B never ran its INSERT');
-    ok($rows->{A} && $rows->{C} && $rows->{C}{ts} - $rows->{A}{ts} < 2,
+    ok($rows->{A} && $rows->{C} && $rows->{C}{ts} - $rows->{A}{ts} < 10,
         sprintf('C served within %.3fs of A', $rows->{C} && $rows->{A}
             ? $rows->{C}{ts} - $rows->{A}{ts} : -1));
     my $new = substr($w->log_text, $log_before);
@@ -110,7 +111,7 @@ subtest 'a waiting client that disconnects leaves the queue' => sub {
     my $t1 = time;
     my ($out) = $w->psql('SELECT 1');
     is($out, '1', 'a new client is served');
-    ok(time - $t1 < 3, 'promptly (no ghost waiter holds the server)');
+    ok(time - $t1 < 15, 'promptly (no ghost waiter holds the server)');
 };
 
 ok($w->alive, 'weir alive');
