@@ -64,9 +64,13 @@ $extra_dbs{ sprintf('db%03d', $_) } = 'host=127.0.0.1 port=' . $t->pgport . ' db
 my $w = $m->start_weir(pg => $t, weir => { pool_mode => 'transaction', default_pool_size => 4,
         metrics_port => $mport, workers => 2 },
     databases => \%extra_dbs);
-is(listening_ports($w->pid), join(',', sort { $a <=> $b } $w->port, $w->mysql_port, $mport),
-    'metrics_port set: the pool ports and the metrics port listen');
-like($w->log_text, qr{Prometheus metrics on http://127\.0\.0\.1:$mport/metrics}, 'log names the URL');
+# (start_weir waited for the PostgreSQL port only.)
+my $want_ports = join(',', sort { $a <=> $b } $w->port, $w->mysql_port, $mport);
+my $ports;
+wait_until(10, sub { ($ports = listening_ports($w->pid)) eq $want_ports });
+is($ports, $want_ports, 'metrics_port set: the pool ports and the metrics port listen');
+ok(wait_until(10, sub { $w->log_text =~ m{Prometheus metrics on http://127\.0\.0\.1:$mport/metrics} }),
+    'log names the URL');
 
 # ---- HTTP helpers ----
 
