@@ -143,7 +143,8 @@ subtest 'reserve_pool_size / reserve_pool_timeout' => sub {
     ok(@early && $early_max <= 2, "only 2 servers before reserve_pool_timeout (max $early_max in "
         . scalar(@early) . ' early samples)');
     my ($first4) = grep { $_->[1] > 2 } @$samples;
-    ok($first4 && $first4->[0] >= 0.9 && $first4->[0] <= 4.5,
+    # (from the start of load(): the children's connects come first, slowly on a busy machine)
+    ok($first4 && $first4->[0] >= 0.9 && $first4->[0] <= 8,
         sprintf('reserve servers opened after %.2fs (reserve_pool_timeout = 1)',
             $first4 ? $first4->[0] : -1));
     $w->stop;

@@ -432,10 +432,12 @@ sub counters_shrunk {
     my $during = scrape('scrape while a silent and a half-sent connection are open');
     ok($during->{v}{'weir_up{}'}, 'the scrape is whole');
 
+    # (The requests above take their time on a busy machine: the close is seen when they are
+    # done, so the upper bound is wide; the lower one says the sweep did not come early.)
     for my $c ([$silent, 'silent connection'], [$half, 'half-sent request']) {
-        my $got = read_all($c->[0], 10);
+        my $got = read_all($c->[0], $t0 + 30 - time);
         my $el = time - $t0;
-        ok(defined $got && $got eq '' && $el > 4 && $el < 10,
+        ok(defined $got && $got eq '' && $el > 4 && $el < 30,
             sprintf('%s closed by the sweep after %.1fs', $c->[1], $el));
         close $c->[0];
     }
