@@ -32,7 +32,7 @@ use MIME::Base64 qw(encode_base64 decode_base64);
 use DBI;
 use Exporter 'import';
 
-our @EXPORT = qw(run_cmd wait_until startup_packet read_msg read_byte read_exact
+our @EXPORT = qw(run_cmd wait_until holds_for startup_packet read_msg read_byte read_exact
     parse_error_fields ssl_request_packet gssenc_request_packet cancel_packet free_port
     raw_login raw_query pg_msg sock_closed slurp spew spawn wait_children);
 
@@ -91,6 +91,21 @@ sub wait_until {
         my $r = $cb->();
         return $r if $r;
         return 0 if time >= $deadline;
+        sleep $interval;
+    }
+}
+
+# holds_for($seconds, sub { ... }, $interval) -> true when the sub returned true at every
+# check for $seconds (the first check at once, the last at the end), false at the first
+# check that returned false. For "this stays so", after wait_until reached the state.
+sub holds_for {
+    my ($secs, $cb, $interval) = @_;
+    $interval //= 0.1;
+    my $end = time + $secs;
+    while (1) {
+        my $last = time >= $end;
+        return 0 unless $cb->();
+        return 1 if $last;
         sleep $interval;
     }
 }

@@ -25,16 +25,26 @@ sub bystander {
     });
 }
 
+# active($re) -> number of queries matching $re that PostgreSQL is running now.
+sub active {
+    my ($re) = @_;
+    return scalar grep { ($_->{query} // '') =~ $re && ($_->{state} // '') eq 'active' }
+        @{ $t->backends };
+}
+
 for my $round (1 .. 2) {
-    my @by = map { bystander(3) } 1 .. 3;
-    sleep 0.3;
+    my @by = map { bystander(5) } 1 .. 3;
+    # The cancel must come while the bystanders' queries run, or it proves nothing.
+    ok(wait_until(20, sub { active(qr/pg_sleep\(5\)/) == 3 }),
+        "round $round: 3 bystanders running pg_sleep(5)");
     # The victim runs in a child so that a cancel weir never forwards cannot hang the test.
     pipe(my $rd, my $wr) or die "pipe: $!";
     my $victim = spawn(sub {
         close $rd;
         my $dbh = $w->dbi or die "victim connect: $DBI::errstr\n";
         $dbh->do('SELECT pg_sleep(60)', { pg_async => PG_ASYNC }) or die $dbh->errstr;
-        sleep 0.7;
+        # A cancel that reaches PostgreSQL before the query does cancels nothing.
+        wait_until(20, sub { active(qr/pg_sleep\(60\)/) == 1 }) or die "query never ran\n";
         my $t0 = time;
         $dbh->pg_cancel;
         my $el = time - $t0;
@@ -52,11 +62,12 @@ for my $round (1 .. 2) {
     my ($el, $state) = split ' ', $line;
     is($st->{$victim}, 0, "round $round: victim finished");
     is($state, '57014', "round $round: pg_sleep(60) cancelled with SQLSTATE 57014");
-    ok(defined $el && $el < 1.5, sprintf("round $round: cancel took %.3fs (< 1.5s)", $el // -1));
+    ok(defined $el && $el < 5, sprintf("round $round: cancel took %.3fs (not the query's 60 s)",
+        $el // -1));
     like($after, qr/after 1/, "round $round: victim's connection usable after the cancel");
     my $bst = wait_children(\@by, 30);
     is(scalar(grep { $bst->{$_} ne '0' } @by), 0,
-        "round $round: bystanders' pg_sleep(3) completed, none cancelled");
+        "round $round: bystanders' pg_sleep(5) completed, none cancelled");
 }
 
 ok(wait_until(5, sub {
@@ -71,7 +82,7 @@ ok(wait_until(5, sub {
     ok($r->{ok} && defined $r->{pid}, 'raw login got BackendKeyData');
     my $sqlsent = time;
     syswrite($s, pg_msg('Q', "SELECT pg_sleep(2), 'survived'\0"));
-    sleep 0.3;
+    ok(wait_until(10, sub { active(qr/survived/) == 1 }), 'a query runs');
 
     # Random key, random pid.
     my $c = $w->socket;
@@ -99,7 +110,7 @@ ok(wait_until(5, sub {
 
     # The right key cancels this raw session's query.
     syswrite($s, pg_msg('Q', "SELECT pg_sleep(60)\0"));
-    sleep 0.5;
+    ok(wait_until(20, sub { active(qr/pg_sleep\(60\)/) == 1 }), 'pg_sleep(60) runs');
     $c = $w->socket;
     my $t0 = time;
     syswrite($c, cancel_packet($r->{pid}, $r->{key}));
@@ -116,7 +127,7 @@ ok(wait_until(5, sub {
     }
     my $el = time - $t0;
     is($err->{C}, '57014', 'raw cancel with the right key cancels the query');
-    ok($el < 1.5, sprintf('raw cancel took %.3fs', $el));
+    ok($el < 5, sprintf('raw cancel took %.3fs (not the query\'s 60 s)', $el));
     $q = raw_query($s, 'SELECT 1');
     is($q->{rows}[0][0], '1', 'raw session usable after cancel');
     close $s;
@@ -141,8 +152,8 @@ $w->stop;
     my $qb = raw_query($sb, 'SELECT pg_backend_pid()');
     is($qb->{rows}[0][0], $qa->{rows}[0][0], 'B has the server A had');
     ok(!($ra->{pid} == $rb->{pid} && $ra->{key} == $rb->{key}), 'B got a different cancel key');
-    syswrite($sb, pg_msg('Q', "SELECT pg_sleep(1.5), 'b survived'\0"));
-    sleep 0.4;
+    syswrite($sb, pg_msg('Q', "SELECT pg_sleep(3), 'b survived'\0"));
+    ok(wait_until(10, sub { active(qr/b survived/) == 1 }), "B's query runs");
     my $c = $w1->socket;
     syswrite($c, cancel_packet($ra->{pid}, $ra->{key}));
     sock_closed($c, 5);

@@ -20,6 +20,10 @@ my $pg = $t->pgport;
 # Children still waiting after 20 s count as failed (a client starved behind a limit).
 sub load {
     my ($w, $specs, %filter) = @_;
+    # The servers of an earlier weir leave pg_stat_activity a moment after it stopped: count
+    # from zero, or they would be taken for this weir's.
+    wait_until(15, sub { count_server_conns($t, %filter) == 0 })
+        or diag('load: ' . count_server_conns($t, %filter) . ' servers left from before');
     my $t0 = time;
     my @pids;
     for my $s (@$specs) {
@@ -102,6 +106,8 @@ subtest 'pool_size per user ([users])' => sub {
 };
 
 subtest 'min_pool_size' => sub {
+    # (The servers of the weir before this one leave pg_stat_activity asynchronously.)
+    wait_until(15, sub { count_server_conns($t, user => 'app') == 0 });
     my $w = $t->start_weir(weir => { min_pool_size => 3, default_pool_size => 5,
             server_idle_timeout => 1 });
     sleep 1;
@@ -110,10 +116,12 @@ subtest 'min_pool_size' => sub {
     is($out, '1', 'first client');
     ok(wait_until(5, sub { count_server_conns($t, user => 'app') == 3 }),
         'the pool fills up to min_pool_size = 3');
-    sleep 2.5;
-    is(count_server_conns($t, user => 'app'), 3,
-        'still 3 servers after 2.5 s with server_idle_timeout = 1');
     my $p = server_pids($t, user => 'app');
+    my $kept = join(',', sort keys %$p);
+    ok(keys(%$p) == 3
+            && holds_for(2.5, sub { join(',', sort keys %{ server_pids($t, user => 'app') }) eq $kept }),
+        'the same 3 servers stay for 2.5 s with server_idle_timeout = 1')
+        or diag("before: $kept now: " . join(',', sort keys %{ server_pids($t, user => 'app') }));
     my ($victim) = keys %$p;
     $t->pg_admin_dbi->do("SELECT pg_terminate_backend($victim)");
     ok(wait_until(6, sub {
@@ -136,7 +144,8 @@ subtest 'reserve_pool_size / reserve_pool_timeout' => sub {
     ok(@early && $early_max <= 2, "only 2 servers before reserve_pool_timeout (max $early_max in "
         . scalar(@early) . ' early samples)');
     my ($first4) = grep { $_->[1] > 2 } @$samples;
-    ok($first4 && $first4->[0] >= 0.9 && $first4->[0] <= 4.5,
+    # (from the start of load(): the children's connects come first, slowly on a busy machine)
+    ok($first4 && $first4->[0] >= 0.9 && $first4->[0] <= 8,
         sprintf('reserve servers opened after %.2fs (reserve_pool_timeout = 1)',
             $first4 ? $first4->[0] : -1));
     $w->stop;

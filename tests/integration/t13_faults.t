@@ -153,7 +153,8 @@ subtest 'PostgreSQL stopped and restarted under load' => sub {
     my $dir = $t->tmp . '/t13load';
     mkdir $dir;
     my $t0 = time;
-    my $secs = 30;
+    my $secs = 120;    # at most; the test tells them to stop with $dir/stop
+    my $stop = "$dir/stop";
     my @pids;
     for my $k (1 .. 10) {
         push @pids, spawn(sub {
@@ -161,7 +162,7 @@ subtest 'PostgreSQL stopped and restarted under load' => sub {
             $log->autoflush(1);
             my $dbh;
             my $n = 0;
-            while (time < $t0 + $secs && $n++ < 3000) {
+            while (time < $t0 + $secs && !-e $stop && $n++ < 5000) {
                 $dbh ||= $w->dbi(connect_timeout => 3);
                 my $v;
                 ($v) = $dbh->selectrow_array('SELECT $1::int', undef, $n) if $dbh;
@@ -180,7 +181,11 @@ subtest 'PostgreSQL stopped and restarted under load' => sub {
             return 1;
         });
     }
-    sleep 3;
+    # Every client has had an answer before PostgreSQL goes down.
+    my $oks = sub { my ($after) = @_; scalar grep { my $k = $_;
+            grep { /^(\S+) ok/ && $1 > $after } split /\n/, slurp("$dir/c$k") } 1 .. 10 };
+    wait_until(60, sub { $oks->(0) == 10 }, 0.2)
+        or diag($oks->(0) . ' of 10 clients succeeded before the stop');
     my $t_stop = time;
     is(pg_stop($t, 'fast'), 0, 'pg_ctl stop -m fast');
     my $t_down = time;
@@ -188,7 +193,11 @@ subtest 'PostgreSQL stopped and restarted under load' => sub {
     my $t_start = time;
     is(pg_start($t), 0, 'pg_ctl start');
     my $t_up = time;
-    my $st = wait_children(\@pids, $secs + 20);
+    # Every client has had an answer again (or 30 s went by), then they stop.
+    wait_until(30, sub { $oks->($t_up) == 10 }, 0.2);
+    sleep 1;
+    spew($stop, '');
+    my $st = wait_children(\@pids, 60);
     is(scalar(grep { $st->{$_} ne '0' } @pids), 0, 'load clients finished');
     my (%before, %during, %after_ok, %first_after);
     my @errs;

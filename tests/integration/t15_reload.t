@@ -36,10 +36,12 @@ sub hup {
     });
     return $ok;
 }
+# max_conns($secs, $until, $enough) -> the most server connections seen in $secs; with
+# $until, sampling goes on up to $until seconds while $enough->($max) is false.
 sub max_conns {
-    my ($secs) = @_;
-    my ($max, $end) = (0, time + $secs);
-    while (time < $end) {
+    my ($secs, $until, $enough) = @_;
+    my ($max, $t0) = (0, time);
+    while (time < $t0 + $secs || ($until && time < $t0 + $until && !$enough->($max))) {
         my $c = count_server_conns($t, user => 'app', db => 'testdb');
         $max = $c if $c > $max;
         sleep 0.05;
@@ -49,16 +51,16 @@ sub max_conns {
 
 # ---- pool size under load ----
 my $job = bg_cmd([WeirTest::pg_bin('pgbench'), '-h', '127.0.0.1', '-p', $w->port, '-U', 'app',
-        '-S', '-c', '12', '-j', '2', '-T', '12', 'testdb'],
+        '-S', '-c', '12', '-j', '2', '-T', '16', 'testdb'],
     env => { PGPASSWORD => 'apppass', PGSSLMODE => 'disable' }, timeout => 60);
 sleep 1.5;
-my $before = max_conns(2);
+my $before = max_conns(2, 10, sub { $_[0] >= 1 });
 ok($before >= 1 && $before <= 2, "before reload: at most 2 server connections (saw $before)");
 
 edit(sub { s/^default_pool_size = 2$/default_pool_size = 5/m });
 ok(hup(), 'reload after raising default_pool_size');
 like($w->log_text, qr/configuration reloaded/, 'weir logs the reload');
-my $after = max_conns(3);
+my $after = max_conns(3, 8, sub { $_[0] > 2 });
 ok($after > 2 && $after <= 5, "after reload: more servers, at most 5 (saw $after)");
 
 # A broken file: refused with the reason, the old configuration keeps running.

@@ -49,7 +49,8 @@ sub scrape {
     ok($w->alive, 'SIGTERM: weir waits while a client is connected');
     is(($a->selectrow_array('SELECT 2'))[0], 2, 'SIGTERM: the connected client keeps working');
     like(scrape($mport), qr/^weir_clients_connected 1$/m, 'SIGTERM: /metrics still answers while draining');
-    like($w->log_text, qr/shutting down: no new connections; exiting when every client has left/,
+    ok(wait_until(5, sub { $w->log_text =~
+                /shutting down: no new connections; exiting when every client has left/ }),
         'SIGTERM: weir says what it waits for');
     $a->disconnect;
     my $took = exits_within($w, 5);
@@ -67,7 +68,7 @@ sub scrape {
     my $a = $w->dbi;
     ok($con && $a, 'a console session and a client');
     kill 'TERM', $w->pid;
-    sleep 0.5;
+    ok(wait_until(5, sub { refuses_connections($w) }), 'SIGTERM: weir is draining');
     my $r = $con->selectall_arrayref('SHOW CLIENTS', { Slice => {} });
     ok($r && @$r >= 1, 'SIGTERM: the console still answers while weir drains');
     ok($w->alive, 'SIGTERM: waiting for the client');
@@ -83,7 +84,8 @@ sub scrape {
     my $a = $w->dbi;
     $a->selectrow_array('SELECT 1');
     kill 'TERM', $w->pid;
-    sleep 0.5;
+    # Two signals sent before weir took the first are one signal: wait until it took it.
+    ok(wait_until(5, sub { refuses_connections($w) }), 'first SIGTERM: draining');
     ok($w->alive, 'first SIGTERM: still waiting');
     kill 'TERM', $w->pid;
     ok(defined exits_within($w, 5), 'second SIGTERM: exits at once');
@@ -103,7 +105,8 @@ sub scrape {
     $b->selectrow_array('SELECT 1');    # b now holds no server
     kill 'INT', $w->pid;
     ok(wait_until(3, sub { refuses_connections($w) }), 'SIGINT: new connections refused');
-    like($w->log_text, qr/exiting when every server is released/, 'SIGINT: says what it waits for');
+    ok(wait_until(5, sub { $w->log_text =~ /exiting when every server is released/ }),
+        'SIGINT: says what it waits for');
     $b->do('SELECT 42', { pg_async => PG_ASYNC });
     sleep 0.7;
     ok($w->alive, 'SIGINT: weir waits while a transaction holds a server');

@@ -150,14 +150,16 @@ for my $i (1 .. 4) {
 }
 my $idle = $w->dbi(appname => 'idle');
 $idle->selectrow_array('SELECT 1');
-# (a server released a moment ago may still be finishing its clean-up: allow it a moment)
-my $p;
-wait_until(3, sub {
+# (a server released a moment ago may still be finishing its clean-up, and a closed one
+# leaves pg_stat_activity a moment after weir closed it: allow them a moment)
+my ($p, $backends);
+wait_until(10, sub {
     ($p) = grep { $_->{database} eq 'testdb' && $_->{user} eq 'app' }
         @{ rows($adm, 'SHOW POOLS') };
-    return $p->{sv_active} == 4;
-});
-my $backends = count_server_conns($t, user => 'app', db => 'testdb');
+    $backends = count_server_conns($t, user => 'app', db => 'testdb');
+    return $p && $p->{sv_active} == 4 && $p->{sv_active} + $p->{sv_idle} + $p->{sv_used}
+        + $p->{sv_tested} + $p->{sv_login} == $backends;
+}, 0.1);
 is($p->{sv_active}, 4, 'SHOW POOLS: 4 servers in transactions are active')
     or diag(explain(rows($adm, 'SHOW SERVERS')));
 is($p->{sv_active} + $p->{sv_idle} + $p->{sv_used} + $p->{sv_tested} + $p->{sv_login}, $backends,
@@ -238,8 +240,11 @@ $_->disconnect for @held, $idle;
         'query and transaction times are counted');
     my ($tt) = grep { $_->{database} eq 'postgres' } @{ rows($adm, 'SHOW STATS_TOTALS') };
     is($tt->{query_count}, 13, 'SHOW STATS_TOTALS agrees');
-    sleep 2.3;    # stats_period = 1
-    my ($av) = grep { $_->{database} eq 'postgres' } @{ rows($adm, 'SHOW STATS_AVERAGES') };
+    my $av;
+    wait_until(10, sub {    # stats_period = 1
+        ($av) = grep { $_->{database} eq 'postgres' } @{ rows($adm, 'SHOW STATS_AVERAGES') };
+        defined $av;
+    }, 0.2);
     ok(defined $av, 'SHOW STATS_AVERAGES has the database');
 }
 
@@ -258,9 +263,12 @@ $_->disconnect for @held, $idle;
         '... and pg_stat_activity agrees (backends exit asynchronously)');
     my ($d) = grep { $_->{name} eq 'testdb' } @{ rows($adm, 'SHOW DATABASES') };
     is($d->{paused}, 1, 'SHOW DATABASES: paused');
-    sleep 0.5;
-    my ($q) = grep { $_->{database} eq 'testdb' && $_->{user} eq 'app' }
-        @{ rows($adm, 'SHOW POOLS') };
+    my $q;
+    wait_until(10, sub {
+        ($q) = grep { $_->{database} eq 'testdb' && $_->{user} eq 'app' }
+            @{ rows($adm, 'SHOW POOLS') };
+        $q && $q->{cl_waiting} >= 1;
+    }, 0.1);
     ok($q->{cl_waiting} >= 1, "pgbench clients wait while paused ($q->{cl_waiting})");
     is(count_server_conns($t, user => 'app', db => 'testdb'), 0, 'no server opened while paused');
     ok($adm->do('RESUME testdb'), 'RESUME testdb');
@@ -304,8 +312,12 @@ is(($w->psql('SELECT 1'))[0], '1', 'logins work again after ENABLE');
     my $before = server_pids($t, user => 'app', db => 'testdb');
     ok(keys %$before >= 1, 'servers before RECONNECT: ' . scalar(keys %$before));
     ok($adm->do('RECONNECT testdb'), 'RECONNECT testdb');
-    my $after = server_pids($t, user => 'app', db => 'testdb');
+    # (closed backends leave pg_stat_activity asynchronously)
+    my $after;
+    wait_until(10, sub { $after = server_pids($t, user => 'app', db => 'testdb'); keys %$after <= 1 },
+        0.1);
     is(scalar(keys %$after), 1, 'idle servers closed at once; the one in a transaction stays');
+    ok(exists $before->{ (keys %$after)[0] // 0 }, '... the old one, still open');
     my $wc = console();
     my $job = bg_cmd([WeirTest::pg_bin('psql'), '-X', '-h', '127.0.0.1', '-p', $w->port, '-U',
             'admin', '-d', 'weir', '-c', 'WAIT_CLOSE testdb'],

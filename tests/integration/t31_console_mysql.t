@@ -133,8 +133,11 @@ ok($adm, 'DBD::MariaDB logs in to the console') or diag($DBI::errstr);
         'after PAUSE weir holds no server of shop');
     ok(wait_until(3, sub { $m->count_backends(user => 'app') == 0 }),
         '... and MariaDB\'s processlist agrees (it drops closed sessions asynchronously)');
-    sleep 1;
-    my ($p) = grep { $_->{database} eq 'shop' } @{ rows($adm, 'SHOW POOLS') };
+    my $p;
+    wait_until(10, sub {
+        ($p) = grep { $_->{database} eq 'shop' } @{ rows($adm, 'SHOW POOLS') };
+        $p && $p->{cl_waiting} >= 1;
+    }, 0.1);
     ok($p->{cl_waiting} >= 1, "sysbench clients wait while paused ($p->{cl_waiting})");
     ok($adm->do('RESUME shop'), 'RESUME shop');
     my ($out, $err, $rc) = bg_result($job, 90);

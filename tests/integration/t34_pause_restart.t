@@ -30,7 +30,8 @@ my $t0 = time;
 my ($out, $err, $rc) = console('PAUSE');
 is($rc, 0, 'PAUSE answered') or diag($err);
 diag(sprintf('PAUSE took %.2f s', time - $t0));
-is(count_server_conns($t, user => 'app', db => 'testdb'), 0,
+# (weir closed them when PAUSE answered; their backends leave pg_stat_activity a moment later)
+ok(wait_until(10, sub { count_server_conns($t, user => 'app', db => 'testdb') == 0 }),
     'no server connection left once PAUSE answered');
 
 is(pg_stop($t), 0, 'PostgreSQL stopped while weir is paused');

@@ -100,7 +100,7 @@ sub login_once {
     # logrotate: move the file away, SIGHUP, new lines go to a new file.
     rename($logfile, "$logfile.1") or die "rename: $!";
     kill 'HUP', $w->pid;
-    sleep 0.5;
+    ok(wait_until(10, sub { -e $logfile }), 'SIGHUP: weir opens a new logfile');
     $r = login_once($w, extra => { application_name => 'after-rotate' });
     ok($r->{ok}, 'login after SIGHUP');
     ok(wait_until(5, sub { -e $logfile && slurp($logfile) =~ /after-rotate/ }),
@@ -126,13 +126,22 @@ sub login_once {
         sleep 0.1;
     }
     is($?, 0, "pgbench -C: 200 connections while the logfile rotated $n times");
-    sleep 0.3;
-    my ($all, $allbad) = ([], []);
-    for my $f ($logfile, map { "$logfile.r$_" } 1 .. $n) {
-        my ($o, $b) = json_lines(-e $f ? slurp($f) : '');
-        push @$all, @$o;
-        push @$allbad, @$b;
-    }
+    my ($all, $allbad);
+    my $read_all = sub {
+        ($all, $allbad) = ([], []);
+        for my $f ($logfile, map { "$logfile.r$_" } 1 .. $n) {
+            my ($o, $b) = json_lines(-e $f ? slurp($f) : '');
+            push @$all, @$o;
+            push @$allbad, @$b;
+        }
+    };
+    # The last clients' closing lines may be written after pgbench has exited.
+    wait_until(10, sub {
+        $read_all->();
+        my %closed = map { ($_->{client_id} // '') => 1 } grep { $_->{msg} =~ /^closing/ } @$all;
+        !grep { $_->{msg} =~ /^login/ && ($_->{application_name} // '') eq 'pgbench'
+                && !$closed{ $_->{client_id} } } @$all;
+    }, 0.1);
     is(scalar(@$allbad), 0, 'every line in every rotated file is whole JSON');
     my %logins;
     $logins{ $_->{client_id} }++
