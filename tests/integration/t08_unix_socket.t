@@ -115,7 +115,8 @@ mkdir $shared or die "mkdir $shared: $!";
     close $l;    # the file stays, nobody listens: what a crash leaves
     ok(-S $path, 'a stale socket file is in place');
     my $w4 = $t->start_weir(port => $port, weir => { unix_socket_dir => $shared });
-    like($w4->log_text, qr/\Q$path\E: replacing a stale socket file/, 'weir replaces it, saying so');
+    ok(wait_until(20, sub { $w4->log_text =~ /\Q$path\E: replacing a stale socket file/ }),
+        'weir replaces it, saying so');
     is((psql_unix($shared, $port, 'SELECT 1'))[0], '1', '... and serves on it');
     $w4->stop;
 
@@ -135,8 +136,11 @@ mkdir $shared or die "mkdir $shared: $!";
     my $port = $a->port;
     my $path = "$shared/.s.PGSQL.$port";
     my $b = $t->start_weir(port => $port, weir => { unix_socket_dir => $shared });
-    like($b->log_text, qr/\Q$path\E: another process listens on it; taking it over/,
-        'the second weir takes the live socket over, saying so');
+    # The port answered at once (the first weir shares it): wait for the second's own word.
+    ok(wait_until(30, sub {
+        $b->log_text =~ /\Q$path\E: another process listens on it; taking it over/
+            && $b->log_text =~ /listening for PostgreSQL on unix socket/ }),
+        'the second weir takes the live socket over, saying so') or diag($b->log_text);
     is((psql_unix($shared, $port, 'SELECT 1'))[0], '1', '... and clients reach it');
     $a->stop(signal => 'TERM');
     ok(-S $path, 'the first weir leaves the socket it no longer owns when it exits');
