@@ -239,7 +239,7 @@ SKIP: {
     }
     ok(@msgs >= 3, scalar(@msgs) . ' syslog datagrams');
     # local3 = 19: info = 19*8+6 = 158.
-    ok((grep { /^<158>.*weirtest\[\d+\]: LOG weir .* listening/ } @msgs),
+    ok((grep { /^<158>.*weirtest\[\d+\]: LOG listening for PostgreSQL on 127\.0\.0\.1:\d+/ } @msgs),
         'startup line: local3.info, ident weirtest[pid]') or diag(join "\n", @msgs);
     ok((grep { /^<158>.*weirtest\[\d+\]: LOG C-\d+ testdb\/app\@127\.0\.0\.1:\d+ login/ } @msgs),
         'login line with its connection, no timestamp of its own');
