@@ -23,12 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/config.h"
-#include "pooler/log.h"
-#include "pooler/notify.h"
-#include "pooler/route.h"
-#include "pooler/userlist.h"
-#include "pooler/worker.h"
+#include "pooler/conf/config.h"
+#include "pooler/core/log.h"
+#include "pooler/core/notify.h"
+#include "pooler/pool/route.h"
+#include "pooler/conf/userlist.h"
+#include "pooler/core/worker.h"
 
 #define SHUTDOWN_CHECK_INTERVAL 0.1
 

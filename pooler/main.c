@@ -5,15 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/config.h"
+#include "pooler/conf/config.h"
 #include "pooler/lifecycle.h"
-#include "pooler/listener.h"
-#include "pooler/log.h"
-#include "pooler/notify.h"
-#include "pooler/params.h"
-#include "pooler/route.h"
-#include "pooler/userlist.h"
-#include "pooler/worker.h"
+#include "pooler/core/listener.h"
+#include "pooler/core/log.h"
+#include "pooler/core/notify.h"
+#include "pooler/conf/params.h"
+#include "pooler/pool/route.h"
+#include "pooler/conf/userlist.h"
+#include "pooler/core/worker.h"
 
 static void usage(FILE *f)
 {

@@ -18,10 +18,10 @@
 #include <sys/socket.h>
 
 #include "backends/backend.h"
-#include "pooler/buf.h"
-#include "pooler/config.h"
-#include "pooler/list.h"
-#include "pooler/params.h"
+#include "pooler/core/buf.h"
+#include "pooler/conf/config.h"
+#include "pooler/core/list.h"
+#include "pooler/conf/params.h"
 #include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
 

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/route.h"
-#include "pooler/worker.h"
+#include "pooler/pool/route.h"
+#include "pooler/core/worker.h"
 #include "tests/tap.h"
 
 static struct worker *w0, *w1;

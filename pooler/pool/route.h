@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 
 #include "pooler/objects.h"
-#include "pooler/stats.h"
+#include "pooler/pool/stats.h"
 
 struct route {
     struct route *hash_next;

@@ -2,7 +2,7 @@
  * log.c -- timestamped, single-write log lines (text or JSON) to stderr, an
  * optional log file and syslog.
  */
-#include "pooler/log.h"
+#include "pooler/core/log.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pooler/client.h"
+#include "pooler/session/client.h"
 #include "pooler/objects.h"
-#include "pooler/route.h"
-#include "pooler/worker.h"
+#include "pooler/pool/route.h"
+#include "pooler/core/worker.h"
 
 #define LINE_MAX_BYTES 4096
 

@@ -9,8 +9,8 @@
 #include <stdatomic.h>
 
 #include "pooler/objects.h"
-#include "pooler/slab.h"
-#include "pooler/userlist.h"
+#include "pooler/core/slab.h"
+#include "pooler/conf/userlist.h"
 
 #define CANCEL_BUCKETS 4096
 

@@ -2,16 +2,16 @@
  * route.c -- global pools per (database, user): FIFO waiters, per-worker LIFO
  * idle lists, limits.
  */
-#include "pooler/route.h"
+#include "pooler/pool/route.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pooler/lifecycle.h"
-#include "pooler/log.h"
-#include "pooler/server.h"
-#include "pooler/worker.h"
+#include "pooler/core/log.h"
+#include "pooler/pool/server.h"
+#include "pooler/core/worker.h"
 
 #define ROUTE_BUCKETS 256
 

@@ -1,5 +1,5 @@
 /* params.c -- names and storage of the ParameterStatus values weir tracks. */
-#include "pooler/params.h"
+#include "pooler/conf/params.h"
 
 #include <stdlib.h>
 #include <string.h>

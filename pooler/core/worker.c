@@ -4,7 +4,7 @@
  * a sweep timer that checks timeouts coarsely instead of one timer per
  * connection.
  */
-#include "pooler/worker.h"
+#include "pooler/core/worker.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -12,14 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/admin.h"
-#include "pooler/client.h"
-#include "pooler/listener.h"
-#include "pooler/log.h"
-#include "pooler/metrics.h"
-#include "pooler/route.h"
-#include "pooler/server.h"
-#include "pooler/stats.h"
+#include "pooler/admin/admin.h"
+#include "pooler/session/client.h"
+#include "pooler/core/listener.h"
+#include "pooler/core/log.h"
+#include "pooler/admin/metrics.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
 
 #define SWEEP_INTERVAL 0.25 /* seconds; the granularity of every timeout */
 

@@ -1,13 +1,13 @@
 /* stats.c -- summing the per-worker statistics slots, pool gauges, stats_period averages. */
-#include "pooler/stats.h"
+#include "pooler/pool/stats.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/route.h"
-#include "pooler/worker.h"
+#include "pooler/pool/route.h"
+#include "pooler/core/worker.h"
 
 const double stats_bounds[STATS_NBOUNDS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,

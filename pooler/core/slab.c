@@ -8,7 +8,7 @@
  * taken from the heap, so an emptied block leaves the process; the heap would
  * also lose a header and the alignment slack per object.
  */
-#include "pooler/slab.h"
+#include "pooler/core/slab.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * (drain outstanding results with a cancel, ROLLBACK, server_reset_query),
  * idle watching, moves between workers and timeouts.
  */
-#include "pooler/server.h"
+#include "pooler/pool/server.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,12 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/admin.h"
-#include "pooler/client.h"
-#include "pooler/log.h"
-#include "pooler/relay.h"
-#include "pooler/stats.h"
-#include "pooler/worker.h"
+#include "pooler/admin/admin.h"
+#include "pooler/session/client.h"
+#include "pooler/core/log.h"
+#include "pooler/session/relay.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
 #include "protocol/mysql/my_charset.h"
 
 #define RESET_TIMEOUT 30.0 /* seconds a clean-up may take before the server is closed */

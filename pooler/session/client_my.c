@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/admin.h"
-#include "pooler/client.h"
-#include "pooler/log.h"
-#include "pooler/relay.h"
-#include "pooler/route.h"
-#include "pooler/server.h"
-#include "pooler/stats.h"
-#include "pooler/worker.h"
+#include "pooler/admin/admin.h"
+#include "pooler/session/client.h"
+#include "pooler/core/log.h"
+#include "pooler/session/relay.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
 #include "protocol/mysql/my_auth.h"
 #include "protocol/mysql/my_cmd.h"
 #include "protocol/mysql/my_handshake.h"

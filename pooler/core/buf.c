@@ -7,7 +7,7 @@
  * worker's sweep, unmaps the cached buffers nobody needed for a whole sweep
  * interval. A heap would keep those pages resident for good.
  */
-#include "pooler/buf.h"
+#include "pooler/core/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

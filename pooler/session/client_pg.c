@@ -9,7 +9,7 @@
  * number in its top byte, so a cancel request arriving on any worker is
  * posted straight to the worker that owns the client; no global table.
  */
-#include "pooler/client.h"
+#include "pooler/session/client.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,13 +22,13 @@
 #include <openssl/crypto.h>
 #include <unistd.h>
 
-#include "pooler/admin.h"
-#include "pooler/log.h"
-#include "pooler/relay.h"
-#include "pooler/route.h"
-#include "pooler/server.h"
-#include "pooler/stats.h"
-#include "pooler/worker.h"
+#include "pooler/admin/admin.h"
+#include "pooler/core/log.h"
+#include "pooler/session/relay.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
 #include "protocol/pg/pg_auth.h"
 #include "protocol/pg/pg_startup.h"
 

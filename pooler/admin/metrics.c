@@ -1,5 +1,5 @@
 /* metrics.c -- Prometheus /metrics on the worker loops: read the request head, render, write. */
-#include "pooler/metrics.h"
+#include "pooler/admin/metrics.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pooler/log.h"
-#include "pooler/stats.h"
+#include "pooler/core/log.h"
+#include "pooler/pool/stats.h"
 #include "protocol/http/http_req.h"
 
 #define HEAD_RESERVE 256 /* bytes kept in front of the body for the HTTP response head */

@@ -4,7 +4,7 @@
  * timeouts, and the table of cancel keys. Protocol files (client_pg.c,
  * client_my.c) supply a struct client_proto for the parts that differ.
  */
-#include "pooler/client.h"
+#include "pooler/session/client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,14 +17,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pooler/admin.h"
-#include "pooler/log.h"
-#include "pooler/relay.h"
-#include "pooler/route.h"
-#include "pooler/server.h"
-#include "pooler/stats.h"
-#include "pooler/userlist.h"
-#include "pooler/worker.h"
+#include "pooler/admin/admin.h"
+#include "pooler/core/log.h"
+#include "pooler/session/relay.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/conf/userlist.h"
+#include "pooler/core/worker.h"
 
 static void cancel_unregister(struct worker *w, struct client *c);
 

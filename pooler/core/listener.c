@@ -2,7 +2,7 @@
  * listener.c -- listening sockets and accept: per-worker SO_REUSEPORT TCP
  * sockets, and unix sockets that every worker watches.
  */
-#include "pooler/listener.h"
+#include "pooler/core/listener.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -16,9 +16,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "pooler/client.h"
-#include "pooler/log.h"
-#include "pooler/metrics.h"
+#include "pooler/session/client.h"
+#include "pooler/core/log.h"
+#include "pooler/admin/metrics.h"
 
 /*
  * A unix socket path can be bound only once, and SO_REUSEPORT does not spread

@@ -5,7 +5,7 @@
  * input on both protocols. SHOW rows come from admin_show.c, work on every
  * worker from admin_job.c, the encoders from admin_wire.c.
  */
-#include "pooler/admin_int.h"
+#include "pooler/admin/admin_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -15,13 +15,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include "pooler/client.h"
+#include "pooler/session/client.h"
 #include "pooler/lifecycle.h"
-#include "pooler/log.h"
-#include "pooler/route.h"
-#include "pooler/server.h"
-#include "pooler/stats.h"
-#include "pooler/worker.h"
+#include "pooler/core/log.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/mysql/my_packet.h"
 

@@ -7,7 +7,7 @@
 #ifndef WEIR_LISTENER_H
 #define WEIR_LISTENER_H
 
-#include "pooler/worker.h"
+#include "pooler/core/worker.h"
 
 /* Opens w's sockets on every address of listen_addr (comma separated). */
 int listener_open(struct worker *w, char *err, size_t errlen) WR_MUST_CHECK;

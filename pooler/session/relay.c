@@ -9,7 +9,7 @@
  * written at once; when the peer's socket is full, its write watcher is
  * armed and this side stops reading until it drains (backpressure).
  */
-#include "pooler/relay.h"
+#include "pooler/session/relay.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,12 +17,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pooler/client.h"
-#include "pooler/log.h"
-#include "pooler/route.h"
-#include "pooler/server.h"
-#include "pooler/stats.h"
-#include "pooler/worker.h"
+#include "pooler/session/client.h"
+#include "pooler/core/log.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
 
 ssize_t relay_recv(int fd, struct iobuf *b)
 {

@@ -1,5 +1,5 @@
 /* userlist.c -- parser of PgBouncer-style auth files ("user" "secret" per line). */
-#include "pooler/userlist.h"
+#include "pooler/conf/userlist.h"
 
 #include <errno.h>
 #include <stdio.h>

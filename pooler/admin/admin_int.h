@@ -7,7 +7,7 @@
 #ifndef WEIR_ADMIN_INT_H
 #define WEIR_ADMIN_INT_H
 
-#include "pooler/admin.h"
+#include "pooler/admin/admin.h"
 
 enum job_kind {
     JOB_CLIENTS,    /* SHOW CLIENTS: rows of each worker's clients */

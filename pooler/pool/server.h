@@ -6,7 +6,7 @@
 #ifndef WEIR_SERVER_H
 #define WEIR_SERVER_H
 
-#include "pooler/route.h"
+#include "pooler/pool/route.h"
 
 struct msg;
 

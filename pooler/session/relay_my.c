@@ -6,16 +6,16 @@
  * OK, ERR, EOF, column counts), so `outstanding` counts the commands still
  * waiting for the end of their response.
  */
-#include "pooler/relay.h"
+#include "pooler/session/relay.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "pooler/client.h"
-#include "pooler/server.h"
-#include "pooler/worker.h"
+#include "pooler/session/client.h"
+#include "pooler/pool/server.h"
+#include "pooler/core/worker.h"
 #include "protocol/mysql/my_cmd.h"
 
 /* Capabilities of a server connection a client may lack: weir translates those packets. */

@@ -1,5 +1,5 @@
 /* config.c -- INI parsing (libinih), defaults and validation of weir's configuration. */
-#include "pooler/config.h"
+#include "pooler/conf/config.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "pooler/log.h"
+#include "pooler/core/log.h"
 
 /*
  * Lines reach libinih through this reader, which counts them (the Debian

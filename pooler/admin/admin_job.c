@@ -13,14 +13,14 @@
 #include <strings.h>
 #include <time.h>
 
-#include "pooler/admin_int.h"
-#include "pooler/client.h"
+#include "pooler/admin/admin_int.h"
+#include "pooler/session/client.h"
 #include "pooler/lifecycle.h"
-#include "pooler/log.h"
-#include "pooler/route.h"
-#include "pooler/server.h"
-#include "pooler/stats.h"
-#include "pooler/worker.h"
+#include "pooler/core/log.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/mysql/my_packet.h"
 

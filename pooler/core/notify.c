@@ -1,5 +1,5 @@
 /* notify.c -- sd_notify's datagram protocol on $NOTIFY_SOCKET, without libsystemd. */
-#include "pooler/notify.h"
+#include "pooler/core/notify.h"
 
 #include <errno.h>
 #include <stdarg.h>

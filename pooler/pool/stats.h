@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pooler/config.h"
+#include "pooler/conf/config.h"
 
 /* Finite histogram bounds (seconds); a last bucket (+Inf) follows. */
 #define STATS_NBOUNDS 16

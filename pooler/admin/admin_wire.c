@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/admin_int.h"
+#include "pooler/admin/admin_int.h"
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/mysql/my_packet.h"
 

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "pooler/worker.h"
+#include "pooler/core/worker.h"
 
 #define METRICS_MAX_REQUEST   8192 /* bytes of request line + headers */
 #define METRICS_MAX_SCRAPES   64   /* open scrape connections per worker; more are refused */
