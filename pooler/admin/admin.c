@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "pooler/session/client.h"
-#include "pooler/lifecycle.h"
+#include "pooler/admin/lifecycle.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/route.h"
 #include "pooler/pool/server.h"
@@ -26,20 +26,6 @@
 #include "protocol/mysql/my_packet.h"
 
 #define ADMIN_QUERY_MAX (64 * 1024)
-
-static struct db_entry console_db_pg = {.name = "weir", .host = "", .dbname = "weir"};
-static struct db_entry console_db_my = {
-    .name = "weir", .host = "", .dbname = "weir", .backend = BACKEND_MYSQL};
-
-bool admin_is_console_db(const char *dbname)
-{
-    return dbname && (!strcmp(dbname, "weir") || !strcmp(dbname, "pgbouncer"));
-}
-
-const struct db_entry *admin_db_entry(enum backend_kind kind)
-{
-    return kind == BACKEND_MYSQL ? &console_db_my : &console_db_pg;
-}
 
 /* ---- permissions ---- */
 
@@ -590,4 +576,11 @@ void admin_input(struct client *c)
         my_input(c);
     else
         pg_input(c);
+}
+
+void admin_hooks_fill(struct console_hooks *h)
+{
+    h->login = admin_login;
+    h->input = admin_input;
+    h->gone = admin_client_gone;
 }

@@ -15,18 +15,8 @@
 #ifndef WEIR_ADMIN_H
 #define WEIR_ADMIN_H
 
-#include "pooler/objects.h"
+#include "pooler/session/client.h"
 
-/* Console permissions (client->admin). */
-enum admin_perm { ADMIN_NONE = 0, ADMIN_STATS = 1, ADMIN_FULL = 2 };
-
-/* Extra client slots beyond max_client_conn that only console logins may use. */
-#define ADMIN_RESERVED_CONNS 5
-
-/* True for the console's database names: "weir" and "pgbouncer". */
-bool admin_is_console_db(const char *dbname);
-/* The db_entry console clients point at (no pool behind it). */
-const struct db_entry *admin_db_entry(enum backend_kind kind);
 /*
  * A console client c authenticated (auth bytes already queued): checks
  * admin_users / stats_users, refuses the login ("not allowed") or welcomes
@@ -46,6 +36,8 @@ void admin_wait_check(struct worker *w, struct admin_job *job);
 void admin_free_all(void);
 /* Servers of some pool went away: wake the consoles waiting in PAUSE or WAIT_CLOSE. */
 void admin_notify(void);
+/* Fills h with the console's entry points that sessions call (console_hooks). */
+void admin_hooks_fill(struct console_hooks *h);
 
 /* ---- results, shared by the commands and the two encoders ---- */
 

@@ -15,7 +15,7 @@
 
 #include "pooler/admin/admin_int.h"
 #include "pooler/session/client.h"
-#include "pooler/lifecycle.h"
+#include "pooler/admin/lifecycle.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/route.h"
 #include "pooler/pool/server.h"
@@ -111,7 +111,7 @@ static void kill_all(struct worker *w, struct admin_job *job)
         list_for_each_safe(pos, tmp, &w->clients)
         {
             struct client *c = list_entry(pos, struct client, wnode);
-            if (c->zombie || !c->db || admin_is_console_db(c->db->name) ||
+            if (c->zombie || !c->db || session_is_console_db(c->db->name) ||
                 !job_db_match(job, c->db->name))
                 continue;
             client_fail(c, "08P01", "database killed from the console (KILL)");

@@ -9,7 +9,7 @@
 
 #include "pooler/admin/admin_int.h"
 #include "pooler/session/client.h"
-#include "pooler/lifecycle.h"
+#include "pooler/admin/lifecycle.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/route.h"
 #include "pooler/pool/server.h"
@@ -486,7 +486,7 @@ void admin_rows_clients(struct worker *w, struct admin_result *r)
         if (c->zombie)
             continue;
         const char *db = c->admin ? c->dbname : c->db ? c->db->name : c->dbname;
-        ev_tstamp wait = c->state == CL_WAITING ? now - c->wait_start : 0;
+        ev_tstamp wait = c->state == CL_WAITING ? now - c->wait.start : 0;
         char addr[CLIENT_ADDR_TEXT], laddr[64];
         local_addr(c->fd, laddr, sizeof(laddr));
         client_addr_text(c, addr);

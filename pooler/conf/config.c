@@ -13,8 +13,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "pooler/core/log.h"
-
 /*
  * Lines reach libinih through this reader, which counts them (the Debian
  * build of libinih passes no line numbers), refuses lines longer than inih's
@@ -40,6 +38,27 @@ struct parse_ctx {
     bool unknown;        /* set_main met a key it does not know */
     const char *section; /* the section of the line being read */
 };
+
+/*
+ * Appends one warning line to cfg->notes. conf/ is data only and sits below
+ * the logger, so whoever loaded the file logs the lines (config.h).
+ */
+static void cfg_note(struct config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void cfg_note(struct config *cfg, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    size_t have = cfg->notes ? strlen(cfg->notes) : 0;
+    char *n = realloc(cfg->notes, have + strlen(line) + 2);
+    if (!n)
+        return; /* out of memory: the warning is lost, the setting still ignored */
+    snprintf(n + have, strlen(line) + 2, "%s\n", line);
+    cfg->notes = n;
+}
 
 static void cfg_error(struct parse_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -682,8 +701,8 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
         return true; /* config_set: the caller reports it */
     /* A pgbouncer.ini carries keys weir does not implement: those warn; anything else is a typo. */
     if (is_pgbouncer_only(k)) {
-        log_warning("%s:%d: PgBouncer setting \"%s\" is not supported by weir; ignored", cfg->path,
-                    ctx->lr->lineno, k);
+        cfg_note(cfg, "%s:%d: PgBouncer setting \"%s\" is not supported by weir; ignored",
+                 cfg->path, ctx->lr->lineno, k);
         return true;
     }
     char hint[96];
@@ -898,6 +917,7 @@ void config_free(struct config *cfg)
     free(cfg->syslog_ident);
     free(cfg->syslog_facility);
     free(cfg->metrics_addr);
+    free(cfg->notes);
     free(cfg);
 }
 
@@ -985,7 +1005,8 @@ struct config *config_dup(const struct config *src)
                      &cfg->logfile,
                      &cfg->syslog_ident,
                      &cfg->syslog_facility,
-                     &cfg->metrics_addr};
+                     &cfg->metrics_addr,
+                     &cfg->notes};
     const char *orig[sizeof(strs) / sizeof(strs[0])];
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         orig[i] = *strs[i];

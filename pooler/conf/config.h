@@ -84,6 +84,7 @@ struct config {
     char *logfile;
     enum log_format log_format;
     int syslog;             /* also log to syslog */
+    char *notes;            /* warnings from loading ("line\n" each) for the caller to log */
     char *syslog_ident;     /* default "weir" */
     char *syslog_facility;  /* default "daemon" */
     char *metrics_addr;     /* default: listen_addr */

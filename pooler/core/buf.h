@@ -10,7 +10,13 @@
 #ifndef WEIR_BUF_H
 #define WEIR_BUF_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "protocol/result.h"
 
 #define IOBUF_SIZE (32 * 1024)
 
@@ -56,5 +62,78 @@ static inline uint32_t buf_space(const struct iobuf *b)
 
 /* Moves [sent, recv) to the front of the buffer. */
 void buf_compact(struct iobuf *b);
+
+/* Largest message body accepted from either side (PostgreSQL's own limit is 1 GB). */
+#define BUF_MAX_BODY 0x3fffffffu
+
+/*
+ * ---- socket I/O on buffers, shared by sessions and server connections ----
+ * Inline: they sit on the forwarding path, one call per read or write.
+ */
+
+/* recv into the free space of b: >0 bytes, 0 EOF, -1 would block, -2 error (errno). */
+static inline ssize_t buf_recv(int fd, struct iobuf *b)
+{
+    if (buf_space(b) == 0)
+        buf_compact(b);
+    if (buf_space(b) == 0) {
+        errno = ENOBUFS;
+        return -2;
+    }
+    for (;;) {
+        ssize_t n = recv(fd, b->data + b->recv, buf_space(b), 0);
+        if (n > 0) {
+            b->recv += n;
+            return n;
+        }
+        if (n == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    }
+}
+
+/* send raw bytes from *sent..len: WR_OK all sent, WR_AGAIN, WR_ERROR. */
+static inline int buf_send_raw(int fd, const uint8_t *data, size_t len, size_t *sent)
+{
+    while (*sent < len) {
+        ssize_t n = send(fd, data + *sent, len - *sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            *sent += n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return WR_AGAIN;
+        return WR_ERROR;
+    }
+    return WR_OK;
+}
+
+/* send [sent, parsed) of b: WR_OK all sent, WR_AGAIN socket full, WR_ERROR. */
+static inline int buf_send(int fd, struct iobuf *b)
+{
+    size_t sent = b->sent;
+    int rc = buf_send_raw(fd, b->data, b->parsed, &sent);
+    b->sent = (uint32_t)sent;
+    return rc;
+}
+
+/*
+ * Passes over what is left of the current message's body in b (bodies are
+ * forwarded, never looked at). True when there was something to pass over.
+ */
+static inline bool buf_skip_body(struct iobuf *b, uint32_t *remaining)
+{
+    if (*remaining == 0)
+        return false;
+    uint32_t avail = b->recv - b->parsed;
+    uint32_t k = avail < *remaining ? avail : *remaining;
+    b->parsed += k;
+    *remaining -= k;
+    return true;
+}
 
 #endif

@@ -16,9 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "pooler/session/client.h"
 #include "pooler/core/log.h"
-#include "pooler/admin/metrics.h"
 
 /*
  * A unix socket path can be bound only once, and SO_REUSEPORT does not spread
@@ -67,12 +65,7 @@ static bool accept_one(struct worker *w, struct listener *l)
         }
         return false;
     }
-    if (l->metrics)
-        metrics_accept(w, fd);
-    else if (l->kind == BACKEND_MYSQL)
-        client_my_accept(w, fd, (struct sockaddr *)&ss, sl);
-    else
-        client_accept(w, fd, (struct sockaddr *)&ss, sl);
+    worker_hooks.accept(w, fd, l->kind, l->metrics, (struct sockaddr *)&ss, sl);
     return true;
 }
 

@@ -15,9 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pooler/session/client.h"
-#include "pooler/objects.h"
-#include "pooler/pool/route.h"
 #include "pooler/core/worker.h"
 
 #define LINE_MAX_BYTES 4096
@@ -413,49 +410,6 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     log_vmsg(lvl, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- connections ---- */
-
-void log_client(const struct client *c, enum log_level lvl, const char *fmt, ...)
-{
-    if (!log_enabled(lvl))
-        return;
-    char addr[CLIENT_ADDR_TEXT];
-    struct log_conn conn = {
-        .kind = 'C',
-        .id = (unsigned long long)c->id,
-        .peer_id = c->server ? (unsigned long long)c->server->id : 0,
-        .database = c->dbname,
-        .user = c->user,
-        .addr = client_addr_text(c, addr),
-        .app = client_param(c, PARAM_APPLICATION_NAME),
-    };
-    va_list ap;
-    va_start(ap, fmt);
-    log_conn_vmsg(lvl, &conn, fmt, ap);
-    va_end(ap);
-}
-
-void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...)
-{
-    if (!log_enabled(lvl))
-        return;
-    const struct db_entry *db = s->route->db;
-    char addr[300];
-    snprintf(addr, sizeof(addr), "%s:%d", db->host ? db->host : "-", db->port);
-    struct log_conn conn = {
-        .kind = 'S',
-        .id = (unsigned long long)s->id,
-        .peer_id = s->client ? (unsigned long long)s->client->id : 0,
-        .database = db->name,
-        .user = s->route->user,
-        .addr = addr,
-    };
-    va_list ap;
-    va_start(ap, fmt);
-    log_conn_vmsg(lvl, &conn, fmt, ap);
     va_end(ap);
 }
 

@@ -12,8 +12,10 @@
  * global weir.cfg on every line, so a reload takes effect at once; before
  * weir.cfg is set, lines are text on stderr.
  *
- * Lines about a connection go through log_client / log_server, which name it
- * (id, database, user, address) in separate JSON fields. Every string in a
+ * Lines about a connection go through log_conn_vmsg, which names it (id,
+ * database, user, address) in separate JSON fields; the layers that own
+ * connections wrap it (log_client in session/, log_server in pool/), so the
+ * logger itself knows no client, server or pool. Every string in a
  * line is escaped (control characters, and in JSON quotes and invalid UTF-8),
  * so user-controlled names cannot forge lines: callers need not escape.
  */
@@ -23,9 +25,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-struct client;
-struct server;
 
 enum log_level { LOG_LVL_DEBUG = 0, LOG_LVL_INFO = 1, LOG_LVL_WARNING = 2, LOG_LVL_ERROR = 3 };
 
@@ -59,17 +58,6 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 #define log_info(...)    log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)
 #define log_error(...)   log_msg(LOG_LVL_ERROR, __VA_ARGS__)
-
-/*
- * A line about client c (its id, database, user, address, application_name
- * and the server it holds) or about server s (its id, database, login user,
- * the server's address and the client it serves). c and s are read on their
- * owning worker's thread.
- */
-void log_client(const struct client *c, enum log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* What a line is about, for log_conn_vmsg. Strings may be NULL (left out). */
 struct log_conn {

@@ -12,18 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/admin/admin.h"
-#include "pooler/session/client.h"
 #include "pooler/core/listener.h"
 #include "pooler/core/log.h"
-#include "pooler/admin/metrics.h"
-#include "pooler/pool/route.h"
-#include "pooler/pool/server.h"
-#include "pooler/pool/stats.h"
 
 #define SWEEP_INTERVAL 0.25 /* seconds; the granularity of every timeout */
 
 struct daemon weir;
+struct worker_hooks worker_hooks;
 
 uint64_t weir_next_id(void)
 {
@@ -54,50 +49,6 @@ void worker_post(struct worker *to, struct msg *m)
     ev_async_send(to->loop, &to->wake);
 }
 
-static void handle_msg(struct worker *w, struct msg *m)
-{
-    struct route_step st;
-    switch (m->kind) {
-    case MSG_SERVER:
-        server_adopt(w, m->server, m->client);
-        break;
-    case MSG_ERROR:
-        client_wait_failed(m->client, m->sqlstate, m->text);
-        break;
-    case MSG_DISPATCH:
-        route_dispatch(m->route, w, &st);
-        server_apply_step(w, m->route, &st);
-        break;
-    case MSG_CANCEL:
-        client_cancel_request(w, m->pid, m->key);
-        break;
-    case MSG_KILL:
-        client_kill_request(w, m);
-        break;
-    case MSG_KILL_DONE:
-        client_kill_reply(w, m);
-        break;
-    case MSG_CANCEL_DONE:
-        server_cancel_done(m);
-        break;
-    case MSG_LISTEN_STOP:
-        listener_drain_close(w);
-        break;
-    case MSG_STOP:
-        ev_break(w->loop, EVBREAK_ALL);
-        break;
-    case MSG_ADMIN:
-        admin_job_run(w, m->job);
-        break;
-    case MSG_ADMIN_DONE:
-        admin_job_done(w, m->job);
-        break;
-    case MSG_ADMIN_CHECK:
-        admin_wait_check(w, m->job);
-        break;
-    }
-}
-
 static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
     struct worker *w = ev_userdata(loop);
@@ -107,7 +58,12 @@ static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
     pthread_mutex_unlock(&w->inbox_lock);
     while (m) {
         struct msg *next = m->next;
-        handle_msg(w, m);
+        if (m->kind == MSG_STOP)
+            ev_break(w->loop, EVBREAK_ALL);
+        else if (m->kind == MSG_LISTEN_STOP)
+            listener_drain_close(w);
+        else
+            worker_hooks.msg(w, m);
         free(m);
         m = next;
     }
@@ -117,14 +73,9 @@ static void sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct worker *w = ev_userdata(loop);
     ev_tstamp now = ev_now(loop);
-    client_sweep(w, now);
+    worker_hooks.sweep(w, now);
     buf_pool_trim(&w->bufs);
-    server_sweep(w, now);
-    routes_sweep(w);
     listener_resume(w);
-    metrics_sweep(w, now);
-    if (w->id == 0)
-        stats_period_tick(now);
 }
 
 int workers_init(char *err, size_t errlen)
@@ -136,10 +87,6 @@ int workers_init(char *err, size_t errlen)
         return WR_ERROR;
     }
     weir.nworkers = n;
-    if (stats_init(n) != WR_OK) {
-        snprintf(err, errlen, "out of memory");
-        return WR_ERROR;
-    }
     for (int i = 0; i < n; i++) {
         struct worker *w = &weir.workers[i];
         w->id = i;
@@ -173,12 +120,7 @@ static void *worker_main(void *arg)
     ev_run(w->loop, 0);
     /* Stopped: close what this worker owns. */
     listener_close(w);
-    metrics_close_all(w);
-    struct list *pos, *tmp;
-    list_for_each_safe(pos, tmp, &w->clients)
-        client_free_at_exit(list_entry(pos, struct client, wnode));
-    list_for_each_safe(pos, tmp, &w->servers)
-        server_free_at_exit(list_entry(pos, struct server, wnode));
+    worker_hooks.stopped(w);
     return NULL;
 }
 
@@ -214,8 +156,7 @@ void workers_stop(void)
         struct msg *m = w->inbox_head;
         while (m) {
             struct msg *next = m->next;
-            if (m->kind == MSG_SERVER)
-                server_free_at_exit(m->server);
+            worker_hooks.unread(m);
             free(m);
             m = next;
         }
@@ -230,9 +171,7 @@ void workers_stop(void)
         ev_loop_destroy(w->loop);
         pthread_mutex_destroy(&w->inbox_lock);
     }
-    admin_free_all(); /* console jobs the stop interrupted (their messages were dropped) */
     free(weir.workers);
-    stats_free();
     weir.workers = NULL;
     weir.nworkers = 0;
 }

@@ -6,11 +6,29 @@
 #ifndef WEIR_WORKER_H
 #define WEIR_WORKER_H
 
+#include <ev.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
-#include "pooler/objects.h"
-#include "pooler/core/slab.h"
+#include "backends/backend.h"
+#include "pooler/conf/config.h"
 #include "pooler/conf/userlist.h"
+#include "pooler/core/buf.h"
+#include "pooler/core/list.h"
+#include "pooler/core/slab.h"
+
+/*
+ * The objects of the layers above that messages and per-worker tables carry.
+ * core/ only stores and passes these pointers; it never looks inside them.
+ */
+struct client;
+struct server;
+struct route;
+struct admin_job;
+struct pool_waiter;
 
 #define CANCEL_BUCKETS 4096
 
@@ -33,6 +51,7 @@ struct msg {
     struct msg *next;
     enum msg_kind kind;
     struct client *client;
+    struct pool_waiter *waiter; /* MSG_SERVER, MSG_ERROR */
     struct server *server;
     struct route *route;
     struct admin_job *job;
@@ -78,6 +97,14 @@ struct worker {
  * per decision. Replaced ones stay allocated until exit, since connections
  * may still point into them.
  */
+/* The shutdown in progress (lifecycle.c sets it; pools and workers read it). */
+enum shutdown_mode {
+    SHUTDOWN_NONE = 0,
+    SHUTDOWN_WAIT_CLIENTS, /* SIGTERM: stop accepting, exit when every client has left */
+    SHUTDOWN_WAIT_SERVERS, /* SIGINT: stop accepting, exit when every server is released */
+    SHUTDOWN_NOW,          /* SIGQUIT, console SHUTDOWN: exit at once */
+};
+
 struct daemon {
     const struct config *_Atomic cfg;
     struct userlist *_Atomic users;
@@ -86,9 +113,27 @@ struct daemon {
     atomic_int nclients; /* connected clients, for max_client_conn */
     atomic_int nconsole; /* of those, logged in to the admin console */
     atomic_ullong next_id;
+    atomic_int shutdown; /* enum shutdown_mode */
 };
 
 extern struct daemon weir;
+
+/*
+ * What a worker does with the work core/ only carries, supplied by the top of
+ * the daemon (dispatch.c) before workers_init. Each is called on the worker's
+ * own thread: per inbox message, per sweep, once at the end of its loop;
+ * never per forwarded byte.
+ */
+struct worker_hooks {
+    void (*msg)(struct worker *w, struct msg *m);   /* one inbox message (freed after) */
+    void (*sweep)(struct worker *w, ev_tstamp now); /* the coarse timeout sweep */
+    void (*stopped)(struct worker *w);              /* the loop ended: free what w owns */
+    void (*unread)(struct msg *m);                  /* at exit: a message nobody read */
+    /* A connection accepted on a listener of w: a client of kind, or a metrics scrape. */
+    void (*accept)(struct worker *w, int fd, enum backend_kind kind, bool metrics,
+                   const struct sockaddr *sa, socklen_t salen);
+};
+extern struct worker_hooks worker_hooks;
 
 /*
  * Creates the workers with their listening sockets (so bind errors are

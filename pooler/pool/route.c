@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/lifecycle.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/server.h"
 #include "pooler/core/worker.h"
@@ -207,13 +206,13 @@ static void step_init(struct route_step *st)
     st->close = NULL;
 }
 
-static struct client *pop_waiter(struct route *r)
+static struct pool_waiter *pop_waiter(struct route *r)
 {
     struct list *n = list_pop(&r->waiters);
     if (!n)
         return NULL;
-    struct client *c = list_entry(n, struct client, wait_node);
-    c->wait = WAIT_ASSIGNED;
+    struct pool_waiter *c = list_entry(n, struct pool_waiter, node);
+    c->state = WAIT_ASSIGNED;
     r->nwaiting--;
     return c;
 }
@@ -228,21 +227,21 @@ static struct client *pop_waiter(struct route *r)
  */
 #define LOCAL_WINDOW 0.005
 #define LOCAL_SCAN   16
-static struct client *pop_waiter_for(struct route *r, struct worker *w)
+static struct pool_waiter *pop_waiter_for(struct route *r, struct worker *w)
 {
     if (r->nwaiting == 0)
         return NULL;
-    struct client *head = list_entry(r->waiters.next, struct client, wait_node);
+    struct pool_waiter *head = list_entry(r->waiters.next, struct pool_waiter, node);
     if (head->w != w) {
         int scanned = 0;
-        for (struct list *n = head->wait_node.next; n != &r->waiters && scanned < LOCAL_SCAN;
+        for (struct list *n = head->node.next; n != &r->waiters && scanned < LOCAL_SCAN;
              n = n->next, scanned++) {
-            struct client *c = list_entry(n, struct client, wait_node);
-            if (c->wait_start - head->wait_start > LOCAL_WINDOW)
+            struct pool_waiter *c = list_entry(n, struct pool_waiter, node);
+            if (c->start - head->start > LOCAL_WINDOW)
                 break;
             if (c->w == w) {
-                list_del(&c->wait_node);
-                c->wait = WAIT_ASSIGNED;
+                list_del(&c->node);
+                c->state = WAIT_ASSIGNED;
                 r->nwaiting--;
                 return c;
             }
@@ -276,8 +275,8 @@ static bool may_open(struct route *r, ev_tstamp now, bool for_waiter)
         return false;
     int limit = r->pool_size;
     if (for_waiter && r->reserve_pool_size > 0 && r->nwaiting > 0) {
-        struct client *head = list_entry(r->waiters.next, struct client, wait_node);
-        if (now - head->wait_start >= weir.cfg->reserve_pool_timeout)
+        struct pool_waiter *head = list_entry(r->waiters.next, struct pool_waiter, node);
+        if (now - head->start >= weir.cfg->reserve_pool_timeout)
             limit += r->reserve_pool_size;
     }
     /* pool_size holds for every variant of the pool together (MySQL capability sets). */
@@ -311,7 +310,7 @@ static void balance(struct route *r, struct worker *w, struct route_step *st)
 {
     if (r->paused)
         return; /* waiters stay queued until RESUME */
-    if (weir_shutdown_mode() == SHUTDOWN_WAIT_SERVERS)
+    if (atomic_load_explicit(&weir.shutdown, memory_order_relaxed) == SHUTDOWN_WAIT_SERVERS)
         return; /* safe shutdown: clients wait while servers are released */
     struct list *idle = &r->idle[w->id];
     while (r->nwaiting > 0 && !list_empty(idle)) {
@@ -323,7 +322,7 @@ static void balance(struct route *r, struct worker *w, struct route_step *st)
         struct server *s = list_entry(list_pop_tail(idle), struct server, idle_node);
         r->idle_count[w->id]--;
         r->nidle--;
-        s->assign_client = pop_waiter_for(r, w);
+        s->assign_waiter = pop_waiter_for(r, w);
         s->assign_next = st->assigned;
         st->assigned = s;
     }
@@ -363,13 +362,13 @@ static void login_failure_text(const struct route *r, struct route_step *st, con
 /* Every waiter gets the route's last login error. */
 static void fail_waiters(struct route *r, struct route_step *st)
 {
-    struct client *c;
+    struct pool_waiter *c;
     while ((c = pop_waiter(r)))
-        list_add_tail(&st->failed, &c->wait_node);
+        list_add_tail(&st->failed, &c->node);
     login_failure_text(r, st, "");
 }
 
-void route_wait(struct route *r, struct worker *w, struct client *c, bool front,
+void route_wait(struct route *r, struct worker *w, struct pool_waiter *c, bool front,
                 struct route_step *st)
 {
     step_init(st);
@@ -377,19 +376,21 @@ void route_wait(struct route *r, struct worker *w, struct client *c, bool front,
     pthread_mutex_lock(&r->lock);
     if (r->nservers == 0 && now < r->login_retry_at) {
         /* Logins are failing and nothing else could serve it: say so now, not after a wait. */
-        c->wait = WAIT_ASSIGNED;
-        list_add_tail(&st->failed, &c->wait_node);
+        c->state = WAIT_ASSIGNED;
+        c->w = w;
+        list_add_tail(&st->failed, &c->node);
         login_failure_text(r, st,
                            ": server login has been failing, try again later (server_login_retry)");
         pthread_mutex_unlock(&r->lock);
         return;
     }
     if (front)
-        list_add(&r->waiters, &c->wait_node);
+        list_add(&r->waiters, &c->node);
     else
-        list_add_tail(&r->waiters, &c->wait_node);
-    c->wait = WAIT_QUEUED;
-    c->wait_start = now;
+        list_add_tail(&r->waiters, &c->node);
+    c->state = WAIT_QUEUED;
+    c->start = now;
+    c->w = w;
     r->nwaiting++;
     balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
@@ -481,16 +482,16 @@ void route_server_gone(struct route *r, struct worker *w, struct server *s, stru
     pthread_mutex_unlock(&r->lock);
 }
 
-bool route_leave(struct route *r, struct client *c)
+bool route_leave(struct route *r, struct pool_waiter *c)
 {
     bool was_queued = false;
     pthread_mutex_lock(&r->lock);
-    if (c->wait == WAIT_QUEUED) {
-        list_del(&c->wait_node);
+    if (c->state == WAIT_QUEUED) {
+        list_del(&c->node);
         r->nwaiting--;
         was_queued = true;
     }
-    c->wait = WAIT_NONE;
+    c->state = WAIT_NONE;
     pthread_mutex_unlock(&r->lock);
     return was_queued;
 }
@@ -806,8 +807,8 @@ void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p)
     p->sv_active = busy - p->sv_tested;
     p->maxwait = 0;
     if (r->nwaiting > 0) {
-        struct client *head = list_entry(r->waiters.next, struct client, wait_node);
-        p->maxwait = now - head->wait_start;
+        struct pool_waiter *head = list_entry(r->waiters.next, struct pool_waiter, node);
+        p->maxwait = now - head->start;
     }
     p->paused = r->paused;
     p->login_failing = now < r->login_retry_at;

@@ -17,8 +17,34 @@
 
 #include <stdatomic.h>
 
-#include "pooler/objects.h"
+#include <ev.h>
+#include <pthread.h>
+
+#include "backends/backend.h"
+#include "pooler/conf/config.h"
+#include "pooler/conf/params.h"
+#include "pooler/core/list.h"
+#include "pooler/core/worker.h"
 #include "pooler/pool/stats.h"
+
+/* A client's place in its route's wait queue. [route lock] */
+enum wait_state {
+    WAIT_NONE = 0, /* not waiting */
+    WAIT_QUEUED,   /* on route->waiters */
+    WAIT_ASSIGNED, /* popped by some worker: a server (or an error) is on its way */
+};
+
+/*
+ * A session's place in a pool's wait queue: embedded in the waiting session
+ * (session/ finds its client with container_of), so pool/ queues, pairs and
+ * fails waiters without knowing what a client is.
+ */
+struct pool_waiter {
+    struct list node;      /* on route->waiters, or a step's failed list [route lock] */
+    struct worker *w;      /* the worker the waiting session lives on */
+    ev_tstamp start;       /* when it joined the wait queue [route lock] */
+    enum wait_state state; /* [route lock] */
+};
 
 struct route {
     struct route *hash_next;
@@ -71,10 +97,10 @@ struct db_state {
 
 /* What the calling worker must do after a route step. */
 struct route_step {
-    struct server *assigned; /* chain (assign_next/assign_client) of servers for clients */
+    struct server *assigned; /* chain (assign_next/assign_waiter) of servers for waiters */
     int nconnect;            /* new server logins to start on this worker */
     int wake_worker;         /* worker to send MSG_DISPATCH, or -1 */
-    struct list failed;      /* clients (by wait_node) that get fail_text instead of a server */
+    struct list failed;      /* waiters (by node) that get fail_text instead of a server */
     char fail_sqlstate[6];
     char fail_text[384];
     struct server
@@ -96,12 +122,12 @@ struct route *route_get(const struct db_entry *db, const char *client_user, uint
 void routes_free_all(void);
 
 /*
- * Client c (on worker w) wants a server: queue it (at the head when front,
+ * Waiter c (a session on worker w) wants a server: queue it (at the head when front,
  * for a client whose server failed its health check), pair, plan logins.
  * While logins have been failing and no server is left, c is not queued but
  * put on st->failed at once.
  */
-void route_wait(struct route *r, struct worker *w, struct client *c, bool front,
+void route_wait(struct route *r, struct worker *w, struct pool_waiter *c, bool front,
                 struct route_step *st);
 /* Server s (owned by w) is clean and ready: give it to a waiter or park it. */
 void route_release(struct route *r, struct worker *w, struct server *s, struct route_step *st);
@@ -118,10 +144,10 @@ void route_connect_failed(struct route *r, struct worker *w, const char *sqlstat
 /* Server s (owned by w, not connecting) is closed: forget it, maybe plan a login. */
 void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st);
 /*
- * Client c leaves the wait queue (timeout, disconnect). Returns true when it
+ * Waiter c leaves the wait queue (timeout, disconnect). Returns true when it
  * was still queued; false when something is already on its way to it.
  */
-bool route_leave(struct route *r, struct client *c);
+bool route_leave(struct route *r, struct pool_waiter *c);
 /*
  * May idle server s (owned by w) be closed for server_idle_timeout? True
  * when the route keeps min_pool_size without it (and without the others

@@ -12,10 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/admin/admin.h"
-#include "pooler/session/client.h"
 #include "pooler/core/log.h"
-#include "pooler/session/relay.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
 #include "protocol/mysql/my_charset.h"
@@ -32,11 +29,12 @@ static const char my_session_sql[] =
     "session_track_schema = ON, session_track_transaction_info = STATE, "
     "session_track_system_variables = '*'";
 
+struct server_hooks server_hooks;
+
 static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_reset_continue(struct server *s);
 static void send_my_command(struct server *s, uint8_t cmd);
-static void send_my_command_arg(struct server *s, uint8_t cmd, const char *arg);
 
 static bool is_tested(enum server_state st)
 {
@@ -48,14 +46,23 @@ static bool is_tested(enum server_state st)
  * (SHOW POOLS sv_tested) in the owner worker's slot: both states begin and
  * end on one worker, so the sum over workers is exact.
  */
-static void set_state(struct server *s, enum server_state st)
+void server_set_state(struct server *s, enum server_state st)
 {
     if (is_tested(s->state) != is_tested(st))
         stats_add(&stats_slot_of(s->route, s->w)->tested, is_tested(st) ? 1 : UINT64_MAX);
+    if ((s->state == SV_ACTIVE) != (st == SV_ACTIVE)) {
+        /*
+         * While linked to a client, libev calls the relay directly: the swap
+         * costs two stores per handoff and nothing per forwarded message.
+         */
+        bool active = st == SV_ACTIVE;
+        ev_set_cb(&s->rio, active ? server_hooks.active_read : server_read_cb);
+        ev_set_cb(&s->wio, active ? server_hooks.active_write : server_write_cb);
+    }
     s->state = st;
 }
 
-static void server_watch(struct server *s)
+void server_watch(struct server *s)
 {
     if (!ev_is_active(&s->rio))
         ev_io_start(s->w->loop, &s->rio);
@@ -78,7 +85,8 @@ static void server_free(struct server *s)
 {
     if (s->gen_taken) {
         route_server_freed(s->route, s);
-        admin_notify(); /* a console may be waiting for this server to go (PAUSE, WAIT_CLOSE) */
+        server_hooks
+            .gone(); /* a console may be waiting for this server to go (PAUSE, WAIT_CLOSE) */
     }
     if (s->bc)
         s->ops->close(s->bc);
@@ -106,17 +114,18 @@ void server_close(struct server *s, const char *reason)
     if (s->client) {
         struct client *c = s->client;
         s->client = NULL;
-        c->server = NULL;
-        if (s->state == SV_CHECK)
+        if (s->state == SV_CHECK) {
             requeue = c; /* the health check failed: the client never knew this server */
-        else
-            client_fail(c, "08006", "server connection closed: %s", reason);
+            server_hooks.lost(c, NULL);
+        } else {
+            server_hooks.lost(c, reason);
+        }
     }
     server_unwatch(s);
     server_drop_buffer(s);
     list_del(&s->wnode);
     bool connecting = s->state == SV_CONNECTING;
-    set_state(s, SV_CLOSED);
+    server_set_state(s, SV_CLOSED);
     if (s->bc) {
         s->ops->close(s->bc);
         s->bc = NULL;
@@ -130,7 +139,7 @@ void server_close(struct server *s, const char *reason)
         server_free(s);
     server_apply_step(w, r, &st);
     if (requeue)
-        client_request_server(requeue, true);
+        server_hooks.requeue(requeue);
 }
 
 /* ---- login ---- */
@@ -254,7 +263,7 @@ void server_connect(struct worker *w, struct route *r)
 
 /* ---- handing servers around ---- */
 
-static void server_move(struct server *s, struct client *c)
+static void server_move(struct server *s, struct pool_waiter *c)
 {
     server_unwatch(s);
     server_drop_buffer(s);
@@ -262,7 +271,7 @@ static void server_move(struct server *s, struct client *c)
     s->state = SV_MOVING;
     struct msg *m = msg_new(MSG_SERVER);
     m->server = s;
-    m->client = c;
+    m->waiter = c;
     worker_post(c->w, m);
 }
 
@@ -272,11 +281,11 @@ void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
     st->assigned = NULL;
     while (s) {
         struct server *next = s->assign_next;
-        struct client *c = s->assign_client;
+        struct pool_waiter *c = s->assign_waiter;
         s->assign_next = NULL;
-        s->assign_client = NULL;
+        s->assign_waiter = NULL;
         if (c->w == w)
-            client_take_server(c, s);
+            server_hooks.take(c, s);
         else
             server_move(s, c);
         s = next;
@@ -290,13 +299,13 @@ void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
     }
     struct list *n;
     while ((n = list_pop(&st->failed))) {
-        struct client *c = list_entry(n, struct client, wait_node);
+        struct pool_waiter *c = list_entry(n, struct pool_waiter, node);
         const char *sqlstate = st->fail_sqlstate[0] ? st->fail_sqlstate : "08006";
         if (c->w == w) {
-            client_wait_failed(c, sqlstate, st->fail_text);
+            server_hooks.wait_failed(c, sqlstate, st->fail_text);
         } else {
             struct msg *m = msg_new(MSG_ERROR);
-            m->client = c;
+            m->waiter = c;
             snprintf(m->sqlstate, sizeof(m->sqlstate), "%s", sqlstate);
             snprintf(m->text, sizeof(m->text), "%s", st->fail_text);
             worker_post(c->w, m);
@@ -309,149 +318,34 @@ void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
     }
 }
 
-void server_adopt(struct worker *w, struct server *s, struct client *c)
+void server_adopt(struct worker *w, struct server *s, struct pool_waiter *c)
 {
     s->w = w;
     s->state = SV_IDLE;
     list_add_tail(&w->servers, &s->wnode);
     server_watch(s);
-    client_take_server(c, s);
+    server_hooks.take(c, s);
 }
 
-/* Appends "SET name = 'value';" with value quoted as a literal. */
-static void append_set(char *q, size_t cap, size_t *len, const char *name, const char *value)
+bool server_check_due(const struct server *s)
 {
-    size_t n = *len;
-    bool backslash = strchr(value, '\\') != NULL;
-    n += snprintf(q + n, n < cap ? cap - n : 0, "SET %s = %s'", name, backslash ? "E" : "");
-    for (const char *p = value; *p && n + 3 < cap; p++) {
-        if (*p == '\'' || *p == '\\')
-            q[n++] = *p;
-        q[n++] = *p;
-    }
-    if (n < cap)
-        n += snprintf(q + n, cap - n, "';");
-    *len = n;
+    return ev_now(s->w->loop) - s->last_used > weir.cfg->server_check_delay;
 }
 
-/* True for values MySQL wants as numbers, not strings (SET lock_wait_timeout = 5). */
-static bool is_number(const char *v)
+void server_check_start(struct server *s)
 {
-    const char *p = v + (*v == '-');
-    if (!*p)
-        return false;
-    bool dot = false;
-    for (; *p; p++) {
-        if (*p == '.' && !dot)
-            dot = true;
-        else if (*p < '0' || *p > '9')
-            return false;
-    }
-    return true;
-}
-
-/* Appends "name = value" (a number as is, anything else quoted) to a SET list. */
-static void append_my_var(char *q, size_t cap, size_t *len, const char *name, const char *value)
-{
-    size_t n = *len;
-    bool number = is_number(value);
-    n += snprintf(q + n, n < cap ? cap - n : 0, "%s@@session.`%s` = %s", n ? ", " : "SET ", name,
-                  number ? "" : "'");
-    for (const char *p = value; *p && n + 3 < cap; p++) {
-        if (!number && (*p == '\'' || *p == '\\'))
-            q[n++] = '\\';
-        q[n++] = *p;
-    }
-    if (n < cap && !number)
-        n += snprintf(q + n, cap - n, "'");
-    if (n < cap)
-        q[n] = 0;
-    *len = n;
-}
-
-/* MySQL: the session variables and schema the client changed, on its new server. */
-static void server_setup_my(struct server *s, struct client *c)
-{
-    char q[4096];
-    size_t len = 0;
-    for (int i = 0; i < c->my->nvars; i++)
-        append_my_var(q, sizeof(q), &len, c->my->vars[2 * i], c->my->vars[2 * i + 1]);
-    bool schema = c->my->schema && strcmp(c->my->schema, s->route->db->dbname);
-    if (len >= sizeof(q)) {
-        server_close(s, "client session variables too long to re-apply");
-        return;
-    }
-    if (len == 0 && !schema) {
-        set_state(s, SV_ACTIVE);
-        client_server_ready(c);
-        return;
-    }
-    set_state(s, SV_SETUP);
-    c->state = CL_SETUP;
-    s->setup_error[0] = 0;
-    s->my_dirty = true;
-
-    if (len)
-        send_my_command_arg(s, COM_QUERY, q);
-    if (schema)
-        send_my_command_arg(s, COM_INIT_DB, c->my->schema);
-    if (s->out.failed || server_flush_out(s) == WR_ERROR)
-        server_close(s, "cannot send session set-up");
-}
-
-/* Sends the client's parameters that differ from the server's, or starts relaying. */
-static void server_setup(struct server *s, struct client *c)
-{
-    if (s->kind == BACKEND_MYSQL) {
-        server_setup_my(s, c);
-        return;
-    }
-    char q[4096];
-    size_t len = 0;
-    for (int i = 0; i < PARAM_NSETTABLE; i++) {
-        const char *want = client_param(c, i);
-        if (want && (!s->params.v[i] || strcmp(want, s->params.v[i])))
-            append_set(q, sizeof(q), &len, param_name(i), want);
-    }
-    if (len == 0 || len >= sizeof(q)) {
-        set_state(s, SV_ACTIVE);
-        client_server_ready(c);
-        return;
-    }
-    set_state(s, SV_SETUP);
-    c->state = CL_SETUP;
-    s->setup_error[0] = 0;
-    s->outstanding = 1;
-    pg_out_query(&s->out, q);
-    if (s->out.failed || server_flush_out(s) == WR_ERROR)
-        server_close(s, "cannot send parameter set-up");
-}
-
-void server_attach(struct server *s, struct client *c)
-{
-    s->client = c;
-    c->server = s;
-    s->deadline = 0;
-    server_watch(s);
     const struct config *cfg = weir.cfg;
-    ev_tstamp now = ev_now(s->w->loop);
-    if (now - s->last_used > cfg->server_check_delay) {
-        /* Idle a while: make sure it still answers before the client sees it. */
-        set_state(s, SV_CHECK);
-        c->state = CL_SETUP;
-        s->failed = false;
-        s->deadline = now + cfg->server_connect_timeout;
-        if (s->kind == BACKEND_MYSQL) {
-            send_my_command(s, COM_PING);
-        } else {
-            s->outstanding = 1;
-            pg_out_query(&s->out, cfg->server_check_query);
-        }
-        if (s->out.failed || server_flush_out(s) == WR_ERROR)
-            server_close(s, "cannot send health check");
-        return;
+    server_set_state(s, SV_CHECK);
+    s->failed = false;
+    s->deadline = ev_now(s->w->loop) + cfg->server_connect_timeout;
+    if (s->kind == BACKEND_MYSQL) {
+        send_my_command(s, COM_PING);
+    } else {
+        s->outstanding = 1;
+        pg_out_query(&s->out, cfg->server_check_query);
     }
-    server_setup(s, c);
+    if (s->out.failed || server_flush_out(s) == WR_ERROR)
+        server_close(s, "cannot send health check");
 }
 
 /* ---- clean-up after a client ---- */
@@ -466,7 +360,7 @@ static void send_internal(struct server *s, const char *sql)
  * MySQL: queues a command with an optional argument (COM_PING, COM_QUERY,
  * COM_INIT_DB, COM_RESET_CONNECTION); its answer is tracked in order.
  */
-static void send_my_command_arg(struct server *s, uint8_t cmd, const char *arg)
+void server_send_my_command(struct server *s, uint8_t cmd, const char *arg)
 {
     struct my_out o;
     my_out_init(&o);
@@ -491,7 +385,7 @@ static void send_my_command_arg(struct server *s, uint8_t cmd, const char *arg)
 
 static void send_my_command(struct server *s, uint8_t cmd)
 {
-    send_my_command_arg(s, cmd, NULL);
+    server_send_my_command(s, cmd, NULL);
 }
 
 void server_release(struct server *s, bool clean)
@@ -512,7 +406,7 @@ void server_release(struct server *s, bool clean)
         server_close(s, "client went away during a response");
         return;
     }
-    set_state(s, SV_RESET);
+    server_set_state(s, SV_RESET);
     s->reset_stage = RESET_DRAIN;
     s->failed = false;
     s->deadline = ev_now(s->w->loop) + RESET_TIMEOUT;
@@ -564,9 +458,9 @@ static void server_reset_continue(struct server *s)
         s->reset_stage = RESET_QUERY;
         s->my_dirty = false;
         send_my_command(s, COM_RESET_CONNECTION);
-        send_my_command_arg(s, COM_QUERY, my_session_sql);
+        server_send_my_command(s, COM_QUERY, my_session_sql);
         /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */
-        send_my_command_arg(s, COM_INIT_DB, s->route->db->dbname);
+        server_send_my_command(s, COM_INIT_DB, s->route->db->dbname);
     } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
                (s->route->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
         s->reset_stage = RESET_QUERY;
@@ -581,7 +475,7 @@ static void server_reset_continue(struct server *s)
         server_close(s, "server_lifetime reached");
         return;
     } else {
-        set_state(s, SV_IDLE);
+        server_set_state(s, SV_IDLE);
         s->deadline = 0;
         s->last_used = ev_now(s->w->loop);
         server_drop_buffer(s);
@@ -659,7 +553,7 @@ int server_flush_out(struct server *s)
 {
     if (s->out.len == 0)
         return WR_OK;
-    int rc = relay_send_raw(s->fd, s->out.data, s->out.len, &s->out_sent);
+    int rc = buf_send_raw(s->fd, s->out.data, s->out.len, &s->out_sent);
     if (rc == WR_OK) {
         pg_out_reset(&s->out);
         s->out_sent = 0;
@@ -687,7 +581,7 @@ static struct iobuf *server_read_internal(struct server *s)
         server_close(s, "out of memory");
         return NULL;
     }
-    ssize_t n = relay_recv(s->fd, s->in);
+    ssize_t n = buf_recv(s->fd, s->in);
     if (n == 0 || n == -2) {
         server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
         return NULL;
@@ -760,11 +654,11 @@ static void server_internal_input(struct server *s)
         return;
     while (b->parsed < b->recv && s->outstanding > 0) {
         uint32_t avail = b->recv - b->parsed;
-        if (relay_skip_body(b, &s->in_remaining))
+        if (buf_skip_body(b, &s->in_remaining))
             continue;
         char type;
         uint32_t body;
-        int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
+        int rc = pg_msg_peek(b->data + b->parsed, avail, BUF_MAX_BODY, &type, &body);
         if (rc == WR_AGAIN)
             break;
         if (rc == WR_ERROR) {
@@ -839,17 +733,9 @@ static void server_internal_done(struct server *s)
             return;
         }
         s->deadline = 0;
-        server_setup(s, s->client);
+        server_hooks.checked(s, s->client);
     } else if (s->state == SV_SETUP) {
-        struct client *c = s->client;
-        if (s->setup_error[0]) {
-            s->failed = false;
-            client_fail(c, s->setup_sqlstate[0] ? s->setup_sqlstate : "08P01", "%s",
-                        s->setup_error);
-            return;
-        }
-        s->state = SV_ACTIVE;
-        client_server_ready(c);
+        server_hooks.setup_done(s, s->client);
     } else {
         server_reset_continue(s);
     }
@@ -877,10 +763,7 @@ static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     case SV_RESET:
         server_internal_input(s);
         break;
-    case SV_ACTIVE:
-        relay_server_readable(s);
-        break;
-    default:
+    default: /* SV_ACTIVE reads through server_hooks.active_read (server_set_state) */
         break;
     }
 }
@@ -893,10 +776,7 @@ static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents)
             server_close(s, "cannot write to server");
         return;
     }
-    if (s->state == SV_ACTIVE)
-        relay_server_writable(s);
-    else
-        ev_io_stop(loop, io);
+    ev_io_stop(loop, io); /* SV_ACTIVE writes through server_hooks.active_write */
 }
 
 void server_sweep(struct worker *w, ev_tstamp now)
@@ -925,4 +805,27 @@ void server_sweep(struct worker *w, ev_tstamp now)
         else if (s->state == SV_RESET)
             server_close(s, "clean-up took too long");
     }
+}
+
+/* ---- log lines ---- */
+
+void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...)
+{
+    if (!log_enabled(lvl))
+        return;
+    const struct db_entry *db = s->route->db;
+    char addr[300];
+    snprintf(addr, sizeof(addr), "%s:%d", db->host ? db->host : "-", db->port);
+    struct log_conn conn = {
+        .kind = 'S',
+        .id = (unsigned long long)s->id,
+        .peer_id = s->client ? (unsigned long long)server_hooks.client_id(s->client) : 0,
+        .database = db->name,
+        .user = s->route->user,
+        .addr = addr,
+    };
+    va_list ap;
+    va_start(ap, fmt);
+    log_conn_vmsg(lvl, &conn, fmt, ap);
+    va_end(ap);
 }

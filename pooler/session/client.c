@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pooler/admin/admin.h"
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
 #include "pooler/pool/route.h"
@@ -47,7 +46,7 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     c->proto = proto;
     c->id = weir_next_id();
     c->state = CL_STARTUP;
-    list_init(&c->wait_node);
+    list_init(&c->wait.node);
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         memcpy(c->addr.ip, &in->sin_addr, sizeof(in->sin_addr));
@@ -141,7 +140,7 @@ int client_flush_out(struct client *c)
 {
     if (!client_out_pending(c))
         return WR_OK;
-    int rc = relay_send_raw(c->fd, c->out->msg.data, c->out->msg.len, &c->out->sent);
+    int rc = buf_send_raw(c->fd, c->out->msg.data, c->out->msg.len, &c->out->sent);
     if (rc == WR_OK) {
         /* Nothing of weir's own is pending: an idle client keeps no buffer. */
         client_out_free(c);
@@ -209,7 +208,7 @@ void client_free(struct client *c)
 {
     if (c->route)
         route_client_leave(c->route);
-    admin_client_gone(c);
+    console_hooks.gone(c);
     client_out_free(c);
     if (c->want) {
         param_clear_all(c->want);
@@ -224,6 +223,22 @@ void client_free(struct client *c)
     c->proto->free_state(c);
     free(c->my);
     slab_free(&c->w->client_slab, c);
+}
+
+struct console_hooks console_hooks;
+
+static struct db_entry console_db_pg = {.name = "weir", .host = "", .dbname = "weir"};
+static struct db_entry console_db_my = {
+    .name = "weir", .host = "", .dbname = "weir", .backend = BACKEND_MYSQL};
+
+bool session_is_console_db(const char *dbname)
+{
+    return dbname && (!strcmp(dbname, "weir") || !strcmp(dbname, "pgbouncer"));
+}
+
+const struct db_entry *session_console_db(enum backend_kind kind)
+{
+    return kind == BACKEND_MYSQL ? &console_db_my : &console_db_pg;
 }
 
 /* Releases everything but the struct itself (a zombie keeps only that). */
@@ -255,7 +270,7 @@ void client_close(struct client *c, const char *reason)
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);
-    } else if (c->state == CL_WAITING && !route_leave(c->route, c)) {
+    } else if (c->state == CL_WAITING && !route_leave(c->route, &c->wait)) {
         /* A server (or error) is already on its way from another worker. */
         client_disconnect(c);
         c->zombie = true;
@@ -327,7 +342,7 @@ void client_request_server(struct client *c, bool front)
     c->deadline =
         weir.cfg->query_wait_timeout > 0 ? ev_now(c->w->loop) + weir.cfg->query_wait_timeout : 0;
     struct route_step st;
-    route_wait(c->route, c->w, c, front, &st);
+    route_wait(c->route, c->w, &c->wait, front, &st);
     server_apply_step(c->w, c->route, &st);
 }
 
@@ -338,7 +353,7 @@ void client_wait_failed(struct client *c, const char *sqlstate, const char *text
         client_free(c);
         return;
     }
-    c->wait = WAIT_NONE;
+    c->wait.state = WAIT_NONE;
     c->state = CL_IDLE; /* no longer waiting: client_close must not leave the queue again */
     client_fail(c, sqlstate, "%s", text);
 }
@@ -360,7 +375,7 @@ void client_take_server(struct client *c, struct server *s)
     }
     c->deadline = 0;
     if (c->state == CL_WAITING)
-        stats_wait(stats_slot_of(c->route, c->w), ev_now(c->w->loop) - c->wait_start);
+        stats_wait(stats_slot_of(c->route, c->w), ev_now(c->w->loop) - c->wait.start);
     server_attach(s, c);
 }
 
@@ -406,7 +421,7 @@ void client_sweep(struct worker *w, ev_tstamp now)
         if (c->state == CL_STARTUP || c->state == CL_AUTH) {
             client_fail(c, "08P01", "client_login_timeout: login took too long");
         } else if (c->state == CL_WAITING) {
-            if (route_leave(c->route, c)) {
+            if (route_leave(c->route, &c->wait)) {
                 c->state = CL_IDLE; /* no longer waiting: client_close must not leave again */
                 stats_error(c->w, c->route, STATS_ERR_WAIT_TIMEOUT);
                 client_fail(c, "08P01", "query_wait_timeout: no server connection became free");
@@ -590,7 +605,7 @@ bool client_read_input(struct client *c)
         client_fail(c, "53200", "out of memory");
         return false;
     }
-    ssize_t n = relay_recv(c->fd, c->in);
+    ssize_t n = buf_recv(c->fd, c->in);
     if (n == 0 || n == -2) {
         client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
         return false;
@@ -631,4 +646,26 @@ void client_start_relay(struct client *c)
     struct server *s = c->server;
     if (s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
         relay_try_release(s);
+}
+
+/* ---- log lines ---- */
+
+void log_client(const struct client *c, enum log_level lvl, const char *fmt, ...)
+{
+    if (!log_enabled(lvl))
+        return;
+    char addr[CLIENT_ADDR_TEXT];
+    struct log_conn conn = {
+        .kind = 'C',
+        .id = (unsigned long long)c->id,
+        .peer_id = c->server ? (unsigned long long)c->server->id : 0,
+        .database = c->dbname,
+        .user = c->user,
+        .addr = client_addr_text(c, addr),
+        .app = client_param(c, PARAM_APPLICATION_NAME),
+    };
+    va_list ap;
+    va_start(ap, fmt);
+    log_conn_vmsg(lvl, &conn, fmt, ap);
+    va_end(ap);
 }

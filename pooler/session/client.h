@@ -7,9 +7,129 @@
 
 #include <netinet/in.h>
 
-#include "pooler/objects.h"
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pooler/conf/config.h"
+#include "pooler/conf/params.h"
+#include "pooler/core/buf.h"
+#include "pooler/core/list.h"
+#include "pooler/core/log.h"
+#include "pooler/core/worker.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "protocol/mysql/my_resp.h"
+#include "protocol/pg/pg_msg.h"
 
 struct msg;
+
+/* MySQL session variables a client may carry from server to server before it is pinned. */
+#define MY_MAX_VARS 64
+
+/*
+ * MySQL: the column definitions of a prepared statement, kept for a client
+ * without MariaDB's metadata cache (the server leaves them out of results).
+ */
+struct my_stmt_meta {
+    uint32_t id;    /* statement id on the client's (pinned) server */
+    uint16_t ncols; /* definitions in defs */
+    uint32_t len;   /* bytes in defs: whole packets, sequence ids set when sent */
+    uint8_t *defs;
+};
+
+/*
+ * What a MySQL client needs beyond the common part, allocated with it (kept
+ * out of struct client so idle PostgreSQL clients stay small).
+ */
+struct client_my {
+    uint64_t caps;                     /* capabilities agreed with the client */
+    uint8_t seq;                       /* sequence id of weir's next packet during login */
+    uint16_t charset;                  /* the client's collation id */
+    uint8_t scramble[MY_SCRAMBLE_LEN]; /* the greeting's scramble (COM_CHANGE_USER) */
+    bool kill_wait;                    /* its KILL went to another worker; input waits */
+    char **vars;                       /* session variables the client set: name, value, ... */
+    int nvars;                         /* pairs in vars */
+    char *schema;                      /* the client's current schema when it changed it */
+    struct my_stmt_meta *stmts;        /* column definitions of its prepared statements */
+    int nstmts;
+    struct my_stmt_meta cap; /* definitions being collected from a response */
+};
+
+/* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */
+struct peer_addr {
+    uint8_t ip[16]; /* IPv4: the first 4 bytes; network order. AF_UNIX: the peer's pid */
+    uint16_t port;  /* host order */
+    uint8_t family; /* AF_INET, AF_INET6, AF_UNIX, or 0 when none (shown as "?:0") */
+};
+
+/* Bytes weir itself says to a client, allocated only while there are some (client_out). */
+struct client_out {
+    struct pg_out msg;
+    size_t sent; /* bytes of msg already written */
+};
+
+enum client_state {
+    CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N') */
+    CL_AUTH,    /* challenge sent, waiting for PasswordMessage / SASL response */
+    CL_IDLE,    /* logged in, holds no server (transaction and statement pooling) */
+    CL_WAITING, /* authenticated, waiting for a server; on route->waiters or assigned */
+    CL_SETUP,   /* has a server that is being prepared for it (parameters) */
+    CL_ACTIVE,  /* linked to a server, bytes flow both ways */
+    CL_ADMIN,   /* logged in to the admin console (admin.c): commands, no server */
+};
+
+/*
+ * One client connection. Ordered by size so it packs without holes: an idle
+ * PostgreSQL client that chose no parameters holds this struct and nothing
+ * else of weir's own (libev keeps a small record per fd).
+ */
+struct client {
+    struct list wnode; /* on worker->clients */
+    struct worker *w;
+    const struct client_proto *proto;
+    struct route *route;
+    struct server *server;
+    const struct db_entry *db;
+    ev_io io; /* EV_READ unless paused, plus EV_WRITE while its socket is full (client_watch) */
+    struct iobuf *in;            /* client -> server bytes */
+    struct client_out *out;      /* weir's own bytes to the client, NULL when none are pending */
+    struct param_set *want;      /* settable parameters the client chose (NULL: none yet) */
+    struct param_snap *told;     /* what it was told at login, for those it did not choose */
+    struct client *cancel_next;  /* hash chain in worker->cancel_tab */
+    struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
+    void *auth;                  /* auth exchange state while in CL_AUTH */
+    struct admin_job *admin_job; /* console command running on the workers, or NULL */
+    /*
+     * The names the client logged in with. Until login they are its own
+     * copies (user_owned, dbname_owned); after it they point at storage that
+     * outlives every client (its route's key, its database entry, the auth
+     * file's entry: see client_share_names), so an idle client owns no string.
+     */
+    const char *user;
+    const char *dbname;
+    uint64_t id;
+    ev_tstamp deadline;    /* login or wait deadline, 0 = none */
+    ev_tstamp last_active; /* last bytes from the client, or last ReadyForQuery to it */
+    ev_tstamp connect_time;
+    int fd;
+    uint32_t in_remaining; /* body bytes of the current message still to pass */
+    uint32_t cancel_pid;   /* the BackendKeyData weir gave this client */
+    uint32_t cancel_key;
+    enum client_state state;
+    struct pool_waiter wait; /* its place in its route's wait queue [route lock] */
+    struct peer_addr addr;
+    uint8_t admin;         /* console client: ADMIN_* permission (admin.h), 0 = not one */
+    bool welcomed : 1;     /* login completed (ReadyForQuery sent) */
+    bool zombie : 1;       /* closed while a server was on its way to it */
+    bool counted : 1;      /* counted in the global client total */
+    bool pinned : 1;       /* MySQL: holds session state that cannot move: keeps its server */
+    bool out_lost : 1;     /* client_out could not allocate: output was dropped */
+    bool user_owned : 1;   /* user is a copy of its own, freed with it */
+    bool dbname_owned : 1; /* dbname is a copy of its own, freed with it */
+    bool over_limit : 1;   /* beyond max_client_conn: only the console may log in */
+};
 
 /* What differs between the PostgreSQL and the MySQL client session. */
 struct client_proto {
@@ -173,5 +293,40 @@ int client_flush_out(struct client *c) WR_MUST_CHECK;
 #define CLIENT_ADDR_TEXT (INET6_ADDRSTRLEN + 7)
 /* Writes "ip:port" of c's peer to out and returns out. */
 const char *client_addr_text(const struct client *c, char out[CLIENT_ADDR_TEXT]);
+
+/* Console permissions (client->admin). */
+enum admin_perm { ADMIN_NONE = 0, ADMIN_STATS = 1, ADMIN_FULL = 2 };
+
+/* Extra client slots beyond max_client_conn that only console logins may use. */
+#define ADMIN_RESERVED_CONNS 5
+
+/* True for the console's database names: "weir" and "pgbouncer". */
+bool session_is_console_db(const char *dbname);
+/* The db_entry console clients point at (no pool behind it). */
+const struct db_entry *session_console_db(enum backend_kind kind);
+
+/*
+ * The admin console runs inside client sessions; session/ reaches it through
+ * these (admin_hooks_fill, admin/), filled once at start, so it includes
+ * nothing above it.
+ */
+struct console_hooks {
+    void (*login)(struct client *c); /* authenticated: check permissions, welcome or refuse */
+    void (*input)(struct client *c); /* input from a console client (c->in) */
+    void (*gone)(struct client *c);  /* c is being freed: forget it in a running job */
+};
+extern struct console_hooks console_hooks;
+
+/* Gives idle server s (owned by c's worker) to client c: check, set-up, then relaying. */
+void server_attach(struct server *s, struct client *c);
+/* Fills h with the session side of the handoff (handoff.c). */
+void session_hooks_fill(struct server_hooks *h);
+
+/*
+ * A line about client c (its id, database, user, address, application_name
+ * and the server it holds), read on its worker's thread.
+ */
+void log_client(const struct client *c, enum log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

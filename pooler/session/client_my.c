@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/admin/admin.h"
 #include "pooler/session/client.h"
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
@@ -263,8 +262,8 @@ static void my_welcome_idle(struct client *c)
 static void my_authenticated(struct client *c)
 {
     my_free_state(c);
-    if (c->db == admin_db_entry(BACKEND_MYSQL)) {
-        admin_login(c);
+    if (c->db == session_console_db(BACKEND_MYSQL)) {
+        console_hooks.login(c);
         return;
     }
     if (!c->db) {
@@ -343,8 +342,8 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
      * still log in to send KILL, which is how the mariadb CLI's Ctrl-C
      * arrives (a second connection without a database).
      */
-    bool console = admin_is_console_db(c->dbname);
-    c->db = console        ? admin_db_entry(BACKEND_MYSQL)
+    bool console = session_is_console_db(c->dbname);
+    c->db = console        ? session_console_db(BACKEND_MYSQL)
             : c->dbname[0] ? config_find_db(weir.cfg, c->dbname)
                            : NULL;
     if (c->dbname[0] && !my_db_usable(c))
@@ -722,7 +721,7 @@ static void my_readable(struct client *c)
         client_hold_input(c);
         break;
     case CL_ADMIN:
-        admin_input(c);
+        console_hooks.input(c);
         break;
     case CL_ACTIVE:
         break;

@@ -22,7 +22,6 @@
 #include <openssl/crypto.h>
 #include <unistd.h>
 
-#include "pooler/admin/admin.h"
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
 #include "pooler/pool/route.h"
@@ -134,8 +133,8 @@ static void client_authenticated(struct client *c, const char *password)
         free(as);
         c->auth = NULL;
     }
-    if (c->db == admin_db_entry(BACKEND_POSTGRES)) {
-        admin_login(c);
+    if (c->db == session_console_db(BACKEND_POSTGRES)) {
+        console_hooks.login(c);
         return;
     }
     if (!password && !c->db->user) {
@@ -444,8 +443,8 @@ static void client_startup(struct client *c)
     negotiate_version(c, &st);
     buf_put(&c->w->bufs, c->in);
     c->in = NULL;
-    bool console = admin_is_console_db(c->dbname);
-    c->db = console ? admin_db_entry(BACKEND_POSTGRES) : config_find_db(weir.cfg, c->dbname);
+    bool console = session_is_console_db(c->dbname);
+    c->db = console ? session_console_db(BACKEND_POSTGRES) : config_find_db(weir.cfg, c->dbname);
     if (!c->db) {
         client_fail(c, "3D000", "database \"%s\" does not exist", c->dbname);
         return;
@@ -504,7 +503,7 @@ static void client_idle_input(struct client *c)
     const struct iobuf *b = c->in;
     char type, why[160];
     uint32_t body;
-    int rc = pg_msg_peek(b->data, b->recv, RELAY_MAX_BODY, &type, &body);
+    int rc = pg_msg_peek(b->data, b->recv, BUF_MAX_BODY, &type, &body);
     if (rc == WR_ERROR || (rc == WR_OK && !relay_pg_check(type, body, false, why, sizeof(why)))) {
         stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
         client_fail(c, "08P01", "%s", rc == WR_ERROR ? "invalid message length from client" : why);
@@ -539,7 +538,7 @@ static void client_readable(struct client *c)
         client_hold_input(c);
         break;
     case CL_ADMIN:
-        admin_input(c);
+        console_hooks.input(c);
         break;
     case CL_ACTIVE:
         break;

@@ -24,53 +24,6 @@
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
 
-ssize_t relay_recv(int fd, struct iobuf *b)
-{
-    if (buf_space(b) == 0)
-        buf_compact(b);
-    if (buf_space(b) == 0) {
-        errno = ENOBUFS;
-        return -2;
-    }
-    for (;;) {
-        ssize_t n = recv(fd, b->data + b->recv, buf_space(b), 0);
-        if (n > 0) {
-            b->recv += n;
-            return n;
-        }
-        if (n == 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
-    }
-}
-
-int relay_send_raw(int fd, const uint8_t *data, size_t len, size_t *sent)
-{
-    while (*sent < len) {
-        ssize_t n = send(fd, data + *sent, len - *sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            *sent += n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return WR_AGAIN;
-        return WR_ERROR;
-    }
-    return WR_OK;
-}
-
-int relay_send(int fd, struct iobuf *b)
-{
-    size_t sent = b->sent;
-    int rc = relay_send_raw(fd, b->data, b->parsed, &sent);
-    b->sent = (uint32_t)sent;
-    return rc;
-}
-
 /* After everything scanned was sent: give the buffer back or keep the unscanned tail. */
 static void settle(struct buf_pool *bp, struct iobuf **bufp)
 {
@@ -112,11 +65,11 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         return relay_my_scan_client(c, s, b, why, len);
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (relay_skip_body(b, &c->in_remaining))
+        if (buf_skip_body(b, &c->in_remaining))
             continue;
         char type;
         uint32_t body;
-        int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
+        int rc = pg_msg_peek(b->data + b->parsed, avail, BUF_MAX_BODY, &type, &body);
         if (rc == WR_AGAIN)
             return SCAN_OK;
         if (rc == WR_ERROR) {
@@ -165,7 +118,7 @@ static bool client_to_server(struct client *c)
     struct server *s = c->server;
     struct iobuf *b = c->in;
     if (buf_unsent(b)) {
-        int rc = relay_send(s->fd, b);
+        int rc = buf_send(s->fd, b);
         if (rc == WR_AGAIN) {
             client_watch(c, EV_READ, false); /* until the server takes it */
             ev_io_start(s->w->loop, &s->wio);
@@ -228,7 +181,7 @@ void relay_client_readable(struct client *c)
         client_fail(c, "53200", "out of memory");
         return;
     }
-    ssize_t n = relay_recv(c->fd, c->in);
+    ssize_t n = buf_recv(c->fd, c->in);
     if (n == 0 || n == -2) {
         client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
         return;
@@ -266,11 +219,11 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
         return relay_my_scan_server(s, c, b);
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (relay_skip_body(b, &s->in_remaining))
+        if (buf_skip_body(b, &s->in_remaining))
             continue;
         char type;
         uint32_t body;
-        int rc = pg_msg_peek(b->data + b->parsed, avail, RELAY_MAX_BODY, &type, &body);
+        int rc = pg_msg_peek(b->data + b->parsed, avail, BUF_MAX_BODY, &type, &body);
         if (rc == WR_AGAIN)
             return SCAN_OK;
         if (rc == WR_ERROR)
@@ -339,7 +292,7 @@ static void server_to_client(struct server *s)
             return;
         }
         if (b && buf_unsent(b)) {
-            int rc = relay_send(c->fd, b);
+            int rc = buf_send(c->fd, b);
             if (rc == WR_AGAIN) {
                 pause_server_read(s);
                 client_watch(c, EV_WRITE, true);
@@ -405,7 +358,7 @@ void relay_server_readable(struct server *s)
         server_close(s, "out of memory");
         return;
     }
-    ssize_t n = relay_recv(s->fd, s->in);
+    ssize_t n = buf_recv(s->fd, s->in);
     if (n == 0 || n == -2) {
         server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
         return;

@@ -8,10 +8,7 @@
 #ifndef WEIR_RELAY_H
 #define WEIR_RELAY_H
 
-#include "pooler/objects.h"
-
-/* Largest message body accepted from either side (PostgreSQL's own limit is 1 GB). */
-#define RELAY_MAX_BODY 0x3fffffffu
+#include "pooler/session/client.h"
 
 /*
  * SCAN_OWN: scanning stopped at a command packet weir answers itself (MySQL
@@ -58,21 +55,6 @@ void relay_my_session_state(struct server *s, struct client *c, const uint8_t *p
 bool relay_pg_check(char type, uint32_t body, bool copy_in, char *why, size_t len);
 
 /*
- * Passes over what is left of the current message's body in b (bodies are
- * forwarded, never looked at). True when there was something to pass over.
- */
-static inline bool relay_skip_body(struct iobuf *b, uint32_t *remaining)
-{
-    if (*remaining == 0)
-        return false;
-    uint32_t avail = b->recv - b->parsed;
-    uint32_t k = avail < *remaining ? avail : *remaining;
-    b->parsed += k;
-    *remaining -= k;
-    return true;
-}
-
-/*
  * Statistics of one answered query (a ReadyForQuery, the end of a MySQL
  * query's response) of server s for client c; idle: the transaction ended.
  */
@@ -94,12 +76,5 @@ bool relay_start(struct client *c);
  * 'I', no COPY, nothing half-sent either way).
  */
 void relay_try_release(struct server *s);
-
-/* recv into the free space of b: >0 bytes, 0 EOF, -1 would block, -2 error (errno). */
-ssize_t relay_recv(int fd, struct iobuf *b);
-/* send [sent, parsed) of b: WR_OK all sent, WR_AGAIN socket full, WR_ERROR. */
-int relay_send(int fd, struct iobuf *b) WR_MUST_CHECK;
-/* send raw bytes from *sent..len: WR_OK all sent, WR_AGAIN, WR_ERROR. */
-int relay_send_raw(int fd, const uint8_t *data, size_t len, size_t *sent) WR_MUST_CHECK;
 
 #endif

@@ -137,7 +137,7 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
         return SCAN_OK; /* what follows a KILL waits for its answer */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (relay_skip_body(b, &c->in_remaining))
+        if (buf_skip_body(b, &c->in_remaining))
             continue;
         uint32_t len;
         uint8_t seq;
@@ -327,7 +327,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
         return SCAN_OK; /* nothing passes the point where weir's packets go in */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
-        if (relay_skip_body(b, &s->in_remaining))
+        if (buf_skip_body(b, &s->in_remaining))
             continue;
         uint32_t len;
         uint8_t seq;
@@ -417,7 +417,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
         s->in_remaining = len;
         if (insert) {
             /* The definitions follow the column count: relay_my_insert puts them in. */
-            (void)relay_skip_body(b, &s->in_remaining); /* the column count, whole */
+            (void)buf_skip_body(b, &s->in_remaining); /* the column count, whole */
             t->insert_pending = true;
             t->insert_seq = seq;
             return SCAN_OK;

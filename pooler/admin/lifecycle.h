@@ -11,14 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pooler/core/worker.h"
 #include "protocol/result.h"
-
-enum shutdown_mode {
-    SHUTDOWN_NONE = 0,
-    SHUTDOWN_WAIT_CLIENTS, /* SIGTERM: stop accepting, exit when every client has left */
-    SHUTDOWN_WAIT_SERVERS, /* SIGINT: stop accepting, exit when every server is released */
-    SHUTDOWN_NOW,          /* SIGQUIT, console SHUTDOWN: exit at once */
-};
 
 /*
  * Re-reads the configuration file and auth_file (SIGHUP, RELOAD). On success
@@ -46,6 +40,8 @@ enum shutdown_mode weir_shutdown_mode(void);
  */
 struct ev_loop;
 void lifecycle_run(struct ev_loop *loop);
+/* Logs the warnings loading cfg collected (cfg->notes), one line each. */
+void lifecycle_log_notes(const struct config *cfg);
 /* Frees the configurations reloads replaced (at exit, after the workers stopped). */
 void lifecycle_free_all(void);
 

@@ -15,7 +15,7 @@
  * only wait. SIGQUIT, a second SIGTERM or SIGINT, and console SHUTDOWN exit
  * at once.
  */
-#include "pooler/lifecycle.h"
+#include "pooler/admin/lifecycle.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -32,7 +32,6 @@
 
 #define SHUTDOWN_CHECK_INTERVAL 0.1
 
-static atomic_int shutdown_mode;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct retired {
@@ -116,6 +115,7 @@ int weir_reload(char *err, size_t errlen)
         snprintf(err, errlen, "%s", why);
         goto failed;
     }
+    lifecycle_log_notes(next);
     if (next->auth_file && userlist_load(next->auth_file, &users, why, sizeof(why)) != WR_OK) {
         snprintf(err, errlen, "auth_file: %s", why);
         goto failed;
@@ -183,8 +183,8 @@ failed:
 
 void weir_shutdown(enum shutdown_mode mode)
 {
-    int cur = atomic_load(&shutdown_mode);
-    while ((int)mode > cur && !atomic_compare_exchange_weak(&shutdown_mode, &cur, (int)mode))
+    int cur = atomic_load(&weir.shutdown);
+    while ((int)mode > cur && !atomic_compare_exchange_weak(&weir.shutdown, &cur, (int)mode))
         ;
     struct ev_loop *loop = main_loop;
     if ((int)mode > cur && loop)
@@ -193,7 +193,7 @@ void weir_shutdown(enum shutdown_mode mode)
 
 enum shutdown_mode weir_shutdown_mode(void)
 {
-    return atomic_load_explicit(&shutdown_mode, memory_order_relaxed);
+    return atomic_load_explicit(&weir.shutdown, memory_order_relaxed);
 }
 
 /* ---- the main thread's loop ---- */
@@ -294,4 +294,14 @@ void lifecycle_free_all(void)
         free(r);
     }
     pthread_mutex_unlock(&reload_lock);
+}
+
+void lifecycle_log_notes(const struct config *cfg)
+{
+    for (const char *p = cfg->notes; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        log_warning("%.*s", len, p);
+        p += len + (nl != NULL);
+    }
 }
