@@ -28,7 +28,7 @@ void admin_input(struct client *c);
 /* A console client is being freed: forget it in a job still running for it. */
 void admin_client_gone(struct client *c);
 
-/* Worker side of the jobs (worker.c's inbox). */
+/* Worker side of the jobs (the inbox messages dispatch.c hands over). */
 void admin_job_run(struct worker *w, struct admin_job *job);
 void admin_job_done(struct worker *w, struct admin_job *job);
 void admin_wait_check(struct worker *w, struct admin_job *job);
