@@ -5,15 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/config.h"
-#include "pooler/lifecycle.h"
-#include "pooler/listener.h"
-#include "pooler/log.h"
-#include "pooler/notify.h"
-#include "pooler/params.h"
-#include "pooler/route.h"
-#include "pooler/userlist.h"
-#include "pooler/worker.h"
+#include "pooler/conf/config.h"
+#include "pooler/dispatch.h"
+#include "pooler/admin/lifecycle.h"
+#include "pooler/core/listener.h"
+#include "pooler/core/log.h"
+#include "pooler/core/notify.h"
+#include "pooler/conf/params.h"
+#include "pooler/pool/route.h"
+#include "pooler/conf/userlist.h"
+#include "pooler/core/worker.h"
 
 static void usage(FILE *f)
 {
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
         log_error("configuration: %s", err);
         return 1;
     }
+    lifecycle_log_notes(cfg);
     struct userlist *users = NULL;
     if (cfg->auth_file && userlist_load(cfg->auth_file, &users, err, sizeof(err)) != WR_OK) {
         log_error("auth_file: %s", err);
@@ -104,6 +106,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
     int status = 1;
+    if (dispatch_init() != WR_OK) {
+        log_error("out of memory");
+        goto out;
+    }
     if (workers_init(err, sizeof(err)) != WR_OK) {
         log_error("%s", err);
         goto out;
@@ -119,6 +125,7 @@ int main(int argc, char **argv)
     lifecycle_run(loop);
     log_info("shutting down");
     workers_stop();
+    dispatch_free_all();
     ev_loop_destroy(loop);
     status = 0;
 out:

@@ -1,7 +1,7 @@
 /* test_buf.c -- unit tests of I/O buffers: the free list, cursors and compaction. */
 #include <string.h>
 
-#include "pooler/buf.h"
+#include "pooler/core/buf.h"
 #include "tests/tap.h"
 
 static void test_pool(void)

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/config.h"
+#include "pooler/conf/config.h"
 #include "tests/tap.h"
 
 /* A known bug: reported as TAP "# TODO" so it does not fail the file (tap.h has no helper). */

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pooler/metrics.h"
+#include "pooler/admin/metrics.h"
 #include "protocol/http/http_req.h"
 #include "tests/tap.h"
 

@@ -1,7 +1,7 @@
 /* test_list.c -- unit tests of the intrusive doubly-linked list (pooler/list.h). */
 #include <stdio.h>
 
-#include "pooler/list.h"
+#include "pooler/core/list.h"
 #include "tests/tap.h"
 
 struct item {

@@ -10,9 +10,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "pooler/config.h"
-#include "pooler/log.h"
-#include "pooler/worker.h"
+#include "pooler/conf/config.h"
+#include "pooler/core/log.h"
+#include "pooler/core/worker.h"
 #include "tests/tap.h"
 
 static int pipe_rd;

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pooler/notify.h"
+#include "pooler/core/notify.h"
 #include "tests/tap.h"
 
 /* Binds a datagram socket at name ('@' = abstract namespace). Returns the fd or -1. */

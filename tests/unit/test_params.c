@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "pooler/params.h"
+#include "pooler/conf/params.h"
 #include "tests/tap.h"
 
 int main(void)

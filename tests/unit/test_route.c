@@ -4,22 +4,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/route.h"
-#include "pooler/worker.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/core/worker.h"
 #include "tests/tap.h"
 
 static struct worker *w0, *w1;
 
-/* Objects are zeroed like the daemon's and freed at the end. */
-static struct client *clients[64];
+/* Objects are zeroed like the daemon's and freed at the end; sessions are bare waiters. */
+static struct pool_waiter *clients[64];
 static struct server *servers[64];
 static int nclients, nservers;
 
-static struct client *new_client(struct worker *w)
+static struct pool_waiter *new_client(struct worker *w)
 {
-    struct client *c = calloc(1, sizeof(*c));
-    list_init(&c->wnode);
-    list_init(&c->wait_node);
+    struct pool_waiter *c = calloc(1, sizeof(*c));
+    list_init(&c->node);
     c->w = w;
     clients[nclients++] = c;
     return c;
@@ -39,7 +39,7 @@ static struct server *new_server(struct worker *w)
 static void adopt(const struct route_step *st)
 {
     for (struct server *s = st->assigned; s; s = s->assign_next)
-        s->w = s->assign_client->w;
+        s->w = s->assign_waiter->w;
 }
 
 /* Checks the route's counters; also that it never plans beyond pool_size. */
@@ -56,14 +56,14 @@ static void counts(const struct route *r, int ns, int ncon, int nwait, int nidle
 }
 
 /* Checks a step: exactly one server assigned (s to c), or none when s is NULL. */
-static void step_is(const struct route_step *st, struct server *s, struct client *c, int nconnect,
-                    int wake, const char *name)
+static void step_is(const struct route_step *st, struct server *s, struct pool_waiter *c,
+                    int nconnect, int wake, const char *name)
 {
-    int good = st->assigned == s && (!s || (s->assign_client == c && s->assign_next == NULL)) &&
+    int good = st->assigned == s && (!s || (s->assign_waiter == c && s->assign_next == NULL)) &&
                st->nconnect == nconnect && st->wake_worker == wake && list_empty(&st->failed);
     if (!ok(good, "step: %s", name))
         diag("  assigned=%p (to %p, next %p) want %p to %p; nconnect=%d/%d wake=%d/%d failed=%d",
-             (void *)st->assigned, st->assigned ? (void *)st->assigned->assign_client : NULL,
+             (void *)st->assigned, st->assigned ? (void *)st->assigned->assign_waiter : NULL,
              st->assigned ? (void *)st->assigned->assign_next : NULL, (void *)s, (void *)c,
              st->nconnect, nconnect, st->wake_worker, wake, !list_empty(&st->failed));
 }
@@ -114,13 +114,13 @@ static void test_fifo(void)
 {
     struct route *r = route_get(db1, "fifo", 0, NULL);
     struct route_step st;
-    struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0),
-                  *c4 = new_client(w1), *c5 = new_client(w0);
+    struct pool_waiter *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0),
+                       *c4 = new_client(w1), *c5 = new_client(w0);
 
     route_wait(r, w0, c1, false, &st);
     step_is(&st, NULL, NULL, 1, -1, "first waiter, no servers: one login");
     counts(r, 1, 1, 1, 0, "one login for one waiter");
-    ok(c1->wait == WAIT_QUEUED && list_linked(&c1->wait_node), "c1 is queued");
+    ok(c1->state == WAIT_QUEUED && list_linked(&c1->node), "c1 is queued");
     route_wait(r, w1, c2, false, &st);
     step_is(&st, NULL, NULL, 1, -1, "second waiter (worker 1): one more login, on worker 1");
     counts(r, 2, 2, 2, 0, "two logins for two waiters");
@@ -133,7 +133,7 @@ static void test_fifo(void)
     struct server *s1 = new_server(w0), *s2 = new_server(w1);
     route_connected(r, w0, s1, &st);
     step_is(&st, s1, c1, 0, -1, "first login done on worker 0: goes to c1 (oldest)");
-    ok(c1->wait == WAIT_ASSIGNED && !list_linked(&c1->wait_node), "c1 assigned and off the queue");
+    ok(c1->state == WAIT_ASSIGNED && !list_linked(&c1->node), "c1 assigned and off the queue");
     ok(!list_linked(&s1->idle_node), "an assigned server is not on an idle list");
     counts(r, 2, 1, 3, 0, "after the first login");
     route_connected(r, w1, s2, &st);
@@ -144,8 +144,8 @@ static void test_fifo(void)
     step_is(&st, s1, c3, 0, -1, "s1 released on worker 0: goes to c3");
     route_release(r, w0, s1, &st);
     step_is(&st, s1, c4, 0, -1, "s1 released again: goes to c4, a client of worker 1");
-    ok(st.assigned && st.assigned->assign_client->w == w1, "cross-worker assignment");
-    ok(c4->wait == WAIT_ASSIGNED, "c4 assigned");
+    ok(st.assigned && st.assigned->assign_waiter->w == w1, "cross-worker assignment");
+    ok(c4->state == WAIT_ASSIGNED, "c4 assigned");
     adopt(&st); /* s1 now belongs to worker 1, as after MSG_SERVER */
     counts(r, 2, 0, 0, 0, "everyone served");
 
@@ -159,7 +159,7 @@ static void test_fifo(void)
     route_wait(r, w0, c5, false, &st);
     step_is(&st, NULL, NULL, 0, 1, "waiter on worker 0 with a server idle on 1: wake 1, no login");
     counts(r, 2, 0, 1, 1, "c5 waits for the wake-up");
-    ok(c5->wait == WAIT_QUEUED, "c5 still queued");
+    ok(c5->state == WAIT_QUEUED, "c5 still queued");
 
     route_dispatch(r, w0, &st);
     step_is(&st, NULL, NULL, 0, 1, "dispatch on the wrong worker takes nothing, wakes 1 again");
@@ -171,13 +171,13 @@ static void test_fifo(void)
 
     /* A waiter on the idle server's worker takes it in the same step. */
     route_release(r, s2->w, s2, &st);
-    struct client *c6 = new_client(w0);
+    struct pool_waiter *c6 = new_client(w0);
     route_wait(r, w0, c6, false, &st);
     step_is(&st, s2, c6, 0, -1, "waiter on the idle server's worker gets it at once");
     counts(r, 2, 0, 0, 0, "after the direct pairing");
 
     /* Move s1 to worker 0 too: a worker-0 client waits, s1 is released on worker 1. */
-    struct client *cx = new_client(w0);
+    struct pool_waiter *cx = new_client(w0);
     route_wait(r, w0, cx, false, &st);
     step_is(&st, NULL, NULL, 0, -1, "pool full and nothing idle: just wait");
     route_release(r, s1->w, s1, &st);
@@ -189,7 +189,7 @@ static void test_fifo(void)
     route_release(r, s2->w, s2, &st);
     counts(r, 2, 0, 0, 2, "two servers idle on worker 0");
     is_int(r->idle_count[0], 2, "both on idle[0]");
-    struct client *c7 = new_client(w1), *c8 = new_client(w1);
+    struct pool_waiter *c7 = new_client(w1), *c8 = new_client(w1);
     route_wait(r, w1, c7, false, &st);
     step_is(&st, NULL, NULL, 0, 0, "c7: wake worker 0");
     route_wait(r, w1, c8, false, &st);
@@ -197,7 +197,7 @@ static void test_fifo(void)
     route_dispatch(r, w0, &st);
     struct server *first = st.assigned ? st.assigned->assign_next : NULL;
     /* Idle servers are reused last in, first out: s2 went idle last. */
-    ok(st.assigned == s1 && first == s2 && s2->assign_client == c7 && s1->assign_client == c8 &&
+    ok(st.assigned == s1 && first == s2 && s2->assign_waiter == c7 && s1->assign_waiter == c8 &&
            !s2->assign_next,
        "one dispatch assigns both: latest idle server to oldest waiter");
     ok(st.nconnect == 0 && st.wake_worker == -1, "nothing else to do");
@@ -239,14 +239,14 @@ static void test_leave(void)
 {
     struct route *r = route_get(db3, "leaver", 0, NULL); /* pool_size 1 */
     struct route_step st;
-    struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
+    struct pool_waiter *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
     route_wait(r, w0, c1, false, &st);
     route_wait(r, w1, c2, false, &st);
     route_wait(r, w0, c3, false, &st);
     counts(r, 1, 1, 3, 0, "three waiters, one login");
 
     ok(route_leave(r, c2), "route_leave of a queued client is true");
-    ok(c2->wait == WAIT_NONE && !list_linked(&c2->wait_node), "it is off the queue");
+    ok(c2->state == WAIT_NONE && !list_linked(&c2->node), "it is off the queue");
     counts(r, 1, 1, 2, 0, "one waiter fewer");
     ok(!route_leave(r, c2), "leaving twice is false");
     counts(r, 1, 1, 2, 0, "leaving twice changes nothing");
@@ -255,7 +255,7 @@ static void test_leave(void)
     route_connected(r, w0, s, &st);
     step_is(&st, s, c1, 0, -1, "the login goes to c1");
     ok(!route_leave(r, c1), "route_leave of an assigned client is false");
-    ok(c1->wait == WAIT_NONE, "its wait state is cleared");
+    ok(c1->state == WAIT_NONE, "its wait state is cleared");
     counts(r, 1, 0, 1, 0, "leaving after assignment does not touch the counts");
 
     route_release(r, w0, s, &st);
@@ -263,7 +263,7 @@ static void test_leave(void)
     route_release(r, w0, s, &st);
     counts(r, 1, 0, 0, 1, "parked when nobody waits");
 
-    struct client *c4 = new_client(w1);
+    struct pool_waiter *c4 = new_client(w1);
     route_wait(r, w1, c4, false, &st);
     step_is(&st, NULL, NULL, 0, 0, "c4 waits for worker 0");
     ok(route_leave(r, c4), "c4 leaves before the dispatch");
@@ -274,11 +274,11 @@ static void test_leave(void)
 }
 
 /* The clients on a step's failed list, in order, as a NULL-terminated array. */
-static int failed_are(struct route_step *st, struct client **want)
+static int failed_are(struct route_step *st, struct pool_waiter **want)
 {
     struct list *n = st->failed.next;
     for (; *want; want++, n = n->next)
-        if (n == &st->failed || list_entry(n, struct client, wait_node) != *want)
+        if (n == &st->failed || list_entry(n, struct pool_waiter, node) != *want)
             return 0;
     return n == &st->failed;
 }
@@ -294,7 +294,7 @@ static void test_connect_failed(void)
 {
     struct route *r = route_get(db1, "failing", 0, NULL);
     struct route_step st;
-    struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
+    struct pool_waiter *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
     route_wait(r, w0, c1, false, &st);
     route_wait(r, w1, c2, false, &st);
     route_wait(r, w0, c3, false, &st);
@@ -307,23 +307,23 @@ static void test_connect_failed(void)
     is_str(r->last_sqlstate, "28P01", "the error's SQLSTATE is kept");
 
     route_connect_failed(r, w1, "28P01", "password authentication failed", &st);
-    struct client *all[] = {c1, c2, c3, NULL};
+    struct pool_waiter *all[] = {c1, c2, c3, NULL};
     ok(failed_are(&st, all), "no server left: every waiter gets the error, oldest first");
     is_str(st.fail_sqlstate, "28P01", "with the server's SQLSTATE");
     ok(strstr(st.fail_text, "password authentication failed") != NULL, "and its message");
-    ok(c1->wait == WAIT_ASSIGNED && !route_leave(r, c1), "c1 is off the queue");
+    ok(c1->state == WAIT_ASSIGNED && !route_leave(r, c1), "c1 is off the queue");
     counts(r, 0, 0, 0, 0, "all gone");
 
-    struct client *c4 = new_client(w1);
+    struct pool_waiter *c4 = new_client(w1);
     route_wait(r, w1, c4, false, &st);
-    struct client *only4[] = {c4, NULL};
+    struct pool_waiter *only4[] = {c4, NULL};
     ok(failed_are(&st, only4), "during the back-off a new client fails at once");
     ok(strstr(st.fail_text, "server_login_retry") != NULL, "naming server_login_retry");
     is_int(st.nconnect, 0, "and no login is tried");
     counts(r, 0, 0, 0, 0, "nothing queued");
 
     advance(0.35);
-    struct client *c5 = new_client(w0);
+    struct pool_waiter *c5 = new_client(w0);
     route_wait(r, w0, c5, false, &st);
     step_is(&st, NULL, NULL, 1, -1, "after server_login_retry a login is tried again");
     struct server *s = new_server(w0);
@@ -337,7 +337,7 @@ static void test_reserve_and_limits(void)
 {
     struct route *r = route_get(db4, "res", 0, NULL);
     struct route_step st;
-    struct client *c1 = new_client(w0), *c2 = new_client(w1);
+    struct pool_waiter *c1 = new_client(w0), *c2 = new_client(w1);
     route_wait(r, w0, c1, false, &st);
     is_int(st.nconnect, 1, "pool_size 1: one login");
     route_wait(r, w1, c2, false, &st);
@@ -351,7 +351,7 @@ static void test_reserve_and_limits(void)
 
     /* max_db_connections = 2 over every user of db5 */
     struct route *a = route_get(db5, "ua", 0, NULL), *b = route_get(db5, "ub", 0, NULL);
-    struct client *a1 = new_client(w0), *a2 = new_client(w0), *b1 = new_client(w1);
+    struct pool_waiter *a1 = new_client(w0), *a2 = new_client(w0), *b1 = new_client(w1);
     route_wait(a, w0, a1, false, &st);
     route_wait(a, w0, a2, false, &st);
     is_int(a->nconnecting, 2, "user a takes both database slots");
@@ -368,7 +368,7 @@ static void test_server_gone(void)
 {
     struct route *r = route_get(db1, "gone", 0, NULL);
     struct route_step st;
-    struct client *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
+    struct pool_waiter *c1 = new_client(w0), *c2 = new_client(w1), *c3 = new_client(w0);
     struct server *s1 = new_server(w0), *s2 = new_server(w1);
     route_wait(r, w0, c1, false, &st);
     route_wait(r, w1, c2, false, &st);

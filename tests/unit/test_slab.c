@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pooler/slab.h"
+#include "pooler/core/slab.h"
 #include "tests/tap.h"
 
 #define OBJ 288

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/config.h"
-#include "pooler/stats.h"
+#include "pooler/conf/config.h"
+#include "pooler/pool/stats.h"
 #include "tests/tap.h"
 
 struct seen {

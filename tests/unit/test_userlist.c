@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pooler/userlist.h"
+#include "pooler/conf/userlist.h"
 #include "tests/tap.h"
 
 /* Parses a string literal; on failure err holds the reason. */

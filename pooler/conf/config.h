@@ -1,0 +1,141 @@
+/*
+ * config.h -- weir's configuration: the INI file (PgBouncer-compatible names)
+ * parsed with libinih into an immutable struct config.
+ *
+ * Sections: [databases] (name = "key=value ..." connection settings),
+ * [weir] (also accepted as [pgbouncer] so a pgbouncer.ini moves over),
+ * [users] (name = "pool_mode=... pool_size=..." per-user overrides).
+ */
+#ifndef WEIR_CONFIG_H
+#define WEIR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "protocol/result.h"
+
+enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1, POOL_STATEMENT = 2 };
+enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN = 1, AUTH_MD5 = 2, AUTH_SCRAM = 3 };
+enum backend_kind { BACKEND_POSTGRES = 0, BACKEND_MYSQL = 1 };
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
+
+struct db_entry {
+    char *name;             /* the name clients ask for */
+    char *host;             /* numeric address or unix socket directory (starts with '/') */
+    int port;               /* default 5432, or 3306 for backend=mysql */
+    bool port_set;          /* given in the entry */
+    char *dbname;           /* database on the server; defaults to name */
+    char *user;             /* forced login user, or NULL: the client's own */
+    char *password;         /* password of the forced user, or NULL */
+    int pool_size;          /* -1: default_pool_size */
+    int pool_mode;          /* -1: global pool_mode */
+    int min_pool_size;      /* -1: global min_pool_size */
+    int reserve_pool_size;  /* -1: global reserve_pool_size */
+    int max_db_connections; /* -1: global max_db_connections */
+    enum backend_kind backend;
+};
+
+struct user_entry {
+    char *name;
+    int pool_mode;            /* -1: unset */
+    int pool_size;            /* -1: unset */
+    int max_user_connections; /* -1: unset */
+};
+
+struct config {
+    char *path;
+    char *listen_addr;
+    int listen_port;
+    int mysql_listen_port;   /* 0 = off */
+    char *unix_socket_dir;   /* directory of the unix sockets; "" = none (default /tmp) */
+    int unix_socket_mode;    /* their file mode (default 0777) */
+    char *unix_socket_group; /* group to give them, or NULL: the process's own */
+    enum auth_type auth_type;
+    char *auth_file;
+    char *admin_users;
+    char *stats_users;
+    enum pool_mode pool_mode;
+    int default_pool_size;
+    int max_client_conn;
+    int workers; /* resolved: never 0 after config_load */
+    char *server_reset_query;
+    double client_login_timeout;
+    double query_wait_timeout;
+    double server_connect_timeout;
+    double server_login_retry;
+    double server_idle_timeout;
+    double server_lifetime;
+    double server_check_delay;
+    char *server_check_query;
+    int server_reset_query_always;
+    double client_idle_timeout;
+    double query_timeout;
+    double idle_transaction_timeout;
+    int min_pool_size;
+    int reserve_pool_size;
+    double reserve_pool_timeout;
+    int max_db_connections;   /* 0 = no limit */
+    int max_user_connections; /* 0 = no limit */
+    char *track_extra_parameters;
+    int log_connections;
+    int log_disconnections;
+    int log_pooler_errors;
+    int verbose;
+    char *logfile;
+    enum log_format log_format;
+    int syslog;             /* also log to syslog */
+    char *notes;            /* warnings from loading ("line\n" each) for the caller to log */
+    char *syslog_ident;     /* default "weir" */
+    char *syslog_facility;  /* default "daemon" */
+    char *metrics_addr;     /* default: listen_addr */
+    int metrics_port;       /* Prometheus /metrics, 0 = off */
+    double stats_period;    /* seconds between SHOW STATS_AVERAGES updates */
+    int allow_local_infile; /* MySQL LOAD DATA LOCAL INFILE passes through when set */
+    struct db_entry *dbs;
+    int ndbs;
+    struct user_entry *users;
+    int nusers;
+};
+
+/*
+ * Loads and validates a configuration file. On WR_ERROR, err holds the reason
+ * (file, line, key) and nothing is allocated. The result is freed with
+ * config_free.
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen) WR_MUST_CHECK;
+void config_free(struct config *cfg);
+/* A deep copy (for run-time changes), or NULL when out of memory. */
+struct config *config_dup(const struct config *cfg);
+/*
+ * Sets one [weir] key as if the file said "key = value". WR_ERROR with err
+ * for an unknown key or a bad value; cfg is then unchanged except perhaps
+ * that key.
+ */
+int config_set(struct config *cfg, const char *key, const char *value, char *err,
+               size_t errlen) WR_MUST_CHECK;
+
+const struct db_entry *config_find_db(const struct config *cfg, const char *name);
+const struct user_entry *config_find_user(const struct config *cfg, const char *name);
+
+/* Effective limits for a database and user. */
+int config_pool_size(const struct config *cfg, const struct db_entry *db,
+                     const struct user_entry *u);
+int config_min_pool_size(const struct config *cfg, const struct db_entry *db);
+int config_reserve_pool_size(const struct config *cfg, const struct db_entry *db);
+int config_max_db_connections(const struct config *cfg, const struct db_entry *db);
+int config_max_user_connections(const struct config *cfg, const struct user_entry *u);
+enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry *db,
+                                const struct user_entry *u);
+
+const char *config_pool_mode_name(enum pool_mode m);
+
+/*
+ * Calls fn for every [weir] key with its current value as text, in the
+ * order of the reference; reloadable is false for keys that take effect
+ * only at start (listening sockets, workers).
+ */
+void config_each(const struct config *cfg,
+                 void (*fn)(void *arg, const char *key, const char *value, bool reloadable),
+                 void *arg);
+
+#endif

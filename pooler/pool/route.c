@@ -1,0 +1,893 @@
+/*
+ * route.c -- global pools per (database, user): FIFO waiters, per-worker LIFO
+ * idle lists, limits.
+ */
+#include "pooler/pool/route.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/core/log.h"
+#include "pooler/pool/server.h"
+#include "pooler/core/worker.h"
+
+#define ROUTE_BUCKETS 256
+
+/* Server counts shared by routes of one database or one login user. */
+struct user_count {
+    struct user_count *next;
+    char *name;
+    atomic_int n;
+};
+
+static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct route *buckets[ROUTE_BUCKETS];
+static struct route **all_routes; /* append-only, for sweeps */
+static int nroutes;
+static struct user_count *user_counts;
+static struct db_state *db_states; /* [routes_lock] */
+
+static unsigned hash_str(unsigned h, const char *s)
+{
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+static atomic_int *user_counter(const char *name)
+{
+    for (struct user_count *u = user_counts; u; u = u->next)
+        if (!strcmp(u->name, name))
+            return &u->n;
+    struct user_count *u = calloc(1, sizeof(*u));
+    if (!u || !(u->name = strdup(name))) {
+        free(u);
+        return NULL;
+    }
+    u->next = user_counts;
+    user_counts = u;
+    return &u->n;
+}
+
+/* The pool_size counter shared by every route of (database, login user): MySQL variants, forced
+ * users. */
+static atomic_int *group_counter(const struct db_entry *db, const char *client_user)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s\x01%s", db->name, client_user);
+    return user_counter(key);
+}
+
+/* The console flags of database `name`; called with routes_lock held. NULL when out of memory. */
+static struct db_state *db_state_get(const char *name)
+{
+    for (struct db_state *d = db_states; d; d = d->next)
+        if (!strcmp(d->name, name))
+            return d;
+    struct db_state *d = calloc(1, sizeof(*d));
+    if (!d || !(d->name = strdup(name))) {
+        free(d);
+        return NULL;
+    }
+    d->next = db_states;
+    db_states = d;
+    return d;
+}
+
+/* The max_db_connections counter shared by every route of a database, across reloads. */
+static atomic_int *db_counter(const struct db_entry *db)
+{
+    char key[256];
+    snprintf(key, sizeof(key), "\x02%s", db->name);
+    return user_counter(key);
+}
+
+static void route_free(struct route *r)
+{
+    pthread_mutex_destroy(&r->lock);
+    free(r->stats);
+    param_clear_all(&r->welcome);
+    param_snap_unref(r->told);
+    free(r->key_user);
+    free(r->user);
+    free(r->password);
+    free(r->idle);
+    free(r->idle_count);
+    free(r);
+}
+
+/* Called with routes_lock held. */
+static struct route *route_new(const struct db_entry *db, const char *client_user, uint64_t variant,
+                               const char *password)
+{
+    const struct config *cfg = weir.cfg;
+    const struct user_entry *ue = config_find_user(cfg, client_user);
+    struct route *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    pthread_mutex_init(&r->lock, NULL);
+    r->db = db;
+    r->variant = variant;
+    r->key_user = strdup(client_user);
+    r->user = strdup(db->user ? db->user : client_user);
+    const char *pw = db->user ? db->password : password;
+    r->password = pw ? strdup(pw) : NULL;
+    r->pool_size = config_pool_size(cfg, db, ue);
+    r->pool_mode = config_pool_mode(cfg, db, ue);
+    r->min_pool_size = config_min_pool_size(cfg, db);
+    r->reserve_pool_size = config_reserve_pool_size(cfg, db);
+    r->max_db = config_max_db_connections(cfg, db);
+    r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
+    r->idle = calloc(weir.nworkers, sizeof(*r->idle));
+    r->idle_count = calloc(weir.nworkers, sizeof(*r->idle_count));
+    r->stats = stats_slots_new(weir.nworkers);
+    r->dbst = db_state_get(db->name);
+    if (r->dbst)
+        r->paused = atomic_load(&r->dbst->paused);
+    struct route **all = realloc(all_routes, sizeof(*all) * (nroutes + 1));
+    if (all)
+        all_routes = all;
+    if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count || !all ||
+        !r->stats || !r->dbst || !(r->user_servers = user_counter(r->user)) ||
+        !(r->db_servers = db_counter(db)) || !(r->group_servers = group_counter(db, r->user))) {
+        route_free(r);
+        return NULL;
+    }
+    for (int i = 0; i < weir.nworkers; i++)
+        list_init(&r->idle[i]);
+    list_init(&r->waiters);
+    all_routes[nroutes++] = r;
+    return r;
+}
+
+struct route *route_get(const struct db_entry *db, const char *client_user, uint64_t variant,
+                        const char *password)
+{
+    /* With a forced user every client shares one pool, as in PgBouncer. */
+    if (db->user)
+        client_user = db->user;
+    unsigned h = hash_str(hash_str(2166136261u, db->name), client_user) % ROUTE_BUCKETS;
+    pthread_mutex_lock(&routes_lock);
+    struct route *r;
+    for (r = buckets[h]; r; r = r->hash_next)
+        if (r->variant == variant && !strcmp(r->db->name, db->name) &&
+            !strcmp(r->key_user, client_user))
+            break;
+    if (!r && (r = route_new(db, client_user, variant, password))) {
+        r->hash_next = buckets[h];
+        buckets[h] = r;
+    }
+    pthread_mutex_unlock(&routes_lock);
+    if (r)
+        route_client_join(r);
+    if (r && !db->user && password) {
+        pthread_mutex_lock(&r->lock);
+        if (!r->password)
+            r->password = strdup(password);
+        pthread_mutex_unlock(&r->lock);
+    }
+    return r;
+}
+
+void routes_free_all(void)
+{
+    pthread_mutex_lock(&routes_lock);
+    for (int i = 0; i < nroutes; i++)
+        route_free(all_routes[i]);
+    free(all_routes);
+    all_routes = NULL;
+    nroutes = 0;
+    memset(buckets, 0, sizeof(buckets));
+    while (user_counts) {
+        struct user_count *u = user_counts;
+        user_counts = u->next;
+        free(u->name);
+        free(u);
+    }
+    while (db_states) {
+        struct db_state *d = db_states;
+        db_states = d->next;
+        free(d->name);
+        free(d);
+    }
+    pthread_mutex_unlock(&routes_lock);
+}
+
+static void step_init(struct route_step *st)
+{
+    st->close_reason = NULL;
+    st->assigned = NULL;
+    st->nconnect = 0;
+    st->wake_worker = -1;
+    list_init(&st->failed);
+    st->fail_sqlstate[0] = 0;
+    st->fail_text[0] = 0;
+    st->close = NULL;
+}
+
+static struct pool_waiter *pop_waiter(struct route *r)
+{
+    struct list *n = list_pop(&r->waiters);
+    if (!n)
+        return NULL;
+    struct pool_waiter *c = list_entry(n, struct pool_waiter, node);
+    c->state = WAIT_ASSIGNED;
+    r->nwaiting--;
+    return c;
+}
+
+/*
+ * The waiter a server released on w goes to: the oldest, unless a client of
+ * w itself queued at nearly the same moment (within LOCAL_WINDOW, a few
+ * places down the queue). Serving that one instead saves moving the server
+ * to another loop (two epoll_ctl, a wake-up, cold caches) on busy
+ * transaction pools. Order changes only among clients that queued within
+ * LOCAL_WINDOW of each other; FIFO holds between any two further apart.
+ */
+#define LOCAL_WINDOW 0.005
+#define LOCAL_SCAN   16
+static struct pool_waiter *pop_waiter_for(struct route *r, struct worker *w)
+{
+    if (r->nwaiting == 0)
+        return NULL;
+    struct pool_waiter *head = list_entry(r->waiters.next, struct pool_waiter, node);
+    if (head->w != w) {
+        int scanned = 0;
+        for (struct list *n = head->node.next; n != &r->waiters && scanned < LOCAL_SCAN;
+             n = n->next, scanned++) {
+            struct pool_waiter *c = list_entry(n, struct pool_waiter, node);
+            if (c->start - head->start > LOCAL_WINDOW)
+                break;
+            if (c->w == w) {
+                list_del(&c->node);
+                c->state = WAIT_ASSIGNED;
+                r->nwaiting--;
+                return c;
+            }
+        }
+    }
+    return pop_waiter(r);
+}
+
+/* Takes one unit of a shared limit (0 = unlimited); false when it is used up. */
+static bool take_slot(atomic_int *counter, int max)
+{
+    int cur = atomic_load(counter);
+    do {
+        if (max > 0 && cur >= max)
+            return false;
+    } while (!atomic_compare_exchange_weak(counter, &cur, cur + 1));
+    return true;
+}
+
+static void give_slot(struct route *r)
+{
+    atomic_fetch_sub(r->group_servers, 1);
+    atomic_fetch_sub(r->db_servers, 1);
+    atomic_fetch_sub(r->user_servers, 1);
+}
+
+/* May one more server be opened? The reserve opens once the head waiter waited long enough. */
+static bool may_open(struct route *r, ev_tstamp now, bool for_waiter)
+{
+    if (now < r->login_retry_at)
+        return false;
+    int limit = r->pool_size;
+    if (for_waiter && r->reserve_pool_size > 0 && r->nwaiting > 0) {
+        struct pool_waiter *head = list_entry(r->waiters.next, struct pool_waiter, node);
+        if (now - head->start >= weir.cfg->reserve_pool_timeout)
+            limit += r->reserve_pool_size;
+    }
+    /* pool_size holds for every variant of the pool together (MySQL capability sets). */
+    if (!take_slot(r->group_servers, limit))
+        return false;
+    if (!take_slot(r->db_servers, r->max_db)) {
+        atomic_fetch_sub(r->group_servers, 1);
+        return false;
+    }
+    if (!take_slot(r->user_servers, r->max_user)) {
+        atomic_fetch_sub(r->group_servers, 1);
+        atomic_fetch_sub(r->db_servers, 1);
+        return false;
+    }
+    return true;
+}
+
+static void plan_connect(struct route *r, struct route_step *st)
+{
+    r->nservers++;
+    r->nconnecting++;
+    st->nconnect++;
+}
+
+/*
+ * Pairs waiters with w's idle servers (oldest waiter first), then plans what
+ * else the waiters need: a wake-up of a worker that has idle servers, or new
+ * logins within the limits.
+ */
+static void balance(struct route *r, struct worker *w, struct route_step *st)
+{
+    if (r->paused)
+        return; /* waiters stay queued until RESUME */
+    if (atomic_load_explicit(&weir.shutdown, memory_order_relaxed) == SHUTDOWN_WAIT_SERVERS)
+        return; /* safe shutdown: clients wait while servers are released */
+    struct list *idle = &r->idle[w->id];
+    while (r->nwaiting > 0 && !list_empty(idle)) {
+        /*
+         * The server that went idle last (LIFO, like PgBouncer's default): the
+         * busiest servers stay hot in the server's caches, and under light
+         * load the others stay idle long enough for server_idle_timeout.
+         */
+        struct server *s = list_entry(list_pop_tail(idle), struct server, idle_node);
+        r->idle_count[w->id]--;
+        r->nidle--;
+        s->assign_waiter = pop_waiter_for(r, w);
+        s->assign_next = st->assigned;
+        st->assigned = s;
+    }
+    if (r->nwaiting == 0)
+        return;
+    if (r->nidle > 0) {
+        for (int i = 0; i < weir.nworkers; i++) {
+            if (r->idle_count[i] > 0) {
+                st->wake_worker = i;
+                break;
+            }
+        }
+        return;
+    }
+    ev_tstamp now = ev_now(w->loop);
+    while (r->nwaiting > r->nconnecting && may_open(r, now, true))
+        plan_connect(r, st);
+}
+
+/*
+ * The error a client gets when r's logins fail: it names weir and the
+ * database entry, so it does not read like the client's own connection
+ * failing, and keeps the server's (or the library's) own words as the cause.
+ */
+static void login_failure_text(const struct route *r, struct route_step *st, const char *extra)
+{
+    /* No answer from the server (or MySQL's catch-all): 08001, could not establish the connection.
+     */
+    bool unreached = !strcmp(r->last_sqlstate, "08006") || !strcmp(r->last_sqlstate, "HY000");
+    snprintf(st->fail_sqlstate, sizeof(st->fail_sqlstate), "%s",
+             unreached ? "08001" : r->last_sqlstate);
+    snprintf(st->fail_text, sizeof(st->fail_text),
+             "weir could not log in to the server of database \"%s\"%s: %s", r->db->name, extra,
+             r->last_error);
+}
+
+/* Every waiter gets the route's last login error. */
+static void fail_waiters(struct route *r, struct route_step *st)
+{
+    struct pool_waiter *c;
+    while ((c = pop_waiter(r)))
+        list_add_tail(&st->failed, &c->node);
+    login_failure_text(r, st, "");
+}
+
+void route_wait(struct route *r, struct worker *w, struct pool_waiter *c, bool front,
+                struct route_step *st)
+{
+    step_init(st);
+    ev_tstamp now = ev_now(w->loop);
+    pthread_mutex_lock(&r->lock);
+    if (r->nservers == 0 && now < r->login_retry_at) {
+        /* Logins are failing and nothing else could serve it: say so now, not after a wait. */
+        c->state = WAIT_ASSIGNED;
+        c->w = w;
+        list_add_tail(&st->failed, &c->node);
+        login_failure_text(r, st,
+                           ": server login has been failing, try again later (server_login_retry)");
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    if (front)
+        list_add(&r->waiters, &c->node);
+    else
+        list_add_tail(&r->waiters, &c->node);
+    c->state = WAIT_QUEUED;
+    c->start = now;
+    c->w = w;
+    r->nwaiting++;
+    balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void park(struct route *r, struct worker *w, struct server *s)
+{
+    list_add_tail(&r->idle[w->id], &s->idle_node);
+    r->idle_count[w->id]++;
+    r->nidle++;
+}
+
+void route_release(struct route *r, struct worker *w, struct server *s, struct route_step *st)
+{
+    step_init(st);
+    pthread_mutex_lock(&r->lock);
+    if (r->paused || s->gen != r->gen) {
+        st->close = s; /* PAUSE or RECONNECT: it goes instead of back to the pool */
+        st->close_reason = "closed by the console (PAUSE, RECONNECT or KILL)";
+    } else if (route_retired(r) && r->nwaiting == 0) {
+        st->close = s;
+        st->close_reason = "its pool was replaced by a configuration reload";
+    } else
+        park(r, w, s);
+    balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void route_dispatch(struct route *r, struct worker *w, struct route_step *st)
+{
+    step_init(st);
+    pthread_mutex_lock(&r->lock);
+    balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void route_connected(struct route *r, struct worker *w, struct server *s, struct route_step *st)
+{
+    step_init(st);
+    pthread_mutex_lock(&r->lock);
+    r->nconnecting--;
+    r->login_retry_at = 0;
+    for (int i = 0; i < PARAM_COUNT; i++)
+        param_set(&r->welcome, i, s->params.v[i]);
+    if (r->paused || s->gen != r->gen) {
+        st->close = s;
+        st->close_reason = "closed by the console (PAUSE, RECONNECT or KILL)";
+    } else {
+        park(r, w, s);
+    }
+    balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void route_connect_failed(struct route *r, struct worker *w, const char *sqlstate, const char *text,
+                          struct route_step *st)
+{
+    step_init(st);
+    pthread_mutex_lock(&r->lock);
+    r->nconnecting--;
+    r->nservers--;
+    give_slot(r);
+    log_tidy(r->last_error, sizeof(r->last_error), text);
+    snprintf(r->last_sqlstate, sizeof(r->last_sqlstate), "%s", sqlstate);
+    r->login_retry_at = ev_now(w->loop) + weir.cfg->server_login_retry;
+    if (r->nservers == 0)
+        fail_waiters(r, st);
+    else
+        balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st)
+{
+    step_init(st);
+    pthread_mutex_lock(&r->lock);
+    if (list_linked(&s->idle_node)) {
+        list_del(&s->idle_node);
+        r->idle_count[w->id]--;
+        r->nidle--;
+    }
+    r->nservers--;
+    if (s->shrinking) {
+        s->shrinking = false;
+        r->nshrinking--;
+    }
+    give_slot(r);
+    balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
+bool route_leave(struct route *r, struct pool_waiter *c)
+{
+    bool was_queued = false;
+    pthread_mutex_lock(&r->lock);
+    if (c->state == WAIT_QUEUED) {
+        list_del(&c->node);
+        r->nwaiting--;
+        was_queued = true;
+    }
+    c->state = WAIT_NONE;
+    pthread_mutex_unlock(&r->lock);
+    return was_queued;
+}
+
+bool route_may_shrink(struct route *r, struct server *s)
+{
+    /*
+     * Workers sweep their own idle servers at the same time: count the ones
+     * already chosen, so two of them cannot both take the pool below
+     * min_pool_size.
+     */
+    pthread_mutex_lock(&r->lock);
+    bool yes = r->nservers - r->nshrinking > r->min_pool_size && r->nwaiting == 0;
+    if (yes) {
+        r->nshrinking++;
+        s->shrinking = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return yes;
+}
+
+struct param_snap *route_told(struct route *r, const struct param_set *values)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!r->told || !param_snap_equal(r->told, values)) {
+        struct param_snap *snap = param_snap_new(values);
+        if (!snap) {
+            pthread_mutex_unlock(&r->lock);
+            return NULL;
+        }
+        param_snap_unref(r->told);
+        r->told = snap;
+    }
+    param_snap_ref(r->told);
+    struct param_snap *snap = r->told;
+    pthread_mutex_unlock(&r->lock);
+    return snap;
+}
+
+bool route_welcome(struct route *r, struct param_set *out)
+{
+    bool have = false;
+    pthread_mutex_lock(&r->lock);
+    if (r->welcome.v[PARAM_SERVER_VERSION]) {
+        have = true;
+        for (int i = 0; i < PARAM_COUNT; i++)
+            param_set(out, i, r->welcome.v[i]);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return have;
+}
+
+/*
+ * A route whose waiters cannot get a login only because a limit it shares with
+ * other routes is used up: pool_size over the variants of one pool,
+ * max_db_connections or max_user_connections.
+ */
+static bool starved_by_shared_limit(struct route *r)
+{
+    if (r->nwaiting <= r->nconnecting || r->nidle > 0)
+        return false;
+    return (r->nservers < r->pool_size && atomic_load(r->group_servers) >= r->pool_size) ||
+           (r->max_db > 0 && atomic_load(r->db_servers) >= r->max_db) ||
+           (r->max_user > 0 && atomic_load(r->user_servers) >= r->max_user);
+}
+
+/*
+ * Closes one of w's idle servers of another route that shares the limit
+ * starving r, as PgBouncer does; the freed slot goes to r on its next balance.
+ */
+static void evict_for(struct worker *w, struct route *r, struct route **snap, int n)
+{
+    pthread_mutex_lock(&r->lock);
+    bool by_db = r->max_db > 0, by_user = r->max_user > 0;
+    pthread_mutex_unlock(&r->lock);
+    for (int i = 0; i < n; i++) {
+        struct route *v = snap[i];
+        if (v == r)
+            continue;
+        bool shares = v->group_servers == r->group_servers ||
+                      (by_db && v->db_servers == r->db_servers) ||
+                      (by_user && v->user_servers == r->user_servers);
+        if (!shares)
+            continue;
+        struct server *victim = NULL;
+        pthread_mutex_lock(&v->lock);
+        if (v->idle_count[w->id] > 0 && v->nwaiting == 0)
+            victim = list_entry(v->idle[w->id].next, struct server, idle_node);
+        pthread_mutex_unlock(&v->lock);
+        if (victim) {
+            /* Only w takes servers off its own idle lists, so victim stays idle until closed. */
+            server_close(victim, "making room for another pool (max_db/user_connections)");
+            return;
+        }
+    }
+}
+
+void routes_sweep(struct worker *w)
+{
+    pthread_mutex_lock(&routes_lock);
+    int n = nroutes;
+    struct route **snap = n ? malloc(sizeof(*snap) * n) : NULL;
+    if (snap)
+        memcpy(snap, all_routes, sizeof(*snap) * n);
+    pthread_mutex_unlock(&routes_lock);
+    if (!snap)
+        return;
+    ev_tstamp now = ev_now(w->loop);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        struct route_step st;
+        step_init(&st);
+        pthread_mutex_lock(&r->lock);
+        if (r->nwaiting > 0)
+            balance(r, w, &st);
+        if (w->id == 0 && !r->paused)
+            while (r->nservers < r->min_pool_size && may_open(r, now, false))
+                plan_connect(r, &st);
+        bool starved = starved_by_shared_limit(r);
+        pthread_mutex_unlock(&r->lock);
+        server_apply_step(w, r, &st);
+        if (starved)
+            evict_for(w, r, snap, n);
+    }
+    free(snap);
+}
+
+/* ---- admin console ---- */
+
+int routes_snapshot(struct route ***out)
+{
+    pthread_mutex_lock(&routes_lock);
+    int n = nroutes;
+    struct route **snap = malloc(sizeof(*snap) * (n ? n : 1));
+    if (snap && n)
+        memcpy(snap, all_routes, sizeof(*snap) * n);
+    pthread_mutex_unlock(&routes_lock);
+    *out = snap;
+    return snap ? n : -1;
+}
+
+bool route_of_db(const struct route *r, const char *dbname)
+{
+    return !dbname || !strcmp(r->db->name, dbname);
+}
+
+static struct db_state *db_state_find(const char *dbname)
+{
+    pthread_mutex_lock(&routes_lock);
+    struct db_state *d = db_state_get(dbname);
+    pthread_mutex_unlock(&routes_lock);
+    return d;
+}
+
+void route_db_set_disabled(const char *dbname, bool on)
+{
+    struct db_state *d = db_state_find(dbname);
+    if (d)
+        atomic_store(&d->disabled, on);
+}
+
+/* dbname's console flags, or NULL when the console never touched it (db_states live until exit). */
+static struct db_state *db_state_lookup(const char *dbname)
+{
+    struct db_state *found = NULL;
+    pthread_mutex_lock(&routes_lock);
+    for (struct db_state *d = db_states; d && !found; d = d->next)
+        if (!strcmp(d->name, dbname))
+            found = d;
+    pthread_mutex_unlock(&routes_lock);
+    return found;
+}
+
+bool route_db_disabled(const char *dbname)
+{
+    struct db_state *d = db_state_lookup(dbname);
+    return d && atomic_load(&d->disabled);
+}
+
+bool route_db_paused(const char *dbname)
+{
+    struct db_state *d = db_state_lookup(dbname);
+    return d && atomic_load(&d->paused);
+}
+
+void route_db_pause(struct worker *w, const char *dbname, bool on)
+{
+    /* The flag first, so routes created from now on start paused too. */
+    const struct config *cfg = weir.cfg;
+    pthread_mutex_lock(&routes_lock);
+    for (int i = 0; i < cfg->ndbs; i++) {
+        if (dbname && strcmp(cfg->dbs[i].name, dbname))
+            continue;
+        struct db_state *d = db_state_get(cfg->dbs[i].name);
+        if (d)
+            atomic_store(&d->paused, on);
+    }
+    pthread_mutex_unlock(&routes_lock);
+    struct route **snap;
+    int n = routes_snapshot(&snap);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        if (!route_of_db(r, dbname))
+            continue;
+        struct route_step st;
+        step_init(&st);
+        pthread_mutex_lock(&r->lock);
+        r->paused = on;
+        if (!on)
+            balance(r, w, &st); /* the waiters held during the pause */
+        pthread_mutex_unlock(&r->lock);
+        server_apply_step(w, r, &st);
+    }
+    free(snap);
+}
+
+void route_db_reconnect(const char *dbname)
+{
+    struct route **snap;
+    int n = routes_snapshot(&snap);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        if (!route_of_db(r, dbname))
+            continue;
+        pthread_mutex_lock(&r->lock);
+        r->gen++;
+        r->nstale = r->ngen;
+        pthread_mutex_unlock(&r->lock);
+    }
+    free(snap);
+}
+
+void route_db_counts(const char *dbname, int *servers, int *stale)
+{
+    *servers = *stale = 0;
+    struct route **snap;
+    int n = routes_snapshot(&snap);
+    for (int i = 0; i < n; i++) {
+        struct route *r = snap[i];
+        if (!route_of_db(r, dbname))
+            continue;
+        pthread_mutex_lock(&r->lock);
+        *servers += r->nservers;
+        *stale += r->nstale;
+        pthread_mutex_unlock(&r->lock);
+    }
+    free(snap);
+}
+
+bool route_must_close(struct route *r, const struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    bool yes = r->paused || s->gen != r->gen;
+    pthread_mutex_unlock(&r->lock);
+    return yes;
+}
+
+void route_server_born(struct route *r, struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    s->gen = r->gen;
+    s->gen_taken = true;
+    r->ngen++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void route_server_freed(struct route *r, struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    r->ngen--;
+    if (s->gen != r->gen)
+        r->nstale--;
+    pthread_mutex_unlock(&r->lock);
+    s->gen_taken = false;
+}
+
+void route_client_join(struct route *r)
+{
+    atomic_fetch_add(&r->nclients, 1);
+}
+
+void route_client_leave(struct route *r)
+{
+    atomic_fetch_sub(&r->nclients, 1);
+}
+
+void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p)
+{
+    double check = weir.cfg->server_check_delay;
+    pthread_mutex_lock(&r->lock);
+    int used = 0;
+    for (int i = 0; i < weir.nworkers; i++) {
+        struct list *pos, *tmp;
+        list_for_each_safe(pos, tmp, &r->idle[i])
+        {
+            struct server *s = list_entry(pos, struct server, idle_node);
+            if (now - s->last_used > check)
+                used++;
+        }
+    }
+    int ncl = atomic_load(&r->nclients);
+    p->cl_waiting = r->nwaiting;
+    p->cl_active = ncl > r->nwaiting ? ncl - r->nwaiting : 0;
+    p->sv_login = r->nconnecting;
+    p->sv_idle = r->nidle - used;
+    p->sv_used = used;
+    long long tested = 0;
+    for (int i = 0; i < weir.nworkers; i++)
+        tested += (int64_t)atomic_load_explicit(&r->stats[i].tested, memory_order_relaxed);
+    /* The gauge is read without the owners' help: clamp what a moment's skew could give. */
+    int busy = r->nservers - r->nidle - r->nconnecting;
+    p->sv_tested = tested < 0 ? 0 : tested > busy ? busy : (int)tested;
+    p->sv_active = busy - p->sv_tested;
+    p->maxwait = 0;
+    if (r->nwaiting > 0) {
+        struct pool_waiter *head = list_entry(r->waiters.next, struct pool_waiter, node);
+        p->maxwait = now - head->start;
+    }
+    p->paused = r->paused;
+    p->login_failing = now < r->login_retry_at;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static bool same_connection(const struct db_entry *a, const struct db_entry *b)
+{
+#define SAME_STR(f) ((!a->f && !b->f) || (a->f && b->f && !strcmp(a->f, b->f)))
+    return a->backend == b->backend && a->port == b->port && SAME_STR(host) && SAME_STR(dbname) &&
+           SAME_STR(user) && SAME_STR(password);
+#undef SAME_STR
+}
+
+/* Called with routes_lock held: r no longer answers route_get. */
+static void retire(struct route *r, const char *why)
+{
+    atomic_store(&r->retired, true);
+    /* Its servers are of an older generation now: closed on release, counted by WAIT_CLOSE. */
+    pthread_mutex_lock(&r->lock);
+    r->gen++;
+    r->nstale = r->ngen;
+    pthread_mutex_unlock(&r->lock);
+    for (struct route **pp = &buckets[0]; pp < &buckets[ROUTE_BUCKETS]; pp++) {
+        for (struct route **p = pp; *p; p = &(*p)->hash_next) {
+            if (*p == r) {
+                *p = r->hash_next;
+                r->hash_next = NULL;
+                goto unlinked;
+            }
+        }
+    }
+unlinked:
+    log_info("pool %s/%s: %s; its servers close as they are released", r->db->name, r->key_user,
+             why);
+}
+
+void routes_reconfigure(const struct config *cfg)
+{
+    pthread_mutex_lock(&routes_lock);
+    for (int i = 0; i < nroutes; i++) {
+        struct route *r = all_routes[i];
+        if (route_retired(r))
+            continue;
+        const struct db_entry *db = config_find_db(cfg, r->db->name);
+        if (!db) {
+            retire(r, "database removed from the configuration");
+            continue;
+        }
+        if (!same_connection(r->db, db)) {
+            retire(r, "connection settings changed");
+            continue;
+        }
+        const struct user_entry *ue = config_find_user(cfg, r->key_user);
+        if (config_pool_mode(cfg, db, ue) != r->pool_mode) {
+            retire(r, "pool_mode changed");
+            continue;
+        }
+        pthread_mutex_lock(&r->lock);
+        r->pool_size = config_pool_size(cfg, db, ue);
+        r->min_pool_size = config_min_pool_size(cfg, db);
+        r->reserve_pool_size = config_reserve_pool_size(cfg, db);
+        r->max_db = config_max_db_connections(cfg, db);
+        r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&routes_lock);
+}
+
+int routes_busy_servers(void)
+{
+    int busy = 0;
+    pthread_mutex_lock(&routes_lock);
+    for (int i = 0; i < nroutes; i++) {
+        struct route *r = all_routes[i];
+        pthread_mutex_lock(&r->lock);
+        busy += r->nservers - r->nidle - r->nconnecting;
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&routes_lock);
+    return busy;
+}

@@ -1,0 +1,221 @@
+/*
+ * route.h -- pools: one route per (database, login user), shared by every
+ * worker and bounded for the whole daemon (pool_size, reserve_pool_size,
+ * max_db_connections, max_user_connections).
+ *
+ * A route holds a FIFO of waiting clients (from any worker) and, per worker,
+ * a list of idle servers owned by that worker, reused last in, first out (the
+ * server that went idle last is the warmest). Each step below runs on one
+ * worker under the route's mutex and returns what that worker must do after
+ * unlocking (struct route_step): servers to hand to clients (possibly on
+ * other workers), logins to start, a worker to wake, clients to fail. Only
+ * the owner of an idle server ever takes it off its idle list, so servers
+ * never change hands behind their owner's back.
+ */
+#ifndef WEIR_ROUTE_H
+#define WEIR_ROUTE_H
+
+#include <stdatomic.h>
+
+#include <ev.h>
+#include <pthread.h>
+
+#include "backends/backend.h"
+#include "pooler/conf/config.h"
+#include "pooler/conf/params.h"
+#include "pooler/core/list.h"
+#include "pooler/core/worker.h"
+#include "pooler/pool/stats.h"
+
+/* A client's place in its route's wait queue. [route lock] */
+enum wait_state {
+    WAIT_NONE = 0, /* not waiting */
+    WAIT_QUEUED,   /* on route->waiters */
+    WAIT_ASSIGNED, /* popped by some worker: a server (or an error) is on its way */
+};
+
+/*
+ * A session's place in a pool's wait queue: embedded in the waiting session
+ * (session/ finds its client with container_of), so pool/ queues, pairs and
+ * fails waiters without knowing what a client is.
+ */
+struct pool_waiter {
+    struct list node;      /* on route->waiters, or a step's failed list [route lock] */
+    struct worker *w;      /* the worker the waiting session lives on */
+    ev_tstamp start;       /* when it joined the wait queue [route lock] */
+    enum wait_state state; /* [route lock] */
+};
+
+struct route {
+    struct route *hash_next;
+    pthread_mutex_t lock;
+    const struct db_entry *db;
+    char *user;       /* login user on the server */
+    char *key_user;   /* the client user the route was looked up by */
+    uint64_t variant; /* MySQL: client capability flags and charset the servers must match */
+    enum pool_mode pool_mode;
+    int pool_size;
+    int min_pool_size;
+    int reserve_pool_size;
+    atomic_int *group_servers; /* servers of this database and user, all variants (pool_size) */
+    atomic_int *db_servers;    /* servers of this database, all routes */
+    atomic_int *user_servers;  /* servers of this login user, all routes */
+    int max_db;                /* 0 = no limit */
+    int max_user;              /* 0 = no limit */
+    atomic_bool retired;       /* replaced by a reload: no new clients, servers close when free */
+    struct db_state *dbst;     /* the database's console flags (PAUSE, DISABLE) */
+    struct stats_slot *stats;  /* one per worker, each written by its worker only */
+    atomic_int nclients;       /* logged-in clients of this route (console's cl_active) */
+    /* [route lock] from here on (and the limits above, which a reload changes) */
+    char *password;  /* login password, or NULL */
+    int nservers;    /* open or opening, every state */
+    int nshrinking;  /* of those, idle ones being closed for server_idle_timeout */
+    int nconnecting; /* logins in progress */
+    int nwaiting;    /* clients on waiters */
+    int nidle;       /* servers on all idle lists */
+    struct list waiters;
+    int *idle_count;          /* per worker */
+    struct list *idle;        /* per worker */
+    struct param_set welcome; /* what the last server reported at login, for logins without one */
+    struct param_snap *told;  /* what the last clients were told (route_told) */
+    ev_tstamp login_retry_at; /* no new login before this after a failure (server_login_retry) */
+    char last_error[256];
+    char last_sqlstate[6];
+    bool paused;  /* PAUSE/KILL: no server is handed out or opened, released ones close */
+    unsigned gen; /* RECONNECT: servers of an older generation close when released */
+    int ngen;     /* servers that took a generation (server_connect) and are not freed */
+    int nstale;   /* of those, servers of an older generation */
+};
+
+/* Console flags of one database, by name (survive reloads). */
+struct db_state {
+    struct db_state *next;
+    char *name;
+    atomic_bool paused;
+    atomic_bool disabled;
+};
+
+/* What the calling worker must do after a route step. */
+struct route_step {
+    struct server *assigned; /* chain (assign_next/assign_waiter) of servers for waiters */
+    int nconnect;            /* new server logins to start on this worker */
+    int wake_worker;         /* worker to send MSG_DISPATCH, or -1 */
+    struct list failed;      /* waiters (by node) that get fail_text instead of a server */
+    char fail_sqlstate[6];
+    char fail_text[384];
+    struct server
+        *close; /* a server that must close instead of parking (pause, reconnect, reload) */
+    const char *close_reason;
+};
+
+/*
+ * Finds or creates the route for a database entry and client user. The
+ * login user is the entry's forced user, else the client's; the password is
+ * used when the route is created (or had none). NULL when out of memory.
+ */
+struct route *route_get(const struct db_entry *db, const char *client_user, uint64_t variant,
+                        const char *password);
+/* MySQL route variants: framing-relevant capability flags, charset in bits 48..63. */
+#define ROUTE_VARIANT_CHARSET(v) ((unsigned)((v) >> 48))
+#define ROUTE_VARIANT_FLAGS(v)   ((v) & ((1ULL << 48) - 1))
+/* Frees every route (at exit, after workers stopped). */
+void routes_free_all(void);
+
+/*
+ * Waiter c (a session on worker w) wants a server: queue it (at the head when front,
+ * for a client whose server failed its health check), pair, plan logins.
+ * While logins have been failing and no server is left, c is not queued but
+ * put on st->failed at once.
+ */
+void route_wait(struct route *r, struct worker *w, struct pool_waiter *c, bool front,
+                struct route_step *st);
+/* Server s (owned by w) is clean and ready: give it to a waiter or park it. */
+void route_release(struct route *r, struct worker *w, struct server *s, struct route_step *st);
+/* w was woken: pair its idle servers with waiters. */
+void route_dispatch(struct route *r, struct worker *w, struct route_step *st);
+/* A login started by w completed: s joins the pool as if released. */
+void route_connected(struct route *r, struct worker *w, struct server *s, struct route_step *st);
+/*
+ * A login failed: remember the error and back off for server_login_retry;
+ * when no server is left, every waiter gets the error (st->failed).
+ */
+void route_connect_failed(struct route *r, struct worker *w, const char *sqlstate, const char *text,
+                          struct route_step *st);
+/* Server s (owned by w, not connecting) is closed: forget it, maybe plan a login. */
+void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st);
+/*
+ * Waiter c leaves the wait queue (timeout, disconnect). Returns true when it
+ * was still queued; false when something is already on its way to it.
+ */
+bool route_leave(struct route *r, struct pool_waiter *c);
+/*
+ * May idle server s (owned by w) be closed for server_idle_timeout? True
+ * when the route keeps min_pool_size without it (and without the others
+ * already chosen); s then counts as closing until route_server_gone, so the
+ * caller must close it.
+ */
+bool route_may_shrink(struct route *r, struct server *s);
+/*
+ * A reference to the snapshot of values (settable parameters of `values`)
+ * that r's clients were told at login: the route's current one when they
+ * agree, else a new one that becomes current. NULL when out of memory.
+ */
+struct param_snap *route_told(struct route *r, const struct param_set *values);
+/* Copies the route's cached login parameters; false when there are none yet. */
+bool route_welcome(struct route *r, struct param_set *out);
+
+/* ---- admin console ---- */
+
+/* Every route so far (routes live until exit); *out malloc'ed. Count, -1 out of memory. */
+int routes_snapshot(struct route ***out);
+/* True when route r belongs to database dbname (NULL: every database). */
+bool route_of_db(const struct route *r, const char *dbname);
+/* DISABLE/ENABLE: new logins to dbname refused or allowed. */
+void route_db_set_disabled(const char *dbname, bool on);
+bool route_db_disabled(const char *dbname);
+/* True when dbname (not NULL) is paused. */
+bool route_db_paused(const char *dbname);
+/*
+ * PAUSE (on) or RESUME (off) dbname (NULL: every database). Resuming hands
+ * servers and logins to the waiters at once; the steps run on worker w.
+ */
+void route_db_pause(struct worker *w, const char *dbname, bool on);
+/* RECONNECT: servers of dbname's routes (NULL: all) now open close when released or idle. */
+void route_db_reconnect(const char *dbname);
+/* Servers of dbname (NULL: all) still open; and of those, of an older generation. */
+void route_db_counts(const char *dbname, int *servers, int *stale);
+/* Must idle (or just released) server s of route r close: paused or of an older generation? */
+bool route_must_close(struct route *r, const struct server *s);
+/* server_connect: s takes the route's generation. */
+void route_server_born(struct route *r, struct server *s);
+/* s (which took a generation) is freed. */
+void route_server_freed(struct route *r, struct server *s);
+/* A client logged in to r / left it (cl_active of SHOW POOLS). */
+void route_client_join(struct route *r);
+void route_client_leave(struct route *r);
+/* Gauges of SHOW POOLS, read under the route lock. */
+void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p);
+
+/*
+ * After a reload: routes whose database entry is unchanged take the new
+ * limits; routes whose database is gone or whose connection settings or
+ * pool mode changed are retired. A retired route keeps serving the clients
+ * it has, but new clients (and its own clients' next transactions) get a
+ * route built from the new entry, and its servers close once released.
+ */
+void routes_reconfigure(const struct config *cfg);
+static inline bool route_retired(struct route *r)
+{
+    return atomic_load_explicit(&r->retired, memory_order_relaxed);
+}
+/* Servers linked to clients or being cleaned, over every route (for shutdown). */
+int routes_busy_servers(void);
+
+/*
+ * Periodic work of worker w over every route: waiters whose reserve_pool_timeout
+ * passed or whose login back-off ended get logins planned; worker 0 also
+ * keeps min_pool_size servers open.
+ */
+void routes_sweep(struct worker *w);
+
+#endif

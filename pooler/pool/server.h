@@ -1,0 +1,168 @@
+/*
+ * server.h -- server connections: login through a backend connector, the
+ * clean-up after a client (drain, rollback, reset query), parameter set-up
+ * for the next client, idle watching, moves between workers.
+ */
+#ifndef WEIR_SERVER_H
+#define WEIR_SERVER_H
+
+#include "pooler/core/log.h"
+#include "pooler/pool/route.h"
+#include "protocol/mysql/my_resp.h"
+#include "protocol/pg/pg_msg.h"
+
+struct msg;
+
+enum server_state {
+    SV_CONNECTING, /* login in progress (libpq) */
+    SV_IDLE,       /* on route->idle[owner], watching for the server closing */
+    SV_CHECK,      /* running server_check_query before it is given to its client */
+    SV_SETUP,      /* running SETs for the client it was given */
+    SV_ACTIVE,     /* linked to a client */
+    SV_RESET,      /* cleaning up after a client: drain, rollback, reset query */
+    SV_MOVING,     /* in a worker's inbox, no watchers */
+    SV_CLOSED,     /* closed, kept only until its cancel requests finish */
+};
+
+/* Steps of cleaning a server after its client (SV_RESET). */
+enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
+
+/* MySQL: where the server's responses stand (commands may be queued). */
+struct my_track_state {
+    struct my_resp resp;     /* the response being read, when busy */
+    uint8_t queue[16];       /* commands sent whose responses have not started */
+    uint32_t queue_stmt[16]; /* their statement ids (COM_STMT_EXECUTE) */
+    uint32_t stmt;           /* statement id of the command being answered (COM_STMT_EXECUTE) */
+    uint8_t seq_shift;   /* packets weir inserted into this response: later sequence ids move up */
+    bool insert_pending; /* stopped after a column count: statement `stmt`'s definitions go next */
+    uint8_t insert_seq;  /* that column count's sequence id */
+    uint8_t qhead;
+    uint8_t qlen;
+    bool busy;
+    bool c2s_cont;    /* the client's last packet was 0xFFFFFF long */
+    bool s2c_started; /* the current server packet's first byte was fed */
+    uint16_t status;  /* server status flags of the last complete response */
+    const char *fail; /* why the relay gave up on the server's stream (static text), or NULL */
+};
+
+struct server {
+    struct list wnode;     /* on worker->servers (owner only) */
+    struct list idle_node; /* on route->idle[owner] [route lock] */
+    struct worker *w;      /* owner */
+    struct route *route;
+    struct client *client;
+    enum server_state state;
+    const struct backend_ops *ops;
+    enum backend_kind kind;
+    uint64_t my_caps; /* MySQL: capabilities in force on the connection */
+    bool my_dirty;    /* MySQL: session differs from a fresh one: reset before the next client */
+    struct my_track_state my;
+    struct backend_conn *bc;
+    int fd;
+    ev_io rio;
+    ev_io wio;
+    int connect_want; /* while connecting: BACKEND_WANT_* */
+    struct iobuf *in; /* server -> client bytes */
+    uint32_t in_remaining;
+    struct pg_out out; /* queries weir itself sends (setup, reset) */
+    size_t out_sent;
+    int outstanding; /* ReadyForQuery messages still expected */
+    bool need_sync;  /* extended-protocol messages sent since the last Sync */
+    bool copy_in;    /* server waits for COPY data from the client */
+    bool failed;     /* an internal query failed: close after it completes */
+    bool shrinking;  /* chosen for closing by server_idle_timeout [route lock] */
+    enum reset_stage reset_stage;
+    int cancels_pending; /* cancel requests in flight: the server may not move or be freed */
+    char txstatus;       /* status of the last ReadyForQuery: 'I', 'T' or 'E' */
+    ev_tstamp deadline;
+    ev_tstamp created;
+    ev_tstamp last_used;   /* when it last went idle (or logged in) */
+    ev_tstamp query_start; /* when `outstanding` last rose from 0, or the last answer came */
+    ev_tstamp xact_start;  /* first query since the server was idle, 0 = none (stats) */
+    unsigned gen;          /* the route's generation at login (RECONNECT) */
+    bool gen_taken;        /* counted by route_server_born */
+    uint64_t id;
+    struct param_set params;           /* values the server reported */
+    struct server *assign_next;        /* chain of servers assigned in one route step */
+    struct pool_waiter *assign_waiter; /* who that server goes to */
+    char setup_error[256];             /* error text from a failed SETUP */
+    char setup_sqlstate[6];
+};
+
+/*
+ * How pool/ reaches the sessions above it without including them: filled
+ * once at start (session_hooks_fill, session/handoff.c; gone by the
+ * console) before any worker runs. Called at handoffs and errors; while a
+ * server is linked (SV_ACTIVE) libev calls active_read/active_write directly,
+ * so forwarding pays no extra indirection.
+ */
+struct server_hooks {
+    void (*take)(struct pool_waiter *wt, struct server *s); /* a server for wt, on wt's worker */
+    void (*wait_failed)(struct pool_waiter *wt, const char *sqlstate, const char *text);
+    void (*lost)(struct client *c, const char *reason);  /* closed under c; NULL: c will requeue */
+    void (*requeue)(struct client *c);                   /* c's server failed its health check */
+    void (*checked)(struct server *s, struct client *c); /* health check passed: set s up for c */
+    void (*setup_done)(struct server *s, struct client *c); /* set-up answered (setup_error) */
+    uint64_t (*client_id)(const struct client *c);          /* for log lines */
+    void (*gone)(void); /* a server was freed: consoles waiting in PAUSE / WAIT_CLOSE look */
+    void (*active_read)(struct ev_loop *loop, ev_io *io, int revents);
+    void (*active_write)(struct ev_loop *loop, ev_io *io, int revents);
+};
+extern struct server_hooks server_hooks;
+
+/* Changes s's state (gauges; the linked state's direct relay callbacks). */
+void server_set_state(struct server *s, enum server_state st);
+/* Watches s for input (idempotent). */
+void server_watch(struct server *s);
+/* True when s sat idle longer than server_check_delay: check it before use. */
+bool server_check_due(const struct server *s);
+/* Sends the health check (server_check_query or COM_PING); s may be closed on return. */
+void server_check_start(struct server *s);
+/* MySQL: queues command cmd with optional argument arg; its answer is tracked in order. */
+void server_send_my_command(struct server *s, uint8_t cmd, const char *arg);
+/* Starts a new login for route r on worker w (counted by the route already). */
+void server_connect(struct worker *w, struct route *r);
+/* Carries out a route step on worker w: attach, move, connect, wake, fail. */
+void server_apply_step(struct worker *w, struct route *r, struct route_step *st);
+/* A server posted by another worker arrived on w: take ownership, hand it to waiter c. */
+void server_adopt(struct worker *w, struct server *s, struct pool_waiter *c);
+/*
+ * The client let go of s. clean is false when the client vanished in the
+ * middle of a message (the stream to the server is then unusable).
+ */
+void server_release(struct server *s, bool clean);
+/* Closes s now (logs reason), telling its route. */
+void server_close(struct server *s, const char *reason);
+/* Why weir cancels a server's query; names the request in the log. */
+enum server_cancel_why {
+    SERVER_CANCEL_REQUEST, /* a PostgreSQL client's CancelRequest */
+    SERVER_CANCEL_KILL,    /* a MySQL client's KILL QUERY */
+    SERVER_CANCEL_CLEANUP, /* weir's own: the client left while its query ran */
+};
+/*
+ * Asks the server to cancel its running query. The request waits its turn in
+ * the connectors' cancel queue; s stays put (not released, not freed) until
+ * the answer arrives (server_cancel_done), which logs "forwarded" or why it
+ * was not sent. Returns false, logged with the reason, when the request could
+ * not even be queued.
+ */
+bool server_cancel(struct server *s, enum server_cancel_why why);
+/* The answer to one of s's cancel requests arrived (MSG_CANCEL_DONE, m->server is s). */
+void server_cancel_done(const struct msg *m);
+/* Sends pending s->out bytes; WR_OK, WR_AGAIN (write watcher armed), WR_ERROR. */
+int server_flush_out(struct server *s) WR_MUST_CHECK;
+/* Timeouts: called by the worker's sweep. */
+void server_sweep(struct worker *w, ev_tstamp now);
+/* Frees a server at shutdown (no route bookkeeping). */
+void server_free_at_exit(struct server *s);
+/* Logging prefix "S-n db/user". */
+/*
+ * A line about server s (its id, database, login user, the server's address
+ * and the client it serves), read on its owner's thread.
+ */
+void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define SERVER_FMT     "S-%llu %s/%s"
+#define SERVER_ARGS(s) (unsigned long long)(s)->id, (s)->route->db->name, (s)->route->user
+
+#endif

@@ -1,0 +1,729 @@
+/*
+ * client_my.c -- the MySQL/MariaDB client session: weir's HandshakeV10,
+ * the client's HandshakeResponse41 (SSLRequest refused until TLS arrives),
+ * mysql_native_password against the auth file (with an AuthSwitchRequest
+ * for clients that start with another plugin), the wait for a server, the
+ * OK that completes the login, then relaying (relay.c with relay_my.c).
+ *
+ * Framing: weir offers the capabilities a MariaDB server offers through
+ * Connector/C (never CLIENT_DEPRECATE_EOF). The flags that change what the
+ * server sends (and the character set) are part of the route's key, so a
+ * client only ever gets server connections opened with its own flags. What
+ * Connector/C always negotiates and a client may lack (session tracking,
+ * MariaDB's extended and cached metadata) is translated in relay_my.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/session/client.h"
+#include "pooler/core/log.h"
+#include "pooler/session/relay.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
+#include "protocol/mysql/my_auth.h"
+#include "protocol/mysql/my_cmd.h"
+#include "protocol/mysql/my_handshake.h"
+
+#define MY_SERVER_VERSION  "5.5.5-10.11.0-MariaDB-weir"
+#define MY_DEFAULT_CHARSET 45 /* utf8mb4_general_ci */
+
+/* What weir offers clients: what MariaDB offers through Connector/C, less TLS and compression. */
+#define MY_OFFERED_CAPS                                                                            \
+    (CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB |        \
+     CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_IGNORE_SPACE | CLIENT_PROTOCOL_41 |                   \
+     CLIENT_INTERACTIVE | CLIENT_IGNORE_SIGPIPE | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | \
+     CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |                    \
+     CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |           \
+     CLIENT_RESERVED | CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS | CLIENT_REMEMBER_OPTIONS |             \
+     CLIENT_SESSION_TRACK | MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_STMT_BULK_OPERATIONS |        \
+     MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
+
+/*
+ * Flags a server connection must share with its client (they change replies
+ * or framing). CLIENT_LOCAL_FILES is among them: a server connection that
+ * may ask for a LOCAL INFILE file only serves clients that can send one.
+ */
+#define MY_ROUTE_CAPS                                                                              \
+    (CLIENT_FOUND_ROWS | CLIENT_IGNORE_SPACE | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS |    \
+     CLIENT_PS_MULTI_RESULTS | CLIENT_SESSION_TRACK | CLIENT_INTERACTIVE | CLIENT_LOCAL_FILES |    \
+     MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
+
+/* What weir offers: LOCAL INFILE only when allow_local_infile is set. */
+static uint64_t my_offered_caps(void)
+{
+    return MY_OFFERED_CAPS | (weir.cfg->allow_local_infile ? CLIENT_LOCAL_FILES : 0);
+}
+
+struct my_auth_state {
+    uint8_t scramble[MY_SCRAMBLE_LEN];
+    bool switched; /* an AuthSwitchRequest was sent */
+};
+
+static void my_readable(struct client *c);
+
+void client_my_queue(struct client *c, struct my_out *o)
+{
+    struct pg_out *out = client_out(c);
+    pg_out_bytes(out, o->data, o->len);
+    if (o->failed)
+        out->failed = true;
+    my_out_free(o);
+}
+
+bool client_my_reply(struct client *c, struct my_out *o)
+{
+    client_my_queue(c, o);
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return false;
+    }
+    return true;
+}
+
+/* PostgreSQL-style SQLSTATEs of weir's own errors, as MySQL error codes. */
+static void my_error(struct client *c, const char *sqlstate, const char *msg)
+{
+    uint16_t code = 1927; /* ER_CONNECTION_KILLED */
+    const char *state = "70100";
+    if (!strcmp(sqlstate, "53300")) {
+        code = 1040; /* ER_CON_COUNT_ERROR */
+        state = "08004";
+    } else if (!strcmp(sqlstate, "28P01") || !strcmp(sqlstate, "28000")) {
+        code = 1045; /* ER_ACCESS_DENIED_ERROR */
+        state = "28000";
+    } else if (!strcmp(sqlstate, "3D000")) {
+        code = 1049; /* ER_BAD_DB_ERROR */
+        state = "42000";
+    } else if (!strcmp(sqlstate, "08P01") && !c->welcomed) {
+        code = 1043; /* ER_HANDSHAKE_ERROR */
+        state = "08S01";
+    } else if (!strcmp(sqlstate, "08P01") &&
+               !strncmp(msg, MY_OUT_OF_ORDER, sizeof(MY_OUT_OF_ORDER) - 1)) {
+        code = 1156; /* ER_NET_PACKETS_OUT_OF_ORDER, as the server would say */
+        state = "08S01";
+    } else if (!strcmp(sqlstate, "08P01")) {
+        code = 1835; /* ER_MALFORMED_PACKET */
+        state = "HY000";
+    } else if (!strcmp(sqlstate, "08001")) {
+        /* weir could not reach or log in to the server: not the client's own connection. */
+        code = 1429; /* ER_CONNECT_TO_FOREIGN_DATA_SOURCE */
+        state = "HY000";
+    } else if (!strcmp(sqlstate, "57014")) {
+        code = 1317; /* ER_QUERY_INTERRUPTED */
+    } else if (!strcmp(sqlstate, "57P01")) {
+        code = 1053; /* ER_SERVER_SHUTDOWN */
+        state = "08S01";
+    }
+    struct my_out o;
+    my_out_init(&o);
+    my_out_err(&o, c->welcomed ? 1 : c->my->seq, code, state, "%s", msg);
+    client_my_queue(c, &o);
+}
+
+static void my_free_state(struct client *c)
+{
+    if (c->auth) {
+        explicit_bzero(c->auth, sizeof(struct my_auth_state));
+        free(c->auth);
+        c->auth = NULL;
+    }
+}
+
+/*
+ * Does c->db name a MySQL database? Else c gets 1049 and is closed (false):
+ * a PostgreSQL entry is never served on the MySQL port.
+ */
+static bool my_db_usable(struct client *c)
+{
+    if (c->db && c->db->backend == BACKEND_MYSQL)
+        return true;
+    if (c->db)
+        client_fail(c, "3D000",
+                    "Unknown database '%s': it is a PostgreSQL database, served on weir's "
+                    "PostgreSQL port",
+                    c->dbname);
+    else
+        client_fail(c, "3D000", "Unknown database '%s'", c->dbname);
+    return false;
+}
+
+/* The OK that completes the login. */
+static void my_welcome(struct client *c)
+{
+    struct my_out o;
+    my_out_init(&o);
+    my_out_ok(&o, c->my->seq, c->my->caps, 0, 0, SERVER_STATUS_AUTOCOMMIT, 0, NULL);
+    client_my_queue(c, &o);
+    c->welcomed = true;
+    c->last_active = ev_now(c->w->loop);
+    if (weir.cfg->log_connections)
+        log_client(c, LOG_LVL_INFO, "login (mysql, %s %s, thread id %u)",
+                   c->route ? config_pool_mode_name(c->route->pool_mode) : "no database:",
+                   c->route ? "pooling" : "KILL only", c->cancel_pid);
+}
+
+static void my_server_ready(struct client *c)
+{
+    if (!c->welcomed)
+        my_welcome(c);
+    client_start_relay(c);
+}
+
+static bool my_own_command(struct client *c);
+static void my_kill_done(struct client *c, uint32_t target, int result);
+
+const struct client_proto client_my_proto = {
+    .name = "mysql",
+    .error = my_error,
+    .server_ready = my_server_ready,
+    .readable = my_readable,
+    .free_state = my_free_state,
+    .own_command = my_own_command,
+    .kill_done = my_kill_done,
+};
+
+void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    struct client *c = client_new(w, fd, sa, &client_my_proto);
+    if (!c)
+        return;
+    struct my_auth_state *as = calloc(1, sizeof(*as));
+    if (!as || my_scramble_generate(as->scramble) != WR_OK) {
+        free(as);
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    c->auth = as;
+    memcpy(c->my->scramble, as->scramble, MY_SCRAMBLE_LEN);
+    /*
+     * The thread id the client sees is its cancel pid: the worker is in its
+     * top byte, so a KILL of it reaches the right worker from any other.
+     */
+    client_cancel_register(w, c);
+    struct my_server_hello hello = {
+        .server_version = MY_SERVER_VERSION,
+        .conn_id = c->cancel_pid,
+        .scramble = as->scramble,
+        .caps = my_offered_caps() & ~CLIENT_MYSQL, /* a MariaDB server: extended caps follow */
+        .charset = MY_DEFAULT_CHARSET,
+        .status = SERVER_STATUS_AUTOCOMMIT,
+        .auth_plugin = MY_NATIVE_PLUGIN,
+    };
+    struct my_out o;
+    my_out_init(&o);
+    my_out_handshake(&o, &hello);
+    client_my_queue(c, &o);
+    c->my->seq = 1;
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return;
+    }
+    client_watch(c, EV_READ, true);
+}
+
+/* Checks a mysql_native_password token against the auth file. */
+static bool my_check_token(struct client *c, const uint8_t *token, size_t len)
+{
+    if (weir.cfg->auth_type == AUTH_TRUST)
+        return true;
+    struct my_auth_state *as = c->auth;
+    const char *secret = userlist_secret(weir.users, c->user);
+    if (!secret)
+        return false;
+    struct my_native_secret ns;
+    if (secret[0] == '*' && strlen(secret) == 41) {
+        if (my_native_secret_parse(secret, &ns) != WR_OK)
+            return false;
+    } else if (!strncmp(secret, "md5", 3) || !strncmp(secret, "SCRAM-SHA-256$", 14)) {
+        return false; /* PostgreSQL verifiers cannot check a MySQL token */
+    } else {
+        my_native_secret_from_password(secret, &ns);
+    }
+    bool good = my_native_check(&ns, as->scramble, token, len);
+    explicit_bzero(&ns, sizeof(ns));
+    return good;
+}
+
+/* Logged in without taking a server: the OK goes out, the client waits idle. */
+static void my_welcome_idle(struct client *c)
+{
+    my_welcome(c);
+    c->state = CL_IDLE;
+    c->deadline = 0;
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
+        client_close(c, "cannot write to client");
+}
+
+static void my_authenticated(struct client *c)
+{
+    my_free_state(c);
+    if (c->db == session_console_db(BACKEND_MYSQL)) {
+        console_hooks.login(c);
+        return;
+    }
+    if (!c->db) {
+        /* No database: logged in for KILL only (my_idle_input), never holds a server. */
+        my_welcome_idle(c);
+        return;
+    }
+    const char *password = NULL; /* the route keeps a copy for its logins to the server */
+    if (!c->db->user) {
+        const char *secret = userlist_secret(weir.users, c->user);
+        if (secret && secret[0] != '*' && strncmp(secret, "md5", 3) &&
+            strncmp(secret, "SCRAM-SHA-256$", 14))
+            password = secret;
+    }
+    uint64_t variant = (c->my->caps & MY_ROUTE_CAPS) | (uint64_t)c->my->charset << 48;
+    c->route = route_get(c->db, c->user, variant, password);
+    if (!c->route) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    client_share_names(c);
+    struct param_set cached = {0};
+    if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
+        /* Transaction pooling, and a server of this pool logged in before: no need to wait. */
+        param_clear_all(&cached);
+        my_welcome_idle(c);
+        return;
+    }
+    client_request_server(c, false);
+}
+
+/*
+ * Sends an AuthSwitchRequest to mysql_native_password with the scramble in
+ * c->auth and waits in CL_AUTH for the token (sequence id c->my->seq + 1).
+ */
+static void my_auth_switch(struct client *c)
+{
+    struct my_auth_state *as = c->auth;
+    uint8_t data[MY_SCRAMBLE_LEN + 1];
+    memcpy(data, as->scramble, MY_SCRAMBLE_LEN);
+    data[MY_SCRAMBLE_LEN] = 0;
+    struct my_out o;
+    my_out_init(&o);
+    my_out_auth_switch(&o, c->my->seq, MY_NATIVE_PLUGIN, data, sizeof(data));
+    client_my_queue(c, &o);
+    as->switched = true;
+    c->my->seq++; /* the sequence id of the client's answer */
+    c->state = CL_AUTH;
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
+        client_close(c, "cannot write to client");
+}
+
+/* The HandshakeResponse41 (or SSLRequest) in b. */
+static void my_handshake_response(struct client *c, const uint8_t *payload, uint32_t len,
+                                  uint8_t seq)
+{
+    struct my_hs_response r;
+    char err[200];
+    if (my_hs_response_parse(payload, len, &r, err, sizeof(err)) != WR_OK) {
+        client_fail(c, "08P01", "bad handshake: %s", err);
+        return;
+    }
+    c->my->seq = seq + 1;
+    if (r.ssl_request) {
+        client_fail(c, "08P01", "TLS is not supported by weir yet: connect without SSL");
+        return;
+    }
+    c->my->caps = r.caps & my_offered_caps();
+    c->my->charset = r.charset;
+    if (!client_set_names(c, r.user, r.database ? r.database : "")) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    /*
+     * Without a database there is no pool to serve the client from; it may
+     * still log in to send KILL, which is how the mariadb CLI's Ctrl-C
+     * arrives (a second connection without a database).
+     */
+    bool console = session_is_console_db(c->dbname);
+    c->db = console        ? session_console_db(BACKEND_MYSQL)
+            : c->dbname[0] ? config_find_db(weir.cfg, c->dbname)
+                           : NULL;
+    if (c->dbname[0] && !my_db_usable(c))
+        return;
+    if (c->over_limit && !console) {
+        client_fail(c, "53300", "Too many connections (max_client_conn)");
+        return;
+    }
+    if (!console && c->db && route_db_disabled(c->db->name)) {
+        client_fail(c, "3D000", "database does not allow connections: %s", c->db->name);
+        return;
+    }
+    bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);
+    if (native) {
+        if (!my_check_token(c, r.auth, r.auth_len)) {
+            client_fail(c, "28000", "Access denied for user '%s'", c->user);
+            return;
+        }
+        my_authenticated(c);
+        return;
+    }
+    /* Another plugin (caching_sha2_password from a MySQL 8 client): switch to ours. */
+    my_auth_switch(c);
+}
+
+static void my_login_input(struct client *c)
+{
+    struct iobuf *b = c->in;
+    uint32_t len;
+    uint8_t seq;
+    if (my_pkt_peek(b->data, b->recv, &len, &seq) != WR_OK)
+        return;
+    if (len > MY_HS_RESPONSE_MAX || len + 4 > b->cap) {
+        client_fail(c, "08P01", "bad handshake: packet of %u bytes", len);
+        return;
+    }
+    if (b->recv < 4 + len)
+        return;
+    if (b->recv > 4 + len) {
+        client_fail(c, "08P01", "bad handshake: unexpected data after the login packet");
+        return;
+    }
+    if (seq != c->my->seq) {
+        client_fail(c, "08P01", "bad handshake: packet out of order");
+        return;
+    }
+    struct worker *w = c->w;
+    c->in = NULL; /* consumed whatever happens; c may be gone afterwards */
+    if (c->state == CL_STARTUP) {
+        my_handshake_response(c, b->data + 4, len, seq);
+    } else {
+        c->my->seq = seq + 1;
+        if (!my_check_token(c, b->data + 4, len))
+            client_fail(c, "28000", "Access denied for user '%s'", c->user);
+        else
+            my_authenticated(c);
+    }
+    buf_put(&w->bufs, b);
+}
+
+/* ---- commands weir answers itself: KILL, COM_PROCESS_KILL, COM_CHANGE_USER ---- */
+
+static void my_idle_input(struct client *c);
+
+/* Takes the whole packet at c->in->parsed (payload len) out of the client's input. */
+static void my_consume(struct client *c, uint32_t len)
+{
+    struct iobuf *b = c->in;
+    b->parsed += 4 + len;
+    b->sent = b->parsed; /* never forwarded: weir answered it */
+    if (b->parsed == b->recv) {
+        buf_put(&c->w->bufs, b);
+        c->in = NULL;
+    } else {
+        buf_compact(b);
+    }
+}
+
+/* Status flags for weir's own OK to a logged-in client: those of its server's last answer. */
+static uint16_t my_status(const struct client *c)
+{
+    if (c->server && c->server->my.status)
+        return c->server->my.status & ~(SERVER_MORE_RESULTS_EXISTS | SERVER_SESSION_STATE_CHANGED);
+    return SERVER_STATUS_AUTOCOMMIT;
+}
+
+/* Answers the client's command with OK (sequence id 1) and sends it. False when c was closed. */
+static bool my_reply_ok(struct client *c)
+{
+    struct my_out o;
+    my_out_init(&o);
+    my_out_ok(&o, 1, c->my->caps, 0, 0, my_status(c), 0, NULL);
+    return client_my_reply(c, &o);
+}
+
+/*
+ * Answers the client's command with ERR (sequence id 1), logs it, and keeps
+ * the connection. False when c was closed.
+ */
+static bool my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
+static bool my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt,
+                         ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_client(c, weir.cfg->log_pooler_errors ? LOG_LVL_INFO : LOG_LVL_DEBUG, "error %u: %s", code,
+               msg);
+    struct my_out o;
+    my_out_init(&o);
+    my_out_err(&o, 1, code, sqlstate, "%s", msg);
+    return client_my_reply(c, &o);
+}
+
+/* Tells the client how its KILL of target went. False when c was closed. */
+static bool my_kill_answer(struct client *c, uint64_t target, int result)
+{
+    switch (result) {
+    case KILL_OK:
+        return my_reply_ok(c);
+    case KILL_DENIED:
+        return my_reply_err(c, 1095, "HY000", "You are not owner of thread %llu",
+                            (unsigned long long)target);
+    case KILL_SELF:
+        client_fail(c, "57P01", "Connection was killed");
+        return false;
+    default:
+        return my_reply_err(c, 1094, "HY000", "Unknown thread id: %llu",
+                            (unsigned long long)target);
+    }
+}
+
+/*
+ * KILL [QUERY|CONNECTION] id from c: the id is a weir thread id (a cancel
+ * pid), never the server's. On c's own worker it is carried out at once;
+ * else the owning worker does it and answers with MSG_KILL_DONE, and c's
+ * further input waits (my_kill_wait). False when c was closed.
+ */
+static bool my_kill(struct client *c, bool connection, uint64_t id)
+{
+    log_client(c, LOG_LVL_INFO, "KILL %s %llu", connection ? "CONNECTION" : "QUERY",
+               (unsigned long long)id);
+    struct worker *tw = id <= UINT32_MAX ? client_pid_worker((uint32_t)id) : NULL;
+    if (!tw)
+        return my_kill_answer(c, id, KILL_UNKNOWN);
+    if (tw == c->w)
+        return my_kill_answer(c, id, client_kill(c->w, (uint32_t)id, c->user, connection, c));
+    struct msg *m = msg_new(MSG_KILL);
+    m->pid = (uint32_t)id;
+    m->key = c->cancel_pid;
+    m->client = c; /* only compared on the way back, never followed elsewhere */
+    m->arg = connection;
+    snprintf(m->text, sizeof(m->text), "%s", c->user);
+    c->my->kill_wait = true;
+    worker_post(tw, m);
+    return true;
+}
+
+static void my_kill_done(struct client *c, uint32_t target, int result)
+{
+    c->my->kill_wait = false;
+    if (!my_kill_answer(c, target, result))
+        return;
+    /* Go on with what the client sent after its KILL. */
+    if (c->state == CL_ACTIVE)
+        (void)relay_start(c);
+    else if (c->state == CL_IDLE && c->in)
+        my_idle_input(c);
+}
+
+/*
+ * COM_CHANGE_USER: the session ends as if the client had disconnected (its
+ * server is reset and goes back to its pool, pinning and carried variables
+ * are forgotten), then the new user authenticates against the auth file
+ * with mysql_native_password and the client continues on the (database,
+ * new user) route like a new login. The token in the packet answers the
+ * greeting's scramble, as with a server; when it is not a valid native
+ * token, an AuthSwitchRequest asks again with that same scramble
+ * (Connector/C answers a switch during change_user with the greeting's
+ * scramble whatever the switch carries).
+ */
+static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
+{
+    /* Returns false always: the caller must not touch c afterwards. */
+    struct my_change_user cu;
+    char err[200];
+    if (my_change_user_parse(p, len, c->my->caps, &cu, err, sizeof(err)) != WR_OK) {
+        client_fail(c, "08P01", "bad COM_CHANGE_USER: %s", err);
+        return false;
+    }
+    if (!(c->my->caps & CLIENT_PLUGIN_AUTH)) {
+        client_fail(c, "28000", "COM_CHANGE_USER through weir needs a client with plugin auth");
+        return false;
+    }
+    log_client(c, LOG_LVL_INFO, "COM_CHANGE_USER to %s/%s",
+               cu.database[0] ? cu.database : c->dbname, cu.user);
+    /* Checked below, once the old login is undone: the names are copied before p goes. */
+    bool named = client_set_names(c, cu.user, cu.database[0] ? cu.database : c->dbname);
+    uint16_t charset = cu.has_charset ? cu.charset : c->my->charset;
+    my_consume(c, len); /* p is gone from here on */
+    bool native = !cu.plugin || !strcmp(cu.plugin, MY_NATIVE_PLUGIN);
+    uint8_t token[MY_NATIVE_TOKEN_LEN];
+    size_t token_len = native && cu.auth_len <= sizeof(token) ? cu.auth_len : 0;
+    memcpy(token, cu.auth, token_len);
+    struct my_auth_state *as = calloc(1, sizeof(*as));
+    if (!named || !as) {
+        free(as);
+        client_fail(c, "53200", "out of memory");
+        return false;
+    }
+    struct server *s = c->server;
+    if (s) {
+        c->server = NULL;
+        s->client = NULL;
+        s->my_dirty = true; /* COM_RESET_CONNECTION before anyone else gets it */
+        server_release(s, true);
+    }
+    c->pinned = false;
+    relay_my_forget(c);
+    c->my->charset = charset;
+    if (c->route)
+        route_client_leave(c->route);
+    c->route = NULL;
+    c->welcomed = false; /* errors now use the login's sequence ids; the OK completes it again */
+    my_free_state(c);
+    c->auth = as;
+    c->deadline = weir.cfg->client_login_timeout > 0
+                      ? ev_now(c->w->loop) + weir.cfg->client_login_timeout
+                      : 0;
+    if (c->in) {
+        client_fail(c, "08P01", "bad COM_CHANGE_USER: data after it before the authentication");
+        return false;
+    }
+    c->db = config_find_db(weir.cfg, c->dbname);
+    c->my->seq = 1;
+    if (!my_db_usable(c))
+        return false;
+    memcpy(as->scramble, c->my->scramble, MY_SCRAMBLE_LEN);
+    c->my->seq = 1;
+    bool good = native && token_len == MY_NATIVE_TOKEN_LEN && my_check_token(c, token, token_len);
+    explicit_bzero(token, sizeof(token));
+    if (good)
+        my_authenticated(c);
+    else
+        my_auth_switch(c);
+    return false; /* a new login: c may be waiting, logged in again or gone */
+}
+
+static bool my_own_command(struct client *c)
+{
+    struct iobuf *b = c->in;
+    uint32_t len;
+    uint8_t seq;
+    if (my_pkt_peek(b->data + b->parsed, buf_unparsed(b), &len, &seq) != WR_OK || len == 0 ||
+        buf_unparsed(b) < 4 + len) {
+        client_fail(c, "08P01", "internal error: command not whole");
+        return false;
+    }
+    const uint8_t *p = b->data + b->parsed + 4;
+    struct server *s = c->server;
+    if (s && (s->outstanding > 0 || s->my.busy || s->my.qlen > 0)) {
+        /* The answer would overtake the answers to the commands before it. */
+        client_fail(c, "08P01",
+                    "%s sent before the previous command was answered: "
+                    "not supported through weir",
+                    p[0] == COM_CHANGE_USER ? "COM_CHANGE_USER" : "KILL");
+        return false;
+    }
+    uint64_t id = 0;
+    uint32_t id32 = 0;
+    switch (p[0]) {
+    case COM_CHANGE_USER:
+        return my_change_user(c, p, len);
+    case COM_PROCESS_KILL: {
+        bool good = my_process_kill_parse(p, len, &id32) == WR_OK;
+        my_consume(c, len);
+        if (!good) {
+            client_fail(c, "08P01", "bad COM_PROCESS_KILL packet of %u bytes", len);
+            return false;
+        }
+        return my_kill(c, true, id32);
+    }
+    default: {
+        enum my_kill_kind kind = my_kill_parse(p + 1, len - 1, &id);
+        my_consume(c, len);
+        if (kind == MY_KILL_OTHER)
+            return my_reply_err(c, 1235, "42000",
+                                "This form of KILL is not supported through weir: "
+                                "use KILL [QUERY | CONNECTION] <thread id>");
+        return my_kill(c, kind == MY_KILL_CONNECTION, id);
+    }
+    }
+}
+
+/*
+ * A logged-in client holding no server said something: answer what weir
+ * answers itself, close on COM_QUIT, else ask for a server.
+ */
+static void my_idle_input(struct client *c)
+{
+    while (c->in && c->state == CL_IDLE && !c->my->kill_wait) {
+        struct iobuf *b = c->in;
+        uint32_t len;
+        uint8_t seq;
+        if (my_pkt_peek(b->data + b->parsed, buf_unparsed(b), &len, &seq) != WR_OK)
+            return;
+        if (seq != 0) {
+            stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+            client_fail(c, "08P01", MY_OUT_OF_ORDER ": a command starts at sequence id 0, not %u",
+                        seq);
+            return;
+        }
+        if (len > 0 && buf_unparsed(b) >= 5 && b->data[b->parsed + 4] == COM_QUIT) {
+            client_close(c, "client terminated the session");
+            return;
+        }
+        int own = relay_my_own_command(b, len);
+        if (own == WR_AGAIN) {
+            client_hold_input(c);
+            return;
+        }
+        if (own == WR_ERROR) {
+            client_fail(c, "08P01", "command packet of %u bytes too long", len);
+            return;
+        }
+        if (own == WR_DONE && c->route) {
+            client_request_server(c, false);
+            return;
+        }
+        if (own == WR_DONE) {
+            /* Logged in without a database: nothing to forward to. */
+            if (4 + len > b->cap) {
+                client_fail(c, "08P01", "command packet of %u bytes without a database", len);
+                return;
+            }
+            if (buf_unparsed(b) < 4 + len) {
+                client_hold_input(c);
+                return;
+            }
+            bool ping = len > 0 && b->data[b->parsed + 4] == COM_PING;
+            my_consume(c, len);
+            if (!(ping ? my_reply_ok(c)
+                       : my_reply_err(c, 1046, "3D000",
+                                      "No database selected: through weir a connection needs a "
+                                      "database; without one only KILL works")))
+                return;
+            continue;
+        }
+        if (!my_own_command(c))
+            return;
+    }
+}
+
+static void my_readable(struct client *c)
+{
+    if (c->state == CL_ACTIVE) {
+        relay_client_readable(c);
+        return;
+    }
+    if (!client_read_input(c))
+        return;
+    switch (c->state) {
+    case CL_STARTUP:
+    case CL_AUTH:
+        my_login_input(c);
+        break;
+    case CL_IDLE:
+        my_idle_input(c);
+        break;
+    case CL_WAITING:
+    case CL_SETUP:
+        client_hold_input(c);
+        break;
+    case CL_ADMIN:
+        console_hooks.input(c);
+        break;
+    case CL_ACTIVE:
+        break;
+    }
+}

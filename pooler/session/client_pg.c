@@ -1,0 +1,569 @@
+/*
+ * client_pg.c -- the PostgreSQL client session: startup packet (SSLRequest
+ * and GSSENCRequest answered 'N', CancelRequest routed), authentication
+ * against the auth file (trust, plain, md5, SCRAM-SHA-256), the wait for a
+ * server, the welcome (the server's ParameterStatus values, weir's own
+ * BackendKeyData, ReadyForQuery), then ACTIVE where relay.c takes over.
+ *
+ * Cancel keys: the BackendKeyData pid weir hands out carries the worker
+ * number in its top byte, so a cancel request arriving on any worker is
+ * posted straight to the worker that owns the client; no global table.
+ */
+#include "pooler/session/client.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include "pooler/core/log.h"
+#include "pooler/session/relay.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
+#include "protocol/pg/pg_auth.h"
+#include "protocol/pg/pg_startup.h"
+
+#define AUTH_MSG_MAX 8192
+
+enum auth_method { AM_NONE, AM_PLAIN, AM_MD5, AM_SCRAM };
+
+struct auth_state {
+    enum auth_method method;
+    const char *secret; /* from the auth file, or NULL (unknown user: fails at the end) */
+    uint8_t salt[4];
+    bool scram_started;
+    struct scram_server scram;
+};
+
+static void client_readable(struct client *c);
+
+/* ---- cancel key table (per worker) ---- */
+
+/* A CancelRequest arrived on worker w: route it to the owning worker. */
+static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
+{
+    struct worker *target = client_pid_worker(pid);
+    if (!target) {
+        log_info("cancel request for unknown key %u ignored", pid);
+        return;
+    }
+    if (target == w) {
+        client_cancel_request(w, pid, key);
+        return;
+    }
+    struct msg *m = msg_new(MSG_CANCEL);
+    m->pid = pid;
+    m->key = key;
+    worker_post(target, m);
+}
+
+/* ---- output, errors, closing ---- */
+
+/* ---- accept ---- */
+
+void client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    struct client *c = client_new(w, fd, sa, &client_pg_proto);
+    if (!c)
+        return;
+    client_watch(c, EV_READ, true);
+    /*
+     * A PostgreSQL client speaks first, and by the time weir accepts, its
+     * startup packet (or SSLRequest) has usually arrived: read it now rather
+     * than after another trip through epoll_wait.
+     */
+    client_readable(c);
+}
+
+/* ---- login ---- */
+
+/*
+ * Finishes the login: the server parameters the client will see (its own
+ * choices over the server's values), weir's BackendKeyData, ReadyForQuery.
+ */
+static void client_welcome(struct client *c, const struct param_set *server)
+{
+    for (int i = 0; i < PARAM_COUNT; i++) {
+        const char *v =
+            i < PARAM_NSETTABLE && c->want && c->want->v[i] ? c->want->v[i] : server->v[i];
+        if (v)
+            pg_out_param_status(client_out(c), param_name(i), v);
+    }
+    /*
+     * What the client was told is what it keeps on every server it gets
+     * later: a snapshot the pool's clients share while the values agree.
+     */
+    if (!(c->told = route_told(c->route, server)))
+        client_out(c)->failed = true;
+    pg_out_backend_key(client_out(c), c->cancel_pid, c->cancel_key);
+    pg_out_ready(client_out(c), 'I');
+    c->welcomed = true;
+    c->last_active = ev_now(c->w->loop);
+    if (weir.cfg->log_connections)
+        log_client(c, LOG_LVL_INFO, "login (%s pooling, application_name=%s)",
+                   config_pool_mode_name(c->route->pool_mode),
+                   client_param(c, PARAM_APPLICATION_NAME) ? client_param(c, PARAM_APPLICATION_NAME)
+                                                           : "");
+}
+
+static void pg_server_ready(struct client *c)
+{
+    if (!c->welcomed)
+        client_welcome(c, &c->server->params);
+    client_start_relay(c);
+}
+
+/*
+ * Authentication succeeded: say so, then queue for a server. password is
+ * the one the client typed (plain authentication) or NULL; it is only read.
+ */
+static void client_authenticated(struct client *c, const char *password)
+{
+    struct auth_state *as = c->auth;
+    if (as) {
+        scram_server_clear(&as->scram);
+        free(as);
+        c->auth = NULL;
+    }
+    if (c->db == session_console_db(BACKEND_POSTGRES)) {
+        console_hooks.login(c);
+        return;
+    }
+    if (!password && !c->db->user) {
+        const char *secret = userlist_secret(weir.users, c->user);
+        if (secret && pg_secret_kind(secret) == PG_SECRET_PLAIN)
+            password = secret;
+    }
+    /* The route keeps a copy of the password for its logins to the server. */
+    c->route = route_get(c->db, c->user, 0, password);
+    if (!c->route) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    client_share_names(c);
+    pg_out_auth(client_out(c), 0, NULL, 0);
+    client_cancel_register(c->w, c);
+    struct param_set cached = {0};
+    bool welcomed = c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached);
+    if (welcomed) {
+        /*
+         * Transaction pooling: log in on the parameters the last server
+         * reported; AuthenticationOk and the welcome leave in one write.
+         */
+        client_welcome(c, &cached);
+        param_clear_all(&cached);
+        c->state = CL_IDLE;
+        c->deadline = 0;
+    }
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR) {
+        client_close(c, "cannot write to client");
+        return;
+    }
+    if (!welcomed)
+        client_request_server(c, false);
+}
+
+static void auth_failed(struct client *c, const char *why)
+{
+    log_client(c, LOG_LVL_INFO, "authentication failed: %s", why);
+    client_fail(c, "28P01", "password authentication failed for user \"%s\"", c->user);
+}
+
+/* Chooses and starts the authentication exchange for a parsed startup. */
+static void client_start_auth(struct client *c)
+{
+    enum auth_type at = weir.cfg->auth_type;
+    if (at == AUTH_TRUST) {
+        client_authenticated(c, NULL);
+        return;
+    }
+    struct auth_state *as = calloc(1, sizeof(*as));
+    if (!as) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    c->auth = as;
+    as->secret = userlist_secret(weir.users, c->user);
+    enum pg_secret_kind kind = as->secret ? pg_secret_kind(as->secret) : PG_SECRET_PLAIN;
+    if (at == AUTH_PLAIN) {
+        as->method = AM_PLAIN;
+        pg_out_auth(client_out(c), 3, NULL, 0);
+    } else if (at == AUTH_MD5 && kind != PG_SECRET_SCRAM) {
+        as->method = AM_MD5;
+        uint32_t salt = client_random32();
+        memcpy(as->salt, &salt, 4);
+        pg_out_auth(client_out(c), 5, as->salt, 4);
+    } else {
+        /* scram-sha-256, or md5 asked with only a SCRAM verifier known (as PgBouncer does). */
+        if (kind == PG_SECRET_MD5) {
+            client_fail(c, "28000",
+                        "SCRAM authentication needs a plain or SCRAM secret for user \"%s\"",
+                        c->user);
+            return;
+        }
+        as->method = AM_SCRAM;
+        static const char mechs[] = SCRAM_MECHANISM "\0";
+        pg_out_auth(client_out(c), 10, mechs, sizeof(mechs));
+    }
+    c->state = CL_AUTH;
+    if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
+        client_close(c, "cannot write to client");
+}
+
+static bool check_plain(struct client *c, const char *password)
+{
+    struct auth_state *as = c->auth;
+    if (!as->secret)
+        return false;
+    switch (pg_secret_kind(as->secret)) {
+    case PG_SECRET_PLAIN:
+        return strlen(password) == strlen(as->secret) &&
+               CRYPTO_memcmp(password, as->secret, strlen(password)) == 0;
+    case PG_SECRET_MD5: {
+        char md5[PG_MD5_LEN + 1];
+        pg_md5_secret(password, c->user, md5);
+        return strcmp(md5, as->secret) == 0;
+    }
+    case PG_SECRET_SCRAM: {
+        struct scram_secret ss;
+        return scram_parse_verifier(as->secret, &ss) == WR_OK && scram_check_plain(&ss, password);
+    }
+    }
+    return false;
+}
+
+/* Loads the SCRAM secret: the stored verifier, a derived one, or a mock for unknown users. */
+static int scram_secret_for(struct client *c, struct scram_secret *ss)
+{
+    struct auth_state *as = c->auth;
+    if (as->secret && pg_secret_kind(as->secret) == PG_SECRET_SCRAM)
+        return scram_parse_verifier(as->secret, ss);
+    if (as->secret)
+        return scram_secret_generate(as->secret, ss);
+    char mock[33];
+    snprintf(mock, sizeof(mock), "%08x%08x%08x%08x", client_random32(), client_random32(),
+             client_random32(), client_random32());
+    return scram_secret_generate(mock, ss);
+}
+
+/* One authentication message ('p') whose body is body[0..len). */
+static void client_auth_message(struct client *c, const uint8_t *body, uint32_t len)
+{
+    struct auth_state *as = c->auth;
+    struct pg_in in;
+    pg_in_init(&in, body, len);
+    switch (as->method) {
+    case AM_PLAIN: {
+        const char *pw = pg_in_str(&in);
+        if (!pw || !pg_in_done(&in)) {
+            client_fail(c, "08P01", "invalid password packet");
+            return;
+        }
+        if (!check_plain(c, pw)) {
+            auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
+            return;
+        }
+        client_authenticated(c, pw);
+        return;
+    }
+    case AM_MD5: {
+        const char *resp = pg_in_str(&in);
+        if (!resp || !pg_in_done(&in)) {
+            client_fail(c, "08P01", "invalid password packet");
+            return;
+        }
+        if (!as->secret) {
+            auth_failed(c, "user not in auth_file");
+            return;
+        }
+        char md5[PG_MD5_LEN + 1];
+        const char *stored = as->secret;
+        if (pg_secret_kind(stored) == PG_SECRET_PLAIN) {
+            pg_md5_secret(stored, c->user, md5);
+            stored = md5;
+        }
+        if (!pg_md5_check(stored, as->salt, resp)) {
+            auth_failed(c, "wrong password");
+            return;
+        }
+        client_authenticated(c, NULL);
+        return;
+    }
+    case AM_SCRAM: {
+        char out[512];
+        size_t out_len = 0;
+        if (!as->scram_started) {
+            const char *mech = pg_in_str(&in);
+            uint32_t n = pg_in_int32(&in);
+            const uint8_t *data = in.failed ? NULL : pg_in_bytes(&in, n);
+            if (!mech || !data || !pg_in_done(&in)) {
+                client_fail(c, "08P01", "malformed SASLInitialResponse");
+                return;
+            }
+            if (strcmp(mech, SCRAM_MECHANISM) != 0) {
+                client_fail(c, "08P01", "unsupported SASL mechanism");
+                return;
+            }
+            struct scram_secret ss;
+            if (scram_secret_for(c, &ss) != WR_OK ||
+                scram_server_first(&as->scram, &ss, data, n, out, sizeof(out), &out_len) != WR_OK) {
+                explicit_bzero(&ss, sizeof(ss));
+                client_fail(c, "08P01", "malformed SCRAM message");
+                return;
+            }
+            explicit_bzero(&ss, sizeof(ss));
+            as->scram_started = true;
+            pg_out_auth(client_out(c), 11, out, out_len);
+        } else {
+            int rc = scram_server_final(&as->scram, body, len, out, sizeof(out), &out_len);
+            if (rc == WR_ERROR) {
+                client_fail(c, "08P01", "malformed SCRAM message");
+                return;
+            }
+            if (rc == WR_DONE || !as->secret) {
+                auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
+                return;
+            }
+            pg_out_auth(client_out(c), 12, out, out_len);
+            client_authenticated(c, NULL);
+            return;
+        }
+        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
+            client_close(c, "cannot write to client");
+        return;
+    }
+    default:
+        client_fail(c, "08P01", "unexpected authentication message");
+    }
+}
+
+/* Everything in a startup packet that is not a parameter weir forwards. */
+static bool startup_params(struct client *c, const struct pg_startup *st)
+{
+    for (int i = 0; i < st->nparams; i++) {
+        const char *name = st->params[i].name, *value = st->params[i].value;
+        if (!strcmp(name, "user") || !strcmp(name, "database"))
+            continue;
+        int id = param_lookup(name);
+        if (id >= 0 && id < PARAM_NSETTABLE) {
+            if (!client_want_set(c, id, value)) {
+                client_fail(c, "53200", "out of memory");
+                return false;
+            }
+        } else if (!strcmp(name, "options") || !strcmp(name, "replication")) {
+            client_fail(c, "08P01", "unsupported startup parameter: %s", name);
+            return false;
+        } else {
+            log_client(c, LOG_LVL_DEBUG, "startup parameter %s ignored", name);
+        }
+    }
+    return true;
+}
+
+/*
+ * A client that asks for a newer minor version of protocol 3 (PostgreSQL
+ * 18's libpq can ask for 3.2) or sends protocol options (`_pq_.*`) is told,
+ * as the server tells it, that weir speaks 3.0 and none of those options;
+ * it then goes on in 3.0 or hangs up. Sent before authentication, as the
+ * server does; it leaves with the first authentication message.
+ */
+static void negotiate_version(struct client *c, const struct pg_startup *st)
+{
+    const char *options[PG_STARTUP_MAX_PARAMS];
+    int n = 0;
+    for (int i = 0; i < st->nparams; i++)
+        if (!strncmp(st->params[i].name, "_pq_.", 5))
+            options[n++] = st->params[i].name;
+    if ((st->code & 0xffff) == 0 && n == 0)
+        return;
+    log_client(c, LOG_LVL_DEBUG,
+               "client asked for protocol 3.%u with %d protocol options: 3.0 offered",
+               st->code & 0xffff, n);
+    pg_out_negotiate_version(client_out(c), 0, options, n);
+}
+
+static void client_startup(struct client *c)
+{
+    struct iobuf *b = c->in;
+    struct pg_startup st;
+    char err[200];
+    int rc = pg_startup_parse(b->data, b->recv, &st, err, sizeof(err));
+    if (rc == WR_AGAIN)
+        return;
+    if (rc == WR_ERROR) {
+        client_fail(c, "08P01", "%s", err);
+        return;
+    }
+    bool extra = b->recv > st.pkt_len;
+    switch (st.kind) {
+    case PG_STARTUP_SSL:
+    case PG_STARTUP_GSSENC: {
+        if (extra) {
+            /* Bytes sent before our answer could be injected by a man in the middle. */
+            client_fail(c, "08P01", "received unencrypted data after %s request",
+                        st.kind == PG_STARTUP_SSL ? "SSL" : "GSSAPI encryption");
+            return;
+        }
+        b->recv = 0;
+        static const uint8_t no = 'N';
+        pg_out_bytes(client_out(c), &no, 1);
+        if (client_flush_out(c) == WR_ERROR)
+            client_close(c, "cannot write to client");
+        return;
+    }
+    case PG_STARTUP_CANCEL:
+        route_cancel(c->w, st.cancel_pid, st.cancel_key);
+        client_close(c, "cancel request handled");
+        return;
+    case PG_STARTUP_BAD_VERSION:
+        client_fail(c, "0A000", "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+                    st.code >> 16, st.code & 0xffff);
+        return;
+    case PG_STARTUP_NORMAL:
+        break;
+    }
+    if (extra) {
+        client_fail(c, "08P01", "unexpected data after the startup packet");
+        return;
+    }
+    if (!client_set_names(c, st.user, st.database)) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    if (!startup_params(c, &st))
+        return;
+    negotiate_version(c, &st);
+    buf_put(&c->w->bufs, c->in);
+    c->in = NULL;
+    bool console = session_is_console_db(c->dbname);
+    c->db = console ? session_console_db(BACKEND_POSTGRES) : config_find_db(weir.cfg, c->dbname);
+    if (!c->db) {
+        client_fail(c, "3D000", "database \"%s\" does not exist", c->dbname);
+        return;
+    }
+    if (!console && c->db->backend != BACKEND_POSTGRES) {
+        /* Its servers speak MySQL: nothing of this session could go to them. */
+        client_fail(c, "3D000", "database \"%s\" is a MySQL database, served on weir's MySQL port",
+                    c->dbname);
+        return;
+    }
+    if (c->over_limit && !console) {
+        client_fail(c, "53300", "no more connections allowed (max_client_conn)");
+        return;
+    }
+    if (!console && route_db_disabled(c->db->name)) {
+        client_fail(c, "08P01", "database does not allow connections: %s", c->db->name);
+        return;
+    }
+    if (weir.cfg->auth_type != AUTH_TRUST && !weir.users) {
+        client_fail(c, "28000", "no auth_file loaded");
+        return;
+    }
+    client_start_auth(c);
+}
+
+static void client_auth_input(struct client *c)
+{
+    struct iobuf *b = c->in;
+    char type;
+    uint32_t body;
+    int rc = pg_msg_peek(b->data, b->recv, AUTH_MSG_MAX, &type, &body);
+    if (rc == WR_AGAIN || (rc == WR_OK && b->recv < PG_HDR_LEN + body))
+        return;
+    if (rc == WR_ERROR || type != 'p') {
+        client_fail(c, "08P01", "expected a password message");
+        return;
+    }
+    if (b->recv > PG_HDR_LEN + body) {
+        client_fail(c, "08P01", "unexpected data after the password message");
+        return;
+    }
+    /* The message is consumed whatever happens; c may be gone afterwards. */
+    struct worker *w = c->w;
+    c->in = NULL;
+    client_auth_message(c, b->data + PG_HDR_LEN, body);
+    buf_put(&w->bufs, b);
+}
+
+/*
+ * A logged-in client holding no server (transaction pooling) said something.
+ * A Terminate needs no server, a message the protocol does not allow gets
+ * none; anything else waits for one.
+ */
+static void client_idle_input(struct client *c)
+{
+    const struct iobuf *b = c->in;
+    char type, why[160];
+    uint32_t body;
+    int rc = pg_msg_peek(b->data, b->recv, BUF_MAX_BODY, &type, &body);
+    if (rc == WR_ERROR || (rc == WR_OK && !relay_pg_check(type, body, false, why, sizeof(why)))) {
+        stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+        client_fail(c, "08P01", "%s", rc == WR_ERROR ? "invalid message length from client" : why);
+        return;
+    }
+    if (rc == WR_OK && type == 'X')
+        client_close(c, "client terminated the session");
+    else
+        client_request_server(c, false);
+}
+
+static void client_readable(struct client *c)
+{
+    if (c->state == CL_ACTIVE) {
+        relay_client_readable(c);
+        return;
+    }
+    if (!client_read_input(c))
+        return;
+    switch (c->state) {
+    case CL_IDLE:
+        client_idle_input(c);
+        break;
+    case CL_STARTUP:
+        client_startup(c);
+        break;
+    case CL_AUTH:
+        client_auth_input(c);
+        break;
+    case CL_WAITING:
+    case CL_SETUP:
+        client_hold_input(c);
+        break;
+    case CL_ADMIN:
+        console_hooks.input(c);
+        break;
+    case CL_ACTIVE:
+        break;
+    }
+}
+
+static void pg_error(struct client *c, const char *sqlstate, const char *msg)
+{
+    pg_out_error(client_out(c), "FATAL", sqlstate, "%s", msg);
+}
+
+static void pg_free_state(struct client *c)
+{
+    struct auth_state *as = c->auth;
+    if (as) {
+        scram_server_clear(&as->scram);
+        free(as);
+        c->auth = NULL;
+    }
+}
+
+const struct client_proto client_pg_proto = {
+    .name = "postgres",
+    .error = pg_error,
+    .server_ready = pg_server_ready,
+    .readable = client_readable,
+    .free_state = pg_free_state,
+};

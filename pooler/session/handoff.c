@@ -1,0 +1,210 @@
+/*
+ * handoff.c -- the session side of getting a server: health check due or
+ * not, the SETs and MySQL variables that make the server match its client,
+ * and the callbacks through which pool/ hands servers to waiting sessions.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pooler/core/worker.h"
+#include "pooler/pool/server.h"
+#include "pooler/session/client.h"
+#include "pooler/session/relay.h"
+#include "protocol/mysql/my_handshake.h"
+
+/* Appends "SET name = 'value';" with value quoted as a literal. */
+static void append_set(char *q, size_t cap, size_t *len, const char *name, const char *value)
+{
+    size_t n = *len;
+    bool backslash = strchr(value, '\\') != NULL;
+    n += snprintf(q + n, n < cap ? cap - n : 0, "SET %s = %s'", name, backslash ? "E" : "");
+    for (const char *p = value; *p && n + 3 < cap; p++) {
+        if (*p == '\'' || *p == '\\')
+            q[n++] = *p;
+        q[n++] = *p;
+    }
+    if (n < cap)
+        n += snprintf(q + n, cap - n, "';");
+    *len = n;
+}
+
+/* True for values MySQL wants as numbers, not strings (SET lock_wait_timeout = 5). */
+static bool is_number(const char *v)
+{
+    const char *p = v + (*v == '-');
+    if (!*p)
+        return false;
+    bool dot = false;
+    for (; *p; p++) {
+        if (*p == '.' && !dot)
+            dot = true;
+        else if (*p < '0' || *p > '9')
+            return false;
+    }
+    return true;
+}
+
+/* Appends "name = value" (a number as is, anything else quoted) to a SET list. */
+static void append_my_var(char *q, size_t cap, size_t *len, const char *name, const char *value)
+{
+    size_t n = *len;
+    bool number = is_number(value);
+    n += snprintf(q + n, n < cap ? cap - n : 0, "%s@@session.`%s` = %s", n ? ", " : "SET ", name,
+                  number ? "" : "'");
+    for (const char *p = value; *p && n + 3 < cap; p++) {
+        if (!number && (*p == '\'' || *p == '\\'))
+            q[n++] = '\\';
+        q[n++] = *p;
+    }
+    if (n < cap && !number)
+        n += snprintf(q + n, cap - n, "'");
+    if (n < cap)
+        q[n] = 0;
+    *len = n;
+}
+
+/* MySQL: the session variables and schema the client changed, on its new server. */
+static void server_setup_my(struct server *s, struct client *c)
+{
+    char q[4096];
+    size_t len = 0;
+    for (int i = 0; i < c->my->nvars; i++)
+        append_my_var(q, sizeof(q), &len, c->my->vars[2 * i], c->my->vars[2 * i + 1]);
+    bool schema = c->my->schema && strcmp(c->my->schema, s->route->db->dbname);
+    if (len >= sizeof(q)) {
+        server_close(s, "client session variables too long to re-apply");
+        return;
+    }
+    if (len == 0 && !schema) {
+        server_set_state(s, SV_ACTIVE);
+        client_server_ready(c);
+        return;
+    }
+    server_set_state(s, SV_SETUP);
+    c->state = CL_SETUP;
+    s->setup_error[0] = 0;
+    s->my_dirty = true;
+
+    if (len)
+        server_send_my_command(s, COM_QUERY, q);
+    if (schema)
+        server_send_my_command(s, COM_INIT_DB, c->my->schema);
+    if (s->out.failed || server_flush_out(s) == WR_ERROR)
+        server_close(s, "cannot send session set-up");
+}
+
+/* Sends the client's parameters that differ from the server's, or starts relaying. */
+static void server_setup(struct server *s, struct client *c)
+{
+    if (s->kind == BACKEND_MYSQL) {
+        server_setup_my(s, c);
+        return;
+    }
+    char q[4096];
+    size_t len = 0;
+    for (int i = 0; i < PARAM_NSETTABLE; i++) {
+        const char *want = client_param(c, i);
+        if (want && (!s->params.v[i] || strcmp(want, s->params.v[i])))
+            append_set(q, sizeof(q), &len, param_name(i), want);
+    }
+    if (len == 0 || len >= sizeof(q)) {
+        server_set_state(s, SV_ACTIVE);
+        client_server_ready(c);
+        return;
+    }
+    server_set_state(s, SV_SETUP);
+    c->state = CL_SETUP;
+    s->setup_error[0] = 0;
+    s->outstanding = 1;
+    pg_out_query(&s->out, q);
+    if (s->out.failed || server_flush_out(s) == WR_ERROR)
+        server_close(s, "cannot send parameter set-up");
+}
+
+void server_attach(struct server *s, struct client *c)
+{
+    s->client = c;
+    c->server = s;
+    s->deadline = 0;
+    server_watch(s);
+    if (server_check_due(s)) {
+        /* Idle a while: make sure it still answers before the client sees it. */
+        c->state = CL_SETUP;
+        server_check_start(s);
+        return;
+    }
+    server_setup(s, c);
+}
+
+/* ---- what pool/ calls back (server_hooks) ---- */
+
+/* A server for waiter wt, on wt's worker. */
+static void take(struct pool_waiter *wt, struct server *s)
+{
+    client_take_server(list_entry(wt, struct client, wait), s);
+}
+
+static void wait_failed(struct pool_waiter *wt, const char *sqlstate, const char *text)
+{
+    client_wait_failed(list_entry(wt, struct client, wait), sqlstate, text);
+}
+
+/* c's server closed under it: with a reason c fails; without, c asks again (requeue). */
+static void lost(struct client *c, const char *reason)
+{
+    c->server = NULL;
+    if (reason)
+        client_fail(c, "08006", "server connection closed: %s", reason);
+}
+
+static void requeue(struct client *c)
+{
+    client_request_server(c, true);
+}
+
+/* Every answer to the client's set-up is in: fail it or start relaying. */
+static void setup_done(struct server *s, struct client *c)
+{
+    if (s->setup_error[0]) {
+        s->failed = false;
+        client_fail(c, s->setup_sqlstate[0] ? s->setup_sqlstate : "08P01", "%s", s->setup_error);
+        return;
+    }
+    server_set_state(s, SV_ACTIVE);
+    client_server_ready(c);
+}
+
+static uint64_t client_id(const struct client *c)
+{
+    return c->id;
+}
+
+/* A linked server's socket is readable: straight to the relay (no state switch per message). */
+static void active_read(struct ev_loop *loop, ev_io *io, int revents)
+{
+    relay_server_readable(list_entry(io, struct server, rio));
+}
+
+static void active_write(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct server *s = list_entry(io, struct server, wio);
+    if (s->out.len) {
+        if (server_flush_out(s) == WR_ERROR)
+            server_close(s, "cannot write to server");
+        return;
+    }
+    relay_server_writable(s);
+}
+
+void session_hooks_fill(struct server_hooks *h)
+{
+    h->take = take;
+    h->wait_failed = wait_failed;
+    h->lost = lost;
+    h->requeue = requeue;
+    h->checked = server_setup;
+    h->setup_done = setup_done;
+    h->client_id = client_id;
+    h->active_read = active_read;
+    h->active_write = active_write;
+}

@@ -1,0 +1,392 @@
+/*
+ * relay.c -- streaming between an ACTIVE client and its server.
+ *
+ * Each side's input buffer is scanned header by header: bodies are skipped
+ * (in_remaining counts what is left of the current one), so a 100 MB row
+ * passes through a 32 KB buffer. Only the few messages the pooler must
+ * understand are looked at whole: ReadyForQuery and ParameterStatus from the
+ * server, Terminate from the client. After each recv the scanned bytes are
+ * written at once; when the peer's socket is full, its write watcher is
+ * armed and this side stops reading until it drains (backpressure).
+ */
+#include "pooler/session/relay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pooler/session/client.h"
+#include "pooler/core/log.h"
+#include "pooler/pool/route.h"
+#include "pooler/pool/server.h"
+#include "pooler/pool/stats.h"
+#include "pooler/core/worker.h"
+
+/* After everything scanned was sent: give the buffer back or keep the unscanned tail. */
+static void settle(struct buf_pool *bp, struct iobuf **bufp)
+{
+    struct iobuf *b = *bufp;
+    if (b->parsed == b->recv) {
+        buf_put(bp, b);
+        *bufp = NULL;
+    } else {
+        buf_compact(b);
+    }
+}
+
+/* ---- client -> server ---- */
+
+bool relay_pg_check(char type, uint32_t body, bool copy_in, char *why, size_t len)
+{
+    const char *bad = pg_frontend_check(type, body);
+    if (!bad && copy_in && type != 'd' && type != 'c' && type != 'f' && type != 'H' && type != 'S')
+        bad = "unexpected message type during COPY from stdin";
+    if (!bad)
+        return true;
+    uint8_t t = (uint8_t)type;
+    if (t >= 0x21 && t < 0x7f)
+        snprintf(why, len, "%s '%c' (body of %u bytes)", bad, t, body);
+    else
+        snprintf(why, len, "%s 0x%02x", bad, t);
+    return false;
+}
+
+/*
+ * Walks the client's messages in b. A message the protocol does not allow
+ * here stops the scan before it (SCAN_ERROR, the reason in why[0..len)): it
+ * must never reach a server another client will use next.
+ */
+static enum scan_result scan_client(struct client *c, struct server *s, struct iobuf *b, char *why,
+                                    size_t len)
+{
+    if (s->kind == BACKEND_MYSQL)
+        return relay_my_scan_client(c, s, b, why, len);
+    while (b->parsed < b->recv) {
+        uint32_t avail = b->recv - b->parsed;
+        if (buf_skip_body(b, &c->in_remaining))
+            continue;
+        char type;
+        uint32_t body;
+        int rc = pg_msg_peek(b->data + b->parsed, avail, BUF_MAX_BODY, &type, &body);
+        if (rc == WR_AGAIN)
+            return SCAN_OK;
+        if (rc == WR_ERROR) {
+            snprintf(why, len, "invalid message length from client");
+            return SCAN_ERROR;
+        }
+        if (!relay_pg_check(type, body, s->copy_in, why, len))
+            return SCAN_ERROR;
+        switch (type) {
+        case 'X':
+            b->recv = b->parsed; /* nothing after Terminate is meant for anyone */
+            return SCAN_TERMINATE;
+        case 'Q':
+        case 'F':
+        case 'S':
+            if (s->outstanding++ == 0)
+                s->query_start = ev_now(c->w->loop);
+            if (s->xact_start == 0)
+                s->xact_start = ev_now(c->w->loop);
+            if (type == 'S')
+                s->need_sync = false;
+            break;
+        case 'P':
+        case 'B':
+        case 'E':
+        case 'D':
+        case 'C':
+            s->need_sync = true;
+            break;
+        case 'c':
+        case 'f':
+            s->copy_in = false;
+            break;
+        default:
+            break;
+        }
+        b->parsed += PG_HDR_LEN;
+        c->in_remaining = body;
+    }
+    return SCAN_OK;
+}
+
+/* Sends what the client said to its server. Returns false when c or s was closed. */
+static bool client_to_server(struct client *c)
+{
+    struct server *s = c->server;
+    struct iobuf *b = c->in;
+    if (buf_unsent(b)) {
+        int rc = buf_send(s->fd, b);
+        if (rc == WR_AGAIN) {
+            client_watch(c, EV_READ, false); /* until the server takes it */
+            ev_io_start(s->w->loop, &s->wio);
+            return true;
+        }
+        if (rc == WR_ERROR) {
+            server_close(s, strerror(errno));
+            return false;
+        }
+    }
+    settle(&c->w->bufs, &c->in);
+    client_watch(c, EV_READ, true);
+    return true;
+}
+
+/* Scans and forwards the client's input. Returns false when the client was closed. */
+static bool client_input(struct client *c)
+{
+    for (;;) {
+        char why[160];
+        enum scan_result sr = scan_client(c, c->server, c->in, why, sizeof(why));
+        if (sr == SCAN_ERROR) {
+            /*
+             * What came before the offending message goes out whole, so the
+             * server is left between messages and can be cleaned and reused;
+             * the offending message and what follows it are dropped.
+             */
+            c->in->recv = c->in->parsed;
+            if (!client_to_server(c))
+                return false;
+            stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+            client_fail(c, "08P01", "%s", why);
+            return false;
+        }
+        if (!client_to_server(c))
+            return false;
+        if (sr == SCAN_TERMINATE) {
+            client_close(c, "client terminated the session");
+            return false;
+        }
+        if (sr != SCAN_OWN)
+            return true;
+        /*
+         * A command weir answers itself: once everything before it went
+         * out (else relay_server_writable comes back here), let the protocol
+         * answer it, then go on with what follows.
+         */
+        if (buf_unsent(c->in))
+            return true;
+        if (!c->proto->own_command(c))
+            return false;
+        if (c->state != CL_ACTIVE || !c->in)
+            return true;
+    }
+}
+
+void relay_client_readable(struct client *c)
+{
+    if (!c->in && !(c->in = buf_get(&c->w->bufs))) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    ssize_t n = buf_recv(c->fd, c->in);
+    if (n == 0 || n == -2) {
+        client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
+        return;
+    }
+    if (n == -1) {
+        if (c->in->recv == 0) {
+            buf_put(&c->w->bufs, c->in);
+            c->in = NULL;
+        }
+        return;
+    }
+    c->last_active = ev_now(c->w->loop);
+    stats_add(&stats_slot_of(c->route, c->w)->bytes_recv, (uint64_t)n);
+    client_input(c);
+}
+
+bool relay_start(struct client *c)
+{
+    return !(c->in && c->in->recv) || client_input(c);
+}
+
+void relay_server_writable(struct server *s)
+{
+    ev_io_stop(s->w->loop, &s->wio);
+    /* Scanning again from `parsed` is a no-op for what was scanned; it finds held commands. */
+    if (s->client && s->client->in)
+        client_input(s->client);
+}
+
+/* ---- server -> client ---- */
+
+static enum scan_result scan_server(struct server *s, struct client *c, struct iobuf *b)
+{
+    if (s->kind == BACKEND_MYSQL)
+        return relay_my_scan_server(s, c, b);
+    while (b->parsed < b->recv) {
+        uint32_t avail = b->recv - b->parsed;
+        if (buf_skip_body(b, &s->in_remaining))
+            continue;
+        char type;
+        uint32_t body;
+        int rc = pg_msg_peek(b->data + b->parsed, avail, BUF_MAX_BODY, &type, &body);
+        if (rc == WR_AGAIN)
+            return SCAN_OK;
+        if (rc == WR_ERROR)
+            return SCAN_ERROR;
+        const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
+        bool whole = avail >= PG_HDR_LEN + body;
+        bool fits = PG_HDR_LEN + body <= b->cap;
+        switch (type) {
+        case 'Z':
+            if (!whole)
+                return SCAN_OK; /* a 6-byte message: wait for the rest */
+            s->txstatus = body > 0 ? (char)msg[0] : 'E';
+            c->last_active = ev_now(c->w->loop);
+            if (s->outstanding > 0) {
+                s->outstanding--;
+                relay_count_answer(s, c, s->txstatus == 'I');
+            }
+            break;
+        case 'S':
+            if (!whole && fits)
+                return SCAN_OK;
+            if (whole) {
+                struct pg_in in;
+                pg_in_init(&in, msg, body);
+                const char *name = pg_in_str(&in), *value = pg_in_str(&in);
+                int id = name && value ? param_lookup(name) : -1;
+                if (id >= 0) {
+                    param_set(&s->params, id, value);
+                    /* A change the client made (SET) follows it to later servers. */
+                    const char *cur = id < PARAM_NSETTABLE ? client_param(c, id) : NULL;
+                    if (id < PARAM_NSETTABLE && (!cur || strcmp(cur, value)))
+                        client_want_set(c, id, value);
+                }
+            }
+            break;
+        case 'G':
+        case 'W':
+            s->copy_in = true;
+            break;
+        case 'E':
+            s->copy_in = false;
+            break;
+        default:
+            break;
+        }
+        b->parsed += PG_HDR_LEN;
+        s->in_remaining = body;
+    }
+    return SCAN_OK;
+}
+
+static void pause_server_read(struct server *s)
+{
+    ev_io_stop(s->w->loop, &s->rio);
+}
+
+/* Sends what the server said to its client. */
+static void server_to_client(struct server *s)
+{
+    struct client *c = s->client;
+    for (;;) {
+        struct iobuf *b = s->in;
+        if (client_out_pending(c)) {
+            /* weir's own bytes (login, inserted packets) go first; client_flush_out resumes us. */
+            pause_server_read(s);
+            return;
+        }
+        if (b && buf_unsent(b)) {
+            int rc = buf_send(c->fd, b);
+            if (rc == WR_AGAIN) {
+                pause_server_read(s);
+                client_watch(c, EV_WRITE, true);
+                return;
+            }
+            if (rc == WR_ERROR) {
+                client_close(c, strerror(errno));
+                return;
+            }
+        }
+        if (s->kind != BACKEND_MYSQL || !s->my.insert_pending)
+            break;
+        /* MySQL: weir's packets go into the stream here, after what was sent, before the rest. */
+        if (relay_my_insert(s, c) != WR_OK)
+            return;
+        if (client_flush_out(c) == WR_ERROR) {
+            client_close(c, "cannot write to client");
+            return;
+        }
+    }
+    if (s->in)
+        settle(&s->w->bufs, &s->in);
+    if (!ev_is_active(&s->rio))
+        ev_io_start(s->w->loop, &s->rio);
+    if (!s->in && s->route->pool_mode != POOL_SESSION)
+        relay_try_release(s);
+}
+
+void relay_count_answer(struct server *s, struct client *c, bool idle)
+{
+    ev_tstamp now = ev_now(c->w->loop);
+    struct stats_slot *sl = stats_slot_of(s->route, c->w);
+    stats_query(sl, now - s->query_start);
+    s->query_start = now; /* a pipelined next query is timed from here */
+    if (idle && s->xact_start != 0) {
+        stats_xact(sl, now - s->xact_start);
+        s->xact_start = 0;
+    }
+}
+
+void relay_try_release(struct server *s)
+{
+    struct client *c = s->client;
+    if (s->outstanding || s->need_sync || s->copy_in || s->in_remaining || s->in)
+        return;
+    if (c->in_remaining || (c->in && buf_unsent(c->in)) || c->pinned)
+        return;
+    if (s->kind == BACKEND_MYSQL && (s->my.busy || s->my.resp.infile))
+        return;
+    if (s->txstatus != 'I') {
+        if (s->route->pool_mode == POOL_STATEMENT)
+            client_fail(c, "0A000", "transaction blocks not allowed in statement pooling mode");
+        return;
+    }
+    s->client = NULL;
+    client_server_released(c);
+    server_release(s, true);
+}
+
+void relay_server_readable(struct server *s)
+{
+    if (!s->in && !(s->in = buf_get(&s->w->bufs))) {
+        server_close(s, "out of memory");
+        return;
+    }
+    ssize_t n = buf_recv(s->fd, s->in);
+    if (n == 0 || n == -2) {
+        server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
+        return;
+    }
+    if (n == -1) {
+        if (s->in->recv == 0) {
+            buf_put(&s->w->bufs, s->in);
+            s->in = NULL;
+        }
+        return;
+    }
+    stats_add(&stats_slot_of(s->route, s->w)->bytes_sent, (uint64_t)n);
+    if (scan_server(s, s->client, s->in) == SCAN_ERROR) {
+        stats_error(s->w, s->route, STATS_ERR_PROTOCOL);
+        server_close(s, s->my.fail ? s->my.fail : "invalid message length from server");
+        return;
+    }
+    server_to_client(s);
+}
+
+void relay_client_writable(struct client *c)
+{
+    client_watch(c, EV_WRITE, false);
+    struct server *s = c->server;
+    if (!s || s->state != SV_ACTIVE)
+        return;
+    if (s->in)
+        server_to_client(s);
+    else if (!ev_is_active(&s->rio))
+        ev_io_start(s->w->loop, &s->rio);
+}
