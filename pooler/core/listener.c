@@ -212,7 +212,12 @@ static int unix_open(const char *name, enum backend_kind kind, char *err, size_t
     struct unix_listener *u = &unix_ls[n_unix];
     char tmp[sizeof(u->path)];
     snprintf(u->path, sizeof(u->path), "%s/%s", cfg->unix_socket_dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.new.%ld", u->path, (long)getpid());
+    int n = snprintf(tmp, sizeof(tmp), "%s.new.%ld", u->path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp) ||
+        (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen, "unix socket %s: path too long for its temporary name", u->path);
+        return WR_ERROR;
+    }
     const char *what = "";
     int fd = -1;
     struct stat st;
