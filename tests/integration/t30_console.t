@@ -356,12 +356,14 @@ is(($w->psql('SELECT 1'))[0], '1', 'logins work again after ENABLE');
     ok(rows($adm, 'SHOW VERSION'), 'the console survives KILL');
     my $job = bg_cmd([WeirTest::pg_bin('psql'), '-X', '-A', '-t', '-h', '127.0.0.1', '-p',
             $w->port, '-U', 'app', '-d', 'testdb', '-c', 'SELECT 42'],
-        env => { PGPASSWORD => 'apppass' }, timeout => 30);
+        env => { PGPASSWORD => 'apppass' }, timeout => 90);
     sleep 0.5;
     ok(kill(0, $job->{pid}), 'after KILL the database is paused: a new client waits');
     ok($adm->do('RESUME testdb'), 'RESUME after KILL');
-    my ($out, $err, $rc) = bg_result($job, 20);
-    is($out, "42\n", 'the waiting client is served after RESUME');
+    # Generous: under TSan on a loaded machine the client's own start and login are slow.
+    my ($out, $err, $rc) = bg_result($job, 60);
+    is($out, "42\n", 'the waiting client is served after RESUME')
+        or diag("psql rc=" . ($rc // 'undef') . " stderr=" . ($err // ''));
 }
 
 # ---- max_client_conn: the console keeps a few slots ----
