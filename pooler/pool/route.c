@@ -463,6 +463,17 @@ void route_connect_failed(struct route *r, struct worker *w, const char *sqlstat
     pthread_mutex_unlock(&r->lock);
 }
 
+void route_connect_abandoned(struct route *r, struct worker *w, struct route_step *st)
+{
+    step_init(st);
+    pthread_mutex_lock(&r->lock);
+    r->nconnecting--;
+    r->nservers--;
+    give_slot(r);
+    balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
 void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st)
 {
     step_init(st);

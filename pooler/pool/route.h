@@ -141,6 +141,12 @@ void route_connected(struct route *r, struct worker *w, struct server *s, struct
  */
 void route_connect_failed(struct route *r, struct worker *w, const char *sqlstate, const char *text,
                           struct route_step *st);
+/*
+ * A login weir gave up itself (the console's KILL, PAUSE or RECONNECT, a
+ * shutdown, weir out of memory): the slot is free again, waiters keep
+ * waiting, and nothing counts as the server failing (no server_login_retry).
+ */
+void route_connect_abandoned(struct route *r, struct worker *w, struct route_step *st);
 /* Server s (owned by w, not connecting) is closed: forget it, maybe plan a login. */
 void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st);
 /*

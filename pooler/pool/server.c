@@ -132,7 +132,7 @@ void server_close(struct server *s, const char *reason)
     }
     struct route_step st;
     if (connecting)
-        route_connect_failed(r, w, "08006", reason, &st);
+        route_connect_abandoned(r, w, &st); /* real login failures go through connect_failed */
     else
         route_server_gone(r, w, s, &st);
     if (s->cancels_pending == 0)
