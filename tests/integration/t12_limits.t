@@ -171,15 +171,16 @@ subtest 'max_db_connections (all users of one database)' => sub {
 };
 
 subtest 'max_db_connections (global) with query_wait_timeout' => sub {
+    # query_wait_timeout leaves room for the first two logins to a server on a loaded machine.
     my $w = $t->start_weir(weir => { default_pool_size => 10, max_db_connections => 2,
-            query_wait_timeout => 1 });
+            query_wait_timeout => 4 });
     my @h = map { $w->dbi(user => $_) or die $DBI::errstr } qw(app forced);
     $_->do('BEGIN') for @h;
     $_->selectrow_array('SELECT 1') for @h;
     is(count_server_conns($t, db => 'testdb'), 2, 'two users hold the 2 servers of testdb');
-    my ($s, $r) = raw_connect($w, user => 'app', timeout => 10);
+    my ($s, $r) = raw_connect($w, user => 'app', timeout => 20);
     my $e = $r->{error};
-    if ($r->{ok}) { syswrite($s, pg_msg('Q', "SELECT 1\0")); ($e) = next_error($s, 8) }
+    if ($r->{ok}) { syswrite($s, pg_msg('Q', "SELECT 1\0")); ($e) = next_error($s, 20) }
     is($e->{C}, '08P01', 'third client waits, then gets query_wait_timeout (08P01)');
     like($e->{M} // '', qr/query_wait_timeout/, 'message names query_wait_timeout');
     my ($out) = $w->psql('SELECT 1', db => 'postgres');
