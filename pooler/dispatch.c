@@ -9,14 +9,14 @@
 #include "pooler/admin/admin.h"
 #include "pooler/admin/metrics.h"
 #include "pooler/core/worker.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/session/client.h"
 
 static void handle_msg(struct worker *w, struct msg *m)
 {
-    struct route_step st;
+    struct pool_step st;
     switch (m->kind) {
     case MSG_SERVER:
         server_adopt(w, m->server, m->waiter);
@@ -25,8 +25,8 @@ static void handle_msg(struct worker *w, struct msg *m)
         server_hooks.wait_failed(m->waiter, m->sqlstate, m->text);
         break;
     case MSG_DISPATCH:
-        route_dispatch(m->route, w, &st);
-        server_apply_step(w, m->route, &st);
+        pool_dispatch(m->pool, w, &st);
+        server_apply_step(w, m->pool, &st);
         break;
     case MSG_CANCEL:
         client_cancel_request(w, m->pid, m->key);
@@ -59,7 +59,7 @@ static void sweep(struct worker *w, ev_tstamp now)
 {
     client_sweep(w, now);
     server_sweep(w, now);
-    routes_sweep(w);
+    pools_sweep(w);
     metrics_sweep(w, now);
     if (w->id == 0)
         stats_period_tick(now);

@@ -12,7 +12,7 @@
 #include "pooler/core/log.h"
 #include "pooler/core/notify.h"
 #include "pooler/conf/params.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/conf/userlist.h"
 #include "pooler/core/worker.h"
 
@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     listener_unix_close_all();
-    routes_free_all();
+    pools_free_all();
     userlist_free(weir.users);
     config_free((struct config *)weir.cfg);
     lifecycle_free_all();

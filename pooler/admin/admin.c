@@ -1,6 +1,6 @@
 /*
  * admin.c -- the admin console's login, permissions, command parsing and the
- * route-level operations (PAUSE, RESUME, DISABLE, ENABLE, RECONNECT, KILL,
+ * pool-level operations (PAUSE, RESUME, DISABLE, ENABLE, RECONNECT, KILL,
  * KILL_CLIENT, WAIT_CLOSE, RELOAD, SET, SHUTDOWN), and the framing of its
  * input on both protocols. SHOW rows come from admin_show.c, work on every
  * worker from admin_job.c, the encoders from admin_wire.c.
@@ -18,7 +18,7 @@
 #include "pooler/session/client.h"
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/log.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
@@ -335,23 +335,23 @@ static bool run_command(struct client *c, const char *sql, struct admin_result *
         return true;
     log_info("console: %s %s by %s", cmd, db ? db : "(all)", c->user);
     if (!strcmp(cmd, "DISABLE") || !strcmp(cmd, "ENABLE")) {
-        route_db_set_disabled(db, cmd[0] == 'D');
+        pool_db_set_disabled(db, cmd[0] == 'D');
         return true;
     }
     if (!strcmp(cmd, "RESUME")) {
-        route_db_pause(c->w, db, false);
+        pool_db_pause(c->w, db, false);
         return true;
     }
     enum job_kind kind = JOB_CLOSE_IDLE;
     enum wait_kind then = WAIT_NOTHING;
     if (!strcmp(cmd, "PAUSE")) {
-        route_db_pause(c->w, db, true);
+        pool_db_pause(c->w, db, true);
         then = WAIT_PAUSE;
     } else if (!strcmp(cmd, "RECONNECT")) {
-        route_db_reconnect(db);
+        pool_db_reconnect(db);
     } else if (!strcmp(cmd, "KILL")) {
         /* As PgBouncer: the database stays paused until RESUME. */
-        route_db_pause(c->w, db, true);
+        pool_db_pause(c->w, db, true);
         kind = JOB_KILL;
     } else { /* WAIT_CLOSE */
         then = WAIT_CLOSE;

@@ -17,7 +17,7 @@
 #include "pooler/session/client.h"
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/log.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
@@ -90,8 +90,8 @@ static void close_idle(struct worker *w, struct admin_job *job)
         list_for_each_safe(pos, tmp, &w->servers)
         {
             struct server *s = list_entry(pos, struct server, wnode);
-            if (s->state != SV_IDLE || !job_db_match(job, s->route->db->name) ||
-                !route_must_close(s->route, s))
+            if (s->state != SV_IDLE || !job_db_match(job, s->pool->db->name) ||
+                !pool_must_close(s->pool, s))
                 continue;
             server_close(s, job->kind == JOB_KILL ? "KILL from the console"
                                                   : "closed by the console (PAUSE/RECONNECT)");
@@ -126,7 +126,7 @@ static void kill_all(struct worker *w, struct admin_job *job)
         list_for_each_safe(pos, tmp, &w->servers)
         {
             struct server *s = list_entry(pos, struct server, wnode);
-            if (s->state == SV_CLOSED || !job_db_match(job, s->route->db->name))
+            if (s->state == SV_CLOSED || !job_db_match(job, s->pool->db->name))
                 continue;
             server_close(s, "KILL from the console");
             again = true;
@@ -191,7 +191,7 @@ void admin_job_run(struct worker *w, struct admin_job *job)
 static bool wait_satisfied(const struct admin_job *job)
 {
     int servers, stale;
-    route_db_counts(job->all ? NULL : job->db, &servers, &stale);
+    pool_db_counts(job->all ? NULL : job->db, &servers, &stale);
     return job->then_wait == WAIT_PAUSE ? servers == 0 : stale == 0;
 }
 

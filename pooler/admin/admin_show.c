@@ -11,7 +11,7 @@
 #include "pooler/session/client.h"
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/log.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
@@ -175,7 +175,7 @@ void admin_show_databases(struct admin_result *r)
     for (int i = 0; i < cfg->ndbs; i++) {
         const struct db_entry *db = &cfg->dbs[i];
         int servers, stale;
-        route_db_counts(db->name, &servers, &stale);
+        pool_db_counts(db->name, &servers, &stale);
         admin_cell(r, db->name);
         admin_cell(r, db->host);
         admin_cell_int(r, db->port);
@@ -187,8 +187,8 @@ void admin_show_databases(struct admin_result *r)
         admin_cell(r, db->pool_mode >= 0 ? config_pool_mode_name(db->pool_mode) : NULL);
         admin_cell_int(r, config_max_db_connections(cfg, db));
         admin_cell_int(r, servers);
-        admin_cell_int(r, route_db_paused(db->name));
-        admin_cell_int(r, route_db_disabled(db->name));
+        admin_cell_int(r, pool_db_paused(db->name));
+        admin_cell_int(r, pool_db_disabled(db->name));
         admin_cell(r, backend_name(db->backend));
     }
 }
@@ -204,19 +204,19 @@ void admin_show_users(struct admin_result *r)
                                                    : NULL);
     }
     /* Users with pools that have no [users] entry. */
-    struct route **routes;
-    int n = routes_snapshot(&routes);
+    struct pool **pools;
+    int n = pools_snapshot(&pools);
     for (int i = 0; i < n; i++) {
-        const char *u = routes[i]->user;
+        const char *u = pools[i]->user;
         bool seen = config_find_user(cfg, u) != NULL;
         for (int j = 0; j < i && !seen; j++)
-            seen = !strcmp(routes[j]->user, u);
+            seen = !strcmp(pools[j]->user, u);
         if (!seen) {
             admin_cell(r, u);
             admin_cell(r, NULL);
         }
     }
-    free(routes);
+    free(pools);
 }
 
 static void config_row(void *arg, const char *key, const char *value, bool reloadable)
@@ -280,14 +280,14 @@ void admin_show_mem(struct admin_result *r)
         {"name", T}, {"size", I}, {"used", I}, {"free", I}, {"memtotal", I}};
     admin_res_cols(r, cols, 5);
     struct stats_pool *p;
-    int npools = stats_pools(&p);
+    int np = stats_pools(&p);
     long long servers = 0;
-    for (int i = 0; i < npools; i++)
+    for (int i = 0; i < np; i++)
         servers += p[i].sv_active + p[i].sv_idle + p[i].sv_used + p[i].sv_tested + p[i].sv_login;
     free(p);
-    struct route **routes;
-    int nroutes = routes_snapshot(&routes);
-    free(routes);
+    struct pool **pools;
+    int npools = pools_snapshot(&pools);
+    free(pools);
     long long clients = atomic_load(&weir.nclients);
     struct {
         const char *name;
@@ -295,7 +295,7 @@ void admin_show_mem(struct admin_result *r)
     } rows[] = {
         {"client_cache", sizeof(struct client), clients},
         {"server_cache", sizeof(struct server), servers},
-        {"pool_cache", sizeof(struct route), nroutes > 0 ? nroutes : 0},
+        {"pool_cache", sizeof(struct pool), npools > 0 ? npools : 0},
         {"iobuf", IOBUF_SIZE, 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -321,7 +321,7 @@ void admin_show_state(struct admin_result *r)
     const struct config *cfg = weir.cfg;
     bool all_paused = cfg->ndbs > 0;
     for (int i = 0; i < cfg->ndbs && all_paused; i++)
-        all_paused = route_db_paused(cfg->dbs[i].name);
+        all_paused = pool_db_paused(cfg->dbs[i].name);
     static const char *modes[] = {"none", "wait_clients", "wait_servers", "now"};
     enum shutdown_mode m = weir_shutdown_mode();
     const char *rows[][2] = {
@@ -514,10 +514,10 @@ void admin_rows_servers(struct worker *w, struct admin_result *r)
         if (s->state == SV_CLOSED)
             continue;
         char addr[300], local[80];
-        snprintf(addr, sizeof(addr), "%s:%d", s->route->db->host, s->route->db->port);
+        snprintf(addr, sizeof(addr), "%s:%d", s->pool->db->host, s->pool->db->port);
         local_of(s->state == SV_CONNECTING ? -1 : s->fd, local, sizeof(local));
-        bool stale = s->state != SV_CONNECTING && route_must_close(s->route, s);
-        conn_row(r, "S", s->route->user, s->route->db->name, server_state_name(s, now), addr, local,
+        bool stale = s->state != SV_CONNECTING && pool_must_close(s->pool, s);
+        conn_row(r, "S", s->pool->user, s->pool->db->name, server_state_name(s, now), addr, local,
                  s->created, s->last_used ? s->last_used : s->created, 0, stale, s, s->client, 0,
                  "weir", s->id, s->kind, w->id);
     }

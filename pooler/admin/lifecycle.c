@@ -3,15 +3,15 @@
  * console alike, and the main thread's loop that carries them out.
  *
  * A reload builds a whole new struct config (and userlist), publishes it with
- * one pointer store, and tells the routes (routes_reconfigure). The old ones
- * are kept until exit: clients and routes still point into them, and a few
+ * one pointer store, and tells the pools (pools_reconfigure). The old ones
+ * are kept until exit: clients and pools still point into them, and a few
  * kilobytes per reload is cheaper than reference counts on the hot path.
  *
  * Shutdown: SIGTERM (or SHUTDOWN WAIT_FOR_CLIENTS) closes the listening
  * sockets -- after accepting what is already queued, so a successor process
  * on the same port (SO_REUSEPORT) takes every new connection -- and exits
  * once no pooled client is left. SIGINT does the same but exits once no
- * server is linked to a client; route balancing pauses meanwhile, so clients
+ * server is linked to a client; pool balancing pauses meanwhile, so clients
  * only wait. SIGQUIT, a second SIGTERM or SIGINT, and console SHUTDOWN exit
  * at once.
  */
@@ -26,7 +26,7 @@
 #include "pooler/conf/config.h"
 #include "pooler/core/log.h"
 #include "pooler/core/notify.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/conf/userlist.h"
 #include "pooler/core/worker.h"
 
@@ -101,7 +101,7 @@ static int publish(struct config *next, struct userlist *next_users)
         (next->logfile && strcmp(next->logfile, cur->logfile)))
         if (log_open_file(next->logfile) != 0)
             log_warning("cannot open logfile %s", next->logfile);
-    routes_reconfigure(next);
+    pools_reconfigure(next);
     return WR_OK;
 }
 
@@ -204,7 +204,7 @@ static void check_cb(struct ev_loop *loop, ev_timer *t, int revents)
     if (m == SHUTDOWN_NOW ||
         (m == SHUTDOWN_WAIT_CLIENTS &&
          atomic_load(&weir.nclients) - atomic_load(&weir.nconsole) == 0) ||
-        (m == SHUTDOWN_WAIT_SERVERS && routes_busy_servers() == 0))
+        (m == SHUTDOWN_WAIT_SERVERS && pools_busy_servers() == 0))
         ev_break(loop, EVBREAK_ALL);
 }
 

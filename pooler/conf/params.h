@@ -54,7 +54,7 @@ void param_clear_all(struct param_set *ps);
 
 /*
  * An immutable set of settable values shared by reference count: what the
- * clients of a pool were told at login (route_told). Any thread may take or
+ * clients of a pool were told at login (pool_told). Any thread may take or
  * drop a reference; the last one frees it.
  */
 struct param_snap {

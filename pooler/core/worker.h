@@ -26,7 +26,7 @@
  */
 struct client;
 struct server;
-struct route;
+struct pool;
 struct admin_job;
 struct pool_waiter;
 
@@ -35,7 +35,7 @@ struct pool_waiter;
 enum msg_kind {
     MSG_SERVER,      /* a server for a waiting client: adopt it and attach */
     MSG_ERROR,       /* a waiting client gets an error instead (server login failed) */
-    MSG_DISPATCH,    /* hand this worker's idle servers of a route to its waiters */
+    MSG_DISPATCH,    /* hand this worker's idle servers of a pool to its waiters */
     MSG_CANCEL,      /* a cancel request for one of this worker's clients */
     MSG_CANCEL_DONE, /* a cancel request of one of this worker's servers finished */
     MSG_LISTEN_STOP, /* shutting down: accept what is queued, then close the listeners */
@@ -53,7 +53,7 @@ struct msg {
     struct client *client;
     struct pool_waiter *waiter; /* MSG_SERVER, MSG_ERROR */
     struct server *server;
-    struct route *route;
+    struct pool *pool;
     struct admin_job *job;
     uint32_t pid, key;
     int arg; /* MSG_KILL: KILL CONNECTION when set; MSG_KILL_DONE: the result */

@@ -49,7 +49,7 @@ static bool is_tested(enum server_state st)
 void server_set_state(struct server *s, enum server_state st)
 {
     if (is_tested(s->state) != is_tested(st))
-        stats_add(&stats_slot_of(s->route, s->w)->tested, is_tested(st) ? 1 : UINT64_MAX);
+        stats_add(&stats_slot_of(s->pool, s->w)->tested, is_tested(st) ? 1 : UINT64_MAX);
     if ((s->state == SV_ACTIVE) != (st == SV_ACTIVE)) {
         /*
          * While linked to a client, libev calls the relay directly: the swap
@@ -84,7 +84,7 @@ static void server_drop_buffer(struct server *s)
 static void server_free(struct server *s)
 {
     if (s->gen_taken) {
-        route_server_freed(s->route, s);
+        pool_server_freed(s->pool, s);
         server_hooks
             .gone(); /* a console may be waiting for this server to go (PAUSE, WAIT_CLOSE) */
     }
@@ -97,7 +97,7 @@ static void server_free(struct server *s)
 
 void server_free_at_exit(struct server *s)
 {
-    s->gen_taken = false; /* no route bookkeeping at exit */
+    s->gen_taken = false; /* no pool bookkeeping at exit */
     list_del(&s->wnode);
     server_unwatch(s);
     server_drop_buffer(s);
@@ -107,7 +107,7 @@ void server_free_at_exit(struct server *s)
 void server_close(struct server *s, const char *reason)
 {
     struct worker *w = s->w;
-    struct route *r = s->route;
+    struct pool *r = s->pool;
     log_server(s, weir.cfg->log_disconnections ? LOG_LVL_INFO : LOG_LVL_DEBUG, "closing: %s",
                reason);
     struct client *requeue = NULL;
@@ -130,11 +130,11 @@ void server_close(struct server *s, const char *reason)
         s->ops->close(s->bc);
         s->bc = NULL;
     }
-    struct route_step st;
+    struct pool_step st;
     if (connecting)
-        route_connect_abandoned(r, w, &st); /* real login failures go through connect_failed */
+        pool_connect_abandoned(r, w, &st); /* real login failures go through connect_failed */
     else
-        route_server_gone(r, w, s, &st);
+        pool_server_gone(r, w, s, &st);
     if (s->cancels_pending == 0)
         server_free(s);
     server_apply_step(w, r, &st);
@@ -147,15 +147,15 @@ void server_close(struct server *s, const char *reason)
 static void connect_failed(struct server *s, const char *sqlstate, const char *text)
 {
     struct worker *w = s->w;
-    struct route *r = s->route;
+    struct pool *r = s->pool;
     char cause[256];
     log_tidy(cause, sizeof(cause), text);
     log_server(s, LOG_LVL_WARNING, "login failed: %s", cause);
     stats_error(w, r, STATS_ERR_SERVER_LOGIN);
     server_unwatch(s);
     list_del(&s->wnode);
-    struct route_step st;
-    route_connect_failed(r, w, sqlstate, text, &st);
+    struct pool_step st;
+    pool_connect_failed(r, w, sqlstate, text, &st);
     server_free(s);
     server_apply_step(w, r, &st);
 }
@@ -199,23 +199,23 @@ static void connect_step(struct server *s)
     s->my_caps = s->ops->caps(s->bc);
     log_server(s, weir.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG, "logged in");
     server_watch(s);
-    struct route_step st;
-    route_connected(s->route, s->w, s, &st);
-    server_apply_step(s->w, s->route, &st);
+    struct pool_step st;
+    pool_connected(s->pool, s->w, s, &st);
+    server_apply_step(s->w, s->pool, &st);
 }
 
-void server_connect(struct worker *w, struct route *r)
+void server_connect(struct worker *w, struct pool *r)
 {
     const struct config *cfg = weir.cfg;
     struct server *s = calloc(1, sizeof(*s));
     if (!s) {
-        struct route_step st;
-        route_connect_failed(r, w, "53200", "out of memory", &st);
+        struct pool_step st;
+        pool_connect_failed(r, w, "53200", "out of memory", &st);
         server_apply_step(w, r, &st);
         return;
     }
     s->w = w;
-    s->route = r;
+    s->pool = r;
     s->kind = r->db->backend;
     s->ops = s->kind == BACKEND_MYSQL ? &backend_mysql_ops : &backend_pg_ops;
     s->state = SV_CONNECTING;
@@ -228,7 +228,7 @@ void server_connect(struct worker *w, struct route *r)
     list_add_tail(&w->servers, &s->wnode);
     ev_io_init(&s->rio, server_read_cb, -1, 0);
     ev_io_init(&s->wio, server_write_cb, -1, EV_WRITE);
-    route_server_born(r, s);
+    pool_server_born(r, s);
 
     pthread_mutex_lock(&r->lock);
     char *password = r->password ? strdup(r->password) : NULL;
@@ -242,9 +242,9 @@ void server_connect(struct worker *w, struct route *r)
         .application_name = "weir",
         .connect_timeout = 0,
         .client_flags =
-            ROUTE_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
+            POOL_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
         .charset =
-            s->kind == BACKEND_MYSQL ? my_charset_name(ROUTE_VARIANT_CHARSET(r->variant)) : NULL,
+            s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
         .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
     };
     char err[256];
@@ -275,7 +275,7 @@ static void server_move(struct server *s, struct pool_waiter *c)
     worker_post(c->w, m);
 }
 
-void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
+void server_apply_step(struct worker *w, struct pool *r, struct pool_step *st)
 {
     struct server *s = st->assigned;
     st->assigned = NULL;
@@ -294,7 +294,7 @@ void server_apply_step(struct worker *w, struct route *r, struct route_step *st)
         server_connect(w, r);
     if (st->wake_worker >= 0 && st->wake_worker != w->id) {
         struct msg *m = msg_new(MSG_DISPATCH);
-        m->route = r;
+        m->pool = r;
         worker_post(&weir.workers[st->wake_worker], m);
     }
     struct list *n;
@@ -452,7 +452,7 @@ static void server_reset_continue(struct server *s)
         s->reset_stage = RESET_ROLLBACK;
         send_internal(s, "ROLLBACK");
     } else if (s->reset_stage < RESET_QUERY && s->kind == BACKEND_MYSQL &&
-               (s->my_dirty || s->route->pool_mode == POOL_SESSION ||
+               (s->my_dirty || s->pool->pool_mode == POOL_SESSION ||
                 weir.cfg->server_reset_query_always)) {
         /* Rolls back, drops temporary tables, user variables, prepared statements, locks. */
         s->reset_stage = RESET_QUERY;
@@ -460,9 +460,9 @@ static void server_reset_continue(struct server *s)
         send_my_command(s, COM_RESET_CONNECTION);
         server_send_my_command(s, COM_QUERY, my_session_sql);
         /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */
-        server_send_my_command(s, COM_INIT_DB, s->route->db->dbname);
+        server_send_my_command(s, COM_INIT_DB, s->pool->db->dbname);
     } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
-               (s->route->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
+               (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
         s->reset_stage = RESET_QUERY;
         send_internal(s, weir.cfg->server_reset_query);
     } else if (s->txstatus != 'I') {
@@ -479,10 +479,10 @@ static void server_reset_continue(struct server *s)
         s->deadline = 0;
         s->last_used = ev_now(s->w->loop);
         server_drop_buffer(s);
-        struct route_step st;
+        struct pool_step st;
         struct worker *w = s->w;
-        struct route *r = s->route;
-        route_release(r, w, s, &st);
+        struct pool *r = s->pool;
+        pool_release(r, w, s, &st);
         server_apply_step(w, r, &st);
         return;
     }
@@ -787,12 +787,12 @@ void server_sweep(struct worker *w, ev_tstamp now)
         struct server *s = list_entry(pos, struct server, wnode);
         if (s->state == SV_IDLE) {
             const struct config *cfg = weir.cfg;
-            if (route_retired(s->route))
+            if (pool_retired(s->pool))
                 server_close(s, "its pool was replaced by a configuration reload");
             else if (cfg->server_lifetime > 0 && now - s->created > cfg->server_lifetime)
                 server_close(s, "server_lifetime reached");
             else if (cfg->server_idle_timeout > 0 &&
-                     now - s->last_used > cfg->server_idle_timeout && route_may_shrink(s->route, s))
+                     now - s->last_used > cfg->server_idle_timeout && pool_may_shrink(s->pool, s))
                 server_close(s, "server_idle_timeout reached");
             continue;
         }
@@ -813,7 +813,7 @@ void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...
 {
     if (!log_enabled(lvl))
         return;
-    const struct db_entry *db = s->route->db;
+    const struct db_entry *db = s->pool->db;
     char addr[300];
     snprintf(addr, sizeof(addr), "%s:%d", db->host ? db->host : "-", db->port);
     struct log_conn conn = {
@@ -821,7 +821,7 @@ void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...
         .id = (unsigned long long)s->id,
         .peer_id = s->client ? (unsigned long long)server_hooks.client_id(s->client) : 0,
         .database = db->name,
-        .user = s->route->user,
+        .user = s->pool->user,
         .addr = addr,
     };
     va_list ap;

@@ -7,7 +7,7 @@
 #define WEIR_SERVER_H
 
 #include "pooler/core/log.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
 
@@ -15,7 +15,7 @@ struct msg;
 
 enum server_state {
     SV_CONNECTING, /* login in progress (libpq) */
-    SV_IDLE,       /* on route->idle[owner], watching for the server closing */
+    SV_IDLE,       /* on pool->idle[owner], watching for the server closing */
     SV_CHECK,      /* running server_check_query before it is given to its client */
     SV_SETUP,      /* running SETs for the client it was given */
     SV_ACTIVE,     /* linked to a client */
@@ -47,9 +47,9 @@ struct my_track_state {
 
 struct server {
     struct list wnode;     /* on worker->servers (owner only) */
-    struct list idle_node; /* on route->idle[owner] [route lock] */
+    struct list idle_node; /* on pool->idle[owner] [pool lock] */
     struct worker *w;      /* owner */
-    struct route *route;
+    struct pool *pool;
     struct client *client;
     enum server_state state;
     const struct backend_ops *ops;
@@ -70,7 +70,7 @@ struct server {
     bool need_sync;  /* extended-protocol messages sent since the last Sync */
     bool copy_in;    /* server waits for COPY data from the client */
     bool failed;     /* an internal query failed: close after it completes */
-    bool shrinking;  /* chosen for closing by server_idle_timeout [route lock] */
+    bool shrinking;  /* chosen for closing by server_idle_timeout [pool lock] */
     enum reset_stage reset_stage;
     int cancels_pending; /* cancel requests in flight: the server may not move or be freed */
     char txstatus;       /* status of the last ReadyForQuery: 'I', 'T' or 'E' */
@@ -79,11 +79,11 @@ struct server {
     ev_tstamp last_used;   /* when it last went idle (or logged in) */
     ev_tstamp query_start; /* when `outstanding` last rose from 0, or the last answer came */
     ev_tstamp xact_start;  /* first query since the server was idle, 0 = none (stats) */
-    unsigned gen;          /* the route's generation at login (RECONNECT) */
-    bool gen_taken;        /* counted by route_server_born */
+    unsigned gen;          /* the pool's generation at login (RECONNECT) */
+    bool gen_taken;        /* counted by pool_server_born */
     uint64_t id;
     struct param_set params;           /* values the server reported */
-    struct server *assign_next;        /* chain of servers assigned in one route step */
+    struct server *assign_next;        /* chain of servers assigned in one pool step */
     struct pool_waiter *assign_waiter; /* who that server goes to */
     char setup_error[256];             /* error text from a failed SETUP */
     char setup_sqlstate[6];
@@ -120,10 +120,10 @@ bool server_check_due(const struct server *s);
 void server_check_start(struct server *s);
 /* MySQL: queues command cmd with optional argument arg; its answer is tracked in order. */
 void server_send_my_command(struct server *s, uint8_t cmd, const char *arg);
-/* Starts a new login for route r on worker w (counted by the route already). */
-void server_connect(struct worker *w, struct route *r);
-/* Carries out a route step on worker w: attach, move, connect, wake, fail. */
-void server_apply_step(struct worker *w, struct route *r, struct route_step *st);
+/* Starts a new login for pool r on worker w (counted by the pool already). */
+void server_connect(struct worker *w, struct pool *r);
+/* Carries out a pool step on worker w: attach, move, connect, wake, fail. */
+void server_apply_step(struct worker *w, struct pool *r, struct pool_step *st);
 /* A server posted by another worker arrived on w: take ownership, hand it to waiter c. */
 void server_adopt(struct worker *w, struct server *s, struct pool_waiter *c);
 /*
@@ -131,7 +131,7 @@ void server_adopt(struct worker *w, struct server *s, struct pool_waiter *c);
  * middle of a message (the stream to the server is then unusable).
  */
 void server_release(struct server *s, bool clean);
-/* Closes s now (logs reason), telling its route. */
+/* Closes s now (logs reason), telling its pool. */
 void server_close(struct server *s, const char *reason);
 /* Why weir cancels a server's query; names the request in the log. */
 enum server_cancel_why {
@@ -153,7 +153,7 @@ void server_cancel_done(const struct msg *m);
 int server_flush_out(struct server *s) WR_MUST_CHECK;
 /* Timeouts: called by the worker's sweep. */
 void server_sweep(struct worker *w, ev_tstamp now);
-/* Frees a server at shutdown (no route bookkeeping). */
+/* Frees a server at shutdown (no pool bookkeeping). */
 void server_free_at_exit(struct server *s);
 /* Logging prefix "S-n db/user". */
 /*
@@ -163,6 +163,6 @@ void server_free_at_exit(struct server *s);
 void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define SERVER_FMT     "S-%llu %s/%s"
-#define SERVER_ARGS(s) (unsigned long long)(s)->id, (s)->route->db->name, (s)->route->user
+#define SERVER_ARGS(s) (unsigned long long)(s)->id, (s)->pool->db->name, (s)->pool->user
 
 #endif

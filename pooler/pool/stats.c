@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/core/worker.h"
 
 const double stats_bounds[STATS_NBOUNDS] = {
@@ -44,7 +44,7 @@ struct stats_slot *stats_slots_new(int nworkers)
     return s;
 }
 
-struct stats_slot *stats_slot_of(struct route *r, const struct worker *w)
+struct stats_slot *stats_slot_of(struct pool *r, const struct worker *w)
 {
     return &r->stats[w->id];
 }
@@ -71,7 +71,7 @@ void stats_free(void)
     pthread_mutex_unlock(&avg_lock);
 }
 
-void stats_error(const struct worker *w, struct route *r, enum stats_error e)
+void stats_error(const struct worker *w, struct pool *r, enum stats_error e)
 {
     if (global_slots && w)
         stats_add(&global_slots[w->id].errors[e], 1);
@@ -134,22 +134,22 @@ void stats_global_errors(uint64_t out[STATS_ERR_COUNT])
 int stats_pools(struct stats_pool **out)
 {
     *out = NULL;
-    struct route **routes;
-    int n = routes_snapshot(&routes);
+    struct pool **snap;
+    int n = pools_snapshot(&snap);
     if (n < 0)
         return -1;
     struct stats_pool *pools = calloc(n ? n : 1, sizeof(*pools));
     if (!pools) {
-        free(routes);
+        free(snap);
         return -1;
     }
     /* A clock of no particular loop: the console's caller may be any thread. */
     ev_tstamp now = ev_time();
     int np = 0;
     for (int i = 0; i < n; i++) {
-        struct route *r = routes[i];
+        struct pool *r = snap[i];
         struct stats_pool one = {0};
-        route_pool_counts(r, now, &one);
+        pool_counts(r, now, &one);
         stats_sum_slots(r->stats, weir.nworkers, &one.totals);
         struct stats_pool *p = NULL;
         for (int j = 0; j < np && !p; j++)
@@ -175,27 +175,27 @@ int stats_pools(struct stats_pool **out)
             p->maxwait = one.maxwait;
         stats_totals_add(&p->totals, &one.totals);
     }
-    free(routes);
+    free(snap);
     *out = pools;
     return np;
 }
 
-/* Sums routes by database name (without averages). */
+/* Sums pools by database name (without averages). */
 static int sum_databases(struct stats_db **out)
 {
     *out = NULL;
-    struct route **routes;
-    int n = routes_snapshot(&routes);
+    struct pool **snap;
+    int n = pools_snapshot(&snap);
     if (n < 0)
         return -1;
     struct stats_db *dbs = calloc(n ? n : 1, sizeof(*dbs));
     if (!dbs) {
-        free(routes);
+        free(snap);
         return -1;
     }
     int nd = 0;
     for (int i = 0; i < n; i++) {
-        struct route *r = routes[i];
+        struct pool *r = snap[i];
         struct stats_db *d = NULL;
         for (int j = 0; j < nd && !d; j++)
             if (!strcmp(dbs[j].database, r->db->name))
@@ -209,7 +209,7 @@ static int sum_databases(struct stats_db **out)
         stats_sum_slots(r->stats, weir.nworkers, &t);
         stats_totals_add(&d->totals, &t);
     }
-    free(routes);
+    free(snap);
     *out = dbs;
     return nd;
 }

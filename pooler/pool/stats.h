@@ -1,7 +1,7 @@
 /*
- * stats.h -- statistics: per-worker counters per route, summed when read.
+ * stats.h -- statistics: per-worker counters per pool, summed when read.
  *
- * Writers: every counter of a route lives in one slot per worker, and only
+ * Writers: every counter of a pool lives in one slot per worker, and only
  * that worker's thread writes its slot (a client and the server it holds are
  * always on the same worker). A write is a relaxed atomic load and store of a
  * 64-bit word: a plain mov on x86, no lock prefix, but race-free for TSan.
@@ -44,7 +44,7 @@ enum stats_hist { STATS_H_WAIT = 0, STATS_H_QUERY, STATS_H_XACT, STATS_H_COUNT }
 
 typedef _Atomic uint64_t stats_counter;
 
-/* One worker's counters of one route. Only that worker writes it. */
+/* One worker's counters of one pool. Only that worker writes it. */
 struct stats_slot {
     stats_counter xact_count;
     stats_counter query_count;
@@ -59,7 +59,7 @@ struct stats_slot {
     stats_counter hist[STATS_H_COUNT][STATS_NBOUNDS + 1]; /* per bucket, not cumulative */
 } __attribute__((aligned(64)));
 
-/* Sums of slots (or of routes). */
+/* Sums of slots (or of pools). */
 struct stats_totals {
     uint64_t xact_count, query_count, wait_count;
     uint64_t bytes_recv, bytes_sent;
@@ -127,17 +127,17 @@ static inline void stats_wait(struct stats_slot *sl, double seconds)
 }
 
 struct worker;
-struct route;
+struct pool;
 
-/* Slots of one route, one per worker; NULL when out of memory. Freed with free(). */
+/* Slots of one pool, one per worker; NULL when out of memory. Freed with free(). */
 struct stats_slot *stats_slots_new(int nworkers);
-/* The calling worker's slot of route r. */
-struct stats_slot *stats_slot_of(struct route *r, const struct worker *w);
+/* The calling worker's slot of pool r. */
+struct stats_slot *stats_slot_of(struct pool *r, const struct worker *w);
 /*
  * Counts an error of worker w: in the daemon-wide slot and, when r is not
- * NULL, in the route's.
+ * NULL, in the pool's.
  */
-void stats_error(const struct worker *w, struct route *r, enum stats_error e);
+void stats_error(const struct worker *w, struct pool *r, enum stats_error e);
 
 /* Sets up the daemon-wide slots (workers_init). */
 int stats_init(int nworkers);
@@ -150,7 +150,7 @@ void stats_period_tick(double now);
 void stats_sum_slots(struct stats_slot *slots, int n, struct stats_totals *out);
 void stats_totals_add(struct stats_totals *acc, const struct stats_totals *t);
 
-/* One pool: a route, with its identity, its gauges (read under the route lock) and counters. */
+/* One pool, with its identity, its gauges (read under the pool lock) and counters. */
 struct stats_pool {
     char database[64];
     char user[64];

@@ -19,7 +19,7 @@
 
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/conf/userlist.h"
@@ -187,11 +187,11 @@ void client_share_names(struct client *c)
 {
     /*
      * Routes, replaced configurations and replaced auth files are kept until
-     * exit (route.c, lifecycle.c), so their strings outlive every client. The
-     * route is keyed by the client's user unless the database forces one.
+     * exit (pool.c, lifecycle.c), so their strings outlive every client. The
+     * pool is keyed by the client's user unless the database forces one.
      */
     const char *user =
-        c->route && !c->db->user ? c->route->key_user : userlist_name(weir.users, c->user);
+        c->pool && !c->db->user ? c->pool->key_user : userlist_name(weir.users, c->user);
     if (c->user_owned && user && !strcmp(user, c->user)) {
         free((char *)c->user);
         c->user = user;
@@ -206,8 +206,8 @@ void client_share_names(struct client *c)
 
 void client_free(struct client *c)
 {
-    if (c->route)
-        route_client_leave(c->route);
+    if (c->pool)
+        pool_client_leave(c->pool);
     console_hooks.gone(c);
     client_out_free(c);
     if (c->want) {
@@ -270,7 +270,7 @@ void client_close(struct client *c, const char *reason)
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);
-    } else if (c->state == CL_WAITING && !route_leave(c->route, &c->wait)) {
+    } else if (c->state == CL_WAITING && !pool_leave(c->pool, &c->wait)) {
         /* A server (or error) is already on its way from another worker. */
         client_disconnect(c);
         c->zombie = true;
@@ -291,7 +291,7 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
     log_client(c, weir.cfg->log_pooler_errors ? LOG_LVL_INFO : LOG_LVL_DEBUG, "error %s: %s",
                sqlstate, msg);
     if (!c->welcomed && sqlstate[0] == '2' && sqlstate[1] == '8')
-        stats_error(c->w, c->route, STATS_ERR_LOGIN); /* 28000, 28P01: login refused */
+        stats_error(c->w, c->pool, STATS_ERR_LOGIN); /* 28000, 28P01: login refused */
     if (c->fd != -1) {
         c->proto->error(c, sqlstate, msg);
         /* Best effort: the connection closes right after, so no waiting to drain. */
@@ -312,13 +312,13 @@ static bool client_follow_reload(struct client *c)
     /* The password the old pool logs in with is the client's, unless its database forced a user. */
     char *password = NULL;
     if (!c->db->user) {
-        pthread_mutex_lock(&c->route->lock);
-        password = c->route->password ? strdup(c->route->password) : NULL;
-        pthread_mutex_unlock(&c->route->lock);
+        pthread_mutex_lock(&c->pool->lock);
+        password = c->pool->password ? strdup(c->pool->password) : NULL;
+        pthread_mutex_unlock(&c->pool->lock);
     }
-    struct route *r = db && db->backend == c->db->backend
-                          ? route_get(db, c->user, c->route->variant, password)
-                          : NULL;
+    struct pool *r = db && db->backend == c->db->backend
+                         ? pool_get(db, c->user, c->pool->variant, password)
+                         : NULL;
     if (password) {
         explicit_bzero(password, strlen(password));
         free(password);
@@ -328,22 +328,22 @@ static bool client_follow_reload(struct client *c)
                     c->db->name);
         return false;
     }
-    route_client_leave(c->route);
+    pool_client_leave(c->pool);
     c->db = db;
-    c->route = r;
+    c->pool = r;
     return true;
 }
 
 void client_request_server(struct client *c, bool front)
 {
-    if (route_retired(c->route) && !client_follow_reload(c))
+    if (pool_retired(c->pool) && !client_follow_reload(c))
         return;
     c->state = CL_WAITING;
     c->deadline =
         weir.cfg->query_wait_timeout > 0 ? ev_now(c->w->loop) + weir.cfg->query_wait_timeout : 0;
-    struct route_step st;
-    route_wait(c->route, c->w, &c->wait, front, &st);
-    server_apply_step(c->w, c->route, &st);
+    struct pool_step st;
+    pool_wait(c->pool, c->w, &c->wait, front, &st);
+    server_apply_step(c->w, c->pool, &st);
 }
 
 void client_wait_failed(struct client *c, const char *sqlstate, const char *text)
@@ -375,7 +375,7 @@ void client_take_server(struct client *c, struct server *s)
     }
     c->deadline = 0;
     if (c->state == CL_WAITING)
-        stats_wait(stats_slot_of(c->route, c->w), ev_now(c->w->loop) - c->wait.start);
+        stats_wait(stats_slot_of(c->pool, c->w), ev_now(c->w->loop) - c->wait.start);
     server_attach(s, c);
 }
 
@@ -386,7 +386,7 @@ static void client_check_idle(struct client *c, ev_tstamp now)
     struct server *s = c->server;
     if (s && s->state == SV_ACTIVE && s->outstanding > 0) {
         if (cfg->query_timeout > 0 && now - s->query_start > cfg->query_timeout) {
-            stats_error(c->w, c->route, STATS_ERR_QUERY_TIMEOUT);
+            stats_error(c->w, c->pool, STATS_ERR_QUERY_TIMEOUT);
             client_fail(c, "57014", "query_timeout: query ran longer than %g s",
                         cfg->query_timeout);
         }
@@ -421,9 +421,9 @@ void client_sweep(struct worker *w, ev_tstamp now)
         if (c->state == CL_STARTUP || c->state == CL_AUTH) {
             client_fail(c, "08P01", "client_login_timeout: login took too long");
         } else if (c->state == CL_WAITING) {
-            if (route_leave(c->route, &c->wait)) {
+            if (pool_leave(c->pool, &c->wait)) {
                 c->state = CL_IDLE; /* no longer waiting: client_close must not leave again */
-                stats_error(c->w, c->route, STATS_ERR_WAIT_TIMEOUT);
+                stats_error(c->w, c->pool, STATS_ERR_WAIT_TIMEOUT);
                 client_fail(c, "08P01", "query_wait_timeout: no server connection became free");
             }
         }
@@ -618,8 +618,8 @@ bool client_read_input(struct client *c)
         return false;
     }
     c->last_active = ev_now(c->w->loop);
-    if (c->route) /* a logged-in client between servers: its bytes count as relayed */
-        stats_add(&stats_slot_of(c->route, c->w)->bytes_recv, (uint64_t)n);
+    if (c->pool) /* a logged-in client between servers: its bytes count as relayed */
+        stats_add(&stats_slot_of(c->pool, c->w)->bytes_recv, (uint64_t)n);
     return true;
 }
 
@@ -644,7 +644,7 @@ void client_start_relay(struct client *c)
         return;
     /* Logged in through a server, or woken for a message that needed no answer yet. */
     struct server *s = c->server;
-    if (s && s->state == SV_ACTIVE && s->route->pool_mode != POOL_SESSION && !s->in)
+    if (s && s->state == SV_ACTIVE && s->pool->pool_mode != POOL_SESSION && !s->in)
         relay_try_release(s);
 }
 

@@ -18,7 +18,7 @@
 #include "pooler/core/list.h"
 #include "pooler/core/log.h"
 #include "pooler/core/worker.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
@@ -74,7 +74,7 @@ enum client_state {
     CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N') */
     CL_AUTH,    /* challenge sent, waiting for PasswordMessage / SASL response */
     CL_IDLE,    /* logged in, holds no server (transaction and statement pooling) */
-    CL_WAITING, /* authenticated, waiting for a server; on route->waiters or assigned */
+    CL_WAITING, /* authenticated, waiting for a server; on pool->waiters or assigned */
     CL_SETUP,   /* has a server that is being prepared for it (parameters) */
     CL_ACTIVE,  /* linked to a server, bytes flow both ways */
     CL_ADMIN,   /* logged in to the admin console (admin.c): commands, no server */
@@ -89,7 +89,7 @@ struct client {
     struct list wnode; /* on worker->clients */
     struct worker *w;
     const struct client_proto *proto;
-    struct route *route;
+    struct pool *pool;
     struct server *server;
     const struct db_entry *db;
     ev_io io; /* EV_READ unless paused, plus EV_WRITE while its socket is full (client_watch) */
@@ -104,7 +104,7 @@ struct client {
     /*
      * The names the client logged in with. Until login they are its own
      * copies (user_owned, dbname_owned); after it they point at storage that
-     * outlives every client (its route's key, its database entry, the auth
+     * outlives every client (its pool's key, its database entry, the auth
      * file's entry: see client_share_names), so an idle client owns no string.
      */
     const char *user;
@@ -118,7 +118,7 @@ struct client {
     uint32_t cancel_pid;   /* the BackendKeyData weir gave this client */
     uint32_t cancel_key;
     enum client_state state;
-    struct pool_waiter wait; /* its place in its route's wait queue [route lock] */
+    struct pool_waiter wait; /* its place in its pool's wait queue [pool lock] */
     struct peer_addr addr;
     uint8_t admin;         /* console client: ADMIN_* permission (admin.h), 0 = not one */
     bool welcomed : 1;     /* login completed (ReadyForQuery sent) */
@@ -223,7 +223,7 @@ void client_start_relay(struct client *c);
  */
 bool client_set_names(struct client *c, const char *user, const char *dbname);
 /*
- * c is logged in (c->db, and c->route unless it is a console client, are
+ * c is logged in (c->db, and c->pool unless it is a console client, are
  * set): points its names at shared storage that lives until exit where
  * there is some, and frees its copies.
  */
@@ -268,7 +268,7 @@ void client_kill_request(struct worker *w, const struct msg *m);
 void client_kill_reply(struct worker *w, const struct msg *m);
 /* Timeouts: called by the worker's sweep. */
 void client_sweep(struct worker *w, ev_tstamp now);
-/* Frees a client at shutdown (no route bookkeeping). */
+/* Frees a client at shutdown (no pool bookkeeping). */
 void client_free_at_exit(struct client *c);
 /*
  * weir's own output to c, to append messages to; allocated on first use and

@@ -7,7 +7,7 @@
  *
  * Framing: weir offers the capabilities a MariaDB server offers through
  * Connector/C (never CLIENT_DEPRECATE_EOF). The flags that change what the
- * server sends (and the character set) are part of the route's key, so a
+ * server sends (and the character set) are part of the pool's key, so a
  * client only ever gets server connections opened with its own flags. What
  * Connector/C always negotiates and a client may lack (session tracking,
  * MariaDB's extended and cached metadata) is translated in relay_my.c.
@@ -21,7 +21,7 @@
 #include "pooler/session/client.h"
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
@@ -163,8 +163,8 @@ static void my_welcome(struct client *c)
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
         log_client(c, LOG_LVL_INFO, "login (mysql, %s %s, thread id %u)",
-                   c->route ? config_pool_mode_name(c->route->pool_mode) : "no database:",
-                   c->route ? "pooling" : "KILL only", c->cancel_pid);
+                   c->pool ? config_pool_mode_name(c->pool->pool_mode) : "no database:",
+                   c->pool ? "pooling" : "KILL only", c->cancel_pid);
 }
 
 static void my_server_ready(struct client *c)
@@ -271,7 +271,7 @@ static void my_authenticated(struct client *c)
         my_welcome_idle(c);
         return;
     }
-    const char *password = NULL; /* the route keeps a copy for its logins to the server */
+    const char *password = NULL; /* the pool keeps a copy for its logins to the server */
     if (!c->db->user) {
         const char *secret = userlist_secret(weir.users, c->user);
         if (secret && secret[0] != '*' && strncmp(secret, "md5", 3) &&
@@ -279,14 +279,14 @@ static void my_authenticated(struct client *c)
             password = secret;
     }
     uint64_t variant = (c->my->caps & MY_ROUTE_CAPS) | (uint64_t)c->my->charset << 48;
-    c->route = route_get(c->db, c->user, variant, password);
-    if (!c->route) {
+    c->pool = pool_get(c->db, c->user, variant, password);
+    if (!c->pool) {
         client_fail(c, "53200", "out of memory");
         return;
     }
     client_share_names(c);
     struct param_set cached = {0};
-    if (c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached)) {
+    if (c->pool->pool_mode != POOL_SESSION && pool_welcome(c->pool, &cached)) {
         /* Transaction pooling, and a server of this pool logged in before: no need to wait. */
         param_clear_all(&cached);
         my_welcome_idle(c);
@@ -352,7 +352,7 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         client_fail(c, "53300", "Too many connections (max_client_conn)");
         return;
     }
-    if (!console && c->db && route_db_disabled(c->db->name)) {
+    if (!console && c->db && pool_db_disabled(c->db->name)) {
         client_fail(c, "3D000", "database does not allow connections: %s", c->db->name);
         return;
     }
@@ -522,7 +522,7 @@ static void my_kill_done(struct client *c, uint32_t target, int result)
  * server is reset and goes back to its pool, pinning and carried variables
  * are forgotten), then the new user authenticates against the auth file
  * with mysql_native_password and the client continues on the (database,
- * new user) route like a new login. The token in the packet answers the
+ * new user) pool like a new login. The token in the packet answers the
  * greeting's scramble, as with a server; when it is not a valid native
  * token, an AuthSwitchRequest asks again with that same scramble
  * (Connector/C answers a switch during change_user with the greeting's
@@ -567,9 +567,9 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     c->pinned = false;
     relay_my_forget(c);
     c->my->charset = charset;
-    if (c->route)
-        route_client_leave(c->route);
-    c->route = NULL;
+    if (c->pool)
+        pool_client_leave(c->pool);
+    c->pool = NULL;
     c->welcomed = false; /* errors now use the login's sequence ids; the OK completes it again */
     my_free_state(c);
     c->auth = as;
@@ -654,7 +654,7 @@ static void my_idle_input(struct client *c)
         if (my_pkt_peek(b->data + b->parsed, buf_unparsed(b), &len, &seq) != WR_OK)
             return;
         if (seq != 0) {
-            stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+            stats_error(c->w, c->pool, STATS_ERR_PROTOCOL);
             client_fail(c, "08P01", MY_OUT_OF_ORDER ": a command starts at sequence id 0, not %u",
                         seq);
             return;
@@ -672,7 +672,7 @@ static void my_idle_input(struct client *c)
             client_fail(c, "08P01", "command packet of %u bytes too long", len);
             return;
         }
-        if (own == WR_DONE && c->route) {
+        if (own == WR_DONE && c->pool) {
             client_request_server(c, false);
             return;
         }

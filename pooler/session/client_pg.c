@@ -24,7 +24,7 @@
 
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
@@ -48,7 +48,7 @@ static void client_readable(struct client *c);
 /* ---- cancel key table (per worker) ---- */
 
 /* A CancelRequest arrived on worker w: route it to the owning worker. */
-static void route_cancel(struct worker *w, uint32_t pid, uint32_t key)
+static void pool_cancel(struct worker *w, uint32_t pid, uint32_t key)
 {
     struct worker *target = client_pid_worker(pid);
     if (!target) {
@@ -101,7 +101,7 @@ static void client_welcome(struct client *c, const struct param_set *server)
      * What the client was told is what it keeps on every server it gets
      * later: a snapshot the pool's clients share while the values agree.
      */
-    if (!(c->told = route_told(c->route, server)))
+    if (!(c->told = pool_told(c->pool, server)))
         client_out(c)->failed = true;
     pg_out_backend_key(client_out(c), c->cancel_pid, c->cancel_key);
     pg_out_ready(client_out(c), 'I');
@@ -109,7 +109,7 @@ static void client_welcome(struct client *c, const struct param_set *server)
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
         log_client(c, LOG_LVL_INFO, "login (%s pooling, application_name=%s)",
-                   config_pool_mode_name(c->route->pool_mode),
+                   config_pool_mode_name(c->pool->pool_mode),
                    client_param(c, PARAM_APPLICATION_NAME) ? client_param(c, PARAM_APPLICATION_NAME)
                                                            : "");
 }
@@ -142,9 +142,9 @@ static void client_authenticated(struct client *c, const char *password)
         if (secret && pg_secret_kind(secret) == PG_SECRET_PLAIN)
             password = secret;
     }
-    /* The route keeps a copy of the password for its logins to the server. */
-    c->route = route_get(c->db, c->user, 0, password);
-    if (!c->route) {
+    /* The pool keeps a copy of the password for its logins to the server. */
+    c->pool = pool_get(c->db, c->user, 0, password);
+    if (!c->pool) {
         client_fail(c, "53200", "out of memory");
         return;
     }
@@ -152,7 +152,7 @@ static void client_authenticated(struct client *c, const char *password)
     pg_out_auth(client_out(c), 0, NULL, 0);
     client_cancel_register(c->w, c);
     struct param_set cached = {0};
-    bool welcomed = c->route->pool_mode != POOL_SESSION && route_welcome(c->route, &cached);
+    bool welcomed = c->pool->pool_mode != POOL_SESSION && pool_welcome(c->pool, &cached);
     if (welcomed) {
         /*
          * Transaction pooling: log in on the parameters the last server
@@ -420,7 +420,7 @@ static void client_startup(struct client *c)
         return;
     }
     case PG_STARTUP_CANCEL:
-        route_cancel(c->w, st.cancel_pid, st.cancel_key);
+        pool_cancel(c->w, st.cancel_pid, st.cancel_key);
         client_close(c, "cancel request handled");
         return;
     case PG_STARTUP_BAD_VERSION:
@@ -459,7 +459,7 @@ static void client_startup(struct client *c)
         client_fail(c, "53300", "no more connections allowed (max_client_conn)");
         return;
     }
-    if (!console && route_db_disabled(c->db->name)) {
+    if (!console && pool_db_disabled(c->db->name)) {
         client_fail(c, "08P01", "database does not allow connections: %s", c->db->name);
         return;
     }
@@ -505,7 +505,7 @@ static void client_idle_input(struct client *c)
     uint32_t body;
     int rc = pg_msg_peek(b->data, b->recv, BUF_MAX_BODY, &type, &body);
     if (rc == WR_ERROR || (rc == WR_OK && !relay_pg_check(type, body, false, why, sizeof(why)))) {
-        stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+        stats_error(c->w, c->pool, STATS_ERR_PROTOCOL);
         client_fail(c, "08P01", "%s", rc == WR_ERROR ? "invalid message length from client" : why);
         return;
     }

@@ -70,7 +70,7 @@ static void server_setup_my(struct server *s, struct client *c)
     size_t len = 0;
     for (int i = 0; i < c->my->nvars; i++)
         append_my_var(q, sizeof(q), &len, c->my->vars[2 * i], c->my->vars[2 * i + 1]);
-    bool schema = c->my->schema && strcmp(c->my->schema, s->route->db->dbname);
+    bool schema = c->my->schema && strcmp(c->my->schema, s->pool->db->dbname);
     if (len >= sizeof(q)) {
         server_close(s, "client session variables too long to re-apply");
         return;

@@ -19,7 +19,7 @@
 
 #include "pooler/session/client.h"
 #include "pooler/core/log.h"
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
@@ -149,7 +149,7 @@ static bool client_input(struct client *c)
             c->in->recv = c->in->parsed;
             if (!client_to_server(c))
                 return false;
-            stats_error(c->w, c->route, STATS_ERR_PROTOCOL);
+            stats_error(c->w, c->pool, STATS_ERR_PROTOCOL);
             client_fail(c, "08P01", "%s", why);
             return false;
         }
@@ -194,7 +194,7 @@ void relay_client_readable(struct client *c)
         return;
     }
     c->last_active = ev_now(c->w->loop);
-    stats_add(&stats_slot_of(c->route, c->w)->bytes_recv, (uint64_t)n);
+    stats_add(&stats_slot_of(c->pool, c->w)->bytes_recv, (uint64_t)n);
     client_input(c);
 }
 
@@ -317,14 +317,14 @@ static void server_to_client(struct server *s)
         settle(&s->w->bufs, &s->in);
     if (!ev_is_active(&s->rio))
         ev_io_start(s->w->loop, &s->rio);
-    if (!s->in && s->route->pool_mode != POOL_SESSION)
+    if (!s->in && s->pool->pool_mode != POOL_SESSION)
         relay_try_release(s);
 }
 
 void relay_count_answer(struct server *s, struct client *c, bool idle)
 {
     ev_tstamp now = ev_now(c->w->loop);
-    struct stats_slot *sl = stats_slot_of(s->route, c->w);
+    struct stats_slot *sl = stats_slot_of(s->pool, c->w);
     stats_query(sl, now - s->query_start);
     s->query_start = now; /* a pipelined next query is timed from here */
     if (idle && s->xact_start != 0) {
@@ -343,7 +343,7 @@ void relay_try_release(struct server *s)
     if (s->kind == BACKEND_MYSQL && (s->my.busy || s->my.resp.infile))
         return;
     if (s->txstatus != 'I') {
-        if (s->route->pool_mode == POOL_STATEMENT)
+        if (s->pool->pool_mode == POOL_STATEMENT)
             client_fail(c, "0A000", "transaction blocks not allowed in statement pooling mode");
         return;
     }
@@ -370,9 +370,9 @@ void relay_server_readable(struct server *s)
         }
         return;
     }
-    stats_add(&stats_slot_of(s->route, s->w)->bytes_sent, (uint64_t)n);
+    stats_add(&stats_slot_of(s->pool, s->w)->bytes_sent, (uint64_t)n);
     if (scan_server(s, s->client, s->in) == SCAN_ERROR) {
-        stats_error(s->w, s->route, STATS_ERR_PROTOCOL);
+        stats_error(s->w, s->pool, STATS_ERR_PROTOCOL);
         server_close(s, s->my.fail ? s->my.fail : "invalid message length from server");
         return;
     }

@@ -1,19 +1,19 @@
 /*
- * route.h -- pools: one route per (database, login user), shared by every
+ * pool.h -- pools: one pool per (database, login user), shared by every
  * worker and bounded for the whole daemon (pool_size, reserve_pool_size,
  * max_db_connections, max_user_connections).
  *
- * A route holds a FIFO of waiting clients (from any worker) and, per worker,
+ * A pool holds a FIFO of waiting clients (from any worker) and, per worker,
  * a list of idle servers owned by that worker, reused last in, first out (the
  * server that went idle last is the warmest). Each step below runs on one
- * worker under the route's mutex and returns what that worker must do after
- * unlocking (struct route_step): servers to hand to clients (possibly on
+ * worker under the pool's mutex and returns what that worker must do after
+ * unlocking (struct pool_step): servers to hand to clients (possibly on
  * other workers), logins to start, a worker to wake, clients to fail. Only
  * the owner of an idle server ever takes it off its idle list, so servers
  * never change hands behind their owner's back.
  */
-#ifndef WEIR_ROUTE_H
-#define WEIR_ROUTE_H
+#ifndef WEIR_POOL_H
+#define WEIR_POOL_H
 
 #include <stdatomic.h>
 
@@ -27,10 +27,10 @@
 #include "pooler/core/worker.h"
 #include "pooler/pool/stats.h"
 
-/* A client's place in its route's wait queue. [route lock] */
+/* A client's place in its pool's wait queue. [pool lock] */
 enum wait_state {
     WAIT_NONE = 0, /* not waiting */
-    WAIT_QUEUED,   /* on route->waiters */
+    WAIT_QUEUED,   /* on pool->waiters */
     WAIT_ASSIGNED, /* popped by some worker: a server (or an error) is on its way */
 };
 
@@ -40,33 +40,33 @@ enum wait_state {
  * fails waiters without knowing what a client is.
  */
 struct pool_waiter {
-    struct list node;      /* on route->waiters, or a step's failed list [route lock] */
+    struct list node;      /* on pool->waiters, or a step's failed list [pool lock] */
     struct worker *w;      /* the worker the waiting session lives on */
-    ev_tstamp start;       /* when it joined the wait queue [route lock] */
-    enum wait_state state; /* [route lock] */
+    ev_tstamp start;       /* when it joined the wait queue [pool lock] */
+    enum wait_state state; /* [pool lock] */
 };
 
-struct route {
-    struct route *hash_next;
+struct pool {
+    struct pool *hash_next;
     pthread_mutex_t lock;
     const struct db_entry *db;
     char *user;       /* login user on the server */
-    char *key_user;   /* the client user the route was looked up by */
+    char *key_user;   /* the client user the pool was looked up by */
     uint64_t variant; /* MySQL: client capability flags and charset the servers must match */
     enum pool_mode pool_mode;
     int pool_size;
     int min_pool_size;
     int reserve_pool_size;
     atomic_int *group_servers; /* servers of this database and user, all variants (pool_size) */
-    atomic_int *db_servers;    /* servers of this database, all routes */
-    atomic_int *user_servers;  /* servers of this login user, all routes */
+    atomic_int *db_servers;    /* servers of this database, all pools */
+    atomic_int *user_servers;  /* servers of this login user, all pools */
     int max_db;                /* 0 = no limit */
     int max_user;              /* 0 = no limit */
     atomic_bool retired;       /* replaced by a reload: no new clients, servers close when free */
     struct db_state *dbst;     /* the database's console flags (PAUSE, DISABLE) */
     struct stats_slot *stats;  /* one per worker, each written by its worker only */
-    atomic_int nclients;       /* logged-in clients of this route (console's cl_active) */
-    /* [route lock] from here on (and the limits above, which a reload changes) */
+    atomic_int nclients;       /* logged-in clients of this pool (console's cl_active) */
+    /* [pool lock] from here on (and the limits above, which a reload changes) */
     char *password;  /* login password, or NULL */
     int nservers;    /* open or opening, every state */
     int nshrinking;  /* of those, idle ones being closed for server_idle_timeout */
@@ -77,7 +77,7 @@ struct route {
     int *idle_count;          /* per worker */
     struct list *idle;        /* per worker */
     struct param_set welcome; /* what the last server reported at login, for logins without one */
-    struct param_snap *told;  /* what the last clients were told (route_told) */
+    struct param_snap *told;  /* what the last clients were told (pool_told) */
     ev_tstamp login_retry_at; /* no new login before this after a failure (server_login_retry) */
     char last_error[256];
     char last_sqlstate[6];
@@ -95,8 +95,8 @@ struct db_state {
     atomic_bool disabled;
 };
 
-/* What the calling worker must do after a route step. */
-struct route_step {
+/* What the calling worker must do after a pool step. */
+struct pool_step {
     struct server *assigned; /* chain (assign_next/assign_waiter) of servers for waiters */
     int nconnect;            /* new server logins to start on this worker */
     int wake_worker;         /* worker to send MSG_DISPATCH, or -1 */
@@ -109,17 +109,17 @@ struct route_step {
 };
 
 /*
- * Finds or creates the route for a database entry and client user. The
+ * Finds or creates the pool for a database entry and client user. The
  * login user is the entry's forced user, else the client's; the password is
- * used when the route is created (or had none). NULL when out of memory.
+ * used when the pool is created (or had none). NULL when out of memory.
  */
-struct route *route_get(const struct db_entry *db, const char *client_user, uint64_t variant,
-                        const char *password);
-/* MySQL route variants: framing-relevant capability flags, charset in bits 48..63. */
-#define ROUTE_VARIANT_CHARSET(v) ((unsigned)((v) >> 48))
-#define ROUTE_VARIANT_FLAGS(v)   ((v) & ((1ULL << 48) - 1))
-/* Frees every route (at exit, after workers stopped). */
-void routes_free_all(void);
+struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64_t variant,
+                      const char *password);
+/* MySQL pool variants: framing-relevant capability flags, charset in bits 48..63. */
+#define POOL_VARIANT_CHARSET(v) ((unsigned)((v) >> 48))
+#define POOL_VARIANT_FLAGS(v)   ((v) & ((1ULL << 48) - 1))
+/* Frees every pool (at exit, after workers stopped). */
+void pools_free_all(void);
 
 /*
  * Waiter c (a session on worker w) wants a server: queue it (at the head when front,
@@ -127,101 +127,101 @@ void routes_free_all(void);
  * While logins have been failing and no server is left, c is not queued but
  * put on st->failed at once.
  */
-void route_wait(struct route *r, struct worker *w, struct pool_waiter *c, bool front,
-                struct route_step *st);
+void pool_wait(struct pool *r, struct worker *w, struct pool_waiter *c, bool front,
+               struct pool_step *st);
 /* Server s (owned by w) is clean and ready: give it to a waiter or park it. */
-void route_release(struct route *r, struct worker *w, struct server *s, struct route_step *st);
+void pool_release(struct pool *r, struct worker *w, struct server *s, struct pool_step *st);
 /* w was woken: pair its idle servers with waiters. */
-void route_dispatch(struct route *r, struct worker *w, struct route_step *st);
+void pool_dispatch(struct pool *r, struct worker *w, struct pool_step *st);
 /* A login started by w completed: s joins the pool as if released. */
-void route_connected(struct route *r, struct worker *w, struct server *s, struct route_step *st);
+void pool_connected(struct pool *r, struct worker *w, struct server *s, struct pool_step *st);
 /*
  * A login failed: remember the error and back off for server_login_retry;
  * when no server is left, every waiter gets the error (st->failed).
  */
-void route_connect_failed(struct route *r, struct worker *w, const char *sqlstate, const char *text,
-                          struct route_step *st);
+void pool_connect_failed(struct pool *r, struct worker *w, const char *sqlstate, const char *text,
+                         struct pool_step *st);
 /*
  * A login weir gave up itself (the console's KILL, PAUSE or RECONNECT, a
  * shutdown, weir out of memory): the slot is free again, waiters keep
  * waiting, and nothing counts as the server failing (no server_login_retry).
  */
-void route_connect_abandoned(struct route *r, struct worker *w, struct route_step *st);
+void pool_connect_abandoned(struct pool *r, struct worker *w, struct pool_step *st);
 /* Server s (owned by w, not connecting) is closed: forget it, maybe plan a login. */
-void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st);
+void pool_server_gone(struct pool *r, struct worker *w, struct server *s, struct pool_step *st);
 /*
  * Waiter c leaves the wait queue (timeout, disconnect). Returns true when it
  * was still queued; false when something is already on its way to it.
  */
-bool route_leave(struct route *r, struct pool_waiter *c);
+bool pool_leave(struct pool *r, struct pool_waiter *c);
 /*
  * May idle server s (owned by w) be closed for server_idle_timeout? True
- * when the route keeps min_pool_size without it (and without the others
- * already chosen); s then counts as closing until route_server_gone, so the
+ * when the pool keeps min_pool_size without it (and without the others
+ * already chosen); s then counts as closing until pool_server_gone, so the
  * caller must close it.
  */
-bool route_may_shrink(struct route *r, struct server *s);
+bool pool_may_shrink(struct pool *r, struct server *s);
 /*
  * A reference to the snapshot of values (settable parameters of `values`)
- * that r's clients were told at login: the route's current one when they
+ * that r's clients were told at login: the pool's current one when they
  * agree, else a new one that becomes current. NULL when out of memory.
  */
-struct param_snap *route_told(struct route *r, const struct param_set *values);
-/* Copies the route's cached login parameters; false when there are none yet. */
-bool route_welcome(struct route *r, struct param_set *out);
+struct param_snap *pool_told(struct pool *r, const struct param_set *values);
+/* Copies the pool's cached login parameters; false when there are none yet. */
+bool pool_welcome(struct pool *r, struct param_set *out);
 
 /* ---- admin console ---- */
 
-/* Every route so far (routes live until exit); *out malloc'ed. Count, -1 out of memory. */
-int routes_snapshot(struct route ***out);
-/* True when route r belongs to database dbname (NULL: every database). */
-bool route_of_db(const struct route *r, const char *dbname);
+/* Every pool so far (pools live until exit); *out malloc'ed. Count, -1 out of memory. */
+int pools_snapshot(struct pool ***out);
+/* True when pool r belongs to database dbname (NULL: every database). */
+bool pool_of_db(const struct pool *r, const char *dbname);
 /* DISABLE/ENABLE: new logins to dbname refused or allowed. */
-void route_db_set_disabled(const char *dbname, bool on);
-bool route_db_disabled(const char *dbname);
+void pool_db_set_disabled(const char *dbname, bool on);
+bool pool_db_disabled(const char *dbname);
 /* True when dbname (not NULL) is paused. */
-bool route_db_paused(const char *dbname);
+bool pool_db_paused(const char *dbname);
 /*
  * PAUSE (on) or RESUME (off) dbname (NULL: every database). Resuming hands
  * servers and logins to the waiters at once; the steps run on worker w.
  */
-void route_db_pause(struct worker *w, const char *dbname, bool on);
-/* RECONNECT: servers of dbname's routes (NULL: all) now open close when released or idle. */
-void route_db_reconnect(const char *dbname);
+void pool_db_pause(struct worker *w, const char *dbname, bool on);
+/* RECONNECT: servers of dbname's pools (NULL: all) now open close when released or idle. */
+void pool_db_reconnect(const char *dbname);
 /* Servers of dbname (NULL: all) still open; and of those, of an older generation. */
-void route_db_counts(const char *dbname, int *servers, int *stale);
-/* Must idle (or just released) server s of route r close: paused or of an older generation? */
-bool route_must_close(struct route *r, const struct server *s);
-/* server_connect: s takes the route's generation. */
-void route_server_born(struct route *r, struct server *s);
+void pool_db_counts(const char *dbname, int *servers, int *stale);
+/* Must idle (or just released) server s of pool r close: paused or of an older generation? */
+bool pool_must_close(struct pool *r, const struct server *s);
+/* server_connect: s takes the pool's generation. */
+void pool_server_born(struct pool *r, struct server *s);
 /* s (which took a generation) is freed. */
-void route_server_freed(struct route *r, struct server *s);
+void pool_server_freed(struct pool *r, struct server *s);
 /* A client logged in to r / left it (cl_active of SHOW POOLS). */
-void route_client_join(struct route *r);
-void route_client_leave(struct route *r);
-/* Gauges of SHOW POOLS, read under the route lock. */
-void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p);
+void pool_client_join(struct pool *r);
+void pool_client_leave(struct pool *r);
+/* Gauges of SHOW POOLS, read under the pool lock. */
+void pool_counts(struct pool *r, ev_tstamp now, struct stats_pool *p);
 
 /*
- * After a reload: routes whose database entry is unchanged take the new
- * limits; routes whose database is gone or whose connection settings or
- * pool mode changed are retired. A retired route keeps serving the clients
+ * After a reload: pools whose database entry is unchanged take the new
+ * limits; pools whose database is gone or whose connection settings or
+ * pool mode changed are retired. A retired pool keeps serving the clients
  * it has, but new clients (and its own clients' next transactions) get a
- * route built from the new entry, and its servers close once released.
+ * pool built from the new entry, and its servers close once released.
  */
-void routes_reconfigure(const struct config *cfg);
-static inline bool route_retired(struct route *r)
+void pools_reconfigure(const struct config *cfg);
+static inline bool pool_retired(struct pool *r)
 {
     return atomic_load_explicit(&r->retired, memory_order_relaxed);
 }
-/* Servers linked to clients or being cleaned, over every route (for shutdown). */
-int routes_busy_servers(void);
+/* Servers linked to clients or being cleaned, over every pool (for shutdown). */
+int pools_busy_servers(void);
 
 /*
- * Periodic work of worker w over every route: waiters whose reserve_pool_timeout
+ * Periodic work of worker w over every pool: waiters whose reserve_pool_timeout
  * passed or whose login back-off ended get logins planned; worker 0 also
  * keeps min_pool_size servers open.
  */
-void routes_sweep(struct worker *w);
+void pools_sweep(struct worker *w);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * route.c -- global pools per (database, user): FIFO waiters, per-worker LIFO
+ * pool.c -- global pools per (database, user): FIFO waiters, per-worker LIFO
  * idle lists, limits.
  */
-#include "pooler/pool/route.h"
+#include "pooler/pool/pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,21 +12,21 @@
 #include "pooler/pool/server.h"
 #include "pooler/core/worker.h"
 
-#define ROUTE_BUCKETS 256
+#define POOL_BUCKETS 256
 
-/* Server counts shared by routes of one database or one login user. */
+/* Server counts shared by pools of one database or one login user. */
 struct user_count {
     struct user_count *next;
     char *name;
     atomic_int n;
 };
 
-static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct route *buckets[ROUTE_BUCKETS];
-static struct route **all_routes; /* append-only, for sweeps */
-static int nroutes;
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool *buckets[POOL_BUCKETS];
+static struct pool **all_pools; /* append-only, for sweeps */
+static int npools;
 static struct user_count *user_counts;
-static struct db_state *db_states; /* [routes_lock] */
+static struct db_state *db_states; /* [pools_lock] */
 
 static unsigned hash_str(unsigned h, const char *s)
 {
@@ -50,7 +50,7 @@ static atomic_int *user_counter(const char *name)
     return &u->n;
 }
 
-/* The pool_size counter shared by every route of (database, login user): MySQL variants, forced
+/* The pool_size counter shared by every pool of (database, login user): MySQL variants, forced
  * users. */
 static atomic_int *group_counter(const struct db_entry *db, const char *client_user)
 {
@@ -59,7 +59,7 @@ static atomic_int *group_counter(const struct db_entry *db, const char *client_u
     return user_counter(key);
 }
 
-/* The console flags of database `name`; called with routes_lock held. NULL when out of memory. */
+/* The console flags of database `name`; called with pools_lock held. NULL when out of memory. */
 static struct db_state *db_state_get(const char *name)
 {
     for (struct db_state *d = db_states; d; d = d->next)
@@ -75,7 +75,7 @@ static struct db_state *db_state_get(const char *name)
     return d;
 }
 
-/* The max_db_connections counter shared by every route of a database, across reloads. */
+/* The max_db_connections counter shared by every pool of a database, across reloads. */
 static atomic_int *db_counter(const struct db_entry *db)
 {
     char key[256];
@@ -83,7 +83,7 @@ static atomic_int *db_counter(const struct db_entry *db)
     return user_counter(key);
 }
 
-static void route_free(struct route *r)
+static void pool_free(struct pool *r)
 {
     pthread_mutex_destroy(&r->lock);
     free(r->stats);
@@ -97,13 +97,13 @@ static void route_free(struct route *r)
     free(r);
 }
 
-/* Called with routes_lock held. */
-static struct route *route_new(const struct db_entry *db, const char *client_user, uint64_t variant,
-                               const char *password)
+/* Called with pools_lock held. */
+static struct pool *pool_new(const struct db_entry *db, const char *client_user, uint64_t variant,
+                             const char *password)
 {
     const struct config *cfg = weir.cfg;
     const struct user_entry *ue = config_find_user(cfg, client_user);
-    struct route *r = calloc(1, sizeof(*r));
+    struct pool *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     pthread_mutex_init(&r->lock, NULL);
@@ -125,42 +125,42 @@ static struct route *route_new(const struct db_entry *db, const char *client_use
     r->dbst = db_state_get(db->name);
     if (r->dbst)
         r->paused = atomic_load(&r->dbst->paused);
-    struct route **all = realloc(all_routes, sizeof(*all) * (nroutes + 1));
+    struct pool **all = realloc(all_pools, sizeof(*all) * (npools + 1));
     if (all)
-        all_routes = all;
+        all_pools = all;
     if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count || !all ||
         !r->stats || !r->dbst || !(r->user_servers = user_counter(r->user)) ||
         !(r->db_servers = db_counter(db)) || !(r->group_servers = group_counter(db, r->user))) {
-        route_free(r);
+        pool_free(r);
         return NULL;
     }
     for (int i = 0; i < weir.nworkers; i++)
         list_init(&r->idle[i]);
     list_init(&r->waiters);
-    all_routes[nroutes++] = r;
+    all_pools[npools++] = r;
     return r;
 }
 
-struct route *route_get(const struct db_entry *db, const char *client_user, uint64_t variant,
-                        const char *password)
+struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64_t variant,
+                      const char *password)
 {
     /* With a forced user every client shares one pool, as in PgBouncer. */
     if (db->user)
         client_user = db->user;
-    unsigned h = hash_str(hash_str(2166136261u, db->name), client_user) % ROUTE_BUCKETS;
-    pthread_mutex_lock(&routes_lock);
-    struct route *r;
+    unsigned h = hash_str(hash_str(2166136261u, db->name), client_user) % POOL_BUCKETS;
+    pthread_mutex_lock(&pools_lock);
+    struct pool *r;
     for (r = buckets[h]; r; r = r->hash_next)
         if (r->variant == variant && !strcmp(r->db->name, db->name) &&
             !strcmp(r->key_user, client_user))
             break;
-    if (!r && (r = route_new(db, client_user, variant, password))) {
+    if (!r && (r = pool_new(db, client_user, variant, password))) {
         r->hash_next = buckets[h];
         buckets[h] = r;
     }
-    pthread_mutex_unlock(&routes_lock);
+    pthread_mutex_unlock(&pools_lock);
     if (r)
-        route_client_join(r);
+        pool_client_join(r);
     if (r && !db->user && password) {
         pthread_mutex_lock(&r->lock);
         if (!r->password)
@@ -170,14 +170,14 @@ struct route *route_get(const struct db_entry *db, const char *client_user, uint
     return r;
 }
 
-void routes_free_all(void)
+void pools_free_all(void)
 {
-    pthread_mutex_lock(&routes_lock);
-    for (int i = 0; i < nroutes; i++)
-        route_free(all_routes[i]);
-    free(all_routes);
-    all_routes = NULL;
-    nroutes = 0;
+    pthread_mutex_lock(&pools_lock);
+    for (int i = 0; i < npools; i++)
+        pool_free(all_pools[i]);
+    free(all_pools);
+    all_pools = NULL;
+    npools = 0;
     memset(buckets, 0, sizeof(buckets));
     while (user_counts) {
         struct user_count *u = user_counts;
@@ -191,10 +191,10 @@ void routes_free_all(void)
         free(d->name);
         free(d);
     }
-    pthread_mutex_unlock(&routes_lock);
+    pthread_mutex_unlock(&pools_lock);
 }
 
-static void step_init(struct route_step *st)
+static void step_init(struct pool_step *st)
 {
     st->close_reason = NULL;
     st->assigned = NULL;
@@ -206,7 +206,7 @@ static void step_init(struct route_step *st)
     st->close = NULL;
 }
 
-static struct pool_waiter *pop_waiter(struct route *r)
+static struct pool_waiter *pop_waiter(struct pool *r)
 {
     struct list *n = list_pop(&r->waiters);
     if (!n)
@@ -227,7 +227,7 @@ static struct pool_waiter *pop_waiter(struct route *r)
  */
 #define LOCAL_WINDOW 0.005
 #define LOCAL_SCAN   16
-static struct pool_waiter *pop_waiter_for(struct route *r, struct worker *w)
+static struct pool_waiter *pop_waiter_for(struct pool *r, struct worker *w)
 {
     if (r->nwaiting == 0)
         return NULL;
@@ -261,7 +261,7 @@ static bool take_slot(atomic_int *counter, int max)
     return true;
 }
 
-static void give_slot(struct route *r)
+static void give_slot(struct pool *r)
 {
     atomic_fetch_sub(r->group_servers, 1);
     atomic_fetch_sub(r->db_servers, 1);
@@ -269,7 +269,7 @@ static void give_slot(struct route *r)
 }
 
 /* May one more server be opened? The reserve opens once the head waiter waited long enough. */
-static bool may_open(struct route *r, ev_tstamp now, bool for_waiter)
+static bool may_open(struct pool *r, ev_tstamp now, bool for_waiter)
 {
     if (now < r->login_retry_at)
         return false;
@@ -294,7 +294,7 @@ static bool may_open(struct route *r, ev_tstamp now, bool for_waiter)
     return true;
 }
 
-static void plan_connect(struct route *r, struct route_step *st)
+static void plan_connect(struct pool *r, struct pool_step *st)
 {
     r->nservers++;
     r->nconnecting++;
@@ -306,7 +306,7 @@ static void plan_connect(struct route *r, struct route_step *st)
  * else the waiters need: a wake-up of a worker that has idle servers, or new
  * logins within the limits.
  */
-static void balance(struct route *r, struct worker *w, struct route_step *st)
+static void balance(struct pool *r, struct worker *w, struct pool_step *st)
 {
     if (r->paused)
         return; /* waiters stay queued until RESUME */
@@ -347,7 +347,7 @@ static void balance(struct route *r, struct worker *w, struct route_step *st)
  * database entry, so it does not read like the client's own connection
  * failing, and keeps the server's (or the library's) own words as the cause.
  */
-static void login_failure_text(const struct route *r, struct route_step *st, const char *extra)
+static void login_failure_text(const struct pool *r, struct pool_step *st, const char *extra)
 {
     /* No answer from the server (or MySQL's catch-all): 08001, could not establish the connection.
      */
@@ -359,8 +359,8 @@ static void login_failure_text(const struct route *r, struct route_step *st, con
              r->last_error);
 }
 
-/* Every waiter gets the route's last login error. */
-static void fail_waiters(struct route *r, struct route_step *st)
+/* Every waiter gets the pool's last login error. */
+static void fail_waiters(struct pool *r, struct pool_step *st)
 {
     struct pool_waiter *c;
     while ((c = pop_waiter(r)))
@@ -368,8 +368,8 @@ static void fail_waiters(struct route *r, struct route_step *st)
     login_failure_text(r, st, "");
 }
 
-void route_wait(struct route *r, struct worker *w, struct pool_waiter *c, bool front,
-                struct route_step *st)
+void pool_wait(struct pool *r, struct worker *w, struct pool_waiter *c, bool front,
+               struct pool_step *st)
 {
     step_init(st);
     ev_tstamp now = ev_now(w->loop);
@@ -396,21 +396,21 @@ void route_wait(struct route *r, struct worker *w, struct pool_waiter *c, bool f
     pthread_mutex_unlock(&r->lock);
 }
 
-static void park(struct route *r, struct worker *w, struct server *s)
+static void park(struct pool *r, struct worker *w, struct server *s)
 {
     list_add_tail(&r->idle[w->id], &s->idle_node);
     r->idle_count[w->id]++;
     r->nidle++;
 }
 
-void route_release(struct route *r, struct worker *w, struct server *s, struct route_step *st)
+void pool_release(struct pool *r, struct worker *w, struct server *s, struct pool_step *st)
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
     if (r->paused || s->gen != r->gen) {
         st->close = s; /* PAUSE or RECONNECT: it goes instead of back to the pool */
         st->close_reason = "closed by the console (PAUSE, RECONNECT or KILL)";
-    } else if (route_retired(r) && r->nwaiting == 0) {
+    } else if (pool_retired(r) && r->nwaiting == 0) {
         st->close = s;
         st->close_reason = "its pool was replaced by a configuration reload";
     } else
@@ -419,7 +419,7 @@ void route_release(struct route *r, struct worker *w, struct server *s, struct r
     pthread_mutex_unlock(&r->lock);
 }
 
-void route_dispatch(struct route *r, struct worker *w, struct route_step *st)
+void pool_dispatch(struct pool *r, struct worker *w, struct pool_step *st)
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
@@ -427,7 +427,7 @@ void route_dispatch(struct route *r, struct worker *w, struct route_step *st)
     pthread_mutex_unlock(&r->lock);
 }
 
-void route_connected(struct route *r, struct worker *w, struct server *s, struct route_step *st)
+void pool_connected(struct pool *r, struct worker *w, struct server *s, struct pool_step *st)
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
@@ -445,8 +445,8 @@ void route_connected(struct route *r, struct worker *w, struct server *s, struct
     pthread_mutex_unlock(&r->lock);
 }
 
-void route_connect_failed(struct route *r, struct worker *w, const char *sqlstate, const char *text,
-                          struct route_step *st)
+void pool_connect_failed(struct pool *r, struct worker *w, const char *sqlstate, const char *text,
+                         struct pool_step *st)
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
@@ -463,7 +463,7 @@ void route_connect_failed(struct route *r, struct worker *w, const char *sqlstat
     pthread_mutex_unlock(&r->lock);
 }
 
-void route_connect_abandoned(struct route *r, struct worker *w, struct route_step *st)
+void pool_connect_abandoned(struct pool *r, struct worker *w, struct pool_step *st)
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
@@ -474,7 +474,7 @@ void route_connect_abandoned(struct route *r, struct worker *w, struct route_ste
     pthread_mutex_unlock(&r->lock);
 }
 
-void route_server_gone(struct route *r, struct worker *w, struct server *s, struct route_step *st)
+void pool_server_gone(struct pool *r, struct worker *w, struct server *s, struct pool_step *st)
 {
     step_init(st);
     pthread_mutex_lock(&r->lock);
@@ -493,7 +493,7 @@ void route_server_gone(struct route *r, struct worker *w, struct server *s, stru
     pthread_mutex_unlock(&r->lock);
 }
 
-bool route_leave(struct route *r, struct pool_waiter *c)
+bool pool_leave(struct pool *r, struct pool_waiter *c)
 {
     bool was_queued = false;
     pthread_mutex_lock(&r->lock);
@@ -507,7 +507,7 @@ bool route_leave(struct route *r, struct pool_waiter *c)
     return was_queued;
 }
 
-bool route_may_shrink(struct route *r, struct server *s)
+bool pool_may_shrink(struct pool *r, struct server *s)
 {
     /*
      * Workers sweep their own idle servers at the same time: count the ones
@@ -524,7 +524,7 @@ bool route_may_shrink(struct route *r, struct server *s)
     return yes;
 }
 
-struct param_snap *route_told(struct route *r, const struct param_set *values)
+struct param_snap *pool_told(struct pool *r, const struct param_set *values)
 {
     pthread_mutex_lock(&r->lock);
     if (!r->told || !param_snap_equal(r->told, values)) {
@@ -542,7 +542,7 @@ struct param_snap *route_told(struct route *r, const struct param_set *values)
     return snap;
 }
 
-bool route_welcome(struct route *r, struct param_set *out)
+bool pool_welcome(struct pool *r, struct param_set *out)
 {
     bool have = false;
     pthread_mutex_lock(&r->lock);
@@ -556,11 +556,11 @@ bool route_welcome(struct route *r, struct param_set *out)
 }
 
 /*
- * A route whose waiters cannot get a login only because a limit it shares with
- * other routes is used up: pool_size over the variants of one pool,
+ * A pool whose waiters cannot get a login only because a limit it shares with
+ * other pools is used up: pool_size over the variants of one pool,
  * max_db_connections or max_user_connections.
  */
-static bool starved_by_shared_limit(struct route *r)
+static bool starved_by_shared_limit(struct pool *r)
 {
     if (r->nwaiting <= r->nconnecting || r->nidle > 0)
         return false;
@@ -570,16 +570,16 @@ static bool starved_by_shared_limit(struct route *r)
 }
 
 /*
- * Closes one of w's idle servers of another route that shares the limit
+ * Closes one of w's idle servers of another pool that shares the limit
  * starving r, as PgBouncer does; the freed slot goes to r on its next balance.
  */
-static void evict_for(struct worker *w, struct route *r, struct route **snap, int n)
+static void evict_for(struct worker *w, struct pool *r, struct pool **snap, int n)
 {
     pthread_mutex_lock(&r->lock);
     bool by_db = r->max_db > 0, by_user = r->max_user > 0;
     pthread_mutex_unlock(&r->lock);
     for (int i = 0; i < n; i++) {
-        struct route *v = snap[i];
+        struct pool *v = snap[i];
         if (v == r)
             continue;
         bool shares = v->group_servers == r->group_servers ||
@@ -600,20 +600,20 @@ static void evict_for(struct worker *w, struct route *r, struct route **snap, in
     }
 }
 
-void routes_sweep(struct worker *w)
+void pools_sweep(struct worker *w)
 {
-    pthread_mutex_lock(&routes_lock);
-    int n = nroutes;
-    struct route **snap = n ? malloc(sizeof(*snap) * n) : NULL;
+    pthread_mutex_lock(&pools_lock);
+    int n = npools;
+    struct pool **snap = n ? malloc(sizeof(*snap) * n) : NULL;
     if (snap)
-        memcpy(snap, all_routes, sizeof(*snap) * n);
-    pthread_mutex_unlock(&routes_lock);
+        memcpy(snap, all_pools, sizeof(*snap) * n);
+    pthread_mutex_unlock(&pools_lock);
     if (!snap)
         return;
     ev_tstamp now = ev_now(w->loop);
     for (int i = 0; i < n; i++) {
-        struct route *r = snap[i];
-        struct route_step st;
+        struct pool *r = snap[i];
+        struct pool_step st;
         step_init(&st);
         pthread_mutex_lock(&r->lock);
         if (r->nwaiting > 0)
@@ -632,32 +632,32 @@ void routes_sweep(struct worker *w)
 
 /* ---- admin console ---- */
 
-int routes_snapshot(struct route ***out)
+int pools_snapshot(struct pool ***out)
 {
-    pthread_mutex_lock(&routes_lock);
-    int n = nroutes;
-    struct route **snap = malloc(sizeof(*snap) * (n ? n : 1));
+    pthread_mutex_lock(&pools_lock);
+    int n = npools;
+    struct pool **snap = malloc(sizeof(*snap) * (n ? n : 1));
     if (snap && n)
-        memcpy(snap, all_routes, sizeof(*snap) * n);
-    pthread_mutex_unlock(&routes_lock);
+        memcpy(snap, all_pools, sizeof(*snap) * n);
+    pthread_mutex_unlock(&pools_lock);
     *out = snap;
     return snap ? n : -1;
 }
 
-bool route_of_db(const struct route *r, const char *dbname)
+bool pool_of_db(const struct pool *r, const char *dbname)
 {
     return !dbname || !strcmp(r->db->name, dbname);
 }
 
 static struct db_state *db_state_find(const char *dbname)
 {
-    pthread_mutex_lock(&routes_lock);
+    pthread_mutex_lock(&pools_lock);
     struct db_state *d = db_state_get(dbname);
-    pthread_mutex_unlock(&routes_lock);
+    pthread_mutex_unlock(&pools_lock);
     return d;
 }
 
-void route_db_set_disabled(const char *dbname, bool on)
+void pool_db_set_disabled(const char *dbname, bool on)
 {
     struct db_state *d = db_state_find(dbname);
     if (d)
@@ -668,31 +668,31 @@ void route_db_set_disabled(const char *dbname, bool on)
 static struct db_state *db_state_lookup(const char *dbname)
 {
     struct db_state *found = NULL;
-    pthread_mutex_lock(&routes_lock);
+    pthread_mutex_lock(&pools_lock);
     for (struct db_state *d = db_states; d && !found; d = d->next)
         if (!strcmp(d->name, dbname))
             found = d;
-    pthread_mutex_unlock(&routes_lock);
+    pthread_mutex_unlock(&pools_lock);
     return found;
 }
 
-bool route_db_disabled(const char *dbname)
+bool pool_db_disabled(const char *dbname)
 {
     struct db_state *d = db_state_lookup(dbname);
     return d && atomic_load(&d->disabled);
 }
 
-bool route_db_paused(const char *dbname)
+bool pool_db_paused(const char *dbname)
 {
     struct db_state *d = db_state_lookup(dbname);
     return d && atomic_load(&d->paused);
 }
 
-void route_db_pause(struct worker *w, const char *dbname, bool on)
+void pool_db_pause(struct worker *w, const char *dbname, bool on)
 {
-    /* The flag first, so routes created from now on start paused too. */
+    /* The flag first, so pools created from now on start paused too. */
     const struct config *cfg = weir.cfg;
-    pthread_mutex_lock(&routes_lock);
+    pthread_mutex_lock(&pools_lock);
     for (int i = 0; i < cfg->ndbs; i++) {
         if (dbname && strcmp(cfg->dbs[i].name, dbname))
             continue;
@@ -700,14 +700,14 @@ void route_db_pause(struct worker *w, const char *dbname, bool on)
         if (d)
             atomic_store(&d->paused, on);
     }
-    pthread_mutex_unlock(&routes_lock);
-    struct route **snap;
-    int n = routes_snapshot(&snap);
+    pthread_mutex_unlock(&pools_lock);
+    struct pool **snap;
+    int n = pools_snapshot(&snap);
     for (int i = 0; i < n; i++) {
-        struct route *r = snap[i];
-        if (!route_of_db(r, dbname))
+        struct pool *r = snap[i];
+        if (!pool_of_db(r, dbname))
             continue;
-        struct route_step st;
+        struct pool_step st;
         step_init(&st);
         pthread_mutex_lock(&r->lock);
         r->paused = on;
@@ -719,13 +719,13 @@ void route_db_pause(struct worker *w, const char *dbname, bool on)
     free(snap);
 }
 
-void route_db_reconnect(const char *dbname)
+void pool_db_reconnect(const char *dbname)
 {
-    struct route **snap;
-    int n = routes_snapshot(&snap);
+    struct pool **snap;
+    int n = pools_snapshot(&snap);
     for (int i = 0; i < n; i++) {
-        struct route *r = snap[i];
-        if (!route_of_db(r, dbname))
+        struct pool *r = snap[i];
+        if (!pool_of_db(r, dbname))
             continue;
         pthread_mutex_lock(&r->lock);
         r->gen++;
@@ -735,14 +735,14 @@ void route_db_reconnect(const char *dbname)
     free(snap);
 }
 
-void route_db_counts(const char *dbname, int *servers, int *stale)
+void pool_db_counts(const char *dbname, int *servers, int *stale)
 {
     *servers = *stale = 0;
-    struct route **snap;
-    int n = routes_snapshot(&snap);
+    struct pool **snap;
+    int n = pools_snapshot(&snap);
     for (int i = 0; i < n; i++) {
-        struct route *r = snap[i];
-        if (!route_of_db(r, dbname))
+        struct pool *r = snap[i];
+        if (!pool_of_db(r, dbname))
             continue;
         pthread_mutex_lock(&r->lock);
         *servers += r->nservers;
@@ -752,7 +752,7 @@ void route_db_counts(const char *dbname, int *servers, int *stale)
     free(snap);
 }
 
-bool route_must_close(struct route *r, const struct server *s)
+bool pool_must_close(struct pool *r, const struct server *s)
 {
     pthread_mutex_lock(&r->lock);
     bool yes = r->paused || s->gen != r->gen;
@@ -760,7 +760,7 @@ bool route_must_close(struct route *r, const struct server *s)
     return yes;
 }
 
-void route_server_born(struct route *r, struct server *s)
+void pool_server_born(struct pool *r, struct server *s)
 {
     pthread_mutex_lock(&r->lock);
     s->gen = r->gen;
@@ -769,7 +769,7 @@ void route_server_born(struct route *r, struct server *s)
     pthread_mutex_unlock(&r->lock);
 }
 
-void route_server_freed(struct route *r, struct server *s)
+void pool_server_freed(struct pool *r, struct server *s)
 {
     pthread_mutex_lock(&r->lock);
     r->ngen--;
@@ -779,17 +779,17 @@ void route_server_freed(struct route *r, struct server *s)
     s->gen_taken = false;
 }
 
-void route_client_join(struct route *r)
+void pool_client_join(struct pool *r)
 {
     atomic_fetch_add(&r->nclients, 1);
 }
 
-void route_client_leave(struct route *r)
+void pool_client_leave(struct pool *r)
 {
     atomic_fetch_sub(&r->nclients, 1);
 }
 
-void route_pool_counts(struct route *r, ev_tstamp now, struct stats_pool *p)
+void pool_counts(struct pool *r, ev_tstamp now, struct stats_pool *p)
 {
     double check = weir.cfg->server_check_delay;
     pthread_mutex_lock(&r->lock);
@@ -834,8 +834,8 @@ static bool same_connection(const struct db_entry *a, const struct db_entry *b)
 #undef SAME_STR
 }
 
-/* Called with routes_lock held: r no longer answers route_get. */
-static void retire(struct route *r, const char *why)
+/* Called with pools_lock held: r no longer answers pool_get. */
+static void retire(struct pool *r, const char *why)
 {
     atomic_store(&r->retired, true);
     /* Its servers are of an older generation now: closed on release, counted by WAIT_CLOSE. */
@@ -843,8 +843,8 @@ static void retire(struct route *r, const char *why)
     r->gen++;
     r->nstale = r->ngen;
     pthread_mutex_unlock(&r->lock);
-    for (struct route **pp = &buckets[0]; pp < &buckets[ROUTE_BUCKETS]; pp++) {
-        for (struct route **p = pp; *p; p = &(*p)->hash_next) {
+    for (struct pool **pp = &buckets[0]; pp < &buckets[POOL_BUCKETS]; pp++) {
+        for (struct pool **p = pp; *p; p = &(*p)->hash_next) {
             if (*p == r) {
                 *p = r->hash_next;
                 r->hash_next = NULL;
@@ -857,12 +857,12 @@ unlinked:
              why);
 }
 
-void routes_reconfigure(const struct config *cfg)
+void pools_reconfigure(const struct config *cfg)
 {
-    pthread_mutex_lock(&routes_lock);
-    for (int i = 0; i < nroutes; i++) {
-        struct route *r = all_routes[i];
-        if (route_retired(r))
+    pthread_mutex_lock(&pools_lock);
+    for (int i = 0; i < npools; i++) {
+        struct pool *r = all_pools[i];
+        if (pool_retired(r))
             continue;
         const struct db_entry *db = config_find_db(cfg, r->db->name);
         if (!db) {
@@ -886,19 +886,19 @@ void routes_reconfigure(const struct config *cfg)
         r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
         pthread_mutex_unlock(&r->lock);
     }
-    pthread_mutex_unlock(&routes_lock);
+    pthread_mutex_unlock(&pools_lock);
 }
 
-int routes_busy_servers(void)
+int pools_busy_servers(void)
 {
     int busy = 0;
-    pthread_mutex_lock(&routes_lock);
-    for (int i = 0; i < nroutes; i++) {
-        struct route *r = all_routes[i];
+    pthread_mutex_lock(&pools_lock);
+    for (int i = 0; i < npools; i++) {
+        struct pool *r = all_pools[i];
         pthread_mutex_lock(&r->lock);
         busy += r->nservers - r->nidle - r->nconnecting;
         pthread_mutex_unlock(&r->lock);
     }
-    pthread_mutex_unlock(&routes_lock);
+    pthread_mutex_unlock(&pools_lock);
     return busy;
 }
