@@ -350,7 +350,6 @@ static const char *const pgbouncer_only_keys[] = {"pidfile",
                                                   "conffile",
                                                   "service_name",
                                                   "job_name",
-                                                  "max_prepared_statements",
                                                   "query_wait_notify",
                                                   "scram_iterations",
                                                   "auth_hba_file",
@@ -654,6 +653,7 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
     SEC_KEY("reserve_pool_timeout", reserve_pool_timeout)
     INT_KEY("max_db_connections", max_db_connections, 0, 1000000)
     INT_KEY("max_user_connections", max_user_connections, 0, 1000000)
+    INT_KEY("max_prepared_statements", max_prepared_statements, 0, 1000000)
     STR_KEY("track_extra_parameters", track_extra_parameters)
     BOOL_KEY("log_connections", log_connections)
     BOOL_KEY("log_disconnections", log_disconnections)
@@ -838,6 +838,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->server_check_delay = 30;
     cfg->server_check_query = strdup("");
     cfg->reserve_pool_timeout = 5;
+    cfg->max_prepared_statements = 200;
     cfg->log_connections = 1;
     cfg->log_disconnections = 1;
     cfg->log_pooler_errors = 1;
@@ -1118,6 +1119,7 @@ void config_each(const struct config *cfg,
     EACH_SEC("reserve_pool_timeout", reserve_pool_timeout, true);
     EACH_INT("max_db_connections", max_db_connections, true);
     EACH_INT("max_user_connections", max_user_connections, true);
+    EACH_INT("max_prepared_statements", max_prepared_statements, true);
     EACH_STR("track_extra_parameters", track_extra_parameters, false);
     EACH_INT("log_connections", log_connections, true);
     EACH_INT("log_disconnections", log_disconnections, true);

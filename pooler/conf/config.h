@@ -74,8 +74,9 @@ struct config {
     int min_pool_size;
     int reserve_pool_size;
     double reserve_pool_timeout;
-    int max_db_connections;   /* 0 = no limit */
-    int max_user_connections; /* 0 = no limit */
+    int max_db_connections;      /* 0 = no limit */
+    int max_user_connections;    /* 0 = no limit */
+    int max_prepared_statements; /* per server connection; 0 = statements pass through untouched */
     char *track_extra_parameters;
     int log_connections;
     int log_disconnections;
