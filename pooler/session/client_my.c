@@ -286,8 +286,12 @@ static void my_authenticated(struct client *c)
     }
     client_share_names(c);
     struct param_set cached = {0};
-    if (c->pool->pool_mode != POOL_SESSION && pool_welcome(c->pool, &cached)) {
-        /* Transaction pooling, and a server of this pool logged in before: no need to wait. */
+    if (pool_welcome(c->pool, &cached)) {
+        /*
+         * A server of this pool logged in before: no need to wait, in any pool
+         * mode; the client takes a server at its first command (session
+         * pooling keeps it from then on).
+         */
         param_clear_all(&cached);
         my_welcome_idle(c);
         return;

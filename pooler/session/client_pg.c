@@ -152,11 +152,13 @@ static void client_authenticated(struct client *c, const char *password)
     pg_out_auth(client_out(c), 0, NULL, 0);
     client_cancel_register(c->w, c);
     struct param_set cached = {0};
-    bool welcomed = c->pool->pool_mode != POOL_SESSION && pool_welcome(c->pool, &cached);
+    bool welcomed = pool_welcome(c->pool, &cached);
     if (welcomed) {
         /*
-         * Transaction pooling: log in on the parameters the last server
-         * reported; AuthenticationOk and the welcome leave in one write.
+         * Log in on the parameters the last server of the pool reported, in
+         * every pool mode: the client takes a server at its first message
+         * (session pooling keeps it from then on). AuthenticationOk and the
+         * welcome leave in one write.
          */
         client_welcome(c, &cached);
         param_clear_all(&cached);
