@@ -27,8 +27,9 @@ my %opt = (
     threads => env_num('WEIR_BENCH_THREADS', '16,256'),
     systems => env_num('WEIR_BENCH_SYSTEMS', 'direct,pgbouncer,weir'),
     scripts => env_num('WEIR_BENCH_SCRIPTS', 'select,tpcb'),
-    modes => env_num('WEIR_BENCH_MODES', 'simple,extended'),
+    modes => env_num('WEIR_BENCH_MODES', 'simple,extended,prepared'),
     sb_tests => env_num('WEIR_BENCH_SYSBENCH_TESTS', 'oltp_point_select,oltp_read_write'),
+    sb_ps => env_num('WEIR_BENCH_SYSBENCH_PS', 'text,prepared'),
     pool_size => env_num('WEIR_BENCH_POOL_SIZE', 20),
     scale => env_num('WEIR_BENCH_SCALE', undef),
     syscalls => env_num('WEIR_BENCH_SYSCALLS', 1),
@@ -39,7 +40,7 @@ my %opt = (
     floor_threads => env_num('WEIR_BENCH_FLOOR_THREADS', 0),
 );
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
-    'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'pool_size|pool-size=i',
+    'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'sb_ps|sysbench-ps=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
     'backend=s', 'floor_threads|floor-threads=i', 'help')
     or exit 2;
@@ -48,7 +49,8 @@ if ($opt{help}) {
         . "[--only pgbench,connect,sysbench,syscalls,profile]\n"
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
         . "[--systems direct,pgbouncer,weir,floor]\n"
-        . "       [--scripts select,tpcb] [--modes simple,extended] [--pool-size N] "
+        . "       [--scripts select,tpcb] [--modes simple,extended,prepared]\n"
+        . "       [--sysbench-ps text,prepared] [--pool-size N] "
         . "[--scale N] [--no-syscalls] [--weir-workers N] [--floor-threads N] [--backend tcp|unix]\n";
     exit 0;
 }
@@ -61,6 +63,7 @@ my @systems = split /,/, $opt{systems};
 my @scripts = split /,/, $opt{scripts};
 my @modes = split /,/, $opt{modes};
 my @sb_tests = split /,/, $opt{sb_tests};
+my @sb_ps = split /,/, $opt{sb_ps};
 my $sb_tables = $opt{quick} ? 2 : 8;
 my $sb_size = $opt{quick} ? 1000 : 20000;
 my $pool = $opt{pool_size};
@@ -221,6 +224,12 @@ sub pgbench_run {
     my $label = "pgbench-$test-$mode-c$clients-$sys-r$rep";
     my %row = (bench => 'pgbench', test => $test, mode => $mode, clients => $clients,
         system => $sys, rep => $rep, seconds => $secs);
+    # Debian 12's PgBouncer (1.18) predates max_prepared_statements: in transaction mode its
+    # clients' named statements land on other servers, so -M prepared is not run through it.
+    if ($sys eq 'pgbouncer' && $mode eq 'prepared' && !pgbouncer_prepares()) {
+        $row{note} = 'skipped: this PgBouncer has no max_prepared_statements';
+        return \%row;
+    }
     if (($sys eq 'direct' || $sys eq 'floor') && $clients + 2 * $pool + 10 > $opt{pg_max_conn}) {
         $row{note} = "skipped: max_connections $opt{pg_max_conn}";
         return \%row;
@@ -318,17 +327,32 @@ sub pgbench_latency {
     return (sprintf('%.3f', $avg), sprintf('%.3f', $p99));
 }
 
+# True when the PgBouncer here knows max_prepared_statements (1.21 and later).
+my $pgbouncer_prepares;
+sub pgbouncer_prepares {
+    return $pgbouncer_prepares if defined $pgbouncer_prepares;
+    my ($out) = run_cmd(['pgbouncer', '--version']);
+    my ($maj, $min) = ($out // '') =~ /PgBouncer (\d+)\.(\d+)/;
+    $maj //= 0;
+    $min //= 0;
+    return $pgbouncer_prepares = ($maj > 1 || ($maj == 1 && $min >= 21)) ? 1 : 0;
+}
+
+# sysbench_run($sys, $test, $threads, $rep, $ps): $ps 'text' (--db-ps-mode=disable) or
+# 'prepared' (--db-ps-mode=auto: binary-protocol prepared statements).
 sub sysbench_run {
-    my ($sys, $test, $threads, $rep) = @_;
-    my $label = "sysbench-$test-t$threads-$sys-r$rep";
-    my %row = (bench => 'sysbench', test => $test, mode => 'text', clients => $threads,
+    my ($sys, $test, $threads, $rep, $ps) = @_;
+    $ps //= 'text';
+    my $label = "sysbench-$test-$ps-t$threads-$sys-r$rep";
+    my %row = (bench => 'sysbench', test => $test, mode => $ps, clients => $threads,
         system => $sys, rep => $rep, seconds => $secs);
     my $port = $sys eq 'direct' ? $my->port : $sys eq 'floor' ? $floor_my->port
         : $weir->{mysql_port};
     print "  $label ... ";
     my $r = measure($sys, 'my', $label, sub {
         my ($out, $err, $rc, $to) = run_cmd([sysbench_argv($port, $threads), "--time=$secs",
-                '--percentile=99', '--db-ps-mode=disable', '--histogram=off', $test, 'run'],
+                '--percentile=99', '--db-ps-mode=' . ($ps eq 'prepared' ? 'auto' : 'disable'),
+                '--histogram=off', $test, 'run'],
             timeout => $secs + 180);
         WeirTest::spew("$raw/$label.out", "$out\n--- stderr\n$err");
         bench_die("sysbench $label timed out") if $to;
@@ -386,9 +410,12 @@ if ($only{sysbench}) {
     say_('bench: sysbench (MariaDB direct and through weir\'s MySQL port)');
     my @my_systems = grep { $_ eq 'direct' || $_ eq 'weir' || $_ eq 'floor' } @systems;
     for my $test (@sb_tests) {
-        for my $t (@threads) {
-            for my $rep (1 .. $opt{repeat}) {
-                push @rows, sysbench_run($_, $test, $t, $rep) for in_turn($rep, @my_systems);
+        for my $ps (@sb_ps) {
+            for my $t (@threads) {
+                for my $rep (1 .. $opt{repeat}) {
+                    push @rows, sysbench_run($_, $test, $t, $rep, $ps)
+                        for in_turn($rep, @my_systems);
+                }
             }
         }
         write_results();
