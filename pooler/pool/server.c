@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "pooler/core/log.h"
@@ -92,6 +93,7 @@ static void server_free(struct server *s)
         s->ops->close(s->bc);
     pg_out_free(&s->out);
     param_clear_all(&s->params);
+    settings_clear(&s->settings);
     free(s);
 }
 
@@ -434,6 +436,33 @@ void server_release(struct server *s, bool clean)
     server_reset_continue(s);
 }
 
+/* Would server_reset_query run after this server's client (session pooling, or always)? */
+static bool reset_query_applies(const struct server *s)
+{
+    return weir.cfg->server_reset_query[0] &&
+           (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always);
+}
+
+/*
+ * PostgreSQL: a client left state on s that weir cannot replay (s->discard,
+ * session/sess_pg.c), or settings a reset query is about to wipe: DISCARD
+ * ALL, then the configured reset query if it is another. Its session is then
+ * as fresh as after login: no settings left to diff against.
+ */
+static bool pg_discard_due(const struct server *s)
+{
+    return s->kind == BACKEND_POSTGRES && (s->discard || (s->settings.n && reset_query_applies(s)));
+}
+
+static void pg_discard(struct server *s)
+{
+    send_internal(s, "DISCARD ALL");
+    if (reset_query_applies(s) && strcasecmp(weir.cfg->server_reset_query, "DISCARD ALL"))
+        send_internal(s, weir.cfg->server_reset_query);
+    settings_clear(&s->settings);
+    s->discard = false;
+}
+
 /* Next clean-up step once every expected ReadyForQuery has arrived. */
 static void server_reset_continue(struct server *s)
 {
@@ -461,8 +490,10 @@ static void server_reset_continue(struct server *s)
         server_send_my_command(s, COM_QUERY, my_session_sql);
         /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */
         server_send_my_command(s, COM_INIT_DB, s->pool->db->dbname);
-    } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
-               (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
+    } else if (s->reset_stage < RESET_QUERY && pg_discard_due(s)) {
+        s->reset_stage = RESET_QUERY;
+        pg_discard(s);
+    } else if (s->reset_stage < RESET_QUERY && reset_query_applies(s)) {
         s->reset_stage = RESET_QUERY;
         send_internal(s, weir.cfg->server_reset_query);
     } else if (s->txstatus != 'I') {

@@ -6,6 +6,7 @@
 #ifndef WEIR_SERVER_H
 #define WEIR_SERVER_H
 
+#include "pooler/conf/settings.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/pool.h"
 #include "protocol/mysql/my_resp.h"
@@ -83,6 +84,8 @@ struct server {
     bool gen_taken;        /* counted by pool_server_born */
     uint64_t id;
     struct param_set params;           /* values the server reported */
+    struct settings settings;          /* PostgreSQL: other settings its session holds (SETs) */
+    bool discard;                      /* a client left state on it: DISCARD ALL before reuse */
     struct server *assign_next;        /* chain of servers assigned in one pool step */
     struct pool_waiter *assign_waiter; /* who that server goes to */
     char setup_error[256];             /* error text from a failed SETUP */

@@ -19,6 +19,7 @@
 
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
+#include "pooler/session/sess_pg.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
@@ -220,6 +221,7 @@ void client_free(struct client *c)
     if (c->dbname_owned)
         free((char *)c->dbname);
     relay_my_forget(c);
+    sess_pg_free(c);
     c->proto->free_state(c);
     free(c->my);
     slab_free(&c->w->client_slab, c);
@@ -267,6 +269,10 @@ void client_close(struct client *c, const char *reason)
     if (c->server) {
         struct server *s = c->server;
         bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
+        if (s->kind == BACKEND_POSTGRES && s->state == SV_ACTIVE)
+            sess_pg_leave(c, s);
+        else if (s->kind == BACKEND_POSTGRES && c->sess)
+            s->discard = true; /* left during its set-up: what the server holds is not known */
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);

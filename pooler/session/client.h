@@ -24,6 +24,7 @@
 #include "protocol/pg/pg_msg.h"
 
 struct msg;
+struct pg_sess;
 
 /* MySQL session variables a client may carry from server to server before it is pinned. */
 #define MY_MAX_VARS 64
@@ -99,6 +100,7 @@ struct client {
     struct param_snap *told;     /* what it was told at login, for those it did not choose */
     struct client *cancel_next;  /* hash chain in worker->cancel_tab */
     struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
+    struct pg_sess *sess;        /* PostgreSQL: settings, pins, login values (sess_pg.c), or NULL */
     void *auth;                  /* auth exchange state while in CL_AUTH */
     struct admin_job *admin_job; /* console command running on the workers, or NULL */
     /*
@@ -124,7 +126,9 @@ struct client {
     bool welcomed : 1;     /* login completed (ReadyForQuery sent) */
     bool zombie : 1;       /* closed while a server was on its way to it */
     bool counted : 1;      /* counted in the global client total */
-    bool pinned : 1;       /* MySQL: holds session state that cannot move: keeps its server */
+    bool pinned : 1;       /* holds session state that cannot move: keeps its server (the
+                              reasons: c->my's tracking for MySQL, sess_pg_pins for PostgreSQL) */
+    bool long_text : 1;    /* PostgreSQL: a Query/Parse too long for the buffer is being scanned */
     bool out_lost : 1;     /* client_out could not allocate: output was dropped */
     bool user_owned : 1;   /* user is a copy of its own, freed with it */
     bool dbname_owned : 1; /* dbname is a copy of its own, freed with it */

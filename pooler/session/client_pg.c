@@ -24,6 +24,7 @@
 
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
+#include "pooler/session/sess_pg.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
@@ -152,7 +153,8 @@ static void client_authenticated(struct client *c, const char *password)
     pg_out_auth(client_out(c), 0, NULL, 0);
     client_cancel_register(c->w, c);
     struct param_set cached = {0};
-    bool welcomed = pool_welcome(c->pool, &cached);
+    /* Settings from options are tried on a server first: one the server refuses fails the login. */
+    bool welcomed = !sess_pg_has_login_settings(c) && pool_welcome(c->pool, &cached);
     if (welcomed) {
         /*
          * Log in on the parameters the last server of the pool reported, in
@@ -360,7 +362,10 @@ static bool startup_params(struct client *c, const struct pg_startup *st)
                 client_fail(c, "53200", "out of memory");
                 return false;
             }
-        } else if (!strcmp(name, "options") || !strcmp(name, "replication")) {
+        } else if (!strcmp(name, "options")) {
+            if (!sess_pg_login_options(c, value))
+                return false;
+        } else if (!strcmp(name, "replication")) {
             client_fail(c, "08P01", "unsupported startup parameter: %s", name);
             return false;
         } else {
@@ -442,6 +447,10 @@ static void client_startup(struct client *c)
     }
     if (!startup_params(c, &st))
         return;
+    if (!sess_pg_login_done(c)) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
     negotiate_version(c, &st);
     buf_put(&c->w->bufs, c->in);
     c->in = NULL;

@@ -13,8 +13,10 @@
 /*
  * SCAN_OWN: scanning stopped at a command packet weir answers itself (MySQL
  * KILL, COM_CHANGE_USER), whole at b->parsed.
+ * SCAN_INJECT: scanning stopped after a PostgreSQL text that weir's own query
+ * must follow (sess_pg.c: the login values a RESET takes away).
  */
-enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN };
+enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN, SCAN_INJECT };
 
 /*
  * MySQL scanners (relay_my.c): walk the packets of each side's buffer,
