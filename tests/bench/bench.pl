@@ -38,11 +38,12 @@ my %opt = (
     weir_workers => env_num('WEIR_BENCH_WEIR_WORKERS', 0),
     backend => env_num('WEIR_BENCH_BACKEND', 'tcp'),
     floor_threads => env_num('WEIR_BENCH_FLOOR_THREADS', 0),
+    baseline => env_num('WEIR_BENCH_BASELINE', undef),
 );
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
     'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'sb_ps|sysbench-ps=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
-    'backend=s', 'floor_threads|floor-threads=i', 'help')
+    'backend=s', 'floor_threads|floor-threads=i', 'baseline=s', 'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
@@ -51,7 +52,8 @@ if ($opt{help}) {
         . "[--systems direct,pgbouncer,weir,floor]\n"
         . "       [--scripts select,tpcb] [--modes simple,extended,prepared]\n"
         . "       [--sysbench-ps text,prepared] [--pool-size N] "
-        . "[--scale N] [--no-syscalls] [--weir-workers N] [--floor-threads N] [--backend tcp|unix]\n";
+        . "[--scale N] [--no-syscalls] [--weir-workers N] [--floor-threads N] [--backend tcp|unix]\n"
+        . "       [--baseline REV]\n";
     exit 0;
 }
 my $secs = $opt{seconds} // ($opt{quick} ? 3 : 15);
@@ -60,6 +62,15 @@ my %only = map { $_ => 1 } split /,/, $opt{only};
 my @clients = split /,/, $opt{clients};
 my @threads = split /,/, $opt{threads};
 my @systems = split /,/, $opt{systems};
+# --baseline REV: tests/bench/run built weir at REV as $ENV{WEIR_BENCH_BASE_BIN}; it runs as
+# system 'base' right after weir, with the same settings, so a change is measured against
+# what it changed in the same run.
+if ($opt{baseline}) {
+    bench_die('--baseline needs tests/bench/run (it builds the revision)')
+        unless $ENV{WEIR_BENCH_BASE_BIN} && -x $ENV{WEIR_BENCH_BASE_BIN};
+    @systems = map { $_ eq 'weir' ? ('weir', 'base') : $_ } @systems;
+    push @systems, 'base' unless grep { $_ eq 'base' } @systems;
+}
 my @scripts = split /,/, $opt{scripts};
 my @modes = split /,/, $opt{modes};
 my @sb_tests = split /,/, $opt{sb_tests};
@@ -83,7 +94,7 @@ if ($nofile < 2200 && grep { $_ >= 1000 } @clients) {
 # ---- servers and poolers ----------------------------------------------------------------
 my $need_pg = grep { $only{$_} } qw(pgbench connect syscalls profile);
 my $need_my = $only{sysbench};
-my ($pg, $my, $pgb, $weir, $floor_pg, $floor_my);
+my ($pg, $my, $pgb, $weir, $base, $floor_pg, $floor_my);
 if ($need_pg) {
     say_("bench: starting PostgreSQL 15 (max_connections $opt{pg_max_conn})");
     $pg = WeirTest->new(max_connections => $opt{pg_max_conn},
@@ -122,6 +133,14 @@ if (grep { $_ eq 'weir' } @systems) {
     say_("bench: weir pid $weir->{pid} on port $weir->{port}"
             . ($weir->{mysql_port} ? " (MySQL port $weir->{mysql_port})" : ''));
 }
+if (grep { $_ eq 'base' } @systems) {
+    $base = Bench::start_weir(dir => "$tmp/base", name => "weir at $opt{baseline}",
+        bin => $ENV{WEIR_BENCH_BASE_BIN}, pg_port => $pg ? $pg->pgport : undef,
+        my_port => $my ? $my->port : undef, pool_size => $pool,
+        ($unix && $pg ? (pg_host => $pg->{sockdir}) : ()), ($unix && $my ? (my_host => $my->sock) : ()),
+        workers => $opt{weir_workers});
+    say_("bench: weir at $opt{baseline} (base) pid $base->{pid} on port $base->{port}");
+}
 
 # floor: the cheapest proxy (tests/bench/floor.c), as many threads as weir has workers
 if (grep { $_ eq 'floor' } @systems) {
@@ -155,7 +174,7 @@ sub sysbench_argv {
 # pooler_of($sys, $db) -> the process between client and server ($db: 'pg' or 'my')
 sub pooler_of {
     my ($sys, $db) = @_;
-    return $sys eq 'weir' ? $weir : $sys eq 'pgbouncer' ? $pgb
+    return $sys eq 'weir' ? $weir : $sys eq 'base' ? $base : $sys eq 'pgbouncer' ? $pgb
         : $sys eq 'floor' ? ($db && $db eq 'my' ? $floor_my : $floor_pg) : undef;
 }
 
@@ -347,7 +366,7 @@ sub sysbench_run {
     my %row = (bench => 'sysbench', test => $test, mode => $ps, clients => $threads,
         system => $sys, rep => $rep, seconds => $secs);
     my $port = $sys eq 'direct' ? $my->port : $sys eq 'floor' ? $floor_my->port
-        : $weir->{mysql_port};
+        : pooler_of($sys)->{mysql_port};
     print "  $label ... ";
     my $r = measure($sys, 'my', $label, sub {
         my ($out, $err, $rc, $to) = run_cmd([sysbench_argv($port, $threads), "--time=$secs",
@@ -385,7 +404,7 @@ sub write_results;
 my $t0 = time;
 if ($only{pgbench}) {
     say_('bench: pgbench');
-    my @pg_systems = grep { $_ ne 'weir' || $weir } @systems;
+    my @pg_systems = grep { ($_ ne 'weir' || $weir) && ($_ ne 'base' || $base) } @systems;
     for my $script (@scripts) {
         for my $mode (@modes) {
             for my $c (@clients) {
@@ -408,7 +427,7 @@ if ($only{connect}) {
 }
 if ($only{sysbench}) {
     say_('bench: sysbench (MariaDB direct and through weir\'s MySQL port)');
-    my @my_systems = grep { $_ eq 'direct' || $_ eq 'weir' || $_ eq 'floor' } @systems;
+    my @my_systems = grep { $_ ne 'pgbouncer' } @systems;
     for my $test (@sb_tests) {
         for my $ps (@sb_ps) {
             for my $t (@threads) {
@@ -553,9 +572,10 @@ sub write_results {
         push @{ $agg{$k}{ $r->{system} } }, $r;
     }
     my $has_floor = grep { $_->{system} eq 'floor' } @rows;
-    my @all = ('direct', 'pgbouncer', 'weir', $has_floor ? ('floor') : ());
+    my $has_base = grep { $_->{system} eq 'base' } @rows;
+    my @all = ('direct', 'pgbouncer', 'weir', $has_base ? ('base') : (), $has_floor ? ('floor') : ());
     my @px = grep { $_ ne 'direct' } @all;
-    my %letter = (direct => 'd', pgbouncer => 'b', weir => 'w', floor => 'f');
+    my %letter = (direct => 'd', pgbouncer => 'b', weir => 'w', base => 'a', floor => 'f');
     my $all_l = join('/', map { $letter{$_} } @all);
     my $px_l = join('/', map { $letter{$_} } @px);
     my $md = "# weir benchmark\n\n$secs s per run, $opt{repeat} run(s) per system and "
@@ -572,13 +592,15 @@ sub write_results {
         . "clients. machine = CPU time the whole machine spent per transaction (client, "
         . "database, pooler and kernel; /proc/stat, 100 Hz ticks). "
         . "d = direct, b = PgBouncer, w = weir"
+        . ($has_base ? ", a = weir at $opt{baseline} (the baseline, same settings)" : '')
         . ($has_floor ? ", f = floor (tests/bench/floor.c: the cheapest proxy, one server "
             . "connection per client, bytes relayed unparsed; what it costs is the kernel's "
             . "price of any process between client and server)" : '') . ".\n\n"
         . "| bench | test | mode | clients | " . join(' | ', map { "tps $letter{$_}" } @all)
-        . " | w/b | w/d | avg $all_l | p99 $all_l | CPU µs $px_l | sys $px_l | cs $px_l | "
+        . " | w/b | w/d" . ($has_base ? ' | w/a' : '') . " | avg $all_l | p99 $all_l | CPU µs $px_l | sys $px_l | cs $px_l | "
         . "machine µs $all_l | notes |\n"
-        . "|---|---|---|---:|" . ('---:|' x (@all + 2)) . "---|---|---|---|---|---|---|\n";
+        . "|---|---|---|---:|" . ('---:|' x (@all + 2 + ($has_base ? 1 : 0)))
+        . "---|---|---|---|---|---|---|\n";
     my %plot;
     for my $k (@keys) {
         my ($bench, $test, $mode, $clients) = split /\0/, $k;
@@ -596,6 +618,7 @@ sub write_results {
         $md .= "| $bench | $test | $mode | $clients | " . join(' | ',
             (map { fmt($m{$_}{tps}) } @all),
             ratio($m{weir}{tps}, $m{pgbouncer}{tps}), ratio($m{weir}{tps}, $m{direct}{tps}),
+            ($has_base ? (ratio($m{weir}{tps}, $m{base}{tps})) : ()),
             join(' / ', map { fmt($m{$_}{lat_avg_ms}, '%.2f') } @all),
             join(' / ', map { fmt($m{$_}{lat_p99_ms}, '%.2f') } @all),
             join(' / ', map { fmt($m{$_}{cpu_us_per_txn}, '%.1f') } @px),
@@ -605,8 +628,8 @@ sub write_results {
             join('; ', @notes)) . " |\n";
         $plot{"$bench-$test-$mode"}{$clients} = { map { $_ => $m{$_}{tps} } keys %m };
     }
-    $md .= "\nRatios: w/b = weir tps / PgBouncer tps, w/d = weir tps / direct tps (above 1: "
-        . "weir is faster).\n";
+    $md .= "\nRatios: w/b = weir tps / PgBouncer tps, w/d = weir tps / direct tps"
+        . ($has_base ? ", w/a = weir tps / the baseline's tps" : '') . " (above 1: weir is faster).\n";
     $md .= "\nPlots: " . join(', ', map { "$_.png" } sort keys %plot) . "\n" if %plot;
     WeirTest::spew("$out/results.md", $md);
     plots(\%plot);
