@@ -47,6 +47,7 @@ struct pg_sess {
     char *inject_sql;              /* weir's query waiting to follow the client's text */
     int inject_left;               /* client ReadyForQuery messages before its answer */
     bool inject_active;            /* its answer is being read */
+    uint32_t inject_params;        /* tracked parameters it sets again (bits of param ids) */
     struct pg_sql_scan *long_scan; /* a text too long for the buffer, scanned as it passes */
 };
 
@@ -345,21 +346,29 @@ static const char *login_value(const struct pg_sess *x, const char *name)
 /*
  * The set_config query that puts back the login values a text's RESETs
  * take away, or NULL when there is none to put back (or out of memory).
+ * *params gets the tracked parameters it sets.
  */
-static char *login_sql(const struct pg_sess *x, const struct pg_sql_effects *e)
+static char *login_sql(const struct pg_sess *x, const struct pg_sql_effects *e, uint32_t *params)
 {
     char q[8192];
     size_t len = 0;
+    *params = 0;
     for (int i = 0; i < e->nops; i++) {
         const struct pg_sql_op *op = &e->ops[i];
         if (op->kind == PG_OP_RESET) {
             const char *v = login_value(x, op->name);
+            int id = param_lookup(op->name);
             if (v)
                 append_set_config(q, sizeof(q), &len, op->name, v);
+            if (v && id >= 0 && id < PARAM_NSETTABLE)
+                *params |= 1u << id;
         } else if (op->kind == PG_OP_RESET_ALL || op->kind == PG_OP_DISCARD_ALL) {
-            for (int id = 0; x->login_want && id < PARAM_NSETTABLE; id++)
-                if (x->login_want->v[id])
-                    append_set_config(q, sizeof(q), &len, param_name(id), x->login_want->v[id]);
+            for (int id = 0; x->login_want && id < PARAM_NSETTABLE; id++) {
+                if (!x->login_want->v[id])
+                    continue;
+                append_set_config(q, sizeof(q), &len, param_name(id), x->login_want->v[id]);
+                *params |= 1u << id;
+            }
             for (int j = 0; j < x->login.n; j++)
                 append_set_config(q, sizeof(q), &len, x->login.v[j].name, x->login.v[j].value);
         }
@@ -416,7 +425,8 @@ bool sess_pg_client_text(struct client *c, bool parse, const char *stmt, const c
     cy->nstmts = e.nstmts;
     cy->unparsed = e.unparsed;
     if (!parse && (x->login.n || x->login_want)) {
-        char *sql = login_sql(x, &e);
+        uint32_t params;
+        char *sql = login_sql(x, &e, &params);
         if (sql && (x->inject_sql || x->inject_left || x->inject_active)) {
             /* One put-back at a time; a second RESET already in flight is left to the server. */
             free(sql);
@@ -425,6 +435,7 @@ bool sess_pg_client_text(struct client *c, bool parse, const char *stmt, const c
         } else if (sql) {
             x->inject_sql = sql;
             x->inject_left = owed + 1;
+            x->inject_params = params;
             cy->injected = true;
             *what = SESS_INJECT;
         }
@@ -499,14 +510,15 @@ enum sess_msg sess_pg_server_msg(struct client *c, struct server *s, struct iobu
     if (x->inject_active) {
         if (type == 'S')
             return SESS_KEEP; /* the login values the client is back on: it sees them */
+        if (type == 'Z') {
+            /* It stands in for the client's own, held back below: one answer, as PostgreSQL's. */
+            x->inject_active = false;
+            return SESS_KEEP;
+        }
         if (avail < whole)
             return whole <= b->cap ? SESS_WAIT : SESS_BROKEN;
         const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
-        if (type == 'Z') {
-            s->txstatus = body > 0 ? (char)msg[0] : 'E';
-            s->outstanding--;
-            x->inject_active = false;
-        } else if (type == 'E') {
+        if (type == 'E') {
             struct pg_error_fields ef;
             if (pg_error_parse(msg, body, &ef) == WR_OK)
                 log_client(c, LOG_LVL_WARNING, "putting back login values failed: %s", ef.message);
@@ -521,6 +533,20 @@ enum sess_msg sess_pg_server_msg(struct client *c, struct server *s, struct iobu
             if (cy->left == 1)
                 cy->err = true;
         return SESS_KEEP;
+    }
+    if (type == 'S' && x->inject_left == 1 && x->inject_params) {
+        /* The server's default of a parameter weir sets back at once: the client sees only that. */
+        if (avail < whole)
+            return whole <= b->cap ? SESS_WAIT : SESS_KEEP;
+        struct pg_in in;
+        pg_in_init(&in, b->data + b->parsed + PG_HDR_LEN, body);
+        const char *name = pg_in_str(&in);
+        int id = name ? param_lookup(name) : -1;
+        if (id < 0 || id >= PARAM_NSETTABLE || !(x->inject_params & (1u << id)))
+            return SESS_KEEP;
+        memmove(b->data + b->parsed, b->data + b->parsed + whole, avail - whole);
+        b->recv -= whole;
+        return SESS_DROPPED;
     }
     if (type != 'Z')
         return SESS_KEEP;
@@ -538,8 +564,18 @@ enum sess_msg sess_pg_server_msg(struct client *c, struct server *s, struct iobu
         cycle_free(cy);
     }
     sync_status(c, status);
-    if (x->inject_left > 0 && --x->inject_left == 0)
+    if (x->inject_left > 0 && --x->inject_left == 0) {
+        /*
+         * The client's text is answered; weir's query's answer follows. This
+         * ReadyForQuery is held back: the one ending weir's answer goes to the
+         * client instead, after the ParameterStatus of the values put back.
+         */
         x->inject_active = true;
+        s->outstanding--;
+        memmove(b->data + b->parsed, b->data + b->parsed + whole, avail - whole);
+        b->recv -= whole;
+        return SESS_DROPPED;
+    }
     return SESS_KEEP;
 }
 
