@@ -28,6 +28,7 @@ struct backend_params {
         client_flags;     /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
     const char *charset;  /* MySQL: connection character set name, or NULL */
     const char *init_sql; /* MySQL: statement run right after login, or NULL */
+    const char *replication; /* PostgreSQL: libpq's replication ("true", "database"), or NULL */
 };
 
 struct backend_conn; /* connector-private */

@@ -249,6 +249,7 @@ void server_connect(struct worker *w, struct pool *r)
         .charset =
             s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
         .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
+        .replication = pool_replication(r),
     };
     char err[256];
     s->bc = s->ops->connect_start(&bp, err, sizeof(err));
@@ -397,6 +398,10 @@ void server_release(struct server *s, bool clean)
     s->xact_start = 0;
     if (!clean) {
         server_close(s, "client went away in the middle of a message");
+        return;
+    }
+    if (pool_replication(s->pool)) {
+        server_close(s, "replication connection: its client left (never pooled)");
         return;
     }
     if (s->kind == BACKEND_MYSQL && (s->outstanding > 0 || s->my.busy)) {

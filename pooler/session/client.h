@@ -124,17 +124,18 @@ struct client {
     enum client_state state;
     struct pool_waiter wait; /* its place in its pool's wait queue [pool lock] */
     struct peer_addr addr;
-    uint8_t admin;         /* console client: ADMIN_* permission (admin.h), 0 = not one */
-    bool welcomed : 1;     /* login completed (ReadyForQuery sent) */
-    bool zombie : 1;       /* closed while a server was on its way to it */
-    bool counted : 1;      /* counted in the global client total */
-    bool pinned : 1;       /* holds session state that cannot move: keeps its server (the
-                              reasons: c->my's tracking for MySQL, sess_pg_pins for PostgreSQL) */
-    bool long_text : 1;    /* PostgreSQL: a Query/Parse too long for the buffer is being scanned */
-    bool out_lost : 1;     /* client_out could not allocate: output was dropped */
-    bool user_owned : 1;   /* user is a copy of its own, freed with it */
-    bool dbname_owned : 1; /* dbname is a copy of its own, freed with it */
-    bool over_limit : 1;   /* beyond max_client_conn: only the console may log in */
+    uint8_t admin;      /* console client: ADMIN_* permission (admin.h), 0 = not one */
+    bool welcomed : 1;  /* login completed (ReadyForQuery sent) */
+    bool zombie : 1;    /* closed while a server was on its way to it */
+    bool counted : 1;   /* counted in the global client total */
+    bool pinned : 1;    /* holds session state that cannot move: keeps its server (the
+                           reasons: c->my's tracking for MySQL, sess_pg_pins for PostgreSQL) */
+    bool long_text : 1; /* PostgreSQL: a Query/Parse too long for the buffer is being scanned */
+    uint8_t replication : 2; /* PostgreSQL startup `replication`: 0 no, 1 physical, 2 logical */
+    bool out_lost : 1;       /* client_out could not allocate: output was dropped */
+    bool user_owned : 1;     /* user is a copy of its own, freed with it */
+    bool dbname_owned : 1;   /* dbname is a copy of its own, freed with it */
+    bool over_limit : 1;     /* beyond max_client_conn: only the console may log in */
 };
 
 /* What differs between the PostgreSQL and the MySQL client session. */

@@ -125,6 +125,12 @@ static void server_setup(struct server *s, struct client *c)
         server_setup_my(s, c);
         return;
     }
+    if (pool_replication(s->pool)) {
+        /* Logged in for this client alone; a physical walsender takes no SQL at all. */
+        server_set_state(s, SV_ACTIVE);
+        client_server_ready(c);
+        return;
+    }
     char small[4096], *q = small;
     size_t len = setup_sql(s, c, small, sizeof(small));
     if (len >= sizeof(small)) {

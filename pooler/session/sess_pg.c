@@ -310,6 +310,8 @@ static bool transaction_pooling(const struct client *c)
 
 bool sess_pg_watching(const struct client *c)
 {
+    if (c->pool && pool_replication(c->pool))
+        return false; /* replication commands, not SQL */
     return transaction_pooling(c) || (c->sess && (c->sess->login.n || c->sess->login_want));
 }
 
