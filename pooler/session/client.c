@@ -272,7 +272,7 @@ void client_close(struct client *c, const char *reason)
         bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
         if (s->kind == BACKEND_POSTGRES && s->state == SV_ACTIVE)
             sess_pg_leave(c, s);
-        else if (s->kind == BACKEND_POSTGRES && c->sess)
+        else if (s->kind == BACKEND_POSTGRES && s->state == SV_SETUP)
             s->discard = true; /* left during its set-up: what the server holds is not known */
         c->server = NULL;
         s->client = NULL;
