@@ -636,6 +636,8 @@ bool sess_pg_login_options(struct client *c, const char *options)
         else
             ok = settings_put(&x->login, name, value, true) &&
                  settings_put(&x->cur, name, value, true);
+        if (ok && !strcmp(name, "search_path") && strcasestr(value, "pg_temp"))
+            pin(c, PG_PIN_TEMP); /* CREATE TABLE makes temporary tables: see pg_sql.c */
     }
     pg_options_free(&o);
     if (!ok)

@@ -26,30 +26,44 @@ static const uint8_t ident[256] = {
     ['_'] = 1,         ['$'] = 1,         [0x80 ... 0xff] = 1,
 };
 
-/* Keywords that matter as the first word of a statement. */
-static const char *const lead_words[] = {"set",      "reset",   "discard",    "listen",
-                                         "unlisten", "prepare", "deallocate", "declare",
-                                         "close",    "load",    "do",         NULL};
-/* Transaction control, first word of a statement. */
-static const char *const txn_words[] = {"begin", "start",     "commit",  "end", "rollback",
-                                        "abort", "savepoint", "release", NULL};
-/* Anywhere: TEMP in a CREATE or INTO, functions that change the session. */
-static const char *const any_words[] = {"temp",
-                                        "temporary",
-                                        "set_config",
-                                        "pg_advisory_lock",
-                                        "pg_advisory_lock_shared",
-                                        "pg_try_advisory_lock",
-                                        "pg_try_advisory_lock_shared",
-                                        "pg_advisory_unlock_all",
-                                        NULL};
+struct kw {
+    const char *w;
+    uint8_t len;
+};
+#define KW(s)                                                                                      \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
 
-static bool in_list(const char *const *list, const char *w, size_t n)
+/* Keywords that matter as the first word of a statement. */
+static const struct kw lead_words[] = {
+    KW("set"),        KW("reset"),   KW("discard"), KW("listen"), KW("unlisten"), KW("prepare"),
+    KW("deallocate"), KW("declare"), KW("close"),   KW("load"),   KW("do"),       {NULL, 0},
+};
+/* Transaction control, first word of a statement. */
+static const struct kw txn_words[] = {
+    KW("begin"), KW("start"),     KW("commit"),  KW("end"), KW("rollback"),
+    KW("abort"), KW("savepoint"), KW("release"), {NULL, 0},
+};
+/* Anywhere, besides temp, temporary, set_config and pg_temp*: the session advisory locks. */
+static const struct kw lock_words[] = {
+    KW("pg_advisory_lock"),       KW("pg_advisory_lock_shared"),
+    KW("pg_try_advisory_lock"),   KW("pg_try_advisory_lock_shared"),
+    KW("pg_advisory_unlock_all"), {NULL, 0},
+};
+
+static bool in_list(const struct kw *list, const char *w, size_t n)
 {
-    for (; *list; list++)
-        if (strlen(*list) == n && !memcmp(*list, w, n))
+    for (; list->w; list++)
+        if (list->len == n && !memcmp(list->w, w, n))
             return true;
     return false;
+}
+
+/* First letters of the words that matter anywhere: temp..., set_config, pg_... */
+static bool any_first(uint8_t c)
+{
+    return c == 't' || c == 's' || c == 'p';
 }
 
 static void end_word(struct pg_sql_scan *s)
@@ -58,31 +72,29 @@ static void end_word(struct pg_sql_scan *s)
     const char *w = s->word;
     if (n > sizeof(s->word) - 1)
         return;
-    /* First-letter filter: most words start with none of these. */
-    switch (w[0]) {
-    case 'a':
-    case 'b':
-    case 'c':
-    case 'd':
-    case 'e':
-    case 'l':
-    case 'p':
-    case 'r':
-    case 's':
-    case 't':
-    case 'u':
-        break;
-    default:
-        return;
-    }
     if (s->word_lead) {
         if (in_list(lead_words, w, n))
             s->found |= PG_SQL_SESSION;
         else if (in_list(txn_words, w, n))
             s->found |= PG_SQL_TXN;
     }
-    if (in_list(any_words, w, n) || (n >= 7 && !memcmp(w, "pg_temp", 7)))
-        s->found |= PG_SQL_SESSION;
+    switch (w[0]) {
+    case 't':
+        if ((n == 4 && !memcmp(w, "temp", 4)) || (n == 9 && !memcmp(w, "temporary", 9)))
+            s->found |= PG_SQL_SESSION;
+        break;
+    case 's':
+        if (n == 10 && !memcmp(w, "set_config", 10))
+            s->found |= PG_SQL_SESSION;
+        break;
+    case 'p':
+        if (n >= 7 && w[1] == 'g' && w[2] == '_' &&
+            (!memcmp(w, "pg_temp", 7) || in_list(lock_words, w, n)))
+            s->found |= PG_SQL_SESSION;
+        break;
+    default:
+        break;
+    }
 }
 
 void pg_sql_scan_init(struct pg_sql_scan *s)
@@ -112,31 +124,61 @@ static void enter_comment(struct pg_sql_scan *s, uint8_t kind)
     s->prev = 0;
 }
 
-void pg_sql_scan_feed(struct pg_sql_scan *s, const char *p, size_t n)
+static inline uint8_t lower(uint8_t ch)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint8_t ch = (uint8_t)p[i];
-        if (ident[ch]) {
-            if (!s->in_word) {
-                s->in_word = true;
-                s->wlen = 0;
-                /* Inside a comment every word may start a statement: it may be no comment. */
-                s->word_lead = s->comment ? true : s->lead;
-            }
-            if (s->wlen < sizeof(s->word)) {
-                if (s->wlen < sizeof(s->word) - 1)
-                    s->word[s->wlen] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
-                s->wlen++;
-            }
-            s->prev = ch;
-            continue;
+    return ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch;
+}
+
+/*
+ * The bytes of a word from p[i]: kept (lower-cased, the first 31) when the
+ * word may matter, skipped in a tight loop when it cannot. Returns where the
+ * word ends (n when it goes on in the next piece).
+ */
+static size_t word_bytes(struct pg_sql_scan *s, const uint8_t *p, size_t i, size_t n)
+{
+    if (s->wskip) {
+        while (i < n && ident[p[i]])
+            i++;
+        return i;
+    }
+    while (i < n && ident[p[i]]) {
+        if (s->wlen < sizeof(s->word) - 1)
+            s->word[s->wlen] = (char)lower(p[i]);
+        if (s->wlen < sizeof(s->word))
+            s->wlen++;
+        i++;
+    }
+    return i;
+}
+
+void pg_sql_scan_feed(struct pg_sql_scan *s, const char *text, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)text;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t ch = p[i];
+        if (ident[ch] && !s->in_word) {
+            s->in_word = true;
+            s->wlen = 0;
+            /* Inside a comment every word may start a statement: it may be no comment. */
+            s->word_lead = s->comment ? true : s->lead;
+            s->wskip = !s->word_lead && !any_first(lower(ch));
         }
         if (s->in_word) {
+            i = word_bytes(s, p, i, n);
+            if (i == n)
+                return; /* the word may go on in the next piece */
             s->in_word = false;
-            end_word(s);
+            if (!s->wskip)
+                end_word(s);
             if (!s->comment)
                 s->lead = false;
+            s->prev = 'a'; /* a word byte: opens and closes no comment */
+            continue;
         }
+        i++;
+        if (ch == '"' && s->prev == '&')
+            s->found |= PG_SQL_SESSION; /* U&"...": a name in escapes the words cannot show */
         if (s->comment == 1) {
             if (ch == ';')
                 s->comment_semi = true;
@@ -182,7 +224,8 @@ unsigned pg_sql_scan_end(struct pg_sql_scan *s)
 {
     if (s->in_word) {
         s->in_word = false;
-        end_word(s);
+        if (!s->wskip)
+            end_word(s);
     }
     return s->found;
 }
@@ -324,8 +367,19 @@ static char *lower_dup(const char *s)
     return d;
 }
 
+/*
+ * A search_path naming pg_temp makes plain CREATE TABLE create temporary
+ * tables: that client keeps its server from the start.
+ */
+static void check_search_path(struct walk *w, const char *name, const char *value)
+{
+    if (value && !strcasecmp(name, "search_path") && strcasestr(value, "pg_temp"))
+        w->e->pin |= PG_PIN_TEMP;
+}
+
 static void add_set(struct walk *w, const char *name, char *value)
 {
+    check_search_path(w, name, value);
     struct pg_sql_op *op = add_op(w, PG_OP_SET);
     if (!op) {
         free(value);

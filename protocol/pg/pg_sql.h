@@ -11,7 +11,8 @@
  *    track string literals, so text inside them may match (a false alarm, the
  *    parser then says "nothing"); comments keep a statement start pending and
  *    every word inside one counts as a statement start, so no comment, quote
- *    or dollar quote can hide a statement from it.
+ *    or dollar quote can hide a statement from it; a U&"..." name (escapes
+ *    the words cannot read) flags the text too.
  *  - pg_sql_classify: PostgreSQL's own grammar (libpg_query) for the texts
  *    the scan flagged: the settings each statement changes, in order, and
  *    the state that cannot move to another server (temporary tables, LISTEN,
@@ -41,6 +42,7 @@ struct pg_sql_scan {
     uint8_t wlen;      /* bytes of it seen, saturating at 32 */
     bool in_word;      /* inside an identifier-like word */
     bool word_lead;    /* that word is the first of a statement */
+    bool wskip;        /* that word cannot matter (its first letter says so): not kept */
     bool lead;         /* only blanks and comments since the text's start or the last ';' */
     bool pend_lead;    /* lead before a '-' or '/' that may open a comment */
     uint8_t comment;   /* 0 none, 1 line comment, 2 block comment */

@@ -2,7 +2,8 @@
  * fuzz_pg_sql.c -- libFuzzer target for the session keyword scan and the
  * libpg_query classifier: the input is a query text. The scan fed in two
  * pieces (split at the first byte's value) must agree with the scan of the
- * whole; the classifier's ops must carry what their kind promises.
+ * whole; whatever the classifier finds, the scan must have flagged; the classifier's ops
+ * must carry what their kind promises.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,8 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     struct pg_sql_effects e;
     if (pg_sql_classify(q, &e) == WR_OK) {
+        /*
+         * The scan must never miss what the grammar finds (it only decides whether the grammar
+         * is asked): any pin but "other" (a tree too deep to walk) or any session op needs
+         * PG_SQL_SESSION, transaction control either bit.
+         */
+        if ((e.pin & ~(unsigned)PG_PIN_OTHER) && !(whole & PG_SQL_SESSION))
+            __builtin_trap();
         for (int i = 0; i < e.nops; i++) {
             const struct pg_sql_op *op = &e.ops[i];
+            if (op->kind < PG_OP_BEGIN && !(whole & PG_SQL_SESSION))
+                __builtin_trap();
+            if (op->kind >= PG_OP_BEGIN && !whole)
+                __builtin_trap();
             if ((op->kind == PG_OP_SET || op->kind == PG_OP_RESET) && !op->name)
                 __builtin_trap();
             if (op->kind == PG_OP_SET && op->value) {

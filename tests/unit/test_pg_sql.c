@@ -71,6 +71,7 @@ static void test_scan(void)
         "LOAD 'auto_explain'",
         "DO $$BEGIN PERFORM 1; END$$",
         "UNLISTEN *",
+        "SELECT U&\"\\0073et_config\"('a.b', '1', false)", /* a name in Unicode escapes */
     };
     for (size_t i = 0; i < sizeof(loud) / sizeof(loud[0]); i++) {
         ok(scan(loud[i]) & PG_SQL_SESSION, "scan: flagged: %s", loud[i]);
@@ -144,6 +145,10 @@ static void test_set(void)
     ok(e.ops[0].raw, "set_config: raw value");
     pg_sql_effects_free(&e);
 
+    classify("SELECT U&\"\\0073et_config\"('app.user', '7', false)", &e);
+    ok(e.nops == 1 && !strcmp(e.ops[0].name, "app.user"), "set_config in Unicode escapes: seen");
+    pg_sql_effects_free(&e);
+
     classify("SELECT set_config('app.user', $1, false)", &e);
     ok(e.pin & PG_PIN_SET, "set_config with a parameter: pinned");
     pg_sql_effects_free(&e);
@@ -202,6 +207,9 @@ static void test_pins(void)
         {"SELECT E'\\'; LISTEN x; --'", 0},
         {"SELECT 1; LISTEN x", PG_PIN_LISTEN},
         {"SELECT 1; /* c */ CREATE TEMP TABLE a (x int); LISTEN b", PG_PIN_TEMP | PG_PIN_LISTEN},
+        {"SET search_path = pg_temp, public", PG_PIN_TEMP},
+        {"SELECT set_config('search_path', 'PG_TEMP,public', false)", PG_PIN_TEMP},
+        {"SET search_path = public", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct pg_sql_effects e;
