@@ -109,7 +109,7 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
 {
     if (s->kind == BACKEND_MYSQL)
         return relay_my_scan_client(c, s, b, why, len);
-    if (sess_pg_inject_due(c))
+    if (c->sess && sess_pg_inject_due(c))
         return SCAN_INJECT; /* weir's query goes before anything after the client's text */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
