@@ -24,6 +24,9 @@ TIMESTAMP = datetime(2024, 2, 29, 13, 45, 56, 123456)
 BYTES = bytes(range(256)) * 4
 
 CLIENTS = 12  # concurrent connections on a pool of 3 servers
+# Each concurrent transaction stores a 64 KiB value: a statement bigger than a pooler's I/O
+# buffer (weir's are 32 KiB) that arrives while its client waits for a server.
+BLOB = bytes(range(256)) * 256
 TXNS = 5  # transactions each
 ROWS = 50000  # rows of the large result
 # The large value: TEXT repeated by the server to 5 MB (a result bigger than any buffer),

@@ -5,7 +5,7 @@
 import hashlib
 import threading
 
-from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
+from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BLOB, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
                     TXNS, Tap, args, brief, check, eq, track, upload_value)
 
 A = args()
@@ -111,14 +111,22 @@ def run(name, open_conn, code_of):
         def worker(k):
             try:
                 c = connect(False)
+                tz = "+%02d:00" % k  # session state of this client's own, to follow it
+                q(c, "SET time_zone = %s", (tz,))
+                c.commit()
                 if TXN:
                     barrier.wait()
                 for j in range(TXNS):
-                    q(c, INS, (1000 + 100 * k + j, k, j, TEXT, NUMERIC, True, TIMESTAMP, BYTES))
-                    got = q(c, f"SELECT COUNT(*), SUM(b), MIN(t) FROM {T} WHERE i = %s "
-                            "AND id >= 1000", (k,))
-                    eq(got, (j + 1, j * (j + 1) // 2, TEXT), "client %d txn %d" % (k, j))
+                    q(c, INS, (1000 + 100 * k + j, k, j, TEXT, NUMERIC, True, TIMESTAMP, BLOB))
+                    got = q(c, f"SELECT COUNT(*), SUM(b), MIN(t), SUM(LENGTH(bl)), @@time_zone "
+                            f"FROM {T} WHERE i = %s AND id >= 1000", (k,))
+                    eq(got, (j + 1, j * (j + 1) // 2, TEXT, (j + 1) * len(BLOB), tz),
+                       "client %d txn %d" % (k, j))
                     c.commit()
+                # and a statement on its own, outside any transaction
+                c.autocommit(True)
+                eq(q(c, "SELECT LENGTH(%s)", (BLOB,)), (len(BLOB),),
+                   "client %d: statement outside a transaction" % k)
                 if TXN:
                     barrier.wait()
                 c.close()

@@ -6,7 +6,7 @@ import hashlib
 
 import asyncpg
 
-from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
+from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BLOB, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
                     TXNS, Tap, args, brief, check, eq, track, upload_value)
 
 A = args()
@@ -19,10 +19,10 @@ ROW = (42, BIGINT, TEXT, NUMERIC, True, TIMESTAMP, BYTES)
 loop = asyncio.new_event_loop()
 
 
-async def connect():
+async def connect(app="drv-asyncpg"):
     c = await asyncpg.connect(host=A["host"], port=A["port"], user=A["user"],
                               password=A["password"], database=A["db"], ssl=False, timeout=30,
-                              server_settings={"application_name": "drv-asyncpg"})
+                              server_settings={"application_name": app})
     return track(c, c.terminate)
 
 
@@ -126,17 +126,23 @@ async def concurrent():
     barrier = asyncio.Barrier(CLIENTS)
 
     async def worker(k):
-        c = await connect()
+        c = await connect("drv-client-%d" % k)
         try:
             if TXN:
                 await asyncio.wait_for(barrier.wait(), 60)
             for j in range(TXNS):
                 async with c.transaction():
                     await c.execute(INS, 1000 + 100 * k + j, k, j, TEXT, NUMERIC, True,
-                                    TIMESTAMP, BYTES)
-                    got = await c.fetchrow(f"SELECT count(*), sum(b), min(t) FROM {T} "
+                                    TIMESTAMP, BLOB)
+                    got = await c.fetchrow(f"SELECT count(*), sum(b), min(t), sum(length(by)), "
+                                           f"current_setting('application_name') FROM {T} "
                                            "WHERE i = $1 AND id >= 1000", k)
-                    eq(tuple(got), (j + 1, j * (j + 1) // 2, TEXT), "client %d txn %d" % (k, j))
+                    eq(tuple(got), (j + 1, j * (j + 1) // 2, TEXT, (j + 1) * len(BLOB),
+                                    "drv-client-%d" % k),
+                       "client %d txn %d" % (k, j))
+            # and a statement on its own, outside any transaction
+            eq(await c.fetchval("SELECT length($1::bytea)", BLOB), len(BLOB),
+               "client %d: statement outside a transaction" % k)
             if TXN:
                 await asyncio.wait_for(barrier.wait(), 60)
         except Exception:

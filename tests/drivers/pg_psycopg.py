@@ -6,7 +6,7 @@ import threading
 import psycopg
 from psycopg import errors
 
-from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
+from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BLOB, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
                     TXNS, Tap, args, brief, check, eq, track, upload_value)
 
 A = args()
@@ -18,10 +18,10 @@ COUNT = f"SELECT count(*) FROM {T} WHERE id = %s"
 ROW = (42, BIGINT, TEXT, NUMERIC, True, TIMESTAMP, BYTES)
 
 
-def connect(**kw):
+def connect(app="drv-psycopg", **kw):
     return track(psycopg.connect(host=A["host"], port=A["port"], user=A["user"],
                                  password=A["password"], dbname=A["db"], sslmode="disable",
-                                 connect_timeout=30, application_name="drv-psycopg", **kw))
+                                 connect_timeout=30, application_name=app, **kw))
 
 
 def setup():
@@ -140,16 +140,23 @@ def concurrent():
 
     def worker(k):
         try:
-            with connect() as c:
+            with connect("drv-client-%d" % k) as c:
                 if TXN:
                     barrier.wait()
                 for j in range(TXNS):
                     c.execute(INS, (1000 + 100 * k + j, k, j, TEXT, NUMERIC, True, TIMESTAMP,
-                                    BYTES), prepare=True)
-                    got = c.execute(f"SELECT count(*), sum(b), min(t) FROM {T} WHERE i = %s "
-                                    "AND id >= 1000", (k,), prepare=True).fetchone()
-                    eq(got, (j + 1, j * (j + 1) // 2, TEXT), "client %d txn %d" % (k, j))
+                                    BLOB), prepare=True)
+                    got = c.execute(f"SELECT count(*), sum(b), min(t), sum(length(by)), "
+                                    f"current_setting('application_name') FROM {T} "
+                                    "WHERE i = %s AND id >= 1000", (k,), prepare=True).fetchone()
+                    eq(got, (j + 1, j * (j + 1) // 2, TEXT, (j + 1) * len(BLOB),
+                             "drv-client-%d" % k),
+                       "client %d txn %d" % (k, j))
                     c.commit()
+                # and a statement on its own, outside any transaction
+                c.autocommit = True
+                eq(c.execute("SELECT length(%s::bytea)", (BLOB,), prepare=True).fetchone()[0],
+                   len(BLOB), "client %d: statement outside a transaction" % k)
                 if TXN:
                     barrier.wait()
         except threading.BrokenBarrierError:

@@ -7,7 +7,7 @@ import threading
 import psycopg2
 from psycopg2 import errors
 
-from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
+from drvtap import (BIG_REPEAT, BIG_TEXT, BIGINT, BLOB, BYTES, CLIENTS, NUMERIC, ROWS, TEXT, TIMESTAMP,
                     TXNS, Tap, args, brief, check, eq, track, upload_value)
 
 A = args()
@@ -19,10 +19,10 @@ COUNT = f"SELECT count(*) FROM {T} WHERE id = %s"
 ROW = (42, BIGINT, TEXT, NUMERIC, True, TIMESTAMP, BYTES)
 
 
-def connect(autocommit=False):
+def connect(autocommit=False, app="drv-psycopg2"):
     c = psycopg2.connect(host=A["host"], port=A["port"], user=A["user"], password=A["password"],
                          dbname=A["db"], sslmode="disable", connect_timeout=30,
-                         application_name="drv-psycopg2")
+                         application_name=app)
     c.autocommit = autocommit
     return track(c)
 
@@ -133,15 +133,21 @@ def concurrent():
 
     def worker(k):
         try:
-            c = connect()
+            c = connect(app="drv-client-%d" % k)
             if TXN:
                 barrier.wait()
             for j in range(TXNS):
-                run(c, INS, (1000 + 100 * k + j, k, j, TEXT, NUMERIC, True, TIMESTAMP, BYTES))
-                got = one(c, f"SELECT count(*), sum(b), min(t) FROM {T} WHERE i = %s "
-                          "AND id >= 1000", (k,))
-                eq(got, (j + 1, j * (j + 1) // 2, TEXT), "client %d txn %d" % (k, j))
+                run(c, INS, (1000 + 100 * k + j, k, j, TEXT, NUMERIC, True, TIMESTAMP, BLOB))
+                got = one(c, f"SELECT count(*), sum(b), min(t), sum(length(by)), "
+                          f"current_setting('application_name') FROM {T} "
+                          "WHERE i = %s AND id >= 1000", (k,))
+                eq(got, (j + 1, j * (j + 1) // 2, TEXT, (j + 1) * len(BLOB), "drv-client-%d" % k),
+                   "client %d txn %d" % (k, j))
                 c.commit()
+            # and a statement on its own, outside any transaction
+            c.autocommit = True
+            eq(one(c, "SELECT length(%s::bytea)", (psycopg2.Binary(BLOB),)), (len(BLOB),),
+               "client %d: statement outside a transaction" % k)
             if TXN:
                 barrier.wait()
             c.close()

@@ -24,9 +24,10 @@ use strict;
 use warnings;
 use Test::More;
 use File::Spec;
-use Time::HiRes qw(time);
+use File::Temp ();
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(time sleep);
 use WeirTest;
-use PoolTest qw(bg_cmd bg_result);
 
 our $DIR = File::Spec->catdir($WeirTest::ROOT, 'tests', 'drivers');
 our $NODE_DIR = File::Spec->catdir($DIR, 'node');
@@ -83,9 +84,11 @@ sub java {
 }
 
 # run_pair(name =>, weir => $w, argv => sub { $mode -> [argv] }, skip => reason,
-#   todo => { $mode => reason }, timeout => s): runs the driver's session-mode and
-# transaction-mode scripts at the same time (separate pools, tables and server databases), then
-# reports one subtest per mode.
+#   todo => { $mode => reason }, timeout => s, servers => sub { $mode -> count },
+#   max_servers => n): runs the driver's session-mode and transaction-mode scripts at the same
+# time (separate pools, tables and server databases), then reports one subtest per mode. With
+# servers, the number of server connections of each mode's database is sampled every 0.2 s
+# while the scripts run and must never exceed max_servers (the pool's size).
 sub run_pair {
     my (%o) = @_;
     my @modes = qw(session transaction);
@@ -98,23 +101,59 @@ sub run_pair {
     my $timeout = $o{timeout} // 150;
     my $log_file = $o{weir}->log_file;
     my $from = (-s $log_file) // 0;
-    my %job = map {
-        my $argv = $o{argv}->($_);
-        ($_ => { argv => $argv, t0 => time,
-            bg => bg_cmd($argv, timeout => $timeout,
-                env => { PYTHONDONTWRITEBYTECODE => 1, PYTHONIOENCODING => 'utf-8' }) })
-    } @modes;
-    for my $mode (@modes) {
-        my $j = $job{$mode};
-        @$j{qw(out err rc)} = bg_result($j->{bg}, $timeout + 30);
+    my $t0 = time;
+    my %job = map { ($_ => _start($o{argv}->($_), $timeout)) } @modes;
+    my %max = map { ($_ => 0) } @modes;
+    while (grep { !defined $_->{rc} } values %job) {
+        _poll($_) for values %job;
+        if ($o{servers}) {
+            for my $mode (@modes) {
+                my $n = $o{servers}->($mode);
+                $max{$mode} = $n if $n > $max{$mode};
+            }
+        }
+        sleep 0.2;
     }
-    note(sprintf('%s: both modes took %.1f s', $o{name}, time - $job{session}{t0}));
+    note(sprintf('%s: both modes took %.1f s', $o{name}, time - $t0));
     my $log = substr($o{weir}->log_text, $from);
     for my $mode (@modes) {
         _report(%o, mode => $mode, job => $job{$mode}, timeout => $timeout,
-            todo => $o{todo}{$mode},
+            todo => $o{todo}{$mode}, max => $o{servers} ? $max{$mode} : undef,
             log => join("\n", grep { /drv_$mode/ || !/drv_/ } split /\n/, $log));
     }
+}
+
+# _start(\@argv, $timeout) -> job: the command in a child of its own (WeirTest::run_cmd, which
+# kills it at the timeout), its output collected in a file; _poll($job) sets $job->{rc},
+# {out} and {err} once it ended.
+sub _start {
+    my ($argv, $timeout) = @_;
+    my $file = File::Temp::tempnam('/tmp', 'weirdrv');
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        $SIG{INT} = $SIG{TERM} = 'DEFAULT';
+        my ($out, $err, $rc, $to) = run_cmd($argv, timeout => $timeout,
+            env => { PYTHONDONTWRITEBYTECODE => 1, PYTHONIOENCODING => 'utf-8' });
+        WeirTest::spew($file, join("\0", $to ? 'timeout' : $rc, $out, $err));
+        POSIX::_exit(0);
+    }
+    return { argv => $argv, pid => $pid, file => $file, deadline => time + $timeout + 30 };
+}
+
+sub _poll {
+    my ($j) = @_;
+    return if defined $j->{rc};
+    my $r = waitpid($j->{pid}, WNOHANG);
+    if ($r != $j->{pid}) {
+        return if time < $j->{deadline};
+        kill 'KILL', $j->{pid};    # run_cmd itself did not come back: give up on it
+        waitpid($j->{pid}, 0);
+    }
+    my $s = WeirTest::slurp($j->{file});
+    unlink $j->{file};
+    ($j->{rc}, $j->{out}, $j->{err}) = length $s ? split(/\0/, $s, 3) : ('timeout', '', '');
+    $j->{out} //= '';
+    $j->{err} //= '';
 }
 
 # _report(name =>, mode =>, job => {argv, out, err, rc}, log =>, weir =>, todo =>): the
@@ -140,6 +179,8 @@ sub _report {
             "the script ran all its cases (" . ($plan // 'no plan') . ", $cases reported)");
         ok($rc eq '0', $rc eq 'timeout' ? "the script finished within $o{timeout} s"
             : "the script exited with status 0 (got $rc)");
+        ok($o{max} <= $o{max_servers}, "the server never saw more than $o{max_servers} "
+                . "connections of drv_$o{mode} (max $o{max})") if defined $o{max};
         unless ($rc eq '0' && !$bad && defined $plan && $plan == $cases) {
             diag("$title: " . join(' ', @{ $o{job}{argv} }));
             diag("$title: output:\n$out") if length $out;

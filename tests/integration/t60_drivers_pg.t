@@ -62,7 +62,8 @@ for my $d (@drivers) {
     my ($name, $why, $head) = @$d;
     DriverMatrix::run_pair(name => $name, weir => $w, skip => $why,
         todo => { map { ($_ => $todo{"$name $_"}) } qw(session transaction) },
-        argv => sub { [@$head, '127.0.0.1', $w->port, 'app', 'apppass', "drv_$_[0]", $_[0]] });
+        argv => sub { [@$head, '127.0.0.1', $w->port, 'app', 'apppass', "drv_$_[0]", $_[0]] },
+        servers => sub { $t->count_backends(db => "drv_$_[0]") }, max_servers => 3);
 }
 
 $w->stop;

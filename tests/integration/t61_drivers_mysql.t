@@ -62,7 +62,8 @@ for my $d (@drivers) {
         todo => { map { ($_ => $todo{"$name $_"}) } qw(session transaction) },
         argv => sub {
             [@$head, '127.0.0.1', $w->mysql_port, 'app', 'apppass', "drv_$_[0]", $_[0]]
-        });
+        },
+        servers => sub { $m->count_backends(user => 'app', db => "drv_$_[0]") }, max_servers => 3);
 }
 
 $w->stop;

@@ -204,23 +204,39 @@ public final class MariadbJ {
         tap.run("concurrent", () -> {
             tap.concurrently((k, barrier) -> {
                 try (Connection c = connect()) {
+                    String tz = String.format("+%02d:00", k); // session state of its own
+                    try (Statement s = c.createStatement()) {
+                        s.execute("SET time_zone = '" + tz + "'");
+                    }
                     c.setAutoCommit(false);
                     barrier.await();
                     for (int j = 0; j < Tap.TXNS; j++) {
                         insert(c, 1000 + 100 * k + j, new Object[] {k, (long) j, Tap.TEXT,
-                            Tap.NUMERIC, true, Tap.TIMESTAMP, Tap.BYTES});
-                        try (PreparedStatement ps = prepare(c, "SELECT COUNT(*), SUM(b), MIN(t)"
-                                + " FROM " + table + " WHERE i = ? AND id >= 1000")) {
+                            Tap.NUMERIC, true, Tap.TIMESTAMP, Tap.BLOB});
+                        try (PreparedStatement ps = prepare(c, "SELECT COUNT(*), SUM(b), MIN(t),"
+                                + " SUM(LENGTH(bl)), @@time_zone FROM " + table
+                                + " WHERE i = ? AND id >= 1000")) {
                             ps.setInt(1, k);
                             try (ResultSet rs = ps.executeQuery()) {
                                 rs.next();
                                 List<Object> got = List.of(rs.getLong(1), rs.getLong(2),
-                                        rs.getString(3));
-                                Tap.eq(got, List.of((long) j + 1, (long) j * (j + 1) / 2, Tap.TEXT),
+                                        rs.getString(3), rs.getLong(4), rs.getString(5));
+                                Tap.eq(got, List.of((long) j + 1, (long) j * (j + 1) / 2, Tap.TEXT,
+                                        (long) (j + 1) * Tap.BLOB.length, tz),
                                         "client " + k + " txn " + j);
                             }
                         }
                         c.commit();
+                    }
+                    // and a statement on its own, outside any transaction
+                    c.setAutoCommit(true);
+                    try (PreparedStatement ps = prepare(c, "SELECT LENGTH(?)")) {
+                        ps.setBytes(1, Tap.BLOB);
+                        try (ResultSet rs = ps.executeQuery()) {
+                            rs.next();
+                            Tap.eq(rs.getInt(1), Tap.BLOB.length,
+                                    "client " + k + ": statement outside a transaction");
+                        }
                     }
                     barrier.await();
                 }

@@ -16,9 +16,13 @@ public final class PgJdbc {
     static String table;
 
     static Connection connect() throws Exception {
+        return connect("drv-pgjdbc");
+    }
+
+    static Connection connect(String app) throws Exception {
         String url = "jdbc:postgresql://" + tap.host + ":" + tap.port + "/" + tap.db
                 + "?prepareThreshold=1&sslmode=disable&connectTimeout=30"
-                + "&ApplicationName=drv-pgjdbc";
+                + "&ApplicationName=" + app;
         return DriverManager.getConnection(url, tap.user, tap.password);
     }
 
@@ -205,24 +209,36 @@ public final class PgJdbc {
 
         tap.run("concurrent", () -> {
             tap.concurrently((k, barrier) -> {
-                try (Connection c = connect()) {
+                try (Connection c = connect("drv-client-" + k)) {
                     c.setAutoCommit(false);
                     barrier.await();
                     for (int j = 0; j < Tap.TXNS; j++) {
                         insert(c, 1000 + 100 * k + j, new Object[] {k, (long) j, Tap.TEXT,
-                            Tap.NUMERIC, true, Tap.TIMESTAMP, Tap.BYTES});
+                            Tap.NUMERIC, true, Tap.TIMESTAMP, Tap.BLOB});
                         try (PreparedStatement ps = c.prepareStatement("SELECT count(*), sum(b),"
-                                + " min(t) FROM " + table + " WHERE i = ? AND id >= 1000")) {
+                                + " min(t), sum(length(by)), current_setting('application_name')"
+                                + " FROM " + table + " WHERE i = ? AND id >= 1000")) {
                             ps.setInt(1, k);
                             try (ResultSet rs = ps.executeQuery()) {
                                 rs.next();
                                 List<Object> got = List.of(rs.getLong(1), rs.getLong(2),
-                                        rs.getString(3));
-                                Tap.eq(got, List.of((long) j + 1, (long) j * (j + 1) / 2, Tap.TEXT),
+                                        rs.getString(3), rs.getLong(4), rs.getString(5));
+                                Tap.eq(got, List.of((long) j + 1, (long) j * (j + 1) / 2, Tap.TEXT,
+                                        (long) (j + 1) * Tap.BLOB.length, "drv-client-" + k),
                                         "client " + k + " txn " + j);
                             }
                         }
                         c.commit();
+                    }
+                    // and a statement on its own, outside any transaction
+                    c.setAutoCommit(true);
+                    try (PreparedStatement ps = c.prepareStatement("SELECT length(?::bytea)")) {
+                        ps.setBytes(1, Tap.BLOB);
+                        try (ResultSet rs = ps.executeQuery()) {
+                            rs.next();
+                            Tap.eq(rs.getInt(1), Tap.BLOB.length,
+                                    "client " + k + ": statement outside a transaction");
+                        }
                     }
                     barrier.await();
                 }

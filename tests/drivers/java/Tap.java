@@ -22,6 +22,9 @@ final class Tap {
     static final LocalDateTime TIMESTAMP = LocalDateTime.of(2024, 2, 29, 13, 45, 56, 123456000);
     static final byte[] BYTES = new byte[1024];
     static final int CLIENTS = 12; // concurrent connections on a pool of 3 servers
+    // Each concurrent transaction stores a 64 KiB value: a statement bigger than a pooler's
+    // I/O buffer (weir's are 32 KiB) that arrives while its client waits for a server.
+    static final byte[] BLOB = new byte[65536];
     static final int TXNS = 5; // transactions each
     static final int ROWS = 50000; // rows of the large result
     // The large value: TEXT repeated by the server to 5 MB (a result bigger than any buffer),
@@ -33,6 +36,7 @@ final class Tap {
 
     static {
         for (int i = 0; i < BYTES.length; i++) BYTES[i] = (byte) i;
+        for (int i = 0; i < BLOB.length; i++) BLOB[i] = (byte) i;
     }
 
     interface Case { void run() throws Exception; }

@@ -109,17 +109,23 @@ tap.case('large', async () => {
 tap.case('concurrent', async () => {
   await t.concurrently(A.mode, async (k, barrier) => {
     const c = await connect();
+    const tz = `+${String(k).padStart(2, '0')}:00`; // session state of this client's own
     try {
+      await c.query('SET time_zone = ?', [tz]);
       await barrier.wait();
       for (let j = 0; j < t.TXNS; j++) {
         await c.beginTransaction();
-        await x(c, INS, [1000 + 100 * k + j, k, j, t.TEXT, t.NUMERIC, true, t.TIMESTAMP, t.BYTES]);
-        const got = await x(c, `SELECT COUNT(*), SUM(b), MIN(t) FROM ${T}
-          WHERE i = ? AND id >= 1000`, [k]);
-        t.eq(got[0].map(String), [j + 1, (j * (j + 1)) / 2, t.TEXT].map(String),
+        await x(c, INS, [1000 + 100 * k + j, k, j, t.TEXT, t.NUMERIC, true, t.TIMESTAMP, t.BLOB]);
+        const got = await x(c, `SELECT COUNT(*), SUM(b), MIN(t), SUM(LENGTH(bl)), @@time_zone
+          FROM ${T} WHERE i = ? AND id >= 1000`, [k]);
+        t.eq(got[0].map(String),
+          [j + 1, (j * (j + 1)) / 2, t.TEXT, (j + 1) * t.BLOB.length, tz].map(String),
           `client ${k} txn ${j}`);
         await c.commit();
       }
+      // and a statement on its own, outside any transaction
+      t.eq((await x(c, 'SELECT LENGTH(?)', [t.BLOB]))[0].map(Number), [t.BLOB.length],
+        `client ${k}: statement outside a transaction`);
       await barrier.wait();
     } finally {
       await c.end();

@@ -13,9 +13,9 @@ const COUNT = `SELECT count(*)::int AS n FROM ${T} WHERE id = $1`;
 const ROW = [42, t.BIGINT, t.TEXT, t.NUMERIC, true, t.TIMESTAMP, t.BYTES];
 types.setTypeParser(1114, (s) => s); // timestamp: the text, to the microsecond
 
-async function connect() {
+async function connect(app = 'drv-nodepg') {
   const c = new Client({ host: A.host, port: A.port, user: A.user, password: A.password,
-    database: A.db, ssl: false, connectionTimeoutMillis: 30000, application_name: 'drv-nodepg' });
+    database: A.db, ssl: false, connectionTimeoutMillis: 30000, application_name: app });
   t.track(c, () => c.end());
   await c.connect();
   return c;
@@ -105,18 +105,24 @@ tap.case('large', async () => {
 
 tap.case('concurrent', async () => {
   await t.concurrently(A.mode, async (k, barrier) => {
-    const c = await connect();
+    const c = await connect(`drv-client-${k}`);
     try {
       await barrier.wait();
       for (let j = 0; j < t.TXNS; j++) {
         await c.query('BEGIN');
         await q(c, 'ins', INS, [1000 + 100 * k + j, k, j, t.TEXT, t.NUMERIC, true, t.TIMESTAMP,
-          t.BYTES]);
-        const got = await q(c, 'sum', `SELECT count(*)::int, sum(b)::int, min(t) FROM ${T}
+          t.BLOB]);
+        const got = await q(c, 'sum', `SELECT count(*)::int, sum(b)::int, min(t),
+          sum(length(by))::int, current_setting('application_name') FROM ${T}
           WHERE i = $1 AND id >= 1000`, [k]);
-        t.eq(got[0], [j + 1, (j * (j + 1)) / 2, t.TEXT], `client ${k} txn ${j}`);
+        t.eq(got[0], [j + 1, (j * (j + 1)) / 2, t.TEXT, (j + 1) * t.BLOB.length,
+          `drv-client-${k}`],
+          `client ${k} txn ${j}`);
         await c.query('COMMIT');
       }
+      // and a statement on its own, outside any transaction
+      t.eq((await q(c, 'len', 'SELECT length($1::bytea)', [t.BLOB]))[0], [t.BLOB.length],
+        `client ${k}: statement outside a transaction`);
       await barrier.wait();
     } finally {
       await c.end();

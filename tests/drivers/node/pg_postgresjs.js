@@ -12,10 +12,10 @@ const NULLS = [null, null, null, null, null, null, null];
 const ROLLBACK = new Error('roll back');
 
 // One connection (max: 1); timestamps as their text, to the microsecond.
-function connect() {
+function connect(app = 'drv-postgresjs') {
   const sql = postgres({ host: A.host, port: A.port, user: A.user, pass: A.password, database: A.db,
     ssl: false, max: 1, prepare: true, connect_timeout: 30, idle_timeout: 0,
-    onnotice: () => {}, connection: { application_name: 'drv-postgresjs' },
+    onnotice: () => {}, connection: { application_name: app },
     types: { ts: { to: 1114, from: [1114], serialize: (x) => x, parse: (x) => x } } });
   return t.track(sql, () => sql.end({ timeout: 1 }));
 }
@@ -107,18 +107,24 @@ tap.case('large', async () => {
 
 tap.case('concurrent', async () => {
   await t.concurrently(A.mode, async (k, barrier) => {
-    const sql = connect();
+    const sql = connect(`drv-client-${k}`);
     try {
       await sql`SELECT 1`; // connects
       await barrier.wait();
       for (let j = 0; j < t.TXNS; j++) {
         await sql.begin(async (tx) => {
-          await ins(tx, 1000 + 100 * k + j, [k, j, t.TEXT, t.NUMERIC, true, t.TIMESTAMP, t.BYTES]);
-          const got = await tx`SELECT count(*)::int, sum(b)::int, min(t) FROM ${tx(T)}
+          await ins(tx, 1000 + 100 * k + j, [k, j, t.TEXT, t.NUMERIC, true, t.TIMESTAMP, t.BLOB]);
+          const got = await tx`SELECT count(*)::int, sum(b)::int, min(t), sum(length(by))::int,
+            current_setting('application_name') FROM ${tx(T)}
             WHERE i = ${k} AND id >= 1000`.values();
-          t.eq(got[0], [j + 1, (j * (j + 1)) / 2, t.TEXT], `client ${k} txn ${j}`);
+          t.eq(got[0], [j + 1, (j * (j + 1)) / 2, t.TEXT, (j + 1) * t.BLOB.length,
+            `drv-client-${k}`],
+            `client ${k} txn ${j}`);
         });
       }
+      // and a statement on its own, outside any transaction
+      t.eq((await sql`SELECT length(${t.BLOB}::bytea)`.values())[0], [t.BLOB.length],
+        `client ${k}: statement outside a transaction`);
       await barrier.wait();
     } finally {
       await sql.end({ timeout: 5 });

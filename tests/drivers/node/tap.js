@@ -15,6 +15,9 @@ const NUMERIC = '12345678.901234';
 const TIMESTAMP = '2024-02-29 13:45:56.123456';
 const BYTES = Buffer.alloc(1024, 0).map((_, i) => i % 256);
 const CLIENTS = 12; // concurrent connections on a pool of 3 servers
+// Each concurrent transaction stores a 64 KiB value: a statement bigger than a pooler's I/O
+// buffer (weir's are 32 KiB) that arrives while its client waits for a server.
+const BLOB = Buffer.alloc(65536).map((_, i) => i % 256);
 const TXNS = 5; // transactions each
 const ROWS = 50000; // rows of the large result
 // The large value: TEXT repeated by the server to 5 MB (a result bigger than any buffer),
@@ -152,5 +155,5 @@ class Tap {
   }
 }
 
-module.exports = { track, TEXT, BIGINT, NUMERIC, TIMESTAMP, BYTES, CLIENTS, TXNS, ROWS, BIG_REPEAT, BIG_TEXT, args, uploadValue,
+module.exports = { track, TEXT, BIGINT, NUMERIC, TIMESTAMP, BYTES, BLOB, CLIENTS, TXNS, ROWS, BIG_REPEAT, BIG_TEXT, args, uploadValue,
   md5, eq, check, rejects, brief, barrier, concurrently, Tap };
