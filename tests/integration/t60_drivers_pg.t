@@ -36,8 +36,9 @@ my $w = $t->start_weir(
     databases => { map { ("drv_$_" => "host=127.0.0.1 port=$pp dbname=drv_$_ pool_mode=$_ "
                 . 'pool_size=3') } qw(session transaction) },
     # A client that waits longer than this for a server gets an error: in session mode the
-    # 12 concurrent clients each wait for a few others' short sessions.
-    weir => { query_wait_timeout => 10, log_connections => 0, log_disconnections => 0 });
+    # 12 concurrent clients each wait for a few others' short sessions. Disconnections are
+    # logged with their reason, which a failing pair's report shows.
+    weir => { query_wait_timeout => 10, log_connections => 0, log_disconnections => 1 });
 
 my $jar = '/usr/share/java/postgresql.jar';
 my ($classes, $java_why) = DriverMatrix::compile_java($t->tmp, $jar, 'PgJdbc.java');

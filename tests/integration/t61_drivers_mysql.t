@@ -37,8 +37,9 @@ my $w = $m->start_weir(
     databases => { map { ("drv_$_" => "backend=mysql host=127.0.0.1 port=$mp dbname=drv_$_ "
                 . "pool_mode=$_ pool_size=3") } qw(session transaction) },
     # A client that waits longer than this for a server gets an error: in session mode the
-    # 12 concurrent clients each wait for a few others' short sessions.
-    weir => { query_wait_timeout => 10, log_connections => 0, log_disconnections => 0 });
+    # 12 concurrent clients each wait for a few others' short sessions. Disconnections are
+    # logged with their reason, which a failing pair's report shows.
+    weir => { query_wait_timeout => 10, log_connections => 0, log_disconnections => 1 });
 
 my $jar = '/usr/share/java/mariadb-java-client.jar';
 my ($classes, $java_why) = DriverMatrix::compile_java($m->tmp, $jar, 'MariadbJ.java');
@@ -63,7 +64,9 @@ for my $d (@drivers) {
         argv => sub {
             [@$head, '127.0.0.1', $w->mysql_port, 'app', 'apppass', "drv_$_[0]", $_[0]]
         },
-        servers => sub { $m->count_backends(user => 'app', db => "drv_$_[0]") }, max_servers => 3);
+        # pool_size bounds all the variants of a pool (docs/mysql.md, Framing)
+        servers => sub { $m->count_backends(user => 'app', db => "drv_$_[0]") },
+        max_servers => 3);
 }
 
 $w->stop;
