@@ -33,10 +33,11 @@ use WeirTest;
 
 our $DIR = File::Spec->catdir($WeirTest::ROOT, 'tests', 'drivers');
 our $NODE_DIR = File::Spec->catdir($DIR, 'node');
-our $PYTHON = '/usr/bin/python3';
+our $PYTHON = '/usr/bin/python3';    # Debian's python, which sees Debian's python3-* drivers
 # weir's log lines left out of a failure's report: a client's or server's ordinary coming
 # and going (the .t files turn log_connections off and keep log_disconnections on).
-our $ORDINARY = qr/closing: (?:client terminated the session|client closed the connection)|logged in$/;    # Debian's python, which sees Debian's python3-* drivers
+our $ORDINARY =
+    qr/closing: (?:client terminated the session|client closed the connection)|logged in$/;
 
 # python($script) -> argv head for one of the Python driver scripts (no .pyc in the tree).
 sub python { return ($PYTHON, '-B', File::Spec->catfile($DIR, $_[0])) }

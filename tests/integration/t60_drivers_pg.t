@@ -13,6 +13,7 @@ use lib $FindBin::Bin;
 use WeirTest;
 use DriverMatrix;
 use Test::More;
+use File::Spec;
 
 # (driver, mode) pairs that fail until weir carries server-side prepared statements across
 # servers in transaction pooling: named statements prepared on one server are missing on the

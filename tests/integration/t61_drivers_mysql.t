@@ -13,6 +13,7 @@ use WeirTest;
 use MyTest;
 use DriverMatrix;
 use Test::More;
+use File::Spec;
 
 # (driver, mode) pairs that fail until weir carries server-side prepared statements across
 # servers in transaction pooling: a binary prepared statement pins its client to its server,
