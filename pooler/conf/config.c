@@ -667,6 +667,15 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
     INT_KEY("metrics_port", metrics_port, 0, 65535)
     SEC_KEY("stats_period", stats_period)
     BOOL_KEY("allow_local_infile", allow_local_infile)
+    /* The edge (docs/edge.md); proxy_protocol_networks is parsed by config_check. */
+    STR_KEY("proxy_protocol_networks", proxy_protocol_networks)
+    INT_KEY("max_client_conn_per_ip", max_client_conn_per_ip, 0, 10000000)
+    SEC_KEY("client_conn_rate", client_conn_rate) /* a rate, parsed like seconds: 0 to 10^9 */
+    INT_KEY("client_conn_burst", client_conn_burst, 0, 10000000)
+    INT_KEY("auth_failure_limit", auth_failure_limit, 0, 1000000)
+    SEC_KEY("auth_failure_window", auth_failure_window)
+    SEC_KEY("auth_failure_ban", auth_failure_ban)
+    INT_KEY("max_pending_logins", max_pending_logins, 0, 10000000)
     if (!strcmp(k, "log_format")) {
         if (!strcmp(v, "text"))
             cfg->log_format = LOG_FORMAT_TEXT;
@@ -800,6 +809,11 @@ static int config_check(struct config *cfg, char *err, size_t errlen)
             return WR_ERROR;
         }
     }
+    char why[160];
+    if (netlist_parse(cfg->proxy_protocol_networks, &cfg->proxy_nets, why, sizeof(why)) != WR_OK) {
+        snprintf(err, errlen, "%s: proxy_protocol_networks: %s", cfg->path, why);
+        return WR_ERROR;
+    }
     if (cfg->auth_file && cfg->auth_file[0] != '/') {
         char *p = resolve_path(cfg->path, cfg->auth_file);
         if (!p) {
@@ -845,6 +859,8 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->syslog_ident = strdup("weir");
     cfg->syslog_facility = strdup("daemon");
     cfg->stats_period = 60;
+    cfg->auth_failure_window = 60;
+    cfg->auth_failure_ban = 300;
 
     err[0] = 0;
     struct line_reader lr = {fopen(path, "r"), 0, false, 0, ""};
@@ -918,6 +934,7 @@ void config_free(struct config *cfg)
     free(cfg->syslog_ident);
     free(cfg->syslog_facility);
     free(cfg->metrics_addr);
+    free(cfg->proxy_protocol_networks);
     free(cfg->notes);
     free(cfg);
 }
@@ -1007,6 +1024,7 @@ struct config *config_dup(const struct config *src)
                      &cfg->syslog_ident,
                      &cfg->syslog_facility,
                      &cfg->metrics_addr,
+                     &cfg->proxy_protocol_networks,
                      &cfg->notes};
     const char *orig[sizeof(strs) / sizeof(strs[0])];
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -1134,6 +1152,14 @@ void config_each(const struct config *cfg,
     EACH_INT("metrics_port", metrics_port, false);
     EACH_SEC("stats_period", stats_period, true);
     EACH_INT("allow_local_infile", allow_local_infile, true);
+    EACH_STR("proxy_protocol_networks", proxy_protocol_networks, true);
+    EACH_INT("max_client_conn_per_ip", max_client_conn_per_ip, true);
+    EACH_SEC("client_conn_rate", client_conn_rate, true);
+    EACH_INT("client_conn_burst", client_conn_burst, true);
+    EACH_INT("auth_failure_limit", auth_failure_limit, true);
+    EACH_SEC("auth_failure_window", auth_failure_window, true);
+    EACH_SEC("auth_failure_ban", auth_failure_ban, true);
+    EACH_INT("max_pending_logins", max_pending_logins, true);
 #undef EACH_STR
 #undef EACH_INT
 #undef EACH_SEC
