@@ -371,6 +371,7 @@ static void split_addr(const char *addr, char *ip, size_t n, int *port)
 static const char *client_state_name(const struct client *c)
 {
     switch (c->state) {
+    case CL_PROXY:
     case CL_STARTUP:
     case CL_AUTH:
         return "login";
