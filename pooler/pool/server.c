@@ -1,8 +1,9 @@
 /*
- * server.c -- server connection life cycle on a worker: login, attach to a
- * client (with SETs of the client's parameters), clean-up after the client
- * (drain outstanding results with a cancel, ROLLBACK, server_reset_query),
- * idle watching, moves between workers and timeouts.
+ * server.c -- server connection life cycle on a worker: login, the steps a
+ * pool decides (connect, hand over, move between workers), health checks,
+ * the answers to the set-up session/handoff.c sends, clean-up after the
+ * client (drain outstanding results with a cancel, ROLLBACK,
+ * server_reset_query), cancels, idle watching and timeouts.
  */
 #include "pooler/pool/server.h"
 

@@ -1,7 +1,8 @@
 /*
  * server.h -- server connections: login through a backend connector, the
- * clean-up after a client (drain, rollback, reset query), parameter set-up
- * for the next client, idle watching, moves between workers.
+ * clean-up after a client (drain, rollback, reset query), health checks,
+ * cancels, idle watching, moves between workers. The set-up for the next
+ * client is sent by session/handoff.c; server.c reads its answers.
  */
 #ifndef WEIR_SERVER_H
 #define WEIR_SERVER_H
