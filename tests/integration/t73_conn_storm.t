@@ -14,6 +14,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use POSIX ();
 use WeirTest;
 use EdgeTest;
 
@@ -85,12 +86,23 @@ sub bench {
     return $tps // 0;
 }
 
-my $alone = bench('alone');
+# weir_cpu() -> CPU seconds weir has used (user + system, from /proc)
+sub weir_cpu {
+    my $st = eval { slurp("/proc/" . $w->pid . "/stat") } // return 0;
+    my @f = split ' ', substr($st, rindex($st, ')') + 2);
+    return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
+}
 
+my $cpu0 = weir_cpu();
+my $alone = bench('alone');
+my $cpu_alone = weir_cpu() - $cpu0;
+
+$cpu0 = weir_cpu();
 my @pids = storm('limited');
 sleep 0.5;    # the storm is under way
 my $limited = bench('during a storm, limits on');
 my $st = wait_children(\@pids, 60);
+my $cpu_limited = weir_cpu() - $cpu0;
 is(scalar(grep { $_ ne '0' } values %$st), 0, 'the storm processes finished');
 my ($adm1, $ref1, $oth1) = storm_totals('limited');
 my $m = metrics($mport);
@@ -103,10 +115,12 @@ ok($by_rate + $by_cap >= $ref1, "/metrics counts them: conn_rate $by_rate, conn_
 my $adm = console($w);
 ok($adm && $adm->do('SET client_conn_rate = 0') && $adm->do('SET max_client_conn_per_ip = 0'),
     'limits off');
+$cpu0 = weir_cpu();
 @pids = storm('open');
 sleep 0.5;
 my $open = bench('during a storm, limits off');
 $st = wait_children(\@pids, 60);
+my $cpu_open = weir_cpu() - $cpu0;
 my ($adm2, $ref2, $oth2) = storm_totals('open');
 
 diag(sprintf("pgbench -S from 127.0.0.1: %.0f tps alone, %.0f tps during a storm with the limits "
@@ -114,6 +128,8 @@ diag(sprintf("pgbench -S from 127.0.0.1: %.0f tps alone, %.0f tps during a storm
         . "with them off (storm: %d connections, %d admitted)",
         $alone, $limited, $adm1 + $ref1 + $oth1, $ref1, $adm1, $oth1, $open,
         $adm2 + $ref2 + $oth2, $adm2));
+diag(sprintf("weir's CPU time: %.2f s alone, %.2f s with the storm and the limits on, %.2f s with "
+        . "the storm and the limits off", $cpu_alone, $cpu_limited, $cpu_open));
 
 my ($out, $err) = $w->psql('SELECT 1');
 is($out, '1', 'weir answers after the storms') or diag($err);
