@@ -234,6 +234,12 @@ bool client_set_names(struct client *c, const char *user, const char *dbname);
  */
 void client_share_names(struct client *c);
 /*
+ * Admission, as c is accepted (client_new; admit.c): max_pending_logins,
+ * then either CL_PROXY (its address comes in a PROXY header) or the
+ * per-address limits. False when c was refused and closed.
+ */
+bool client_admit(struct client *c);
+/*
  * A client in CL_PROXY has bytes in c->in: parse the PROXY header there. WR_OK
  * when it was whole and the client goes on in CL_STARTUP with the header's
  * address (admitted under the per-address limits; bytes after the header
