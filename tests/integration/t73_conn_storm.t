@@ -74,7 +74,7 @@ sub storm_totals {
     return @sum;
 }
 
-# bench($name) -> tps of pgbench -S -c 4 -j 2 -T 5 from 127.0.0.1
+# bench($name) -> (tps, transactions) of pgbench -S -c 4 -j 2 -T 5 from 127.0.0.1
 sub bench {
     my ($name) = @_;
     my ($out, $err, $rc) = $t->pgbench(port => $port,
@@ -83,7 +83,8 @@ sub bench {
     my ($failed) = $out =~ /number of failed transactions: (\d+)/;
     ok($rc == 0 && ($failed // 0) == 0, "pgbench $name: completes, no failed transaction")
         or diag("$out\n$err");
-    return $tps // 0;
+    my ($xacts) = $out =~ /number of transactions actually processed: (\d+)/;
+    return ($tps // 0, $xacts // 0);
 }
 
 # weir_cpu() -> CPU seconds weir has used (user + system, from /proc)
@@ -94,13 +95,13 @@ sub weir_cpu {
 }
 
 my $cpu0 = weir_cpu();
-my $alone = bench('alone');
+my ($alone, $x_alone) = bench('alone');
 my $cpu_alone = weir_cpu() - $cpu0;
 
 $cpu0 = weir_cpu();
 my @pids = storm('limited');
 sleep 0.5;    # the storm is under way
-my $limited = bench('during a storm, limits on');
+my ($limited, $x_limited) = bench('during a storm, limits on');
 my $st = wait_children(\@pids, 60);
 my $cpu_limited = weir_cpu() - $cpu0;
 is(scalar(grep { $_ ne '0' } values %$st), 0, 'the storm processes finished');
@@ -118,7 +119,7 @@ ok($adm && $adm->do('SET client_conn_rate = 0') && $adm->do('SET max_client_conn
 $cpu0 = weir_cpu();
 @pids = storm('open');
 sleep 0.5;
-my $open = bench('during a storm, limits off');
+my ($open, $x_open) = bench('during a storm, limits off');
 $st = wait_children(\@pids, 60);
 my $cpu_open = weir_cpu() - $cpu0;
 my ($adm2, $ref2, $oth2) = storm_totals('open');
@@ -130,6 +131,15 @@ diag(sprintf("pgbench -S from 127.0.0.1: %.0f tps alone, %.0f tps during a storm
         $adm2 + $ref2 + $oth2, $adm2));
 diag(sprintf("weir's CPU time: %.2f s alone, %.2f s with the storm and the limits on, %.2f s with "
         . "the storm and the limits off", $cpu_alone, $cpu_limited, $cpu_open));
+# weir's CPU per storm connection, estimated: the run's CPU time less pgbench's transactions at
+# what they cost alone.
+my $per_x = $x_alone ? $cpu_alone / $x_alone : 0;
+my $n1 = $adm1 + $ref1 + $oth1 || 1;
+my $n2 = $adm2 + $ref2 + $oth2 || 1;
+diag(sprintf("weir's CPU per storm connection (estimated): %.0f us refused by the limits, %.0f us "
+        . "admitted to the password prompt (pgbench alone: %.0f us per transaction)",
+        1e6 * ($cpu_limited - $x_limited * $per_x) / $n1,
+        1e6 * ($cpu_open - $x_open * $per_x) / $n2, 1e6 * $per_x));
 
 my ($out, $err) = $w->psql('SELECT 1');
 is($out, '1', 'weir answers after the storms') or diag($err);
