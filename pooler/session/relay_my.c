@@ -203,8 +203,7 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
             c->my->lock_scan = false;
             uint32_t stmt = 0;
             if (cmd == COM_QUERY) {
-                stmt_my_query_scan(c, s, b->data + b->parsed + 4, avail - 4 < len ? avail - 4 : len,
-                                   len);
+                stmt_my_query_scan(c, s); /* GET_LOCK pins: its text is scanned as it passes */
             } else if (my_stmt_command(cmd)) {
                 switch (stmt_my_scan(c, s, b, len, &stmt, why, why_len)) {
                 case STMT_PASS:

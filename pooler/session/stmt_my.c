@@ -1075,16 +1075,12 @@ void stmt_my_answered(struct server *s, struct client *c)
 
 /* ---- GET_LOCK ---- */
 
-void stmt_my_query_scan(struct client *c, struct server *s, const uint8_t *p, size_t avail,
-                        uint32_t len)
+void stmt_my_query_scan(struct client *c, struct server *s)
 {
     if (c->pinned || s->pool->pool_mode == POOL_SESSION)
         return;
     memset(&c->my->lock, 0, sizeof(c->my->lock));
-    if (my_lock_scan_feed(&c->my->lock, p + 1, avail - 1))
-        pin_for_lock(c, s);
-    else if (avail < len)
-        c->my->lock_scan = true; /* the rest is looked at as it passes */
+    c->my->lock_scan = true; /* its text is looked at as it passes (stmt_my_query_more) */
 }
 
 void stmt_my_query_more(struct client *c, struct server *s, const uint8_t *p, size_t n)

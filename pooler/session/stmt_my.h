@@ -211,10 +211,12 @@ int stmt_my_own_packet(struct server *s, struct client *c, const uint8_t *pkt, u
                        int rc) WR_MUST_CHECK;
 /* The response to a client's COM_STMT_EXECUTE or COM_STMT_FETCH ended (cursors). */
 void stmt_my_answered(struct server *s, struct client *c);
-/* A client's command packet was a COM_QUERY: pin it when its text calls GET_LOCK. */
-void stmt_my_query_scan(struct client *c, struct server *s, const uint8_t *p, size_t avail,
-                        uint32_t len);
-/* More of that COM_QUERY's text passes (c->my->lock_scan is on). */
+/*
+ * A client's command packet is a COM_QUERY: its text is to be scanned for
+ * GET_LOCK as it passes (c->my->lock_scan), unless that cannot matter.
+ */
+void stmt_my_query_scan(struct client *c, struct server *s);
+/* Bytes of that COM_QUERY pass: pin the client when GET_LOCK is among them. */
 void stmt_my_query_more(struct client *c, struct server *s, const uint8_t *p, size_t n);
 /*
  * A logged-in client without a server sent COM_STMT_CLOSE (whole at
