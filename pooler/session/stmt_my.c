@@ -587,6 +587,8 @@ static bool prepare_act(struct client *c, struct server *s)
 {
     struct stmt_my_work *w = c->my->work;
     if (!w->key.bytes) {
+        /* Until it succeeds, MariaDB's "last prepared" id (-1) names no statement. */
+        c->my->last_prepared = 0;
         const uint8_t *text = w->prep + 1;
         uint32_t text_len = w->prep_len - 1;
         if (!c->pinned && my_has_get_lock(text, text_len))
@@ -636,6 +638,7 @@ static bool prepare_take(struct client *c, struct server *s, struct iobuf *b, ui
         return false;
     }
     if (len >= MY_MAX_PAYLOAD - 1 || !(w->prep = malloc(len))) {
+        c->my->last_prepared = 0;
         /* Answered now; the text, 16 MiB or more, is taken out and dropped. */
         w->prep_err_sent = true;
         take_start(c, b, len, 0, TAKE_PREPARE);

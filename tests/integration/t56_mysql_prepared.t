@@ -9,6 +9,7 @@
 #   - parameters of several types: integer, double, string, NULL and a blob sent with
 #     COM_STMT_SEND_LONG_DATA, written on one server and read back on the other;
 #   - a prepare error (syntax), after which the session and later prepares work;
+#   - MariaDB's execute_direct: PREPARE and EXECUTE of "the last prepared" (id -1) together;
 #   - COM_STMT_RESET, on the statement's server and on one that never saw it;
 #   - COM_STMT_CLOSE, and ids weir does not know (ERR 1243, connection kept), from raw packets;
 #   - COM_RESET_CONNECTION forgetting the client's statements, as the server would;
@@ -158,6 +159,15 @@ sub blob_md5 {
     is_deeply([$c->rows('query A SELECT 1 + 1')], [[2]], 'the session works after them');
     like($c->one('prepare A good SELECT 40 + 2'), qr/^prepared /, 'a prepare after them works');
     is_deeply([$c->rows('exec A good')], [[42]], '... and runs');
+}
+
+# ---- PREPARE and EXECUTE together (MariaDB's execute_direct, statement id -1) --------------
+{
+    is_deeply([$c->rows('direct A d1 SELECT 40 + 3')], [[43]],
+        'execute_direct: PREPARE and EXECUTE of the last prepared statement sent together');
+    like($c->one('direct A d2 SELEC 3'), qr/^error 1064 /,
+        'execute_direct of a syntax error: ERR 1064, not the statement prepared before');
+    is_deeply([$c->rows('query A SELECT 44')], [[44]], 'the session works after it');
 }
 
 # ---- COM_STMT_RESET ------------------------------------------------------------------------

@@ -7,6 +7,8 @@
  *   connect C                    log in               -> "connected"
  *   query C SQL...               text protocol        -> "row: v1|v2" lines, "ok N", "error N msg"
  *   prepare C S SQL...           mysql_stmt_prepare   -> "prepared id=N params=P cols=C"
+ *   direct C S SQL...            mariadb_stmt_execute_direct (PREPARE and EXECUTE of the last
+ *                                prepared statement, sent together), then every row
  *   bind C S P1 P2 ...           parameters: i:INT d:DOUBLE s:TEXT (%20 for a space) n (NULL)
  *                                b:LEN (a blob of LEN bytes sent with mysql_stmt_send_long_data,
  *                                64 KiB chunks, chunk k filled with 'a' + k % 26)
@@ -296,7 +298,7 @@ static void run(char *line)
         printf("error 0 no statement name\n");
         return;
     }
-    struct stmt *s = stmt_get(c, sn, !strcmp(cmd, "prepare"));
+    struct stmt *s = stmt_get(c, sn, !strcmp(cmd, "prepare") || !strcmp(cmd, "direct"));
     if (!s) {
         printf("error 0 no statement %s\n", sn);
         return;
@@ -313,6 +315,30 @@ static void run(char *line)
         }
         printf("prepared id=%lu params=%lu cols=%u\n", s->st->stmt_id,
                mysql_stmt_param_count(s->st), mysql_stmt_field_count(s->st));
+    } else if (!strcmp(cmd, "direct")) {
+        /* MariaDB's PREPARE and EXECUTE of "the last prepared statement" in one go. */
+        char *sql = save ? save : "";
+        if (!s->st)
+            s->st = mysql_stmt_init(c->my);
+        if (mariadb_stmt_execute_direct(s->st, sql, strlen(sql))) {
+            stmt_err(s->st);
+            return;
+        }
+        int r = bind_result(s);
+        if (r < 0) {
+            stmt_err(s->st);
+            return;
+        }
+        if (r == 0) {
+            printf("ok %llu\n", (unsigned long long)mysql_stmt_affected_rows(s->st));
+            return;
+        }
+        if (mysql_stmt_store_result(s->st)) {
+            stmt_err(s->st);
+            return;
+        }
+        fetch_rows(s, -1);
+        mysql_stmt_free_result(s->st);
     } else if (!strcmp(cmd, "bind")) {
         s->np = 0;
         char *v;
