@@ -146,17 +146,16 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
             return SCAN_OWN; /* a PREPARE taken out waits for its action */
     }
     while (b->parsed < b->recv) {
-        uint32_t avail = b->recv - b->parsed;
         if ((c->my->stmt & STMT_TAKE) && !stmt_my_take_more(c, b))
-            return SCAN_OWN;
+            return SCAN_OWN; /* a PREPARE's text is all taken: its action follows */
+        uint32_t avail = b->recv - b->parsed;
         if (c->in_remaining && c->my->lock_scan)
             stmt_my_query_more(c, s, b->data + b->parsed,
                                avail < c->in_remaining ? avail : c->in_remaining);
         if (buf_skip_body(b, &c->in_remaining))
             continue;
-        avail = b->recv - b->parsed;
         if (avail == 0)
-            break;
+            break; /* all of it was taken out */
         uint32_t len;
         uint8_t seq;
         if (my_pkt_peek(b->data + b->parsed, avail, &len, &seq) != WR_OK)
