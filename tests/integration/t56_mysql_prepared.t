@@ -13,6 +13,8 @@
 #   - COM_STMT_RESET, on the statement's server and on one that never saw it;
 #   - COM_STMT_CLOSE, and ids weir does not know (ERR 1243, connection kept), from raw packets;
 #   - COM_RESET_CONNECTION forgetting the client's statements, as the server would;
+#   - a client without MariaDB's metadata cache gets column definitions in its results on a
+#     server weir prepared the statement on itself;
 #   - a statement prepared in one schema, run after USE of another on a server that never saw
 #     it: names resolve in the first schema, and the client's schema is still the second.
 use strict;
@@ -261,6 +263,45 @@ sub err_code { my ($p) = @_; return ord($p) == 0xff ? unpack('v', substr($p, 1, 
     @p = read_resp($s, 'prepare');
     is(ord($p[0]), 0, 'raw: prepares work after the reset');
     close $s;
+}
+
+# ---- a client without MariaDB's metadata cache, on a server weir prepared for it ------------
+# The server leaves the column definitions out of results for statements whose prepare it
+# answered (weir's own, here); weir puts in those of the client's own prepare.
+{
+    my $p = MyTest::my_connect($w->mysql_port) or die 'connect';
+    my $l = my_login($p, mysql_client => 1);
+    ok($l->{ok}, 'a plain MySQL-protocol client logs in');
+    # Its pool is its own (other capabilities): another plain client holds servers in it.
+    my $h = MyTest::my_connect($w->mysql_port) or die 'connect';
+    ok(my_login($h, mysql_client => 1)->{ok}, 'and another one');
+    syswrite($p, my_packet(0, "\x16SELECT ? + 1 AS a, 'x' AS b, CONNECTION_ID() AS c"));
+    my @prep = read_resp($p, 'prepare');
+    my $id = unpack('V', substr($prep[0], 1, 4));
+    my (%servers, @bad);
+    for my $round (1 .. 4) {
+        my $held = $round % 2;    # every other round H holds a server: P uses the other
+        if ($held) { my_query($h, 'BEGIN'); my_query($h, 'SELECT 1') }
+        syswrite($p, my_packet(0, "\x17" . pack('VCV', $id, 0, 1) . "\0\x01\x08\x00"
+                . pack('q<', 10 * $round)));
+        my @r = read_resp($p, 'result');
+        # column count 3, three definitions, EOF, one row, EOF
+        my @names = map { my $d = $r[$_]; my $pos = 0; my @f;
+            for (1 .. 6) { my $n = ord(substr($d, $pos, 1)); push @f, substr($d, $pos + 1, $n);
+                $pos += 1 + $n }
+            $f[4] } 1 .. 3;
+        my $row = $r[5] // '';
+        # 0x00, a 1-byte null bitmap, a (8 bytes), b ('x', lenenc), c
+        my $v = unpack('q<', substr($row, 2, 8));
+        push @bad, "round $round: " . scalar(@r) . " packets, columns @names, a=$v"
+            unless @r == 7 && "@names" eq 'a b c' && $v == 10 * $round + 1;
+        $servers{ unpack('H*', substr($row, 12)) }++;
+        my_query($h, 'COMMIT') if $held;
+    }
+    is(join("\n", @bad), '', 'its results have their column definitions on every server');
+    is(scalar(keys %servers), 2, 'it ran on both servers');
+    close $p;
+    close $h;
 }
 
 # ---- a statement keeps the schema it was prepared in --------------------------------------
