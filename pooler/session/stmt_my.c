@@ -756,6 +756,9 @@ static bool exec_act(struct client *c, struct server *s, struct iobuf *b, uint32
     struct stmt_my_work *w = c->my->work;
     if (w && w->sent && w->for_stmt == cs->id) {
         /* Back from preparing it here. */
+        bool gone;
+        if (w->err && retry_for_room(c, s, w, &gone))
+            return !gone;
         if (w->err) {
             free(cs->long_data);
             cs->long_data = NULL;

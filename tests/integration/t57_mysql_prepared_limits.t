@@ -2,6 +2,8 @@
 # in transaction pooling, through MariaDB Connector/C's mysql_stmt_* API (my_stmt, MyStmt.pm):
 #   - max_prepared_statements = 2: a client that rotates through 5 statements gets the right
 #     results, and MariaDB's Prepared_stmt_count never passes 2 per server connection;
+#   - MariaDB's max_prepared_stmt_count (10) below pool_size x max_prepared_statements (16): a
+#     prepare refused with ERR 1461 is tried again after weir closes older statements;
 #   - long data over weir's 16 MiB per statement: the EXECUTE gets ERR 1153, and the
 #     connection and statement work on;
 #   - a cursor (STMT_ATTR_CURSOR_TYPE read-only, prefetch 1 row) keeps its server until its
@@ -65,6 +67,45 @@ sub txn_weir {
     like($c->one('prepare A s6 SELECT 6'), qr/^prepared id=6 /, 'a sixth statement: id 6');
     $c->close;
     $w->stop;
+}
+
+# ---- MariaDB's max_prepared_stmt_count reached by the servers together ----------------------
+# 2 servers x 8 statements would be 16; MariaDB allows 10. A prepare refused with ERR 1461 makes
+# weir close the older half of that connection's statements and try again.
+{
+    $m->admin_sql('SET GLOBAL max_prepared_stmt_count = 10');
+    my $w = txn_weir(max_prepared_statements => 8);
+    my $c = MyStmt->new($w->mysql_port);
+    $c->one('connect A');
+    $c->one('connect B');
+    my @bad;
+    for my $k (1 .. 8) {
+        my $p = $c->one("prepare A s$k SELECT $k * ?");
+        push @bad, "prepare s$k: $p" unless $p =~ /^prepared /;
+        $c->one("bind A s$k i:3");
+    }
+    my $max = 0;
+    for my $round (1 .. 2) {
+        # B holds one server, so A's statements go to the other one too
+        $c->one('query B BEGIN') if $round == 1;
+        $c->one('query B SELECT 1') if $round == 1;
+        for my $k (1 .. 8) {
+            my ($r) = $c->rows("exec A s$k");
+            push @bad, "round $round s$k: " . join('|', @{ $r // ['none'] })
+                unless $r && $r->[0] == 3 * $k;
+            my $n = prepared_stmt_count();
+            $max = $n if $n > $max;
+        }
+        $c->one('query B COMMIT') if $round == 1;
+    }
+    is(join("\n", @bad), '', 'every statement prepared and ran although MariaDB refused some '
+            . 'prepares (ERR 1461)');
+    ok($max <= 10, "Prepared_stmt_count stayed within MariaDB's 10 (max $max)");
+    like($w->log_text, qr/max_prepared_stmt_count is reached/, 'the log says why statements '
+            . 'were closed');
+    $c->close;
+    $w->stop;
+    $m->admin_sql('SET GLOBAL max_prepared_stmt_count = 16382');
 }
 
 my $w = txn_weir();
