@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pooler/conf/netlist.h"
 #include "protocol/result.h"
 
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1, POOL_STATEMENT = 2 };
@@ -95,6 +96,16 @@ struct config {
     int metrics_port;       /* Prometheus /metrics, 0 = off */
     double stats_period;    /* seconds between SHOW STATS_AVERAGES updates */
     int allow_local_infile; /* MySQL LOAD DATA LOCAL INFILE passes through when set */
+    /* The edge: PROXY protocol and per-address limits (docs/edge.md). */
+    char *proxy_protocol_networks; /* as written; "" = off */
+    struct netlist proxy_nets;     /* parsed from it by config_check */
+    int max_client_conn_per_ip;    /* 0 = no limit */
+    double client_conn_rate;       /* new connections per second per address; 0 = off */
+    int client_conn_burst;         /* bucket size; 0 = one second's worth (at least 1) */
+    int auth_failure_limit;        /* failed logins within the window that ban; 0 = off */
+    double auth_failure_window;    /* seconds */
+    double auth_failure_ban;       /* seconds */
+    int max_pending_logins;        /* connected, not yet authenticated, daemon-wide; 0 = no limit */
     struct db_entry *dbs;
     int ndbs;
     struct user_entry *users;

@@ -3,7 +3,8 @@
  * output, errors, closing, the wait for a server, handing servers back,
  * timeouts, each worker's table of cancel keys (also behind MySQL's KILL)
  * and log_client. Protocol files (client_pg.c, client_my.c) supply a
- * struct client_proto for the parts that differ.
+ * struct client_proto for the parts that differ; admit.c decides whether a
+ * new client may stay (PROXY header, per-address limits).
  */
 #include "pooler/session/client.h"
 
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
 #include "pooler/session/sess_pg.h"
@@ -83,7 +85,7 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     c->over_limit = n > weir.cfg->max_client_conn;
     if (weir.cfg->client_login_timeout > 0)
         c->deadline = ev_now(w->loop) + weir.cfg->client_login_timeout;
-    return c;
+    return client_admit(c) ? c : NULL;
 }
 
 void client_watch(struct client *c, int event, bool on)
@@ -223,6 +225,8 @@ void client_free(struct client *c)
         free((char *)c->dbname);
     relay_my_forget(c);
     sess_pg_free(c);
+    if (c->my)
+        stmt_my_free(c);
     c->proto->free_state(c);
     free(c->my);
     slab_free(&c->w->client_slab, c);
@@ -255,6 +259,11 @@ static void client_disconnect(struct client *c)
     buf_put(&w->bufs, c->in);
     c->in = NULL;
     cancel_unregister(w, c);
+    client_login_done(c);
+    if (c->ip_counted) {
+        iplimit_release(c->addr.family, c->addr.ip, ev_now(w->loop));
+        c->ip_counted = false;
+    }
     if (c->counted) {
         atomic_fetch_sub(&weir.nclients, 1);
         if (c->admin != ADMIN_NONE)
@@ -274,6 +283,8 @@ void client_close(struct client *c, const char *reason)
             sess_pg_leave(c, s);
         else if (s->kind == BACKEND_POSTGRES && s->state == SV_SETUP)
             s->discard = true; /* left during its set-up: what the server holds is not known */
+        if (c->my && c->my->ncursors)
+            s->my_dirty = true; /* its cursors close with a reset, not with the next client */
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);
@@ -425,7 +436,12 @@ void client_sweep(struct worker *w, ev_tstamp now)
         }
         if (c->deadline == 0 || now < c->deadline)
             continue;
-        if (c->state == CL_STARTUP || c->state == CL_AUTH) {
+        if (c->state == CL_PROXY) {
+            /* Nothing to answer before the header: the connection is dropped. */
+            iplimit_count(IPLIMIT_PROXY);
+            log_client(c, LOG_LVL_INFO, "client_login_timeout: no whole PROXY header: dropped");
+            client_close(c, "client_login_timeout waiting for the PROXY header");
+        } else if (c->state == CL_STARTUP || c->state == CL_AUTH) {
             client_fail(c, "08P01", "client_login_timeout: login took too long");
         } else if (c->state == CL_WAITING) {
             if (pool_leave(c->pool, &c->wait)) {
@@ -610,6 +626,17 @@ bool client_read_input(struct client *c)
 {
     if (!c->in && !(c->in = buf_get(&c->w->bufs))) {
         client_fail(c, "53200", "out of memory");
+        return false;
+    }
+    if (buf_space(c->in) == 0)
+        buf_compact(c->in);
+    if (buf_space(c->in) == 0) {
+        /*
+         * A full buffer of messages waiting for a server (a pipeline that
+         * outran the last one's release): stop reading; the relay reads
+         * again once it has sent them on (client_to_server).
+         */
+        client_watch(c, EV_READ, false);
         return false;
     }
     ssize_t n = buf_recv(c->fd, c->in);

@@ -22,7 +22,9 @@
 #include "pooler/core/worker.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
+#include "pooler/session/stmt_my.h"
 #include "protocol/mysql/my_resp.h"
+#include "protocol/mysql/my_stmt.h"
 #include "protocol/pg/pg_msg.h"
 
 struct msg;
@@ -32,14 +34,13 @@ struct pg_sess;
 #define MY_MAX_VARS 64
 
 /*
- * MySQL: the column definitions of a prepared statement, kept for a client
- * without MariaDB's metadata cache (the server leaves them out of results).
+ * MySQL: column definitions being collected from a response, for a client
+ * without MariaDB's metadata cache (relay_my.c).
  */
-struct my_stmt_meta {
-    uint32_t id;    /* statement id on the client's (pinned) server */
+struct my_defs_cap {
     uint16_t ncols; /* definitions in defs */
-    uint32_t len;   /* bytes in defs: whole packets, sequence ids set when sent */
-    uint8_t *defs;
+    uint32_t len;   /* bytes in defs (UINT32_MAX: gave up on this response) */
+    uint8_t *defs;  /* whole packets */
 };
 
 /*
@@ -55,9 +56,15 @@ struct client_my {
     char **vars;                       /* session variables the client set: name, value, ... */
     int nvars;                         /* pairs in vars */
     char *schema;                      /* the client's current schema when it changed it */
-    struct my_stmt_meta *stmts;        /* column definitions of its prepared statements */
-    int nstmts;
-    struct my_stmt_meta cap; /* definitions being collected from a response */
+    struct my_defs_cap cap;            /* definitions being collected from a response */
+    struct stmt_my_clients stmts;      /* its prepared statements (stmt_my.h) */
+    struct stmt_my_work *work;         /* a statement command in progress (stmt_my.c), or NULL */
+    uint32_t last_prepared;            /* its last statement (MariaDB's "last prepared" id) */
+    uint16_t ncursors;                 /* statements with a cursor open on its server */
+    uint8_t stmt;                      /* STMT_HOLD, STMT_TAKE, STMT_READY (stmt_my.h) */
+    uint8_t ps_mode;                   /* STMT_MY_MAPPED or STMT_MY_PASSED once decided */
+    bool lock_scan;                    /* the COM_QUERY passing is being scanned for GET_LOCK */
+    struct my_lock_scan lock;          /* its scan state */
 };
 
 /* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */
@@ -74,6 +81,7 @@ struct client_out {
 };
 
 enum client_state {
+    CL_PROXY,   /* from proxy_protocol_networks: reading the PROXY header (client_proxy_input) */
     CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N') */
     CL_AUTH,    /* challenge sent, waiting for PasswordMessage / SASL response */
     CL_IDLE,    /* logged in, holds no server (transaction and statement pooling) */
@@ -136,6 +144,8 @@ struct client {
     bool user_owned : 1;     /* user is a copy of its own, freed with it */
     bool dbname_owned : 1;   /* dbname is a copy of its own, freed with it */
     bool over_limit : 1;     /* beyond max_client_conn: only the console may log in */
+    bool pending : 1;        /* counted in weir.npending: connected, not yet authenticated */
+    bool ip_counted : 1;     /* counted against its address in iplimit: released at close */
 };
 
 /* What differs between the PostgreSQL and the MySQL client session. */
@@ -235,6 +245,30 @@ bool client_set_names(struct client *c, const char *user, const char *dbname);
  * there is some, and frees its copies.
  */
 void client_share_names(struct client *c);
+/*
+ * Admission, as c is accepted (client_new; admit.c): max_pending_logins,
+ * then either CL_PROXY (its address comes in a PROXY header) or the
+ * per-address limits. False when c was refused and closed.
+ */
+bool client_admit(struct client *c);
+/*
+ * A client in CL_PROXY has bytes in c->in: parse the PROXY header there. WR_OK
+ * when it was whole and the client goes on in CL_STARTUP with the header's
+ * address (admitted under the per-address limits; bytes after the header
+ * stay in c->in, which is NULL when there are none); WR_AGAIN while more must
+ * come; WR_ERROR when c was closed (a bad header, a refusal, a LOCAL health
+ * check).
+ */
+int client_proxy_input(struct client *c) WR_MUST_CHECK;
+/*
+ * True when c's first bytes look like a PROXY header although its address is
+ * not in proxy_protocol_networks: c was refused and closed, saying so.
+ */
+bool client_unexpected_proxy(struct client *c, const uint8_t *data, size_t len);
+/* c authenticated: it no longer counts against max_pending_logins. */
+void client_login_done(struct client *c);
+/* A login of c failed (wrong password, unknown user): counts for auth_failure_limit. */
+void client_auth_failed(struct client *c);
 /* Frees a client that is off every list and watcher. */
 void client_free(struct client *c);
 /* A random 32-bit number for keys and salts. */

@@ -12,6 +12,7 @@
 #include "pooler/session/client.h"
 #include "pooler/session/relay.h"
 #include "pooler/session/sess_pg.h"
+#include "pooler/session/stmt_my.h"
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/pg/pg_sql.h"
 
@@ -230,12 +231,14 @@ static void active_write(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct server *s = list_entry(io, struct server, wio);
     if (s->out.len) {
-        /* weir's own query behind a client's text (sess_pg.c): the client's bytes wait for it. */
-        if (server_flush_out(s) == WR_ERROR) {
+        /*
+         * weir's own bytes (MySQL statements, stmt_my.c; the login values behind a PostgreSQL
+         * RESET, sess_pg.c), then what the client had waiting.
+         */
+        int rc = server_flush_out(s);
+        if (rc == WR_ERROR)
             server_close(s, "cannot write to server");
-            return;
-        }
-        if (s->out.len)
+        if (rc != WR_OK)
             return;
     }
     relay_server_writable(s);
@@ -252,4 +255,5 @@ void session_hooks_fill(struct server_hooks *h)
     h->client_id = client_id;
     h->active_read = active_read;
     h->active_write = active_write;
+    h->forget_stmts = stmt_my_server_forget;
 }
