@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "pooler/core/log.h"
+#include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
@@ -220,6 +221,7 @@ void client_free(struct client *c)
     if (c->dbname_owned)
         free((char *)c->dbname);
     relay_my_forget(c);
+    ps_client_free(c);
     c->proto->free_state(c);
     free(c->my);
     slab_free(&c->w->client_slab, c);
@@ -267,6 +269,7 @@ void client_close(struct client *c, const char *reason)
     if (c->server) {
         struct server *s = c->server;
         bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
+        ps_client_detach(c, s);
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);

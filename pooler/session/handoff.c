@@ -189,9 +189,11 @@ static void active_write(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct server *s = list_entry(io, struct server, wio);
     if (s->out.len) {
-        if (server_flush_out(s) == WR_ERROR)
+        int rc = server_flush_out(s);
+        if (rc == WR_ERROR)
             server_close(s, "cannot write to server");
-        return;
+        if (rc != WR_OK)
+            return;
     }
     relay_server_writable(s);
 }

@@ -12,9 +12,11 @@
 
 /*
  * SCAN_OWN: scanning stopped at a command packet weir answers itself (MySQL
- * KILL, COM_CHANGE_USER), whole at b->parsed.
+ * KILL, COM_CHANGE_USER), whole at b->parsed. SCAN_FLUSH: scanning stopped
+ * at a message weir rewrites (prepared statements, ps.c) that needs what is
+ * before it sent first.
  */
-enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN };
+enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN, SCAN_FLUSH };
 
 /*
  * MySQL scanners (relay_my.c): walk the packets of each side's buffer,
