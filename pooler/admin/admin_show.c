@@ -9,6 +9,7 @@
 
 #include "pooler/admin/admin_int.h"
 #include "pooler/session/client.h"
+#include "pooler/session/ps.h"
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/pool.h"
@@ -321,13 +322,18 @@ void admin_show_mem(struct admin_result *r)
         {"server_cache", sizeof(struct server), servers},
         {"pool_cache", sizeof(struct pool), npools > 0 ? npools : 0},
         {"iobuf", IOBUF_SIZE, 0},
+        /* Prepared statements: a client's (fixed part; memtotal adds texts and names) and a
+           server's. */
+        {"ps_client_stmt", sizeof(struct ps_stmt), ps_stmt_count()},
+        {"ps_server_stmt", sizeof(struct ps_node), ps_cache_nodes()},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         admin_cell(r, rows[i].name);
         admin_cell_int(r, rows[i].size);
         admin_cell_int(r, rows[i].used);
         admin_cell_int(r, 0);
-        admin_cell_int(r, rows[i].size * rows[i].used);
+        bool texts = !strcmp(rows[i].name, "ps_client_stmt");
+        admin_cell_int(r, texts ? ps_stmt_bytes() : rows[i].size * rows[i].used);
     }
 }
 

@@ -87,8 +87,8 @@ static int round_trip(PGconn *conn, int n, int round, int prepare)
             int want = s * 1000 + round * 10 + e;
             if (PQntuples(res) != 1 || atoi(PQgetvalue(res, 0, 0)) != want ||
                 strcmp(PQgetvalue(res, 0, 1), want_name)) {
-                fprintf(stderr, "ps_pipeline: round %d exec %d of %s: got %s %s, want %d\n",
-                        round, e, want_name, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), want);
+                fprintf(stderr, "ps_pipeline: round %d exec %d of %s: got %s %s, want %d\n", round,
+                        e, want_name, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), want);
                 PQclear(res);
                 return 1;
             }
