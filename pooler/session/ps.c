@@ -415,7 +415,7 @@ static enum ps_step client_edit(struct client *c, struct server *s, struct iobuf
     uint32_t at = b->parsed;
     if (buf_replace(b, &at, n_old, o->data, (uint32_t)o->len)) {
         b->parsed = at + pre;
-        return PS_PASS;
+        return PS_EDITED;
     }
     if (buf_unsent(b))
         return PS_FLUSH;
@@ -534,7 +534,7 @@ static enum ps_step on_parse(struct client *c, struct server *s, struct iobuf *b
         pg_out_describe(&ps->build, 'S', dup);
         free(dup);
         enum ps_step step = client_edit(c, s, b, (uint32_t)mlen, 0, 0);
-        if (step != PS_PASS && step != PS_CONSUMED) {
+        if (step != PS_EDITED && step != PS_CONSUMED) {
             free(keep);
             return step == PS_ERROR ? fail(why, len, "out of memory") : step;
         }
@@ -557,11 +557,11 @@ static enum ps_step on_parse(struct client *c, struct server *s, struct iobuf *b
     }
     /* Fresh: the build is the evictions, then the client's Parse under the server's name. */
     enum ps_step step = client_edit(c, s, b, (uint32_t)mlen, closes, 0);
-    if ((step != PS_PASS && step != PS_CONSUMED) || !map_add(&ps->map, st)) {
+    if ((step != PS_EDITED && step != PS_CONSUMED) || !map_add(&ps->map, st)) {
         if (fresh)
             ps_node_free(node);
         stmt_unref(st);
-        if (step == PS_PASS || step == PS_CONSUMED)
+        if (step == PS_EDITED || step == PS_CONSUMED)
             step = PS_ERROR; /* map_add: out of memory, the message already rewritten */
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
     }
@@ -608,7 +608,7 @@ static enum ps_step on_bind(struct client *c, struct server *s, struct iobuf *b,
     pg_ps_name(st->id, name);
     pg_out_bind_head(&ps->build, h.portal, name, body - h.prefix_len);
     enum ps_step step = client_edit(c, s, b, PG_HDR_LEN + h.prefix_len, pre, body - h.prefix_len);
-    if (step != PS_PASS && step != PS_CONSUMED) {
+    if (step != PS_EDITED && step != PS_CONSUMED) {
         if (fresh)
             ps_node_free(node);
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
@@ -645,7 +645,7 @@ static enum ps_step on_target(struct client *c, struct server *s, struct iobuf *
         /* The client forgets it; the server keeps it for others: a Close of nothing answers. */
         pg_out_close(&ps->build, 'S', PG_PS_NONE);
         enum ps_step step = client_edit(c, s, b, (uint32_t)mlen, 0, 0);
-        if (step != PS_PASS && step != PS_CONSUMED)
+        if (step != PS_EDITED && step != PS_CONSUMED)
             return step == PS_ERROR ? fail(why, len, "out of memory") : step;
         map_remove(&ps->map, st); /* its reference goes to the expected answer */
         q_push(ps, EX_CLOSE, st);
@@ -662,7 +662,7 @@ static enum ps_step on_target(struct client *c, struct server *s, struct iobuf *
     pg_ps_name(st->id, sname);
     pg_out_describe(&ps->build, 'S', sname);
     enum ps_step step = client_edit(c, s, b, (uint32_t)mlen, pre, 0);
-    if (step != PS_PASS && step != PS_CONSUMED) {
+    if (step != PS_EDITED && step != PS_CONSUMED) {
         if (fresh)
             ps_node_free(node);
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
@@ -710,7 +710,7 @@ static enum ps_step on_query(struct client *c, struct server *s, struct iobuf *b
     pg_out_reset(&ps->build);
     pg_out_query(&ps->build, "");
     enum ps_step step = client_edit(c, s, b, PG_HDR_LEN + body, 0, 0);
-    if (step != PS_PASS && step != PS_CONSUMED)
+    if (step != PS_EDITED && step != PS_CONSUMED)
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
     map_remove(&ps->map, st);
     q_push(ps, EX_DEALLOC, st);
@@ -767,7 +767,7 @@ static enum ps_sstep replace_msg(struct client_ps *ps, struct iobuf *b, uint32_t
     if (!ps->held.failed && buf_replace(b, &at, mlen, ps->held.data, (uint32_t)ps->held.len)) {
         b->parsed = at;
         pg_out_reset(&ps->held);
-        return PSS_PASS;
+        return PSS_EDITED;
     }
     ps->held_len = mlen;
     return PSS_HOLD;
@@ -807,8 +807,10 @@ enum ps_sstep ps_server_msg(struct client *c, struct server *s, struct iobuf *b,
                 drop_msg(b, mlen);
                 return PSS_DROPPED;
             }
-            if (kind == EX_PARSE_FAKE)
+            if (kind == EX_PARSE_FAKE) {
                 b->data[b->parsed] = '1';
+                return PSS_EDITED;
+            }
         }
         return PSS_PASS;
     case '2': /* BindComplete */

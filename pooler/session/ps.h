@@ -87,7 +87,8 @@ bool ps_enabled_for(const struct pool *p);
 
 /* What the relay does with a client's message after ps_client_msg. */
 enum ps_step {
-    PS_PASS,     /* relay the message at b->parsed (maybe rewritten) as usual */
+    PS_PASS,     /* relay the message at b->parsed as usual */
+    PS_EDITED,   /* relay the message now at b->parsed (rewritten: read its header again) */
     PS_WAIT,     /* more of the message is needed: stop scanning here */
     PS_FLUSH,    /* send what is before it first, then scan again */
     PS_CONSUMED, /* weir put it on s->out and took it out of b (the rest of a Bind follows) */
@@ -105,10 +106,31 @@ enum ps_step ps_client_msg(struct client *c, struct server *s, struct iobuf *b, 
 /* What the relay does with a server's message after ps_server_msg. */
 enum ps_sstep {
     PSS_PASS,    /* relay it as usual */
+    PSS_EDITED,  /* relay the message now at b->parsed (replaced: read its header again) */
     PSS_WAIT,    /* wait until it is whole in the buffer */
     PSS_DROPPED, /* it was taken out of the buffer: scan on at the same place */
     PSS_HOLD,    /* send what is before it, then relay_ps_unhold: its replacement is held */
 };
+
+/* Is a server message of this type one ps_server_msg looks at? */
+static inline bool ps_server_cares(char type)
+{
+    switch (type) {
+    case '1':
+    case '2':
+    case '3':
+    case 'T':
+    case 'n':
+    case 'C':
+    case 's':
+    case 'I':
+    case 'E':
+    case 'Z':
+        return true;
+    default:
+        return false;
+    }
+}
 
 /*
  * A server message at b->parsed for a client with c->ps_on; whole says the

@@ -84,6 +84,8 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         if (c->ps_on) {
             switch (ps_client_msg(c, s, b, type, body, why, len)) {
             case PS_PASS:
+                goto relay_c;
+            case PS_EDITED:
                 break;
             case PS_WAIT:
                 return SCAN_OK;
@@ -95,13 +97,14 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
                 s->need_sync = true; /* only Parse, Bind, Describe and Close are taken */
                 continue;
             }
-            /* The message at parsed may have been rewritten: read its header again. */
+            /* The message at parsed was rewritten: read its header again. */
             if (pg_msg_peek(b->data + b->parsed, b->recv - b->parsed, BUF_MAX_BODY, &type, &body) !=
                 WR_OK) {
                 snprintf(why, len, "rewritten message lost");
                 return SCAN_ERROR;
             }
         }
+    relay_c:
         switch (type) {
         case 'X':
             b->recv = b->parsed; /* nothing after Terminate is meant for anyone */
@@ -273,13 +276,15 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
         const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
         bool whole = avail >= PG_HDR_LEN + body;
         bool fits = PG_HDR_LEN + body <= b->cap;
-        if (c->ps_on) {
+        if (c->ps_on && ps_server_cares(type)) {
             if (c->ps && c->ps->held_len)
                 return SCAN_OK; /* server_to_client sends what is before, then ps_unhold */
             if (type == 'Z' && !whole)
                 return SCAN_OK; /* matched to what it answers once, when whole */
             switch (ps_server_msg(c, s, b, type, body, whole, fits)) {
             case PSS_PASS:
+                goto relay_s;
+            case PSS_EDITED:
                 break;
             case PSS_WAIT:
             case PSS_HOLD:
@@ -295,6 +300,7 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
             whole = avail >= PG_HDR_LEN + body;
             fits = PG_HDR_LEN + body <= b->cap;
         }
+    relay_s:
         switch (type) {
         case 'Z':
             if (!whole)

@@ -58,7 +58,7 @@ static enum ps_step scan_client(struct client *c, struct server *s, struct iobuf
             c->in_remaining = 0;
             continue;
         }
-        if (st != PS_PASS)
+        if (st != PS_PASS && st != PS_EDITED)
             return st;
         if (pg_msg_peek(b->data + b->parsed, b->recv - b->parsed, BUF_MAX_BODY, &type, &body))
             return PS_ERROR;
