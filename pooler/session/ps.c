@@ -1,7 +1,8 @@
 /*
  * ps.c -- PostgreSQL prepared statements in transaction and statement
- * pooling: client maps, the queue of expected answers, the rewrites (see
- * ps.h for the whole picture).
+ * pooling, the relay's side: the client's messages rewritten, the server's
+ * answers matched, dropped or replaced (see ps.h for the whole picture;
+ * ps_state.c keeps the statements and the queue).
  *
  * Every change a message makes (a statement kept or forgotten, a server
  * cache node added or taken out, answers queued) is decided first, then
@@ -9,7 +10,7 @@
  * message the relay must come back to (more bytes, a flush first) leaves no
  * trace.
  */
-#include "pooler/session/ps.h"
+#include "pooler/session/ps_int.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,376 +22,32 @@
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 
-/* Expected answers in flight per client before it is refused (16 bytes each). */
-#define PS_MAX_EXPECTED (1u << 20)
 /* Statements evicted at most per statement added (after max_prepared_statements was lowered). */
 #define PS_MAX_EVICT 8
 
-enum ps_exp_kind {
-    EX_PARSE,      /* a client's Parse went on (ref: its statement when named): ParseComplete */
-    EX_PARSE_HIDE, /* weir's Parse of a statement (ref): its ParseComplete is dropped */
-    EX_PARSE_FAKE, /* a client's Parse of a statement the server has (ref): CloseComplete -> '1' */
-    EX_BIND,       /* BindComplete */
-    EX_DESCRIBE_S, /* ParameterDescription, then RowDescription or NoData */
-    EX_DESCRIBE_P, /* RowDescription or NoData */
-    EX_EXECUTE,    /* CommandComplete, EmptyQueryResponse or PortalSuspended */
-    EX_CLOSE,      /* CloseComplete (ref: the client statement it forgot, or NULL) */
-    EX_CLOSE_HIDE, /* weir's Close of an evicted statement (ref: its ps_node): dropped */
-    EX_DUP,        /* Describe standing for a Parse of a name in use (ref: the name): 42P05 */
-    EX_SYNC,       /* ReadyForQuery */
-    EX_QUERY,      /* Query or FunctionCall: everything up to ReadyForQuery */
-    EX_DEALLOC,    /* DEALLOCATE name, sent as an empty query (ref: the statement) */
-    EX_CLEAR,      /* DEALLOCATE ALL / DISCARD ALL in a Query (ref: the map it replaced) */
-};
-
-#define PS_EXP_DEAD 1 /* EX_CLOSE_HIDE: the statement is gone anyway: never put back */
-#define PS_EXP_SEEN 2 /* EX_CLEAR: its CommandComplete came; EX_DEALLOC: answered */
-
-static _Atomic long stmts_alive, stmt_bytes_alive;
-
-long ps_stmt_count(void)
-{
-    return atomic_load_explicit(&stmts_alive, memory_order_relaxed);
-}
-
-long ps_stmt_bytes(void)
-{
-    return atomic_load_explicit(&stmt_bytes_alive, memory_order_relaxed);
-}
-
-bool ps_enabled_for(const struct pool *p)
-{
-    return p->db->backend == BACKEND_POSTGRES && p->pool_mode != POOL_SESSION &&
-           weir.cfg->max_prepared_statements > 0;
-}
-
-/* ---- statements and maps ---- */
-
-static struct ps_stmt *stmt_new(const struct pg_parse *p)
-{
-    size_t nlen = strlen(p->name) + 1;
-    size_t size = sizeof(struct ps_stmt) + p->tail_len + nlen;
-    struct ps_stmt *st = malloc(size);
-    if (!st)
-        return NULL;
-    st->chain = NULL;
-    st->refs = 1;
-    st->tail_len = p->tail_len;
-    memcpy(st->data, p->tail, p->tail_len);
-    memcpy(st->data + p->tail_len, p->name, nlen);
-    st->name = (const char *)st->data + p->tail_len;
-    pg_ps_id(p->tail, p->tail_len, st->id);
-    atomic_fetch_add_explicit(&stmts_alive, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&stmt_bytes_alive, (long)size, memory_order_relaxed);
-    return st;
-}
-
-static void stmt_unref(struct ps_stmt *st)
-{
-    if (!st || --st->refs)
-        return;
-    atomic_fetch_sub_explicit(&stmts_alive, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&stmt_bytes_alive,
-                              (long)(sizeof(*st) + st->tail_len + strlen(st->name) + 1),
-                              memory_order_relaxed);
-    free(st);
-}
-
-/*
- * FNV-1a over the name: looked up on every Bind of a named statement, where
- * a general-purpose hash library would cost more than the few bytes hashed.
- */
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 16777619u;
-    return h;
-}
-
-static struct ps_stmt *map_find(const struct ps_map *m, const char *name)
-{
-    if (!m->count)
-        return NULL;
-    struct ps_stmt *st = m->tab[name_hash(name) & m->nmask];
-    while (st && strcmp(st->name, name))
-        st = st->chain;
-    return st;
-}
-
-/* Adds st (its name not in m); the map takes over one reference. False when out of memory. */
-static bool map_add(struct ps_map *m, struct ps_stmt *st)
-{
-    if (!m->tab || m->count > m->nmask) {
-        uint32_t nmask = m->tab ? m->nmask * 2 + 1 : 7;
-        struct ps_stmt **tab = calloc(nmask + 1, sizeof(*tab));
-        if (!tab) {
-            if (!m->tab)
-                return false;
-        } else {
-            for (uint32_t i = 0; m->tab && i <= m->nmask; i++) {
-                struct ps_stmt *n, *next;
-                for (n = m->tab[i]; n; n = next) {
-                    next = n->chain;
-                    uint32_t k = name_hash(n->name) & nmask;
-                    n->chain = tab[k];
-                    tab[k] = n;
-                }
-            }
-            free(m->tab);
-            m->tab = tab;
-            m->nmask = nmask;
-        }
-    }
-    uint32_t k = name_hash(st->name) & m->nmask;
-    st->chain = m->tab[k];
-    m->tab[k] = st;
-    m->count++;
-    return true;
-}
-
-/* Takes st out of m; the map's reference becomes the caller's. */
-static void map_remove(struct ps_map *m, struct ps_stmt *st)
-{
-    struct ps_stmt **pp = &m->tab[name_hash(st->name) & m->nmask];
-    while (*pp && *pp != st)
-        pp = &(*pp)->chain;
-    if (!*pp)
-        return;
-    *pp = st->chain;
-    st->chain = NULL;
-    m->count--;
-}
-
-/* Drops every statement of m and its table. */
-static void map_free(struct ps_map *m)
-{
-    for (uint32_t i = 0; m->tab && i <= m->nmask; i++) {
-        struct ps_stmt *n, *next;
-        for (n = m->tab[i]; n; n = next) {
-            next = n->chain;
-            n->chain = NULL;
-            stmt_unref(n);
-        }
-    }
-    free(m->tab);
-    memset(m, 0, sizeof(*m));
-}
-
-/* The client forgets st if its name still stands for it. */
-static void client_forget(struct client_ps *ps, struct ps_stmt *st)
-{
-    if (map_find(&ps->map, st->name) == st) {
-        map_remove(&ps->map, st);
-        stmt_unref(st);
-    }
-}
-
-/* The client has st again (a Close or DEALLOCATE that did not happen), unless the name was reused.
- */
-static void client_restore(struct client_ps *ps, struct ps_stmt *st)
-{
-    if (map_find(&ps->map, st->name))
-        return;
-    st->refs++;
-    if (!map_add(&ps->map, st))
-        st->refs--;
-}
-
-/* ---- the queue of expected answers ---- */
-
-static struct ps_expect *q_at(struct client_ps *ps, uint32_t i)
-{
-    return &ps->q[(ps->qhead + i) & (ps->qcap - 1)];
-}
-
-static struct ps_expect *q_head(struct client_ps *ps)
-{
-    return ps->qlen ? q_at(ps, 0) : NULL;
-}
-
-/* Makes room for n more entries. False when out of memory or past PS_MAX_EXPECTED. */
-static bool q_reserve(struct client_ps *ps, uint32_t n)
-{
-    if (ps->qlen + n <= ps->qcap)
-        return true;
-    if (ps->qlen + n > PS_MAX_EXPECTED)
-        return false;
-    uint32_t cap = ps->qcap ? ps->qcap : 16;
-    while (cap < ps->qlen + n)
-        cap *= 2;
-    struct ps_expect *q = malloc(cap * sizeof(*q));
-    if (!q)
-        return false;
-    for (uint32_t i = 0; i < ps->qlen; i++)
-        q[i] = *q_at(ps, i);
-    free(ps->q);
-    ps->q = q;
-    ps->qcap = cap;
-    ps->qhead = 0;
-    return true;
-}
-
-/* Appends an entry (room reserved, or reserves it). False when that fails. */
-static bool q_push(struct client_ps *ps, enum ps_exp_kind kind, void *ref)
-{
-    if (!q_reserve(ps, 1))
-        return false;
-    struct ps_expect *e = q_at(ps, ps->qlen++);
-    e->kind = (uint8_t)kind;
-    e->flags = 0;
-    e->ref = ref;
-    return true;
-}
-
-static void exp_free(struct ps_expect *e)
-{
-    switch (e->kind) {
-    case EX_PARSE:
-    case EX_PARSE_HIDE:
-    case EX_PARSE_FAKE:
-    case EX_CLOSE:
-    case EX_DEALLOC:
-        stmt_unref(e->ref);
-        break;
-    case EX_CLOSE_HIDE:
-        ps_node_free(e->ref);
-        break;
-    case EX_DUP:
-        free(e->ref);
-        break;
-    case EX_CLEAR:
-        if (e->ref) {
-            map_free(e->ref);
-            free(e->ref);
-        }
-        break;
-    default:
-        break;
-    }
-    e->ref = NULL;
-}
-
-static void q_pop(struct client_ps *ps)
-{
-    exp_free(q_head(ps));
-    ps->qhead = (ps->qhead + 1) & (ps->qcap - 1);
-    ps->qlen--;
-}
-
-/* Drops every entry without undoing anything (the client or the link is going). */
-static void q_drop(struct client_ps *ps)
-{
-    while (ps->qlen)
-        q_pop(ps);
-}
-
-/* The server no longer has statement id (its Parse failed or was skipped). */
-static void server_forget(struct client_ps *ps, struct server *s, const uint8_t *id)
-{
-    if (!s->ps)
-        return;
-    struct ps_node *n = ps_cache_find(s->ps, id);
-    if (n) {
-        ps_cache_unlink(s->ps, n);
-        ps_node_free(n);
-    }
-    /* A Close of it still on the way must not put it back. */
-    for (uint32_t i = 0; i < ps->qlen; i++) {
-        struct ps_expect *e = q_at(ps, i);
-        if (e->kind == EX_CLOSE_HIDE && !memcmp(((struct ps_node *)e->ref)->id, id, PG_PS_ID_LEN))
-            e->flags |= PS_EXP_DEAD;
-    }
-}
-
-/* The head entry's message failed, or the server skipped it (an error before it, no Sync yet). */
-static void exp_undo(struct client_ps *ps, struct server *s, struct ps_expect *e)
-{
-    struct ps_stmt *st = e->ref;
-    switch (e->kind) {
-    case EX_PARSE:
-        if (st) {
-            server_forget(ps, s, st->id);
-            client_forget(ps, st);
-        }
-        break;
-    case EX_PARSE_HIDE:
-        server_forget(ps, s, st->id);
-        break;
-    case EX_PARSE_FAKE:
-        client_forget(ps, st);
-        break;
-    case EX_CLOSE:
-        if (st)
-            client_restore(ps, st);
-        break;
-    case EX_CLOSE_HIDE:
-        if (!(e->flags & PS_EXP_DEAD) && s->ps) {
-            ps_cache_put_back(s->ps, e->ref);
-            e->ref = NULL;
-        }
-        break;
-    default:
-        break;
-    }
-}
-
-static void pop_failed(struct client_ps *ps, struct server *s)
-{
-    exp_undo(ps, s, q_head(ps));
-    q_pop(ps);
-}
-
-/*
- * DEALLOCATE ALL or DISCARD ALL ran on the server: it has no statement left
- * but those whose Parse is still on the way behind the head (sent after it).
- * The client forgets its statements likewise unless the command was a Query
- * weir recognised (head EX_CLEAR: the map was replaced when it was sent).
- */
-static void cleared(struct client_ps *ps, struct server *s)
-{
-    struct ps_expect *h = q_head(ps);
-    if (s->ps) {
-        ps_cache_clear(s->ps);
-        for (uint32_t i = 1; i < ps->qlen; i++) {
-            struct ps_expect *e = q_at(ps, i);
-            struct ps_node *n;
-            if ((e->kind == EX_PARSE || e->kind == EX_PARSE_HIDE) && e->ref &&
-                !ps_cache_find(s->ps, ((struct ps_stmt *)e->ref)->id) &&
-                (n = ps_node_new(((struct ps_stmt *)e->ref)->id)))
-                ps_cache_add(s->ps, n);
-            if (e->kind == EX_CLOSE_HIDE)
-                e->flags |= PS_EXP_DEAD;
-        }
-    }
-    if (h && h->kind == EX_CLEAR) {
-        h->flags |= PS_EXP_SEEN;
-        return;
-    }
-    struct ps_map old = ps->map;
-    memset(&ps->map, 0, sizeof(ps->map));
-    for (uint32_t i = 1; i < ps->qlen; i++) {
-        struct ps_expect *e = q_at(ps, i);
-        if ((e->kind == EX_PARSE || e->kind == EX_PARSE_FAKE) && e->ref) {
-            struct ps_stmt *st = e->ref;
-            if (map_find(&old, st->name) == st)
-                client_restore(ps, st);
-        }
-    }
-    map_free(&old);
-}
-
 /* ---- client -> server ---- */
+
+/*
+ * Cleared states of clients that kept no statement, with their queue and
+ * scratch allocations, for the next transaction on this worker (every
+ * transaction of a client in transaction pooling needs one while it runs).
+ * Thread-local: one list per worker thread, never crossed.
+ */
+#define PS_FREE_MAX 64
+static __thread struct client_ps *ps_free_list[PS_FREE_MAX];
+static __thread int ps_nfree;
 
 static struct client_ps *client_ps_get(struct client *c)
 {
     if (c->ps)
         return c->ps;
-    struct client_ps *ps = calloc(1, sizeof(*ps));
+    struct client_ps *ps = ps_nfree ? ps_free_list[--ps_nfree] : calloc(1, sizeof(*ps));
     if (!ps)
         return NULL;
-    pg_out_init(&ps->held);
-    pg_out_init(&ps->build);
+    if (!ps->q) {
+        pg_out_init(&ps->held);
+        pg_out_init(&ps->build);
+    }
     c->ps = ps;
     return ps;
 }
@@ -491,10 +148,10 @@ static void commit_prepare(struct client *c, struct server *s, struct ps_stmt *s
         return;
     }
     for (int i = 0; i < nevict; i++)
-        q_push(ps, EX_CLOSE_HIDE, ps_cache_evict(s->ps));
+        ps_q_push(ps, EX_CLOSE_HIDE, ps_cache_evict(s->ps));
     ps_cache_add(s->ps, node);
     st->refs++;
-    q_push(ps, EX_PARSE_HIDE, st);
+    ps_q_push(ps, EX_PARSE_HIDE, st);
     stats_parse(stats_slot_of(c->pool, c->w), 0, 1);
 }
 
@@ -509,18 +166,18 @@ static enum ps_step on_parse(struct client *c, struct server *s, struct iobuf *b
     if (rc == WR_AGAIN)
         return need_more(b, UINT64_MAX, why, len, "a Parse message's statement name");
     if (rc == WR_ERROR || nlen == 0)
-        return q_push(ps, EX_PARSE, NULL) ? PS_PASS : fail(why, len, "out of memory");
+        return ps_q_push(ps, EX_PARSE, NULL) ? PS_PASS : fail(why, len, "out of memory");
     uint64_t mlen = (uint64_t)PG_HDR_LEN + body;
     if (avail < body)
         return need_more(b, mlen, why, len, "a Parse message of a named statement is");
     struct pg_parse p;
     if (pg_parse_read(m, body, &p) != WR_OK)
-        return q_push(ps, EX_PARSE, NULL) ? PS_PASS : fail(why, len, "out of memory");
-    if (!q_reserve(ps, PS_MAX_EVICT + 2))
+        return ps_q_push(ps, EX_PARSE, NULL) ? PS_PASS : fail(why, len, "out of memory");
+    if (!ps_q_reserve(ps, PS_MAX_EVICT + 2))
         return fail(why, len, "out of memory");
     pg_out_reset(&ps->build);
 
-    if (map_find(&ps->map, p.name)) {
+    if (ps_map_find(&ps->map, p.name)) {
         /* PostgreSQL's 42P05, in its place in the stream: see ps.h. */
         char *dup = malloc(sizeof(PG_PS_DUP) + nlen);
         char *keep = strdup(p.name);
@@ -538,17 +195,17 @@ static enum ps_step on_parse(struct client *c, struct server *s, struct iobuf *b
             free(keep);
             return step == PS_ERROR ? fail(why, len, "out of memory") : step;
         }
-        q_push(ps, EX_DUP, keep);
+        ps_q_push(ps, EX_DUP, keep);
         return step;
     }
 
-    struct ps_stmt *st = stmt_new(&p);
+    struct ps_stmt *st = ps_stmt_new(&p);
     struct ps_node *node = NULL;
     bool fresh = false;
     int nevict = 0;
     uint32_t closes = 0;
     if (!st || !plan_prepare(ps, s, st, &node, &fresh, &nevict, &closes)) {
-        stmt_unref(st);
+        ps_stmt_unref(st);
         return fail(why, len, "out of memory");
     }
     if (!fresh) {
@@ -557,10 +214,10 @@ static enum ps_step on_parse(struct client *c, struct server *s, struct iobuf *b
     }
     /* Fresh: the build is the evictions, then the client's Parse under the server's name. */
     enum ps_step step = client_edit(c, s, b, (uint32_t)mlen, closes, 0);
-    if ((step != PS_EDITED && step != PS_CONSUMED) || !map_add(&ps->map, st)) {
+    if ((step != PS_EDITED && step != PS_CONSUMED) || !ps_map_add(&ps->map, st)) {
         if (fresh)
             ps_node_free(node);
-        stmt_unref(st);
+        ps_stmt_unref(st);
         if (step == PS_EDITED || step == PS_CONSUMED)
             step = PS_ERROR; /* map_add: out of memory, the message already rewritten */
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
@@ -569,13 +226,13 @@ static enum ps_step on_parse(struct client *c, struct server *s, struct iobuf *b
     st->refs++; /* the expected answer's */
     if (fresh) {
         for (int i = 0; i < nevict; i++)
-            q_push(ps, EX_CLOSE_HIDE, ps_cache_evict(s->ps));
+            ps_q_push(ps, EX_CLOSE_HIDE, ps_cache_evict(s->ps));
         ps_cache_add(s->ps, node);
-        q_push(ps, EX_PARSE, st);
+        ps_q_push(ps, EX_PARSE, st);
         stats_parse(sl, 1, 1);
     } else {
         ps_cache_touch(s->ps, node);
-        q_push(ps, EX_PARSE_FAKE, st);
+        ps_q_push(ps, EX_PARSE_FAKE, st);
         stats_parse(sl, 1, 0);
     }
     return step;
@@ -591,10 +248,10 @@ static enum ps_step on_bind(struct client *c, struct server *s, struct iobuf *b,
     int rc = pg_bind_head(m, avail, body, &h);
     if (rc == WR_AGAIN)
         return need_more(b, UINT64_MAX, why, len, "a Bind message's names are");
-    struct ps_stmt *st = rc == WR_OK && h.stmt[0] ? map_find(&ps->map, h.stmt) : NULL;
+    struct ps_stmt *st = rc == WR_OK && h.stmt[0] ? ps_map_find(&ps->map, h.stmt) : NULL;
     if (!st)
-        return q_push(ps, EX_BIND, NULL) ? PS_PASS : fail(why, len, "out of memory");
-    if (!q_reserve(ps, PS_MAX_EVICT + 2))
+        return ps_q_push(ps, EX_BIND, NULL) ? PS_PASS : fail(why, len, "out of memory");
+    if (!ps_q_reserve(ps, PS_MAX_EVICT + 2))
         return fail(why, len, "out of memory");
     pg_out_reset(&ps->build);
     struct ps_node *node;
@@ -614,7 +271,7 @@ static enum ps_step on_bind(struct client *c, struct server *s, struct iobuf *b,
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
     }
     commit_prepare(c, s, st, node, fresh, nevict);
-    q_push(ps, EX_BIND, NULL);
+    ps_q_push(ps, EX_BIND, NULL);
     stats_bind(stats_slot_of(c->pool, c->w));
     return step;
 }
@@ -634,11 +291,11 @@ static enum ps_step on_target(struct client *c, struct server *s, struct iobuf *
     struct ps_stmt *st = NULL;
     if (pg_target_read(b->data + b->parsed + PG_HDR_LEN, body, &kind, &name) == WR_OK &&
         kind == 'S' && name[0])
-        st = map_find(&ps->map, name);
+        st = ps_map_find(&ps->map, name);
     enum ps_exp_kind ek = type == 'C' ? EX_CLOSE : kind == 'P' ? EX_DESCRIBE_P : EX_DESCRIBE_S;
     if (!st)
-        return q_push(ps, ek, NULL) ? PS_PASS : fail(why, len, "out of memory");
-    if (!q_reserve(ps, PS_MAX_EVICT + 2))
+        return ps_q_push(ps, ek, NULL) ? PS_PASS : fail(why, len, "out of memory");
+    if (!ps_q_reserve(ps, PS_MAX_EVICT + 2))
         return fail(why, len, "out of memory");
     pg_out_reset(&ps->build);
     if (type == 'C') {
@@ -647,8 +304,8 @@ static enum ps_step on_target(struct client *c, struct server *s, struct iobuf *
         enum ps_step step = client_edit(c, s, b, (uint32_t)mlen, 0, 0);
         if (step != PS_EDITED && step != PS_CONSUMED)
             return step == PS_ERROR ? fail(why, len, "out of memory") : step;
-        map_remove(&ps->map, st); /* its reference goes to the expected answer */
-        q_push(ps, EX_CLOSE, st);
+        ps_map_remove(&ps->map, st); /* its reference goes to the expected answer */
+        ps_q_push(ps, EX_CLOSE, st);
         return step;
     }
     struct ps_node *node;
@@ -668,7 +325,7 @@ static enum ps_step on_target(struct client *c, struct server *s, struct iobuf *
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
     }
     commit_prepare(c, s, st, node, fresh, nevict);
-    q_push(ps, EX_DESCRIBE_S, NULL);
+    ps_q_push(ps, EX_DESCRIBE_S, NULL);
     return step;
 }
 
@@ -685,26 +342,26 @@ static enum ps_step on_query(struct client *c, struct server *s, struct iobuf *b
     if (!maybe && more && n < body && (uint64_t)PG_HDR_LEN + body <= b->cap)
         return PS_WAIT;
     if (!maybe || (uint64_t)PG_HDR_LEN + body > b->cap || text[n - 1] != 0)
-        return q_push(ps, EX_QUERY, NULL) ? PS_PASS : fail(why, len, "out of memory");
+        return ps_q_push(ps, EX_QUERY, NULL) ? PS_PASS : fail(why, len, "out of memory");
     if (n < body)
         return PS_WAIT;
     char name[256];
     enum pg_sql_kind kind = pg_sql_classify(text, name, sizeof(name));
-    struct ps_stmt *st = kind == PG_SQL_DEALLOCATE ? map_find(&ps->map, name) : NULL;
+    struct ps_stmt *st = kind == PG_SQL_DEALLOCATE ? ps_map_find(&ps->map, name) : NULL;
     if (kind == PG_SQL_DEALLOCATE_ALL) {
         struct ps_map *old = malloc(sizeof(*old));
-        if (!old || !q_reserve(ps, 1)) {
+        if (!old || !ps_q_reserve(ps, 1)) {
             free(old);
             return fail(why, len, "out of memory");
         }
         *old = ps->map;
         memset(&ps->map, 0, sizeof(ps->map));
-        q_push(ps, EX_CLEAR, old);
+        ps_q_push(ps, EX_CLEAR, old);
         return PS_PASS;
     }
     if (!st)
-        return q_push(ps, EX_QUERY, NULL) ? PS_PASS : fail(why, len, "out of memory");
-    if (!q_reserve(ps, 1))
+        return ps_q_push(ps, EX_QUERY, NULL) ? PS_PASS : fail(why, len, "out of memory");
+    if (!ps_q_reserve(ps, 1))
         return fail(why, len, "out of memory");
     /* The server's statement stays for others: an empty query stands in (see ps.h). */
     pg_out_reset(&ps->build);
@@ -712,8 +369,8 @@ static enum ps_step on_query(struct client *c, struct server *s, struct iobuf *b
     enum ps_step step = client_edit(c, s, b, PG_HDR_LEN + body, 0, 0);
     if (step != PS_EDITED && step != PS_CONSUMED)
         return step == PS_ERROR ? fail(why, len, "out of memory") : step;
-    map_remove(&ps->map, st);
-    q_push(ps, EX_DEALLOC, st);
+    ps_map_remove(&ps->map, st);
+    ps_q_push(ps, EX_DEALLOC, st);
     return step;
 }
 
@@ -745,7 +402,7 @@ enum ps_step ps_client_msg(struct client *c, struct server *s, struct iobuf *b, 
     default:
         return PS_PASS;
     }
-    if (!q_push(c->ps, k, NULL))
+    if (!ps_q_push(c->ps, k, NULL))
         return fail(why, len, "too many messages waiting for an answer");
     return PS_PASS;
 }
@@ -786,14 +443,14 @@ enum ps_sstep ps_server_msg(struct client *c, struct server *s, struct iobuf *b,
         return PSS_PASS;
     uint32_t mlen = PG_HDR_LEN + body;
     const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
-    struct ps_expect *h = q_head(ps);
+    struct ps_expect *h = ps_q_head(ps);
     uint8_t kind = h ? h->kind : 0xff;
     switch (type) {
     case '1': /* ParseComplete */
         if (kind == EX_PARSE || kind == EX_PARSE_HIDE) {
             if (h->ref)
                 pool_ps_learn(c->pool, ((struct ps_stmt *)h->ref)->id, ps_limit());
-            q_pop(ps);
+            ps_q_pop(ps);
             if (kind == EX_PARSE_HIDE) {
                 drop_msg(b, mlen);
                 return PSS_DROPPED;
@@ -802,7 +459,7 @@ enum ps_sstep ps_server_msg(struct client *c, struct server *s, struct iobuf *b,
         return PSS_PASS;
     case '3': /* CloseComplete */
         if (kind == EX_CLOSE || kind == EX_CLOSE_HIDE || kind == EX_PARSE_FAKE) {
-            q_pop(ps);
+            ps_q_pop(ps);
             if (kind == EX_CLOSE_HIDE) {
                 drop_msg(b, mlen);
                 return PSS_DROPPED;
@@ -815,34 +472,34 @@ enum ps_sstep ps_server_msg(struct client *c, struct server *s, struct iobuf *b,
         return PSS_PASS;
     case '2': /* BindComplete */
         if (kind == EX_BIND)
-            q_pop(ps);
+            ps_q_pop(ps);
         return PSS_PASS;
     case 'T': /* RowDescription */
     case 'n': /* NoData */
         if (kind == EX_DESCRIBE_S || kind == EX_DESCRIBE_P)
-            q_pop(ps);
+            ps_q_pop(ps);
         return PSS_PASS;
     case 's': /* PortalSuspended */
         if (kind == EX_EXECUTE)
-            q_pop(ps);
+            ps_q_pop(ps);
         return PSS_PASS;
     case 'C': /* CommandComplete */
         if ((body == 15 || body == 12) && !whole && fits)
             return PSS_WAIT;
         if (whole && ((body == 15 && !memcmp(msg, "DEALLOCATE ALL", 15)) ||
                       (body == 12 && !memcmp(msg, "DISCARD ALL", 12))))
-            cleared(ps, s);
+            ps_cleared(ps, s);
         if (kind == EX_EXECUTE)
-            q_pop(ps);
+            ps_q_pop(ps);
         return PSS_PASS;
     case 'I': /* EmptyQueryResponse */
         if (kind == EX_EXECUTE) {
-            q_pop(ps);
+            ps_q_pop(ps);
         } else if (kind == EX_DEALLOC && !(h->flags & PS_EXP_SEEN)) {
             h->flags |= PS_EXP_SEEN;
             pg_out_reset(&ps->held);
             if (s->txstatus == 'E') {
-                client_restore(ps, h->ref);
+                ps_restore(ps, h->ref);
                 pg_out_error(&ps->held, "ERROR", "25P02",
                              "current transaction is aborted, commands ignored until end of "
                              "transaction block");
@@ -861,31 +518,31 @@ enum ps_sstep ps_server_msg(struct client *c, struct server *s, struct iobuf *b,
             pg_out_reset(&ps->held);
             pg_out_error(&ps->held, "ERROR", "42P05", "prepared statement \"%s\" already exists",
                          (const char *)h->ref);
-            q_pop(ps);
+            ps_q_pop(ps);
             /* The server's error names weir's probe: the client's own replaces it. */
             if (whole && ps->held.len <= mlen)
                 return replace_msg(ps, b, mlen);
             pg_out_reset(&ps->held);
             return PSS_PASS;
         }
-        pop_failed(ps, s);
+        ps_pop_failed(ps, s);
         return PSS_PASS;
     case 'Z': /* ReadyForQuery: what was skipped since the error is undone, up to its Sync */
-        while ((h = q_head(ps))) {
+        while ((h = ps_q_head(ps))) {
             if (!is_extended(h->kind)) {
                 if (h->kind == EX_CLEAR && !(h->flags & PS_EXP_SEEN) && h->ref) {
                     /* DEALLOCATE ALL / DISCARD ALL failed: the client still has its statements. */
                     struct ps_map *old = h->ref;
                     for (uint32_t i = 0; old->tab && i <= old->nmask; i++)
                         for (struct ps_stmt *st = old->tab[i]; st; st = st->chain)
-                            client_restore(ps, st);
+                            ps_restore(ps, st);
                 } else if (h->kind == EX_DEALLOC && !(h->flags & PS_EXP_SEEN)) {
-                    client_restore(ps, h->ref);
+                    ps_restore(ps, h->ref);
                 }
-                q_pop(ps);
+                ps_q_pop(ps);
                 break;
             }
-            pop_failed(ps, s);
+            ps_pop_failed(ps, s);
         }
         return PSS_PASS;
     default:
@@ -924,7 +581,7 @@ bool ps_idle_parse(struct client *c)
         }
         struct pg_parse p;
         if (type != 'P' || pg_parse_read(b->data + at + PG_HDR_LEN, body, &p) != WR_OK ||
-            !p.name[0] || (c->ps && map_find(&c->ps->map, p.name)))
+            !p.name[0] || (c->ps && ps_map_find(&c->ps->map, p.name)))
             return false;
         uint8_t id[PG_PS_ID_LEN];
         pg_ps_id(p.tail, p.tail_len, id);
@@ -950,9 +607,9 @@ bool ps_idle_parse(struct client *c)
         struct pg_parse p;
         if (pg_parse_read(b->data + at + PG_HDR_LEN, body, &p) != WR_OK)
             return false;
-        struct ps_stmt *st = stmt_new(&p);
-        if (!st || !map_add(&ps->map, st)) {
-            stmt_unref(st);
+        struct ps_stmt *st = ps_stmt_new(&p);
+        if (!st || !ps_map_add(&ps->map, st)) {
+            ps_stmt_unref(st);
             o->failed = true;
             break;
         }
@@ -975,6 +632,17 @@ bool ps_idle_parse(struct client *c)
 
 /* ---- life cycle ---- */
 
+void ps_worker_stopped(void)
+{
+    while (ps_nfree > 0) {
+        struct client_ps *ps = ps_free_list[--ps_nfree];
+        free(ps->q);
+        pg_out_free(&ps->held);
+        pg_out_free(&ps->build);
+        free(ps);
+    }
+}
+
 void ps_client_released(struct client *c, struct server *s)
 {
     struct client_ps *ps = c->ps;
@@ -986,15 +654,10 @@ void ps_client_released(struct client *c, struct server *s)
                    "server's statements will be deallocated",
                    ps->qlen);
         s->ps_unsure = true;
-        q_drop(ps);
+        ps_q_drop(ps);
     }
-    if (ps->map.count == 0 && !ps->held_len) {
-        ps_client_free(c);
-    } else {
-        /* Between transactions the scratch buffers need not stay. */
-        pg_out_free(&ps->build);
-        pg_out_init(&ps->build);
-    }
+    if (ps->map.count == 0 && !ps->held_len)
+        ps_client_free(c); /* kept for the worker's next transaction */
 }
 
 void ps_client_detach(struct client *c, struct server *s)
@@ -1004,7 +667,7 @@ void ps_client_detach(struct client *c, struct server *s)
         return;
     if (s)
         s->ps_unsure = true;
-    q_drop(ps);
+    ps_q_drop(ps);
 }
 
 void ps_client_free(struct client *c)
@@ -1012,11 +675,20 @@ void ps_client_free(struct client *c)
     struct client_ps *ps = c->ps;
     if (!ps)
         return;
-    q_drop(ps);
+    c->ps = NULL;
+    ps_q_drop(ps);
+    ps_map_free(&ps->map);
+    ps->held_len = 0;
+    pg_out_reset(&ps->held);
+    pg_out_reset(&ps->build);
+    if (ps->q && ps->qcap <= 64 && ps->held.cap <= 4096 && ps->build.cap <= 4096 &&
+        ps_nfree < PS_FREE_MAX) {
+        ps->qhead = 0;
+        ps_free_list[ps_nfree++] = ps;
+        return;
+    }
     free(ps->q);
-    map_free(&ps->map);
     pg_out_free(&ps->held);
     pg_out_free(&ps->build);
     free(ps);
-    c->ps = NULL;
 }

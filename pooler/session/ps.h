@@ -165,7 +165,9 @@ bool ps_idle_parse(struct client *c);
 void ps_client_released(struct client *c, struct server *s);
 /* The client goes while holding s (may be NULL): what s still owes makes its cache unsure. */
 void ps_client_detach(struct client *c, struct server *s);
-/* Frees everything of c's prepared-statement state. */
+/* Frees everything of c's prepared-statement state (a small one is kept for reuse). */
 void ps_client_free(struct client *c);
+/* The calling worker thread stops: frees the states it kept for reuse. */
+void ps_worker_stopped(void);
 
 #endif

@@ -361,6 +361,7 @@ int main(void)
     no_plan();
     ok(pool && ps_enabled_for(pool), "a transaction pool keeps statements");
     test_flow();
+    ps_worker_stopped();
     buf_pool_destroy(&w->bufs);
     return done_testing();
 }
