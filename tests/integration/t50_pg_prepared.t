@@ -3,7 +3,7 @@
 # second server), eviction at max_prepared_statements = 2 (the server's pg_prepared_statements
 # never holds more), a Parse the server rejects reaching the client as directly, a name in use
 # (42P05), Close, DEALLOCATE, DEALLOCATE ALL, DISCARD ALL, and a server lost with statements
-# prepared.
+# prepared (between transactions, during a query, inside a transaction block).
 use strict;
 use warnings;
 use FindBin;
@@ -211,6 +211,30 @@ sub weir_with {
     is(rows_of($r)->[0][0], 9, '... with the right result');
     my $pid2 = rows_of(exchange($a, 1, query('SELECT pg_backend_pid()')))->[0][0];
     isnt($pid2, $pid, "... on another server process ($pid2)");
+
+    # Lost in the middle of a query: an error for that query only, the session goes on.
+    syswrite($a, query('SELECT pg_sleep(60)'));
+    ok(wait_until(10, sub {
+        @{ admin_do($t, q{SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'},
+            $pid2) } }), 'a long query runs');
+    $dbh->do('SELECT pg_terminate_backend(?)', undef, $pid2);
+    my @got;
+    while (my ($type, $body) = read_msg($a, 20)) {
+        push @got, [ $type, $body ];
+        last if $type eq 'Z';
+    }
+    my @codes = map { parse_error_fields($_->[1])->{C} } grep { $_->[0] eq 'E' } @got;
+    ok((grep { $_ eq '08006' } @codes), "the query gets an error (@codes)");
+    is($got[-1][0], 'Z', '... then ReadyForQuery');
+    is($got[-1][1], 'I', '... idle: the session goes on');
+    $r = exchange($a, 1, bind('', 'k', 100), execute(), sync());
+    is(rows_of($r)->[0][0], 99, 'the prepared statement works on the next server')
+        or diag(types($r), ' ', join(' ', %{ err_of($r) }));
+    exchange($a, 1, query('BEGIN'));
+    my $pid3 = rows_of(exchange($a, 1, query('SELECT pg_backend_pid()')))->[0][0];
+    $dbh->do('SELECT pg_terminate_backend(?)', undef, $pid3);
+    ok(sock_closed($a, 20), 'lost inside a transaction block: the client is closed (no silent '
+        . 'loss of its transaction)');
     $dbh->disconnect;
     $w->stop;
 }
