@@ -98,6 +98,28 @@ static enum ps_step need_more(const struct iobuf *b, uint64_t need, char *why, s
     return PS_WAIT;
 }
 
+/*
+ * Is name one of weir's own on the servers ("weir_...")? A client's message
+ * naming one it did not prepare must not reach them: closing or deallocating
+ * it would take it from the clients that use it. Such names are reserved.
+ */
+static bool reserved(const char *name)
+{
+    return !strncmp(name, "weir_", 5);
+}
+
+/* A message naming a reserved statement goes on naming PG_PS_NONE (built in ps->build). */
+static enum ps_step not_yours(struct client *c, struct server *s, struct iobuf *b, uint32_t n_old,
+                              uint32_t rest, enum ps_exp_kind k, char *why, size_t len)
+{
+    if (!c->ps->build.len || !ps_q_reserve(c->ps, 1))
+        return fail(why, len, "out of memory");
+    enum ps_step step = client_edit(c, s, b, n_old, 0, rest);
+    if (step == PS_EDITED || step == PS_CONSUMED)
+        ps_q_push(c->ps, k, NULL);
+    return step == PS_ERROR ? fail(why, len, "out of memory") : step;
+}
+
 static uint32_t ps_limit(void)
 {
     int max = weir.cfg->max_prepared_statements;
@@ -249,6 +271,12 @@ static enum ps_step on_bind(struct client *c, struct server *s, struct iobuf *b,
     if (rc == WR_AGAIN)
         return need_more(b, UINT64_MAX, why, len, "a Bind message's names are");
     struct ps_stmt *st = rc == WR_OK && h.stmt[0] ? ps_map_find(&ps->map, h.stmt) : NULL;
+    if (!st && rc == WR_OK && reserved(h.stmt)) {
+        pg_out_reset(&ps->build);
+        pg_out_bind_head(&ps->build, h.portal, PG_PS_NONE, body - h.prefix_len);
+        return not_yours(c, s, b, PG_HDR_LEN + h.prefix_len, body - h.prefix_len, EX_BIND, why,
+                         len);
+    }
     if (!st)
         return ps_q_push(ps, EX_BIND, NULL) ? PS_PASS : fail(why, len, "out of memory");
     if (!ps_q_reserve(ps, PS_MAX_EVICT + 2))
@@ -293,6 +321,14 @@ static enum ps_step on_target(struct client *c, struct server *s, struct iobuf *
         kind == 'S' && name[0])
         st = ps_map_find(&ps->map, name);
     enum ps_exp_kind ek = type == 'C' ? EX_CLOSE : kind == 'P' ? EX_DESCRIBE_P : EX_DESCRIBE_S;
+    if (!st && kind == 'S' && reserved(name)) {
+        pg_out_reset(&ps->build);
+        if (type == 'C')
+            pg_out_close(&ps->build, 'S', PG_PS_NONE);
+        else
+            pg_out_describe(&ps->build, 'S', PG_PS_NONE);
+        return not_yours(c, s, b, (uint32_t)mlen, 0, ek, why, len);
+    }
     if (!st)
         return ps_q_push(ps, ek, NULL) ? PS_PASS : fail(why, len, "out of memory");
     if (!ps_q_reserve(ps, PS_MAX_EVICT + 2))
@@ -358,6 +394,11 @@ static enum ps_step on_query(struct client *c, struct server *s, struct iobuf *b
         memset(&ps->map, 0, sizeof(ps->map));
         ps_q_push(ps, EX_CLEAR, old);
         return PS_PASS;
+    }
+    if (!st && kind == PG_SQL_DEALLOCATE && reserved(name)) {
+        pg_out_reset(&ps->build);
+        pg_out_query(&ps->build, "DEALLOCATE " PG_PS_NONE);
+        return not_yours(c, s, b, PG_HDR_LEN + body, 0, EX_QUERY, why, len);
     }
     if (!st)
         return ps_q_push(ps, EX_QUERY, NULL) ? PS_PASS : fail(why, len, "out of memory");

@@ -46,6 +46,17 @@ sub weir_with {
     $r = exchange($a, 1, bind('', 'two'), execute(), sync());
     is(types($r), 'EZ', 'A binding a name only B has: an error');
     is(err_of($r)->{C}, '26000', "... PostgreSQL's 26000: the name is B's only");
+    # weir's names are not the clients' to close: another client's statements stay.
+    my $c = ps_client($w);
+    $r = exchange($c, 1, map({ close_s($_) } @$names), sync());
+    is(types($r), '33Z', "a third client's Close of weir's names: CloseComplete");
+    $r = exchange($c, 1, query("DEALLOCATE $names->[0]"));
+    is(err_of($r)->{C}, '26000', '... DEALLOCATE of one: not its statement');
+    $r = exchange($c, 1, bind('', $names->[0]), execute(), sync());
+    is(err_of($r)->{C}, '26000', '... nor is Bind');
+    is_deeply(server_names($c), $names, '... and the server still has them');
+    $r = exchange($b, 1, bind('', 'two'), execute(), sync());
+    is(rows_of($r)->[0][0], 'two', 'B still executes its statement');
     $w->stop;
 }
 {
