@@ -180,8 +180,7 @@ static void lost(struct client *c, const char *reason)
         client_fail(c, "08006", "server connection closed: %s", reason);
         return;
     }
-    log_client(c, LOG_LVL_INFO, "server connection lost during a query (%s): error sent",
-               reason);
+    log_client(c, LOG_LVL_INFO, "server connection lost during a query (%s): error sent", reason);
     ps_client_detach(c, NULL);
     pg_out_error(client_out(c), "ERROR", "08006", "server connection lost: %s", reason);
     pg_out_ready(client_out(c), 'I');
