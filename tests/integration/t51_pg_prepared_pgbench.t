@@ -12,10 +12,13 @@ use PoolTest;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use POSIX ();
+use IO::Socket::INET;
 
 my $t = WeirTest->new(pgbench => 2, max_connections => 100);
+my $mport = free_port();
 my $w = $t->start_weir(users => { app => 'apppass', admin => 'adminpass' },
     weir => { pool_mode => 'transaction', default_pool_size => 5, admin_users => 'admin',
+        metrics_port => $mport, metrics_addr => '127.0.0.1',
         max_prepared_statements => 200, workers => 2, log_connections => 0,
         log_disconnections => 0 });
 
@@ -89,6 +92,29 @@ cmp_ok($st->{total_bind_count} // 0, '>', 1000,
     ok(@$names >= 1 && !grep({ !/^weir_[0-9a-f]{32}$/ } @$names),
         'a server holds weir_<hash> statements: ' . scalar(@$names));
     $dbh->disconnect;
+}
+
+# SHOW MEM reports the statements; /metrics carries the counts.
+{
+    my $dbh = DBI->connect('dbi:Pg:host=127.0.0.1;port=' . $w->port . ';dbname=weir;sslmode=disable',
+        'admin', 'adminpass', { RaiseError => 0, PrintError => 0 });
+    my $mem = $dbh ? $dbh->selectall_hashref('SHOW MEM', 'name') : {};
+    cmp_ok($mem->{ps_server_stmt}{used} // 0, '>=', 1, 'SHOW MEM: statements held by servers');
+    is($mem->{ps_server_stmt}{size} // 0, 40, '... 40 bytes each');
+    ok(exists $mem->{ps_client_stmt}, 'SHOW MEM: a row for client statements');
+    $dbh->disconnect if $dbh;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $mport, Timeout => 5);
+    my $body = '';
+    if ($s) {
+        print $s "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+        local $/;
+        $body = <$s> // '';
+    }
+    my ($binds) = $body =~ /^weir_pool_binds_total\{[^}]*database="testdb"[^}]*\} (\d+)/m;
+    cmp_ok($binds // 0, '==', $st->{total_bind_count} // -1,
+        '/metrics: weir_pool_binds_total as SHOW STATS');
+    like($body, qr/^weir_pool_client_parses_total\{/m, '/metrics: client parses');
+    like($body, qr/^weir_pool_server_parses_total\{/m, '/metrics: server parses');
 }
 
 ok($w->alive, 'weir still running');
