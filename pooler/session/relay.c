@@ -329,6 +329,18 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
                 }
             }
             break;
+        case 'C':
+            /*
+             * A client without kept statements (it logged in while
+             * max_prepared_statements was 0) deallocated weir's too.
+             */
+            if (!c->ps_on && s->ps && s->ps->count && (body == 15 || body == 12)) {
+                if (!whole)
+                    return SCAN_OK; /* a few bytes: wait for them */
+                if (!memcmp(msg, body == 15 ? "DEALLOCATE ALL" : "DISCARD ALL", body))
+                    ps_cache_clear(s->ps);
+            }
+            break;
         case 'G':
         case 'W':
             s->copy_in = true;

@@ -1,6 +1,7 @@
 # t53_pg_prepared_passthrough.t -- where weir keeps no statements they pass through untouched:
 # max_prepared_statements = 0 in transaction pooling, and session pooling whatever the setting.
-# The server then knows the client's own names, and SHOW STATS counts no parse.
+# The server then knows the client's own names, and SHOW STATS counts no parse. A reload to 0
+# applies to clients that log in afterwards; those before keep their statements.
 use strict;
 use warnings;
 use FindBin;
@@ -35,6 +36,34 @@ for my $case (['transaction', 0], ['session', 200]) {
     is($st->{total_bind_count} // -1, 0, '... no bind counted');
     $adm->disconnect if $adm;
     close $a;
+    $w->stop;
+}
+
+# ---- a reload to max_prepared_statements = 0 ----
+{
+    my $db = 'host=127.0.0.1 port=' . $t->pgport . ' dbname=testdb pool_size=1';
+    my $w = $t->start_weir(databases => { testdb => $db },
+        weir => { pool_mode => 'transaction', max_prepared_statements => 200 });
+    my $a = ps_client($w);
+    exchange($a, 1, parse('kept', 'SELECT 41 + 1'), sync());
+    my $conf = $w->{conf};
+    my $text = slurp($conf);
+    $text =~ s/^max_prepared_statements = 200$/max_prepared_statements = 0/m or die 'no key';
+    spew($conf, $text);
+    kill 'HUP', $w->pid;
+    ok(wait_until(10, sub { $w->log_text =~ /configuration reloaded from/ }), 'reloaded');
+    my $b = ps_client($w);
+    my $r = exchange($b, 1, parse('own', 'SELECT 7'), bind('', 'own'), execute(), sync());
+    is(rows_of($r)->[0][0], 7, 'a client logged in after the reload prepares');
+    ok((grep { $_ eq 'own' } @{ server_names($b) }), '... under its own name on the server');
+    $r = exchange($a, 1, bind('', 'kept'), execute(), sync());
+    is(rows_of($r)->[0][0], 42, 'a client from before keeps its statement')
+        or diag(join(' ', %{ err_of($r) }));
+    $r = exchange($b, 1, query('DEALLOCATE ALL'));
+    is($r->[0][1], "DEALLOCATE ALL\0", 'the newer client deallocates everything on the server');
+    $r = exchange($a, 1, bind('', 'kept'), execute(), sync());
+    is(rows_of($r)->[0][0], 42, '... and the older client\'s statement is prepared there again')
+        or diag(join(' ', %{ err_of($r) }));
     $w->stop;
 }
 
