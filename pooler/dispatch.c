@@ -14,6 +14,7 @@
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/session/client.h"
+#include "pooler/session/ps.h"
 
 static void handle_msg(struct worker *w, struct msg *m)
 {
@@ -76,6 +77,7 @@ static void stopped(struct worker *w)
         client_free_at_exit(list_entry(pos, struct client, wnode));
     list_for_each_safe(pos, tmp, &w->servers)
         server_free_at_exit(list_entry(pos, struct server, wnode));
+    ps_worker_stopped();
 }
 
 /* Messages nobody read at exit: servers in transit are closed, the rest is dropped. */

@@ -9,6 +9,7 @@
 
 #include "pooler/admin/admin_int.h"
 #include "pooler/session/client.h"
+#include "pooler/session/ps.h"
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
@@ -106,16 +107,34 @@ void admin_show_pools(struct admin_result *r)
 void admin_show_stats(struct admin_result *r, enum stats_view v)
 {
     static const struct admin_col stats_cols[] = {
-        {"database", T},         {"total_xact_count", N}, {"total_query_count", N},
-        {"total_received", N},   {"total_sent", N},       {"total_xact_time", N},
-        {"total_query_time", N}, {"total_wait_time", N},  {"avg_xact_count", N},
-        {"avg_query_count", N},  {"avg_recv", N},         {"avg_sent", N},
-        {"avg_xact_time", N},    {"avg_query_time", N},   {"avg_wait_time", N},
+        {"database", T},
+        {"total_xact_count", N},
+        {"total_query_count", N},
+        {"total_received", N},
+        {"total_sent", N},
+        {"total_xact_time", N},
+        {"total_query_time", N},
+        {"total_wait_time", N},
+        {"total_client_parse_count", N},
+        {"total_server_parse_count", N},
+        {"total_bind_count", N},
+        {"avg_xact_count", N},
+        {"avg_query_count", N},
+        {"avg_recv", N},
+        {"avg_sent", N},
+        {"avg_xact_time", N},
+        {"avg_query_time", N},
+        {"avg_wait_time", N},
+        {"avg_client_parse_count", N},
+        {"avg_server_parse_count", N},
+        {"avg_bind_count", N},
         {"backend", T},
     };
     static const struct admin_col part_cols[] = {
-        {"database", T},   {"xact_count", N}, {"query_count", N}, {"bytes_received", N},
-        {"bytes_sent", N}, {"xact_time", N},  {"query_time", N},  {"wait_time", N},
+        {"database", T},           {"xact_count", N}, {"query_count", N},
+        {"bytes_received", N},     {"bytes_sent", N}, {"xact_time", N},
+        {"query_time", N},         {"wait_time", N},  {"client_parse_count", N},
+        {"server_parse_count", N}, {"bind_count", N},
     };
     if (v == VIEW_STATS)
         admin_res_cols(r, stats_cols, sizeof(stats_cols) / sizeof(stats_cols[0]));
@@ -139,6 +158,9 @@ void admin_show_stats(struct admin_result *r, enum stats_view v)
             admin_cell_u64(r, t->xact_us);
             admin_cell_u64(r, t->query_us);
             admin_cell_u64(r, t->wait_us);
+            admin_cell_u64(r, t->client_parse_count);
+            admin_cell_u64(r, t->server_parse_count);
+            admin_cell_u64(r, t->bind_count);
         }
         if (v != VIEW_TOTALS) {
             admin_cell_u64(r, a->xact_count);
@@ -148,6 +170,9 @@ void admin_show_stats(struct admin_result *r, enum stats_view v)
             admin_cell_u64(r, a->xact_us);
             admin_cell_u64(r, a->query_us);
             admin_cell_u64(r, a->wait_us);
+            admin_cell_u64(r, a->client_parse_count);
+            admin_cell_u64(r, a->server_parse_count);
+            admin_cell_u64(r, a->bind_count);
         }
         if (v == VIEW_STATS)
             admin_cell(r, backend_name(d[i].backend));
@@ -300,13 +325,18 @@ void admin_show_mem(struct admin_result *r)
         {"server_cache", sizeof(struct server), servers},
         {"pool_cache", sizeof(struct pool), npools > 0 ? npools : 0},
         {"iobuf", IOBUF_SIZE, 0},
+        /* Prepared statements: a client's (fixed part; memtotal adds texts and names) and a
+           server's. */
+        {"ps_client_stmt", sizeof(struct ps_stmt), ps_stmt_count()},
+        {"ps_server_stmt", sizeof(struct ps_node), ps_cache_nodes()},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         admin_cell(r, rows[i].name);
         admin_cell_int(r, rows[i].size);
         admin_cell_int(r, rows[i].used);
         admin_cell_int(r, 0);
-        admin_cell_int(r, rows[i].size * rows[i].used);
+        bool texts = !strcmp(rows[i].name, "ps_client_stmt");
+        admin_cell_int(r, texts ? ps_stmt_bytes() : rows[i].size * rows[i].used);
     }
 }
 

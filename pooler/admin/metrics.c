@@ -182,6 +182,9 @@ enum pool_field {
     PF_QUERIES,
     PF_RECV,
     PF_SENT,
+    PF_CLIENT_PARSES,
+    PF_SERVER_PARSES,
+    PF_BINDS,
 };
 
 static const struct {
@@ -204,6 +207,14 @@ static const struct {
     {"weir_pool_received_bytes_total", "counter", "Bytes received from the pool's clients.",
      PF_RECV},
     {"weir_pool_sent_bytes_total", "counter", "Bytes sent to the pool's clients.", PF_SENT},
+    {"weir_pool_client_parses_total", "counter",
+     "Prepared statements the pool's clients created (PgBouncer's total_client_parse_count).",
+     PF_CLIENT_PARSES},
+    {"weir_pool_server_parses_total", "counter",
+     "Statements weir prepared on the pool's servers (PgBouncer's total_server_parse_count).",
+     PF_SERVER_PARSES},
+    {"weir_pool_binds_total", "counter",
+     "Executions of clients' prepared statements (PgBouncer's total_bind_count).", PF_BINDS},
 };
 
 static uint64_t pool_value(const struct stats_pool *p, enum pool_field f)
@@ -231,6 +242,12 @@ static uint64_t pool_value(const struct stats_pool *p, enum pool_field f)
         return p->totals.bytes_recv;
     case PF_SENT:
         return p->totals.bytes_sent;
+    case PF_CLIENT_PARSES:
+        return p->totals.client_parse_count;
+    case PF_SERVER_PARSES:
+        return p->totals.server_parse_count;
+    case PF_BINDS:
+        return p->totals.bind_count;
     }
     return 0;
 }

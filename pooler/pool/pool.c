@@ -97,7 +97,32 @@ static void pool_free(struct pool *r)
     free(r->password);
     free(r->idle);
     free(r->idle_count);
+    ps_cache_free(r->ps_known);
     free(r);
+}
+
+bool pool_ps_known(struct pool *r, const uint8_t *id)
+{
+    pthread_mutex_lock(&r->lock);
+    bool known = r->ps_known && ps_cache_find(r->ps_known, id);
+    pthread_mutex_unlock(&r->lock);
+    return known;
+}
+
+void pool_ps_learn(struct pool *r, const uint8_t *id, uint32_t limit)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!r->ps_known)
+        r->ps_known = ps_cache_new();
+    struct ps_node *n = r->ps_known ? ps_cache_find(r->ps_known, id) : NULL;
+    if (n) {
+        ps_cache_touch(r->ps_known, n);
+    } else if (r->ps_known && (n = ps_node_new(id))) {
+        while (r->ps_known->count >= limit)
+            ps_node_free(ps_cache_evict(r->ps_known));
+        ps_cache_add(r->ps_known, n);
+    }
+    pthread_mutex_unlock(&r->lock);
 }
 
 /* Called with pools_lock held. */

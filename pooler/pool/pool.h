@@ -85,7 +85,18 @@ struct pool {
     unsigned gen; /* RECONNECT: servers of an older generation close when released */
     int ngen;     /* servers that took a generation (server_connect) and are not freed */
     int nstale;   /* of those, servers of an older generation */
+    /*
+     * PostgreSQL: identities of statements a server of the pool prepared
+     * without error (most recent max_prepared_statements): a client holding
+     * no server may have its Parse of one answered by weir (ps.c).
+     */
+    struct ps_cache *ps_known;
 };
+
+/* Did a server of r prepare statement id (PG_PS_ID_LEN bytes) without error? Takes the lock. */
+bool pool_ps_known(struct pool *r, const uint8_t *id);
+/* A server of r prepared statement id; the most recent `limit` are remembered. */
+void pool_ps_learn(struct pool *r, const uint8_t *id, uint32_t limit);
 
 /* Console flags of one database, by name (survive reloads). */
 struct db_state {

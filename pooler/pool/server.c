@@ -95,6 +95,7 @@ static void server_free(struct server *s)
         server_hooks.forget_stmts(s);
     pg_out_free(&s->out);
     param_clear_all(&s->params);
+    ps_cache_free(s->ps);
     free(s);
 }
 
@@ -456,6 +457,19 @@ static void server_reset_continue(struct server *s)
     if (s->reset_stage == RESET_DRAIN && s->txstatus != 'I') {
         s->reset_stage = RESET_ROLLBACK;
         send_internal(s, "ROLLBACK");
+    } else if (s->reset_stage < RESET_DEALLOCATE && s->kind == BACKEND_POSTGRES &&
+               (s->ps_unsure ||
+                (s->ps && s->ps->count && weir.cfg->server_reset_query[0] &&
+                 (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)))) {
+        /*
+         * weir's statements on the server are no longer known for sure, or the
+         * reset query may or may not drop them: drop them all, forget them.
+         */
+        s->reset_stage = RESET_DEALLOCATE;
+        s->ps_unsure = false;
+        if (s->ps)
+            ps_cache_clear(s->ps);
+        send_internal(s, "DEALLOCATE ALL");
     } else if (s->reset_stage < RESET_QUERY && s->kind == BACKEND_MYSQL &&
                (s->my_dirty || s->pool->pool_mode == POOL_SESSION ||
                 weir.cfg->server_reset_query_always)) {

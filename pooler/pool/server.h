@@ -9,6 +9,7 @@
 
 #include "pooler/core/log.h"
 #include "pooler/pool/pool.h"
+#include "pooler/pool/ps_cache.h"
 #include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
 
@@ -26,8 +27,12 @@ enum server_state {
     SV_CLOSED,     /* closed, kept only until its cancel requests finish */
 };
 
-/* Steps of cleaning a server after its client (SV_RESET). */
-enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
+/*
+ * Steps of cleaning a server after its client (SV_RESET). RESET_DEALLOCATE
+ * runs DEALLOCATE ALL when the server's prepared statements are no longer
+ * known for sure (a client left in the middle of a pipeline).
+ */
+enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_DEALLOCATE, RESET_QUERY };
 
 /* MySQL: where the server's responses stand (commands may be queued). */
 struct my_track_state {
@@ -88,6 +93,8 @@ struct server {
     bool gen_taken;        /* counted by pool_server_born */
     uint64_t id;
     struct param_set params;           /* values the server reported */
+    struct ps_cache *ps;               /* PostgreSQL: statements weir prepared here, or NULL */
+    bool ps_unsure;                    /* ps may not match the server: DEALLOCATE ALL on reset */
     struct server *assign_next;        /* chain of servers assigned in one pool step */
     struct pool_waiter *assign_waiter; /* who that server goes to */
     char setup_error[256];             /* error text from a failed SETUP */

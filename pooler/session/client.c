@@ -21,6 +21,7 @@
 
 #include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
+#include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
@@ -225,6 +226,7 @@ void client_free(struct client *c)
     relay_my_forget(c);
     if (c->my)
         stmt_my_free(c);
+    ps_client_free(c);
     c->proto->free_state(c);
     free(c->my);
     slab_free(&c->w->client_slab, c);
@@ -279,6 +281,7 @@ void client_close(struct client *c, const char *reason)
         bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
         if (c->my && c->my->ncursors)
             s->my_dirty = true; /* its cursors close with a reset, not with the next client */
+        ps_client_detach(c, s);
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);

@@ -28,6 +28,7 @@
 #include "protocol/pg/pg_msg.h"
 
 struct msg;
+struct client_ps;
 
 /* MySQL session variables a client may carry from server to server before it is pinned. */
 #define MY_MAX_VARS 64
@@ -109,6 +110,7 @@ struct client {
     struct param_snap *told;     /* what it was told at login, for those it did not choose */
     struct client *cancel_next;  /* hash chain in worker->cancel_tab */
     struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
+    struct client_ps *ps;        /* its prepared statements (ps.c), NULL while it has none */
     void *auth;                  /* auth exchange state while in CL_AUTH */
     struct admin_job *admin_job; /* console command running on the workers, or NULL */
     /*
@@ -141,6 +143,7 @@ struct client {
     bool over_limit : 1;   /* beyond max_client_conn: only the console may log in */
     bool pending : 1;      /* counted in weir.npending: connected, not yet authenticated */
     bool ip_counted : 1;   /* counted against its address in iplimit: released at close */
+    bool ps_on : 1;        /* PostgreSQL statements kept by weir (transaction/statement mode) */
 };
 
 /* What differs between the PostgreSQL and the MySQL client session. */
