@@ -327,6 +327,8 @@ static const char *const db_keys[] = {"host",
                                       "reserve_pool_size",
                                       "max_db_connections",
                                       "backend",
+                                      "target_session_attrs",
+                                      "load_balance_hosts",
                                       NULL};
 
 static const char *const user_keys[] = {"pool_mode", "pool_size", "max_user_connections", NULL};
@@ -360,8 +362,6 @@ static const char *const pgbouncer_only_keys[] = {"pidfile",
                                                   "log_stats",
                                                   "server_fast_close",
                                                   "autodb_idle_timeout",
-                                                  "dns_max_ttl",
-                                                  "dns_nxdomain_ttl",
                                                   "dns_zone_check_period",
                                                   "resolv_conf",
                                                   "cancel_wait_timeout",
@@ -434,10 +434,23 @@ static bool db_pair(void *arg, const char *k, const char *v)
     if (!strcmp(k, "host")) {
         set_str(&db->host, v);
     } else if (!strcmp(k, "port")) {
-        if (!parse_int(v, 1, 65535, &n))
+        /* One port, or one per host (checked against host= once the entry is read). */
+        bool list = strchr(v, ',') && strspn(v, "0123456789,") == strlen(v);
+        if (!list && !parse_int(v, 1, 65535, &n))
             goto bad;
-        db->port = (int)n;
+        set_str(&db->ports, v);
+        db->port = atoi(v);
         db->port_set = true;
+    } else if (!strcmp(k, "target_session_attrs")) {
+        int t = hostlist_parse_tsa(v);
+        if (t < 0)
+            goto bad;
+        db->target_session_attrs = t;
+    } else if (!strcmp(k, "load_balance_hosts")) {
+        int lb = hostlist_parse_lb(v);
+        if (lb < 0)
+            goto bad;
+        db->load_balance_hosts = lb;
     } else if (!strcmp(k, "dbname")) {
         set_str(&db->dbname, v);
     } else if (!strcmp(k, "user")) {
@@ -518,6 +531,15 @@ static bool add_db(struct parse_ctx *ctx, const char *name, const char *value)
         cfg_error(ctx, "database \"%s\": password= needs user=", name);
         return false;
     }
+    int default_port = db->backend == BACKEND_MYSQL ? 3306 : 5432;
+    if (!db->host || hostlist_parse(db->host, db->ports, default_port, &db->hosts, &db->nhosts,
+                                    reason, sizeof(reason)) != WR_OK) {
+        cfg_error(ctx, "database \"%s\": host=%s: %s", name, db->host ? db->host : "",
+                  db->host ? reason : "out of memory");
+        return false;
+    }
+    if (!db->port_set)
+        db->port = default_port;
     return true;
 }
 
@@ -667,6 +689,12 @@ static bool set_main(struct parse_ctx *ctx, const char *k, const char *v)
     INT_KEY("metrics_port", metrics_port, 0, 65535)
     SEC_KEY("stats_period", stats_period)
     BOOL_KEY("allow_local_infile", allow_local_infile)
+    SEC_KEY("dns_max_ttl", dns_max_ttl)
+    SEC_KEY("dns_nxdomain_ttl", dns_nxdomain_ttl)
+    STR_KEY("dns_nameservers", dns_nameservers)
+    INT_KEY("host_breaker_failures", host_breaker_failures, 1, 1000)
+    SEC_KEY("host_breaker_backoff", host_breaker_backoff)
+    SEC_KEY("host_breaker_backoff_max", host_breaker_backoff_max)
     if (!strcmp(k, "log_format")) {
         if (!strcmp(v, "text"))
             cfg->log_format = LOG_FORMAT_TEXT;
@@ -845,6 +873,12 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     cfg->syslog_ident = strdup("weir");
     cfg->syslog_facility = strdup("daemon");
     cfg->stats_period = 60;
+    cfg->dns_max_ttl = 15;
+    cfg->dns_nxdomain_ttl = 15;
+    cfg->dns_nameservers = strdup("");
+    cfg->host_breaker_failures = 3;
+    cfg->host_breaker_backoff = 1;
+    cfg->host_breaker_backoff_max = 30;
 
     err[0] = 0;
     struct line_reader lr = {fopen(path, "r"), 0, false, 0, ""};
@@ -899,6 +933,8 @@ void config_free(struct config *cfg)
         free(db->dbname);
         free(db->user);
         free(db->password);
+        free(db->ports);
+        hostlist_free(db->hosts, db->nhosts);
     }
     for (int i = 0; i < cfg->nusers; i++)
         free(cfg->users[i].name);
@@ -918,6 +954,7 @@ void config_free(struct config *cfg)
     free(cfg->syslog_ident);
     free(cfg->syslog_facility);
     free(cfg->metrics_addr);
+    free(cfg->dns_nameservers);
     free(cfg->notes);
     free(cfg);
 }
@@ -1007,6 +1044,7 @@ struct config *config_dup(const struct config *src)
                      &cfg->syslog_ident,
                      &cfg->syslog_facility,
                      &cfg->metrics_addr,
+                     &cfg->dns_nameservers,
                      &cfg->notes};
     const char *orig[sizeof(strs) / sizeof(strs[0])];
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -1026,11 +1064,16 @@ struct config *config_dup(const struct config *src)
         struct db_entry *d = &cfg->dbs[i];
         const struct db_entry *s = &src->dbs[i];
         *d = *s;
-        d->name = d->host = d->dbname = d->user = d->password = NULL;
+        d->name = d->host = d->dbname = d->user = d->password = d->ports = NULL;
+        d->hosts = NULL;
+        d->nhosts = 0;
         cfg->ndbs++;
         ok = dup_str(&d->name, s->name) && dup_str(&d->host, s->host) &&
              dup_str(&d->dbname, s->dbname) && dup_str(&d->user, s->user) &&
-             dup_str(&d->password, s->password);
+             dup_str(&d->password, s->password) && dup_str(&d->ports, s->ports) &&
+             (d->hosts = hostlist_dup(s->hosts, s->nhosts)) != NULL;
+        if (d->hosts)
+            d->nhosts = s->nhosts;
     }
     if (ok && nusers && !(cfg->users = calloc(nusers, sizeof(*cfg->users))))
         ok = false;
@@ -1134,6 +1177,12 @@ void config_each(const struct config *cfg,
     EACH_INT("metrics_port", metrics_port, false);
     EACH_SEC("stats_period", stats_period, true);
     EACH_INT("allow_local_infile", allow_local_infile, true);
+    EACH_SEC("dns_max_ttl", dns_max_ttl, true);
+    EACH_SEC("dns_nxdomain_ttl", dns_nxdomain_ttl, true);
+    EACH_STR("dns_nameservers", dns_nameservers, false);
+    EACH_INT("host_breaker_failures", host_breaker_failures, true);
+    EACH_SEC("host_breaker_backoff", host_breaker_backoff, true);
+    EACH_SEC("host_breaker_backoff_max", host_breaker_backoff_max, true);
 #undef EACH_STR
 #undef EACH_INT
 #undef EACH_SEC

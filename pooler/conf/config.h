@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pooler/conf/hostlist.h"
 #include "protocol/result.h"
 
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1, POOL_STATEMENT = 2 };
@@ -21,9 +22,14 @@ enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
 struct db_entry {
     char *name;             /* the name clients ask for */
-    char *host;             /* numeric address or unix socket directory (starts with '/') */
-    int port;               /* default 5432, or 3306 for backend=mysql */
+    char *host;             /* as written: one host or a comma-separated list (hostlist.h) */
+    int port;               /* the first host's port: default 5432, or 3306 for backend=mysql */
     bool port_set;          /* given in the entry */
+    char *ports;            /* port= as written (one, or one per host), or NULL */
+    struct host_spec *hosts; /* host= split: numeric addresses, names, socket paths */
+    int nhosts;
+    enum target_attrs target_session_attrs; /* which servers a login accepts */
+    enum load_balance load_balance_hosts;   /* order of the hosts for each new login */
     char *dbname;           /* database on the server; defaults to name */
     char *user;             /* forced login user, or NULL: the client's own */
     char *password;         /* password of the forced user, or NULL */
@@ -92,6 +98,13 @@ struct config {
     int metrics_port;       /* Prometheus /metrics, 0 = off */
     double stats_period;    /* seconds between SHOW STATS_AVERAGES updates */
     int allow_local_infile; /* MySQL LOAD DATA LOCAL INFILE passes through when set */
+    /* Host names and host lists (pool/hosts.c, pool/dns.c). */
+    double dns_max_ttl;           /* ceiling of a cached answer's TTL */
+    double dns_nxdomain_ttl;      /* how long a failed lookup is remembered */
+    char *dns_nameservers;        /* "addr[:port],...", or "": the system's resolv.conf */
+    int host_breaker_failures;    /* consecutive failures that open a host's breaker */
+    double host_breaker_backoff;  /* first back-off of an open breaker (doubles, with jitter) */
+    double host_breaker_backoff_max; /* its ceiling */
     struct db_entry *dbs;
     int ndbs;
     struct user_entry *users;

@@ -7,6 +7,7 @@
 #define WEIR_SERVER_H
 
 #include "pooler/core/log.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
 #include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
@@ -58,6 +59,9 @@ struct server {
     bool my_dirty;    /* MySQL: session differs from a fresh one: reset before the next client */
     struct my_track_state my;
     struct backend_conn *bc;
+    struct host_walk *walk; /* while connecting: the walk over the entry's hosts */
+    struct host *host;      /* the host it is (or is being) logged in to, or NULL */
+    bool dns_wait;          /* connecting, waiting for the host's name to be resolved */
     int fd;
     ev_io rio;
     ev_io wio;
@@ -122,6 +126,8 @@ void server_check_start(struct server *s);
 void server_send_my_command(struct server *s, uint8_t cmd, const char *arg);
 /* Starts a new login for pool r on worker w (counted by the pool already). */
 void server_connect(struct worker *w, struct pool *r);
+/* MSG_DNS: a host name was resolved; w's logins that waited for one go on. */
+void server_dns_answered(struct worker *w);
 /* Carries out a pool step on worker w: attach, move, connect, wake, fail. */
 void server_apply_step(struct worker *w, struct pool *r, struct pool_step *st);
 /* A server posted by another worker arrived on w: take ownership, hand it to waiter c. */
