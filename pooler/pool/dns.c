@@ -257,13 +257,14 @@ static void *resolver_main(void *arg)
         if (stop)
             break;
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-        int bits = ares_getsock(R.channel, socks, ARES_GETSOCK_MAXNUM);
+        /* c-ares's ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit: test unsigned. */
+        unsigned bits = (unsigned)ares_getsock(R.channel, socks, ARES_GETSOCK_MAXNUM);
         struct pollfd pfd[ARES_GETSOCK_MAXNUM + 1];
         int n = 0;
         pfd[n++] = (struct pollfd){.fd = R.wake_fd, .events = POLLIN};
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                       (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+            short ev = (bits & (1u << i) ? POLLIN : 0) |
+                       (bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0);
             if (ev)
                 pfd[n++] = (struct pollfd){.fd = socks[i], .events = ev};
         }

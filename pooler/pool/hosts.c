@@ -57,6 +57,16 @@ const char *host_label(const struct host *h)
     return h->label;
 }
 
+const char *host_name(const struct host *h)
+{
+    return h->name;
+}
+
+int host_port(const struct host *h)
+{
+    return h->port;
+}
+
 const char *host_role_name(enum host_role r)
 {
     static const char *const names[] = {"unknown", "primary", "standby"};

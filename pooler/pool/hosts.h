@@ -95,6 +95,9 @@ const char *host_walk_waiting_for(const struct host_walk *hw);
 
 /* "name:port" of h (a string that lives as long as h). */
 const char *host_label(const struct host *h);
+/* h's name as configured, and its port (fixed for h's life). */
+const char *host_name(const struct host *h);
+int host_port(const struct host *h);
 /*
  * A server of h reported its role again (ParameterStatus in_hot_standby,
  * default_transaction_read_only): records a change and says whether the
