@@ -320,9 +320,9 @@ void admin_show_version(struct admin_result *r)
 void admin_show_hosts(struct admin_result *r)
 {
     static const struct admin_col cols[] = {
-        {"host", T},     {"port", I},       {"backend", T},    {"state", T},
-        {"failures", I}, {"last_error", T}, {"next_probe", N}, {"role", T},
-        {"read_only", I}, {"addr", T},      {"logins", N},     {"failed", N},
+        {"host", T},      {"port", I},       {"backend", T},    {"state", T},
+        {"failures", I},  {"last_error", T}, {"next_probe", N}, {"role", T},
+        {"read_only", I}, {"addr", T},       {"logins", N},     {"failed", N},
     };
     admin_res_cols(r, cols, sizeof(cols) / sizeof(cols[0]));
     struct host_row *h;

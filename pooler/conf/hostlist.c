@@ -84,8 +84,8 @@ static int split(const char *s, const char *item[], size_t len[], int max)
     }
 }
 
-int hostlist_parse(const char *hosts, const char *ports, int default_port,
-                   struct host_spec **out, int *n, char *err, size_t errlen)
+int hostlist_parse(const char *hosts, const char *ports, int default_port, struct host_spec **out,
+                   int *n, char *err, size_t errlen)
 {
     const char *hitem[HOSTLIST_MAX], *pitem[HOSTLIST_MAX];
     size_t hlen[HOSTLIST_MAX], plen[HOSTLIST_MAX];
@@ -127,8 +127,10 @@ int hostlist_parse(const char *hosts, const char *ports, int default_port,
         memcpy(buf, hitem[i], hlen[i]);
         buf[hlen[i]] = 0;
         if (buf[0] != '/' && !hostlist_is_numeric(buf) && !valid_name(buf, hlen[i])) {
-            snprintf(err, errlen, "bad host \"%s\" (a numeric address, a host name or a socket "
-                                  "path)", buf);
+            snprintf(err, errlen,
+                     "bad host \"%s\" (a numeric address, a host name or a socket "
+                     "path)",
+                     buf);
             return WR_ERROR;
         }
     }

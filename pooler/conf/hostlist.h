@@ -44,8 +44,8 @@ enum load_balance {
  * hosts and a port count that is neither 1 nor the host count are errors
  * (WR_ERROR with err set, nothing allocated).
  */
-int hostlist_parse(const char *hosts, const char *ports, int default_port,
-                   struct host_spec **out, int *n, char *err, size_t errlen) WR_MUST_CHECK;
+int hostlist_parse(const char *hosts, const char *ports, int default_port, struct host_spec **out,
+                   int *n, char *err, size_t errlen) WR_MUST_CHECK;
 void hostlist_free(struct host_spec *h, int n);
 /* A deep copy of n specs, or NULL when out of memory (or n is 0). */
 struct host_spec *hostlist_dup(const struct host_spec *h, int n);

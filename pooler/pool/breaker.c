@@ -32,8 +32,7 @@ void breaker_success(struct breaker *b)
     b->next_probe = 0;
 }
 
-bool breaker_failure(struct breaker *b, const struct breaker_conf *c, double now,
-                     double jitter01)
+bool breaker_failure(struct breaker *b, const struct breaker_conf *c, double now, double jitter01)
 {
     b->failures++;
     if (b->state == BREAKER_CLOSED && b->failures < c->threshold)

@@ -43,8 +43,7 @@ void breaker_success(struct breaker *b);
  * back-off (0.8 to 1.2 times the doubled period, capped at backoff_max).
  * Returns true when this failure opened the breaker.
  */
-bool breaker_failure(struct breaker *b, const struct breaker_conf *c, double now,
-                     double jitter01);
+bool breaker_failure(struct breaker *b, const struct breaker_conf *c, double now, double jitter01);
 /* A probe weir gave up itself (not the host's fault): another may probe now. */
 void breaker_abandon(struct breaker *b, double now);
 /* Would a login be allowed at now (without taking the probe)? */

@@ -85,8 +85,8 @@ enum dns_result dns_cache_lookup(struct dns_cache *c, const char *name, double n
     return DNS_PENDING;
 }
 
-void dns_cache_answer(struct dns_cache *c, const char *name, const char addrs[][DNS_ADDRLEN],
-                      int n, double ttl, double now, double min_ttl, double max_ttl)
+void dns_cache_answer(struct dns_cache *c, const char *name, const char addrs[][DNS_ADDRLEN], int n,
+                      double ttl, double now, double min_ttl, double max_ttl)
 {
     struct dns_entry *e = find_or_add(c, name);
     if (!e)
@@ -206,12 +206,12 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     }
     pthread_mutex_lock(&R.lock);
     if (n > 0) {
-        dns_cache_answer(&R.cache, name, (const char(*)[DNS_ADDRLEN])addrs, n, ttl, now,
-                         R.min_ttl, R.max_ttl);
+        dns_cache_answer(&R.cache, name, (const char(*)[DNS_ADDRLEN])addrs, n, ttl, now, R.min_ttl,
+                         R.max_ttl);
     } else {
         char err[128];
-        snprintf(err, sizeof(err), "%s", status == ARES_SUCCESS ? "no address in the answer"
-                                                                : ares_strerror(status));
+        snprintf(err, sizeof(err), "%s",
+                 status == ARES_SUCCESS ? "no address in the answer" : ares_strerror(status));
         dns_cache_failed(&R.cache, name, err, now, R.nx_ttl);
     }
     pthread_mutex_unlock(&R.lock);
@@ -234,8 +234,7 @@ static void start_queries(void)
         struct pending *next = q->next;
         char *name = strdup(q->name);
         if (name) {
-            struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC,
-                                                .ai_socktype = SOCK_STREAM};
+            struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
             ares_getaddrinfo(R.channel, name, NULL, &hints, on_answer, name);
         } else {
             pthread_mutex_lock(&R.lock);
@@ -387,10 +386,12 @@ enum dns_result dns_lookup(const char *name, double now, char addrs[][DNS_ADDRLE
         q->next = R.queue;
         R.queue = q;
     } else if (query) {
-        dns_cache_failed(&R.cache, name, R.running ? "out of memory" : "the resolver is not running",
-                         now, DNS_MIN_TTL);
+        dns_cache_failed(&R.cache, name,
+                         R.running ? "out of memory" : "the resolver is not running", now,
+                         DNS_MIN_TTL);
         if (res == DNS_PENDING) {
-            snprintf(err, errlen, "%s", R.running ? "out of memory" : "the resolver is not running");
+            snprintf(err, errlen, "%s",
+                     R.running ? "out of memory" : "the resolver is not running");
             res = DNS_FAILED;
         }
     }

@@ -59,8 +59,8 @@ enum dns_result dns_cache_lookup(struct dns_cache *c, const char *name, double n
                                  char addrs[][DNS_ADDRLEN], int *naddrs, bool *query, char *err,
                                  size_t errlen);
 /* An answer for name: n addresses, ttl as the server gave it (clamped to [min_ttl, max_ttl]). */
-void dns_cache_answer(struct dns_cache *c, const char *name, const char addrs[][DNS_ADDRLEN],
-                      int n, double ttl, double now, double min_ttl, double max_ttl);
+void dns_cache_answer(struct dns_cache *c, const char *name, const char addrs[][DNS_ADDRLEN], int n,
+                      double ttl, double now, double min_ttl, double max_ttl);
 /* A failed query for name: err is kept until now + keep (stale addresses stay usable). */
 void dns_cache_failed(struct dns_cache *c, const char *name, const char *err, double now,
                       double keep);

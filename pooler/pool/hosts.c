@@ -100,7 +100,8 @@ static bool known_misfit(const struct host_walk *hw, const struct host *h)
            !fits(hw->tsa, hw->pass, h->role == ROLE_STANDBY, h->read_only);
 }
 
-static void why_add(struct host_walk *hw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void why_add(struct host_walk *hw, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void why_add(struct host_walk *hw, const char *fmt, ...)
 {
     size_t used = strlen(hw->why);
@@ -193,8 +194,8 @@ static void host_failed(struct host *h, double now, const char *text)
     h->failed++;
     snprintf(h->last_error, sizeof(h->last_error), "%s", text);
     if (breaker_failure(&h->br, &bc, now, jitter()))
-        log_warning("host %s: breaker open after %d failure(s), next probe in %.1f s: %s",
-                    h->label, h->br.failures, h->br.next_probe - now, text);
+        log_warning("host %s: breaker open after %d failure(s), next probe in %.1f s: %s", h->label,
+                    h->br.failures, h->br.next_probe - now, text);
 }
 
 enum host_walk_result host_walk_next(struct host_walk *hw, double now, const char **name,
@@ -345,7 +346,9 @@ bool host_walk_connected(struct host_walk *hw, double now, enum host_role role, 
     if (role == ROLE_UNKNOWN || fits(hw->tsa, hw->pass, role == ROLE_STANDBY, read_only))
         return true;
     why_add(hw, "%s: %s", h->label,
-            role == ROLE_STANDBY ? "a standby" : read_only ? "read-only" : "a primary");
+            role == ROLE_STANDBY ? "a standby"
+            : read_only          ? "read-only"
+                                 : "a primary");
     hw->cur = -1;
     return false;
 }
@@ -394,7 +397,8 @@ bool host_still_fits(struct host *h, enum target_attrs tsa, const char *in_hot_s
     enum host_role role = standby ? ROLE_STANDBY : ROLE_PRIMARY;
     if (h->role != role || h->read_only != ro) {
         log_info("host %s: now %s%s (was %s%s)", h->label, host_role_name(role),
-                 ro ? ", read-only" : "", host_role_name(h->role), h->read_only ? ", read-only" : "");
+                 ro ? ", read-only" : "", host_role_name(h->role),
+                 h->read_only ? ", read-only" : "");
         h->role = role;
         h->read_only = ro;
     }

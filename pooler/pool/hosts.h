@@ -40,18 +40,18 @@ struct host_walk {
     bool skip_open; /* skip hosts whose breaker is open (more than one host) */
     int order[HOSTLIST_MAX];
     int norder;
-    int pos;         /* next place in order */
-    int pass;        /* prefer-standby: 0 standbys only, 1 any */
-    unsigned down;   /* hosts (bit per index) that failed in this walk */
-    int cur;         /* index of the host being tried, or -1 */
-    bool probe;      /* the current attempt is its host's half-open probe */
+    int pos;       /* next place in order */
+    int pass;      /* prefer-standby: 0 standbys only, 1 any */
+    unsigned down; /* hosts (bit per index) that failed in this walk */
+    int cur;       /* index of the host being tried, or -1 */
+    bool probe;    /* the current attempt is its host's half-open probe */
     char addrs[DNS_MAX_ADDRS][DNS_ADDRLEN];
     int naddrs;
     int addr_i;      /* the address being tried */
     char why[320];   /* what each host said, for the error when none fits */
     char error[384]; /* the last failure's text */
     char sqlstate[6];
-    bool refused;    /* a login was refused (not the host's fault): the walk ends */
+    bool refused; /* a login was refused (not the host's fault): the walk ends */
 };
 
 enum host_walk_result {

@@ -235,7 +235,9 @@ static void connect_step(struct server *s)
     enum host_role role = login_role(s, &read_only);
     if (!host_walk_connected(s->walk, ev_now(s->w->loop), role, read_only)) {
         log_server(s, LOG_LVL_INFO, "%s does not fit target_session_attrs=%s: trying the next host",
-                   role == ROLE_STANDBY ? "a standby" : read_only ? "a read-only server" : "a primary",
+                   role == ROLE_STANDBY ? "a standby"
+                   : read_only          ? "a read-only server"
+                                        : "a primary",
                    hostlist_tsa_name(s->pool->db->target_session_attrs));
         drop_attempt(s);
         connect_next(s);
@@ -285,8 +287,7 @@ static void connect_next(struct server *s)
             return;
         }
         if (wr == WALK_END) {
-            connect_failed(s, s->walk->sqlstate[0] ? s->walk->sqlstate : "08001",
-                           s->walk->error);
+            connect_failed(s, s->walk->sqlstate[0] ? s->walk->sqlstate : "08001", s->walk->error);
             return;
         }
         s->host = host_walk_host(s->walk);
@@ -305,8 +306,8 @@ static void connect_next(struct server *s)
             .connect_timeout = 0,
             .client_flags =
                 POOL_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
-            .charset = s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant))
-                                                : NULL,
+            .charset =
+                s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
             .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
             .want_role = s->kind == BACKEND_MYSQL && r->db->target_session_attrs != TSA_ANY,
         };
@@ -367,8 +368,7 @@ void server_dns_answered(struct worker *w)
 {
     int n = 0;
     struct list *pos;
-    for (pos = w->servers.next; pos != &w->servers; pos = pos->next)
-    {
+    for (pos = w->servers.next; pos != &w->servers; pos = pos->next) {
         struct server *s = list_entry(pos, struct server, wnode);
         n += s->state == SV_CONNECTING && s->dns_wait;
     }
@@ -376,8 +376,7 @@ void server_dns_answered(struct worker *w)
     if (!v)
         return; /* none waits, or out of memory: server_connect_timeout still ends the waits */
     int k = 0;
-    for (pos = w->servers.next; pos != &w->servers; pos = pos->next)
-    {
+    for (pos = w->servers.next; pos != &w->servers; pos = pos->next) {
         struct server *s = list_entry(pos, struct server, wnode);
         if (s->state == SV_CONNECTING && s->dns_wait && k < n)
             v[k++] = s;
