@@ -179,6 +179,8 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
 {
     char *name = arg;
     if (status == ARES_EDESTRUCTION) {
+        if (res)
+            ares_freeaddrinfo(res);
         free(name);
         return;
     }
@@ -204,6 +206,8 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
             n++;
         }
     }
+    if (res)
+        ares_freeaddrinfo(res);
     pthread_mutex_lock(&R.lock);
     if (n > 0) {
         dns_cache_answer(&R.cache, name, (const char(*)[DNS_ADDRLEN])addrs, n, ttl, now, R.min_ttl,
