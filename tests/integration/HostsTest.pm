@@ -1,6 +1,7 @@
 # HostsTest.pm -- helpers of the database-host tests (t80..t84), built on WeirTest.pm:
 #   start_standby($t)   a streaming standby of WeirTest's PostgreSQL (pg_basebackup -R over the
-#                       unix socket), on its own loopback port; ->promote, ->stop, ->port
+#                       unix socket), on its own loopback port; ->promote, ->stop, ->start,
+#                       ->port
 #   console($w, $sql)   rows of a console SHOW (admin user 'admin', password 'adminpass')
 #   server_of($w, $db)  "port|in_recovery" of the server weir gives a fresh client of $db
 #   silent_dns()        a UDP socket on 127.0.0.1 that takes DNS queries and never answers
@@ -99,6 +100,15 @@ sub promote {
     my ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $self->{dir}, '-w', '-t',
             '60', 'promote'], as_pg => 1, timeout => 90);
     die "pg_ctl promote failed ($rc): $out\n$err" if $rc;
+}
+
+sub start {
+    my ($self) = @_;
+    return if $self->{running};
+    my ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $self->{dir}, '-l',
+            $self->{log}, '-w', '-t', '90', 'start'], as_pg => 1, timeout => 120);
+    die "standby did not start again ($rc): $out\n$err" if $rc;
+    $self->{running} = 1;
 }
 
 sub stop {
