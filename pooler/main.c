@@ -1,4 +1,8 @@
-/* main.c -- weir's entry point: command line, configuration, workers, signals. */
+/*
+ * main.c -- weir's entry point: command line, loading the configuration and
+ * auth file (--check stops there), starting the workers with the signals
+ * blocked, then the main thread's loop (admin/lifecycle.c) until shutdown.
+ */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>

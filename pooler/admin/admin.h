@@ -1,8 +1,8 @@
 /*
  * admin.h -- the admin console: the virtual database `weir` (alias
- * `pgbouncer`) on both ports. One place runs the commands and computes
- * their rows (admin.c); two small encoders write them as PostgreSQL or
- * MySQL result sets (admin_wire.c).
+ * `pgbouncer`) on both ports. One place runs the commands (admin.c) and
+ * computes their rows (admin_show.c); two small encoders write them as
+ * PostgreSQL or MySQL result sets (admin_wire.c).
  *
  * Commands that need other workers' clients and servers (SHOW CLIENTS,
  * SHOW SERVERS, KILL, KILL_CLIENT, closing idle servers for PAUSE and

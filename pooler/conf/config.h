@@ -5,6 +5,9 @@
  * Sections: [databases] (name = "key=value ..." connection settings),
  * [weir] (also accepted as [pgbouncer] so a pgbouncer.ini moves over),
  * [users] (name = "pool_mode=... pool_size=..." per-user overrides).
+ *
+ * The [weir] keys are listed once, in the table of conf/keys.c (name, kind,
+ * field, reloadable, default): a new key is a field below and a row there.
  */
 #ifndef WEIR_CONFIG_H
 #define WEIR_CONFIG_H

@@ -1,6 +1,7 @@
 /*
  * listener.c -- listening sockets and accept: per-worker SO_REUSEPORT TCP
- * sockets, and unix sockets that every worker watches.
+ * sockets (both protocols' ports and /metrics), and unix sockets that every
+ * worker watches.
  */
 #include "pooler/core/listener.h"
 

@@ -1,6 +1,9 @@
 /*
- * pool.c -- global pools per (database, user): FIFO waiters, per-worker LIFO
- * idle lists, limits.
+ * pool.c -- the global pools per (database, user): FIFO waiters, per-worker
+ * LIFO idle lists, limits (pool, reserve, database, user) and the eviction of
+ * idle servers another pool needs, the ParameterStatus values servers
+ * reported (for a client's welcome), database-wide PAUSE, DISABLE and
+ * RECONNECT, gauges for the console, and retiring pools a reload changed.
  */
 #include "pooler/pool/pool.h"
 

@@ -1,8 +1,9 @@
 /*
- * server.c -- server connection life cycle on a worker: login, attach to a
- * client (with SETs of the client's parameters), clean-up after the client
- * (drain outstanding results with a cancel, ROLLBACK, server_reset_query),
- * idle watching, moves between workers and timeouts.
+ * server.c -- server connection life cycle on a worker: login, the steps a
+ * pool decides (connect, hand over, move between workers), health checks,
+ * the answers to the set-up session/handoff.c sends, clean-up after the
+ * client (drain outstanding results with a cancel, ROLLBACK,
+ * server_reset_query), cancels, idle watching and timeouts.
  */
 #include "pooler/pool/server.h"
 
@@ -245,6 +246,8 @@ static void connect_step(struct server *s)
     }
     free(s->walk);
     s->walk = NULL;
+    s->login_standby = role == ROLE_STANDBY;
+    s->login_read_only = read_only;
     ev_io_stop(s->w->loop, &s->rio);
     s->fd = fd;
     ev_io_init(&s->rio, server_read_cb, fd, EV_READ);
@@ -576,8 +579,14 @@ static bool server_role_fits(struct server *s)
     enum target_attrs tsa = s->pool->db->target_session_attrs;
     if (tsa == TSA_ANY || !s->host || s->kind != BACKEND_POSTGRES)
         return true;
-    return host_still_fits(s->host, tsa, s->params.v[PARAM_IN_HOT_STANDBY],
-                           s->params.v[PARAM_DEFAULT_TRANSACTION_READ_ONLY]);
+    const char *hs = s->params.v[PARAM_IN_HOT_STANDBY];
+    const char *ro = s->params.v[PARAM_DEFAULT_TRANSACTION_READ_ONLY];
+    /* As at login (it fitted then): no lock, nothing to tell. */
+    if (param_on(hs) == s->login_standby && param_on(ro) == s->login_read_only)
+        return true;
+    s->login_standby = param_on(hs); /* told once: the host's record now says so */
+    s->login_read_only = param_on(ro);
+    return host_still_fits(s->host, tsa, hs, ro);
 }
 
 /* Next clean-up step once every expected ReadyForQuery has arrived. */

@@ -1,7 +1,8 @@
 /*
  * server.h -- server connections: login through a backend connector, the
- * clean-up after a client (drain, rollback, reset query), parameter set-up
- * for the next client, idle watching, moves between workers.
+ * clean-up after a client (drain, rollback, reset query), health checks,
+ * cancels, idle watching, moves between workers. The set-up for the next
+ * client is sent by session/handoff.c; server.c reads its answers.
  */
 #ifndef WEIR_SERVER_H
 #define WEIR_SERVER_H
@@ -62,6 +63,8 @@ struct server {
     struct host_walk *walk; /* while connecting: the walk over the entry's hosts */
     struct host *host;      /* the host it is (or is being) logged in to, or NULL */
     bool dns_wait;          /* connecting, waiting for the host's name to be resolved */
+    bool login_standby;     /* PostgreSQL: in_hot_standby was on at login */
+    bool login_read_only;   /* PostgreSQL: default_transaction_read_only was on at login */
     int fd;
     ev_io rio;
     ev_io wio;

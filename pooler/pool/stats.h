@@ -170,9 +170,9 @@ struct stats_pool {
 };
 
 /*
- * Every pool; *out is malloc'ed (free it), NULL when there are none. Routes of
+ * Every pool; *out is malloc'ed (free it), NULL when there are none. Pools of
  * one (database, user) that differ only by MySQL capability variant are one
- * pool. Returns the count, -1 when out of memory.
+ * row. Returns the count, -1 when out of memory.
  */
 int stats_pools(struct stats_pool **out);
 

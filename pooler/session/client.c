@@ -1,8 +1,9 @@
 /*
  * client.c -- what every client session shares, whatever its protocol:
  * output, errors, closing, the wait for a server, handing servers back,
- * timeouts, and the table of cancel keys. Protocol files (client_pg.c,
- * client_my.c) supply a struct client_proto for the parts that differ.
+ * timeouts, each worker's table of cancel keys (also behind MySQL's KILL)
+ * and log_client. Protocol files (client_pg.c, client_my.c) supply a
+ * struct client_proto for the parts that differ.
  */
 #include "pooler/session/client.h"
 
@@ -186,7 +187,7 @@ bool client_set_names(struct client *c, const char *user, const char *dbname)
 void client_share_names(struct client *c)
 {
     /*
-     * Routes, replaced configurations and replaced auth files are kept until
+     * Pools, replaced configurations and replaced auth files are kept until
      * exit (pool.c, lifecycle.c), so their strings outlive every client. The
      * pool is keyed by the client's user unless the database forces one.
      */

@@ -1,6 +1,8 @@
 /*
- * client.h -- PostgreSQL client sessions: startup, authentication, waiting
- * for a server, then the ACTIVE state where relay.c streams bytes.
+ * client.h -- client sessions of both protocols (struct client and what
+ * session/'s files share): startup and authentication (client_pg.c,
+ * client_my.c), waiting for a server, its set-up (handoff.c), then the
+ * ACTIVE state where relay.c streams bytes.
  */
 #ifndef WEIR_CLIENT_H
 #define WEIR_CLIENT_H

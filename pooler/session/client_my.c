@@ -48,7 +48,7 @@
  * or framing). CLIENT_LOCAL_FILES is among them: a server connection that
  * may ask for a LOCAL INFILE file only serves clients that can send one.
  */
-#define MY_ROUTE_CAPS                                                                              \
+#define MY_POOL_CAPS                                                                               \
     (CLIENT_FOUND_ROWS | CLIENT_IGNORE_SPACE | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS |    \
      CLIENT_PS_MULTI_RESULTS | CLIENT_SESSION_TRACK | CLIENT_INTERACTIVE | CLIENT_LOCAL_FILES |    \
      MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
@@ -278,7 +278,7 @@ static void my_authenticated(struct client *c)
             strncmp(secret, "SCRAM-SHA-256$", 14))
             password = secret;
     }
-    uint64_t variant = (c->my->caps & MY_ROUTE_CAPS) | (uint64_t)c->my->charset << 48;
+    uint64_t variant = (c->my->caps & MY_POOL_CAPS) | (uint64_t)c->my->charset << 48;
     c->pool = pool_get(c->db, c->user, variant, password);
     if (!c->pool) {
         client_fail(c, "53200", "out of memory");

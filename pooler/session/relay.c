@@ -1,5 +1,7 @@
 /*
- * relay.c -- streaming between an ACTIVE client and its server.
+ * relay.c -- streaming between an ACTIVE client and its server, for both
+ * protocols: reading, writing, backpressure, handing the server back, and
+ * the PostgreSQL message scanners (relay_my.c scans MySQL packets).
  *
  * Each side's input buffer is scanned header by header: bodies are skipped
  * (in_remaining counts what is left of the current one), so a 100 MB row

@@ -175,7 +175,7 @@ sub _spawn {
 # pg_host / my_host: where the pooler finds the servers (default 127.0.0.1; a path is a unix
 # socket: PostgreSQL's socket directory, MariaDB's socket file).
 # start_weir(dir => , name => , pg_port => , my_port => , pool_size => , listen_addr => ,
-#   port => , mysql_port => , workers => , extra => {k => v}) -> Bench::Pooler
+#   port => , mysql_port => , workers => , bin => , extra => {k => v}) -> Bench::Pooler
 # Transaction pooling, md5 client auth against a plain-text auth file, no connection logging.
 sub start_weir {
     my (%o) = @_;
@@ -214,7 +214,7 @@ sub start_weir {
     }
     $conf .= "\n[weir]\n" . join('', map { "$_ = $k{$_}\n" } sort keys %k);
     _spew("$dir/weir.ini", $conf);
-    my $bin = $ENV{WEIR_BIN} // "$ROOT/build-release/weir";
+    my $bin = $o{bin} // $ENV{WEIR_BIN} // "$ROOT/build-release/weir";
     bench_die("no weir binary at $bin") unless -x $bin;
     my $p = bless { kind => 'weir', name => $o{name} // 'weir', dir => $dir, port => $port,
         mysql_port => $myport, log => "$dir/weir.log",

@@ -27,8 +27,9 @@ my %opt = (
     threads => env_num('WEIR_BENCH_THREADS', '16,256'),
     systems => env_num('WEIR_BENCH_SYSTEMS', 'direct,pgbouncer,weir'),
     scripts => env_num('WEIR_BENCH_SCRIPTS', 'select,tpcb'),
-    modes => env_num('WEIR_BENCH_MODES', 'simple,extended'),
+    modes => env_num('WEIR_BENCH_MODES', 'simple,extended,prepared'),
     sb_tests => env_num('WEIR_BENCH_SYSBENCH_TESTS', 'oltp_point_select,oltp_read_write'),
+    sb_ps => env_num('WEIR_BENCH_SYSBENCH_PS', 'text,prepared'),
     pool_size => env_num('WEIR_BENCH_POOL_SIZE', 20),
     scale => env_num('WEIR_BENCH_SCALE', undef),
     syscalls => env_num('WEIR_BENCH_SYSCALLS', 1),
@@ -37,19 +38,22 @@ my %opt = (
     weir_workers => env_num('WEIR_BENCH_WEIR_WORKERS', 0),
     backend => env_num('WEIR_BENCH_BACKEND', 'tcp'),
     floor_threads => env_num('WEIR_BENCH_FLOOR_THREADS', 0),
+    baseline => env_num('WEIR_BENCH_BASELINE', undef),
 );
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
-    'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'pool_size|pool-size=i',
+    'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'sb_ps|sysbench-ps=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
-    'backend=s', 'floor_threads|floor-threads=i', 'help')
+    'backend=s', 'floor_threads|floor-threads=i', 'baseline=s', 'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
         . "[--only pgbench,connect,sysbench,syscalls,profile]\n"
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
         . "[--systems direct,pgbouncer,weir,floor]\n"
-        . "       [--scripts select,tpcb] [--modes simple,extended] [--pool-size N] "
-        . "[--scale N] [--no-syscalls] [--weir-workers N] [--floor-threads N] [--backend tcp|unix]\n";
+        . "       [--scripts select,tpcb] [--modes simple,extended,prepared]\n"
+        . "       [--sysbench-ps text,prepared] [--pool-size N] "
+        . "[--scale N] [--no-syscalls] [--weir-workers N] [--floor-threads N] [--backend tcp|unix]\n"
+        . "       [--baseline REV]\n";
     exit 0;
 }
 my $secs = $opt{seconds} // ($opt{quick} ? 3 : 15);
@@ -58,9 +62,19 @@ my %only = map { $_ => 1 } split /,/, $opt{only};
 my @clients = split /,/, $opt{clients};
 my @threads = split /,/, $opt{threads};
 my @systems = split /,/, $opt{systems};
+# --baseline REV: tests/bench/run built weir at REV as $ENV{WEIR_BENCH_BASE_BIN}; it runs as
+# system 'base' right after weir, with the same settings, so a change is measured against
+# what it changed in the same run.
+if ($opt{baseline}) {
+    bench_die('--baseline needs tests/bench/run (it builds the revision)')
+        unless $ENV{WEIR_BENCH_BASE_BIN} && -x $ENV{WEIR_BENCH_BASE_BIN};
+    @systems = map { $_ eq 'weir' ? ('weir', 'base') : $_ } @systems;
+    push @systems, 'base' unless grep { $_ eq 'base' } @systems;
+}
 my @scripts = split /,/, $opt{scripts};
 my @modes = split /,/, $opt{modes};
 my @sb_tests = split /,/, $opt{sb_tests};
+my @sb_ps = split /,/, $opt{sb_ps};
 my $sb_tables = $opt{quick} ? 2 : 8;
 my $sb_size = $opt{quick} ? 1000 : 20000;
 my $pool = $opt{pool_size};
@@ -80,7 +94,7 @@ if ($nofile < 2200 && grep { $_ >= 1000 } @clients) {
 # ---- servers and poolers ----------------------------------------------------------------
 my $need_pg = grep { $only{$_} } qw(pgbench connect syscalls profile);
 my $need_my = $only{sysbench};
-my ($pg, $my, $pgb, $weir, $floor_pg, $floor_my);
+my ($pg, $my, $pgb, $weir, $base, $floor_pg, $floor_my);
 if ($need_pg) {
     say_("bench: starting PostgreSQL 15 (max_connections $opt{pg_max_conn})");
     $pg = WeirTest->new(max_connections => $opt{pg_max_conn},
@@ -119,6 +133,14 @@ if (grep { $_ eq 'weir' } @systems) {
     say_("bench: weir pid $weir->{pid} on port $weir->{port}"
             . ($weir->{mysql_port} ? " (MySQL port $weir->{mysql_port})" : ''));
 }
+if (grep { $_ eq 'base' } @systems) {
+    $base = Bench::start_weir(dir => "$tmp/base", name => "weir at $opt{baseline}",
+        bin => $ENV{WEIR_BENCH_BASE_BIN}, pg_port => $pg ? $pg->pgport : undef,
+        my_port => $my ? $my->port : undef, pool_size => $pool,
+        ($unix && $pg ? (pg_host => $pg->{sockdir}) : ()), ($unix && $my ? (my_host => $my->sock) : ()),
+        workers => $opt{weir_workers});
+    say_("bench: weir at $opt{baseline} (base) pid $base->{pid} on port $base->{port}");
+}
 
 # floor: the cheapest proxy (tests/bench/floor.c), as many threads as weir has workers
 if (grep { $_ eq 'floor' } @systems) {
@@ -152,7 +174,7 @@ sub sysbench_argv {
 # pooler_of($sys, $db) -> the process between client and server ($db: 'pg' or 'my')
 sub pooler_of {
     my ($sys, $db) = @_;
-    return $sys eq 'weir' ? $weir : $sys eq 'pgbouncer' ? $pgb
+    return $sys eq 'weir' ? $weir : $sys eq 'base' ? $base : $sys eq 'pgbouncer' ? $pgb
         : $sys eq 'floor' ? ($db && $db eq 'my' ? $floor_my : $floor_pg) : undef;
 }
 
@@ -221,6 +243,12 @@ sub pgbench_run {
     my $label = "pgbench-$test-$mode-c$clients-$sys-r$rep";
     my %row = (bench => 'pgbench', test => $test, mode => $mode, clients => $clients,
         system => $sys, rep => $rep, seconds => $secs);
+    # Debian 12's PgBouncer (1.18) predates max_prepared_statements: in transaction mode its
+    # clients' named statements land on other servers, so -M prepared is not run through it.
+    if ($sys eq 'pgbouncer' && $mode eq 'prepared' && !pgbouncer_prepares()) {
+        $row{note} = 'skipped: this PgBouncer has no max_prepared_statements';
+        return \%row;
+    }
     if (($sys eq 'direct' || $sys eq 'floor') && $clients + 2 * $pool + 10 > $opt{pg_max_conn}) {
         $row{note} = "skipped: max_connections $opt{pg_max_conn}";
         return \%row;
@@ -318,17 +346,32 @@ sub pgbench_latency {
     return (sprintf('%.3f', $avg), sprintf('%.3f', $p99));
 }
 
+# True when the PgBouncer here knows max_prepared_statements (1.21 and later).
+my $pgbouncer_prepares;
+sub pgbouncer_prepares {
+    return $pgbouncer_prepares if defined $pgbouncer_prepares;
+    my ($out) = run_cmd(['pgbouncer', '--version']);
+    my ($maj, $min) = ($out // '') =~ /PgBouncer (\d+)\.(\d+)/;
+    $maj //= 0;
+    $min //= 0;
+    return $pgbouncer_prepares = ($maj > 1 || ($maj == 1 && $min >= 21)) ? 1 : 0;
+}
+
+# sysbench_run($sys, $test, $threads, $rep, $ps): $ps 'text' (--db-ps-mode=disable) or
+# 'prepared' (--db-ps-mode=auto: binary-protocol prepared statements).
 sub sysbench_run {
-    my ($sys, $test, $threads, $rep) = @_;
-    my $label = "sysbench-$test-t$threads-$sys-r$rep";
-    my %row = (bench => 'sysbench', test => $test, mode => 'text', clients => $threads,
+    my ($sys, $test, $threads, $rep, $ps) = @_;
+    $ps //= 'text';
+    my $label = "sysbench-$test-$ps-t$threads-$sys-r$rep";
+    my %row = (bench => 'sysbench', test => $test, mode => $ps, clients => $threads,
         system => $sys, rep => $rep, seconds => $secs);
     my $port = $sys eq 'direct' ? $my->port : $sys eq 'floor' ? $floor_my->port
-        : $weir->{mysql_port};
+        : pooler_of($sys)->{mysql_port};
     print "  $label ... ";
     my $r = measure($sys, 'my', $label, sub {
         my ($out, $err, $rc, $to) = run_cmd([sysbench_argv($port, $threads), "--time=$secs",
-                '--percentile=99', '--db-ps-mode=disable', '--histogram=off', $test, 'run'],
+                '--percentile=99', '--db-ps-mode=' . ($ps eq 'prepared' ? 'auto' : 'disable'),
+                '--histogram=off', $test, 'run'],
             timeout => $secs + 180);
         WeirTest::spew("$raw/$label.out", "$out\n--- stderr\n$err");
         bench_die("sysbench $label timed out") if $to;
@@ -361,7 +404,7 @@ sub write_results;
 my $t0 = time;
 if ($only{pgbench}) {
     say_('bench: pgbench');
-    my @pg_systems = grep { $_ ne 'weir' || $weir } @systems;
+    my @pg_systems = grep { ($_ ne 'weir' || $weir) && ($_ ne 'base' || $base) } @systems;
     for my $script (@scripts) {
         for my $mode (@modes) {
             for my $c (@clients) {
@@ -384,11 +427,14 @@ if ($only{connect}) {
 }
 if ($only{sysbench}) {
     say_('bench: sysbench (MariaDB direct and through weir\'s MySQL port)');
-    my @my_systems = grep { $_ eq 'direct' || $_ eq 'weir' || $_ eq 'floor' } @systems;
+    my @my_systems = grep { $_ ne 'pgbouncer' } @systems;
     for my $test (@sb_tests) {
-        for my $t (@threads) {
-            for my $rep (1 .. $opt{repeat}) {
-                push @rows, sysbench_run($_, $test, $t, $rep) for in_turn($rep, @my_systems);
+        for my $ps (@sb_ps) {
+            for my $t (@threads) {
+                for my $rep (1 .. $opt{repeat}) {
+                    push @rows, sysbench_run($_, $test, $t, $rep, $ps)
+                        for in_turn($rep, @my_systems);
+                }
             }
         }
         write_results();
@@ -526,9 +572,10 @@ sub write_results {
         push @{ $agg{$k}{ $r->{system} } }, $r;
     }
     my $has_floor = grep { $_->{system} eq 'floor' } @rows;
-    my @all = ('direct', 'pgbouncer', 'weir', $has_floor ? ('floor') : ());
+    my $has_base = grep { $_->{system} eq 'base' } @rows;
+    my @all = ('direct', 'pgbouncer', 'weir', $has_base ? ('base') : (), $has_floor ? ('floor') : ());
     my @px = grep { $_ ne 'direct' } @all;
-    my %letter = (direct => 'd', pgbouncer => 'b', weir => 'w', floor => 'f');
+    my %letter = (direct => 'd', pgbouncer => 'b', weir => 'w', base => 'a', floor => 'f');
     my $all_l = join('/', map { $letter{$_} } @all);
     my $px_l = join('/', map { $letter{$_} } @px);
     my $md = "# weir benchmark\n\n$secs s per run, $opt{repeat} run(s) per system and "
@@ -545,13 +592,15 @@ sub write_results {
         . "clients. machine = CPU time the whole machine spent per transaction (client, "
         . "database, pooler and kernel; /proc/stat, 100 Hz ticks). "
         . "d = direct, b = PgBouncer, w = weir"
+        . ($has_base ? ", a = weir at $opt{baseline} (the baseline, same settings)" : '')
         . ($has_floor ? ", f = floor (tests/bench/floor.c: the cheapest proxy, one server "
             . "connection per client, bytes relayed unparsed; what it costs is the kernel's "
             . "price of any process between client and server)" : '') . ".\n\n"
         . "| bench | test | mode | clients | " . join(' | ', map { "tps $letter{$_}" } @all)
-        . " | w/b | w/d | avg $all_l | p99 $all_l | CPU µs $px_l | sys $px_l | cs $px_l | "
+        . " | w/b | w/d" . ($has_base ? ' | w/a' : '') . " | avg $all_l | p99 $all_l | CPU µs $px_l | sys $px_l | cs $px_l | "
         . "machine µs $all_l | notes |\n"
-        . "|---|---|---|---:|" . ('---:|' x (@all + 2)) . "---|---|---|---|---|---|---|\n";
+        . "|---|---|---|---:|" . ('---:|' x (@all + 2 + ($has_base ? 1 : 0)))
+        . "---|---|---|---|---|---|---|\n";
     my %plot;
     for my $k (@keys) {
         my ($bench, $test, $mode, $clients) = split /\0/, $k;
@@ -569,6 +618,7 @@ sub write_results {
         $md .= "| $bench | $test | $mode | $clients | " . join(' | ',
             (map { fmt($m{$_}{tps}) } @all),
             ratio($m{weir}{tps}, $m{pgbouncer}{tps}), ratio($m{weir}{tps}, $m{direct}{tps}),
+            ($has_base ? (ratio($m{weir}{tps}, $m{base}{tps})) : ()),
             join(' / ', map { fmt($m{$_}{lat_avg_ms}, '%.2f') } @all),
             join(' / ', map { fmt($m{$_}{lat_p99_ms}, '%.2f') } @all),
             join(' / ', map { fmt($m{$_}{cpu_us_per_txn}, '%.1f') } @px),
@@ -578,8 +628,8 @@ sub write_results {
             join('; ', @notes)) . " |\n";
         $plot{"$bench-$test-$mode"}{$clients} = { map { $_ => $m{$_}{tps} } keys %m };
     }
-    $md .= "\nRatios: w/b = weir tps / PgBouncer tps, w/d = weir tps / direct tps (above 1: "
-        . "weir is faster).\n";
+    $md .= "\nRatios: w/b = weir tps / PgBouncer tps, w/d = weir tps / direct tps"
+        . ($has_base ? ", w/a = weir tps / the baseline's tps" : '') . " (above 1: weir is faster).\n";
     $md .= "\nPlots: " . join(', ', map { "$_.png" } sort keys %plot) . "\n" if %plot;
     WeirTest::spew("$out/results.md", $md);
     plots(\%plot);

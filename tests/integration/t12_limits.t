@@ -141,7 +141,9 @@ subtest 'reserve_pool_size / reserve_pool_timeout' => sub {
     my @early = grep { $_->[0] < 0.7 } @$samples;
     my $early_max = 0;
     $early_max = $_->[1] > $early_max ? $_->[1] : $early_max for @early;
-    ok(@early && $early_max <= 2, "only 2 servers before reserve_pool_timeout (max $early_max in "
+    # (A loaded machine may take no sample in the first 0.7 s; the check below, that the
+    # third server came after 0.9 s, holds the same rule then.)
+    ok($early_max <= 2, "only 2 servers before reserve_pool_timeout (max $early_max in "
         . scalar(@early) . ' early samples)');
     my ($first4) = grep { $_->[1] > 2 } @$samples;
     # (from the start of load(): the children's connects come first, slowly on a busy machine)

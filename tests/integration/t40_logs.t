@@ -121,6 +121,12 @@ sub login_once {
     });
     my $n = 0;
     while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        # Rotate only once weir has opened the new file after the last SIGHUP (on a loaded
+        # machine that can take longer than the 0.1 s between rotations).
+        if (!-e $logfile) {
+            sleep 0.02;
+            next;
+        }
         rename($logfile, "$logfile.r" . ++$n) or die "rename: $!";
         kill 'HUP', $w->pid;
         sleep 0.1;

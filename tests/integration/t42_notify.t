@@ -56,6 +56,9 @@ for my $kind ('path', 'abstract') {
         kill 'TERM', $w->pid;
         @got = receive_all($sock, 10);
         is_deeply(\@got, ['STOPPING=1'], 'SIGTERM: STOPPING=1');
+        # weir exits by itself (no client is left); a SIGQUIT from stop() could otherwise
+        # reach it while it is already exiting, with its signal handlers gone.
+        ok(wait_until(30, sub { !$w->alive }, 0.05), 'SIGTERM: weir exits');
     }
     $w->stop;
     close $sock;

@@ -1,4 +1,7 @@
-/* test_config.c -- unit tests of config_load: defaults, every key, databases, users, errors. */
+/*
+ * test_config.c -- unit tests of the configuration: config_load (defaults, every key, databases,
+ * users, errors), SHOW CONFIG's config_each, the run-time config_set and config_dup.
+ */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,6 +606,241 @@ static void test_unix_socket_keys(void)
     load_bad(text, "too long for a socket path", NULL, "a unix_socket_dir too long for sun_path");
 }
 
+/* ---- SHOW CONFIG (config_each), SET (config_set) and copies (config_dup) ---- */
+
+/* The [weir] keys with their values as config_each shows them. */
+#define SHOWN_MAX 96
+struct shown {
+    const char *key[SHOWN_MAX];
+    char value[SHOWN_MAX][256];
+    bool reloadable[SHOWN_MAX];
+    int n;
+};
+
+static void collect(void *arg, const char *key, const char *value, bool reloadable)
+{
+    struct shown *s = arg;
+    if (s->n == SHOWN_MAX)
+        return;
+    s->key[s->n] = key;
+    snprintf(s->value[s->n], sizeof(s->value[0]), "%s", value);
+    s->reloadable[s->n] = reloadable;
+    s->n++;
+}
+
+static bool same_shown(const struct shown *a, const struct shown *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->key[i], b->key[i]) || strcmp(a->value[i], b->value[i]) ||
+            a->reloadable[i] != b->reloadable[i])
+            return false;
+    return true;
+}
+
+/* A config that gives every [weir] key a value other than its default. */
+static const char every_key[] = "[weir]\n"
+                                "listen_addr = 0.0.0.0\n"
+                                "listen_port = 7001\n"
+                                "mysql_listen_port = 7002\n"
+                                "unix_socket_dir = /run/weir\n"
+                                "unix_socket_mode = 0640\n"
+                                "unix_socket_group = root\n"
+                                "auth_type = plain\n"
+                                "auth_file = /etc/weir/users.txt\n"
+                                "admin_users = admin\n"
+                                "stats_users = stats\n"
+                                "pool_mode = Statement\n"
+                                "default_pool_size = 3\n"
+                                "max_client_conn = 4\n"
+                                "workers = 5\n"
+                                "server_reset_query = RESET ALL\n"
+                                "client_login_timeout = 1.5\n"
+                                "query_wait_timeout = 2\n"
+                                "server_connect_timeout = 3\n"
+                                "server_login_retry = 4\n"
+                                "server_idle_timeout = 5\n"
+                                "server_lifetime = 6\n"
+                                "server_check_delay = 7\n"
+                                "server_check_query = SELECT 1\n"
+                                "server_reset_query_always = yes\n"
+                                "client_idle_timeout = 8\n"
+                                "query_timeout = 9\n"
+                                "idle_transaction_timeout = 10\n"
+                                "min_pool_size = 1\n"
+                                "reserve_pool_size = 2\n"
+                                "reserve_pool_timeout = 0.25\n"
+                                "max_db_connections = 11\n"
+                                "max_user_connections = 12\n"
+                                "max_prepared_statements = 13\n"
+                                "track_extra_parameters = search_path\n"
+                                "log_connections = off\n"
+                                "log_disconnections = off\n"
+                                "log_pooler_errors = off\n"
+                                "verbose = 2\n"
+                                "logfile = /var/log/weir.log\n"
+                                "log_format = json\n"
+                                "syslog = on\n"
+                                "syslog_ident = w\n"
+                                "syslog_facility = local0\n"
+                                "metrics_addr = 127.0.0.2\n"
+                                "metrics_port = 9127\n"
+                                "stats_period = 30\n"
+                                "allow_local_infile = 1\n"
+                                "dns_max_ttl = 60\n"
+                                "dns_nxdomain_ttl = 5\n"
+                                "dns_nameservers = 127.0.0.1:5353\n"
+                                "host_breaker_failures = 5\n"
+                                "host_breaker_backoff = 2\n"
+                                "host_breaker_backoff_max = 90\n"
+                                "[databases]\n"
+                                "a = host=h port=5433 user=u password='p q' pool_size=3\n"
+                                "b = backend=mysql\n"
+                                "[users]\n"
+                                "u = pool_mode=session max_user_connections=2\n";
+
+static void test_show_config(void)
+{
+    struct config *def = load_ok(TRUST, "defaults to show");
+    struct config *all = load_ok(every_key, "every [weir] key set");
+    if (!def || !all) {
+        config_free(def);
+        config_free(all);
+        return;
+    }
+    struct shown d = {.n = 0}, a = {.n = 0};
+    config_each(def, collect, &d);
+    config_each(all, collect, &a);
+    ok(d.n == a.n && d.n < SHOWN_MAX, "config_each shows the same keys whatever their values (%d)",
+       d.n);
+    int differ = 0;
+    for (int i = 0; i < d.n && i < a.n; i++)
+        differ += strcmp(d.value[i], a.value[i]) != 0;
+    is_int(
+        differ, d.n,
+        "every_key gives each key a value other than its default (a new key needs a line there)");
+
+    /* The shown text reads back: each value SET to itself shows the same. */
+    static const char *const texts[] = {"listen_port",
+                                        "7001",
+                                        "unix_socket_mode",
+                                        "0640",
+                                        "pool_mode",
+                                        "statement",
+                                        "auth_type",
+                                        "plain",
+                                        "client_login_timeout",
+                                        "1.5",
+                                        "reserve_pool_timeout",
+                                        "0.25",
+                                        "server_reset_query_always",
+                                        "1",
+                                        "log_format",
+                                        "json",
+                                        "log_connections",
+                                        "0",
+                                        "server_check_query",
+                                        "SELECT 1"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i += 2) {
+        const char *v = NULL;
+        for (int j = 0; j < a.n; j++)
+            if (!strcmp(a.key[j], texts[i]))
+                v = a.value[j];
+        ok(v && !strcmp(v, texts[i + 1]), "%s shows as '%s' (got '%s')", texts[i], texts[i + 1],
+           v ? v : "nothing");
+    }
+    int bad = 0;
+    for (int i = 0; i < a.n; i++) {
+        if (config_set(all, a.key[i], a.value[i], err, sizeof(err)) != WR_OK) {
+            diag("  SET %s = '%s': %s", a.key[i], a.value[i], err);
+            bad++;
+        }
+    }
+    is_int(bad, 0, "every key takes the text config_each shows for it");
+    struct shown again = {.n = 0};
+    config_each(all, collect, &again);
+    ok(same_shown(&a, &again), "and shows the same after");
+
+    /*
+     * The keys a reload cannot change: the listening sockets, workers, tracked parameters,
+     * the resolver's name servers.
+     */
+    char start[512] = "";
+    for (int i = 0; i < d.n; i++)
+        if (!d.reloadable[i])
+            snprintf(start + strlen(start), sizeof(start) - strlen(start), "%s ", d.key[i]);
+    is_str(start,
+           "listen_addr listen_port mysql_listen_port unix_socket_dir unix_socket_mode "
+           "unix_socket_group workers track_extra_parameters metrics_addr metrics_port "
+           "dns_nameservers ",
+           "the start-only keys");
+    config_free(def);
+    config_free(all);
+}
+
+static void test_set(void)
+{
+    struct config *cfg = load_ok(TRUST, "a config to SET on");
+    if (!cfg)
+        return;
+    int r = config_set(cfg, "listen_port", "70000", err, sizeof(err));
+    ok(r == WR_ERROR, "SET of a bad value fails");
+    is_str(err, "invalid value \"70000\" for listen_port", "without a file and line");
+    is_int(cfg->listen_port, 6432, "and leaves the value as it was");
+    r = config_set(cfg, "unix_socket_mode", "0800", err, sizeof(err));
+    is_int(cfg->unix_socket_mode, 0777, "a bad unix_socket_mode leaves it as it was");
+    r = config_set(cfg, "auth_type", "MD5", err, sizeof(err));
+    ok(r == WR_ERROR && cfg->auth_type == AUTH_TRUST, "auth_type names are case-sensitive");
+    r = config_set(cfg, "log_format", "JSON", err, sizeof(err));
+    ok(r == WR_ERROR && cfg->log_format == LOG_FORMAT_TEXT, "log_format names are case-sensitive");
+    r = config_set(cfg, "pidfile", "/tmp/x.pid", err, sizeof(err));
+    ok(r == WR_ERROR, "a PgBouncer-only key is unknown to SET (it only warns in a file)");
+    is_str(err, "unknown setting \"pidfile\"", "and named");
+    r = config_set(cfg, "query_timeout", "2.5", err, sizeof(err));
+    ok(r == WR_OK && cfg->query_timeout == 2.5, "SET query_timeout 2.5");
+    r = config_set(cfg, "logfile", "/tmp/weir-test.log", err, sizeof(err));
+    ok(r == WR_OK && cfg->logfile && !strcmp(cfg->logfile, "/tmp/weir-test.log"), "SET logfile");
+    r = config_set(cfg, "logfile", "/tmp/weir-test2.log", err, sizeof(err));
+    ok(r == WR_OK && !strcmp(cfg->logfile, "/tmp/weir-test2.log"),
+       "SET a string twice (the first copy is freed)");
+    /* Last: a SET that breaks a rule leaves the key set (the console works on a copy). */
+    r = config_set(cfg, "auth_type", "md5", err, sizeof(err));
+    ok(r == WR_ERROR && strstr(err, "auth_type needs an auth_file"),
+       "SET checks the rules across keys");
+    config_free(cfg);
+}
+
+static void test_dup(void)
+{
+    struct config *cfg = load_ok(every_key, "a config to copy");
+    if (!cfg)
+        return;
+    struct config *copy = config_dup(cfg);
+    if (!ok(copy != NULL, "config_dup")) {
+        config_free(cfg);
+        return;
+    }
+    struct shown a = {.n = 0}, b = {.n = 0};
+    config_each(cfg, collect, &a);
+    config_each(copy, collect, &b);
+    ok(same_shown(&a, &b), "the copy shows the same [weir] keys");
+    ok(copy->listen_addr != cfg->listen_addr && copy->path != cfg->path &&
+           !strcmp(copy->path, cfg->path),
+       "the copy owns its strings");
+    ok(copy->ndbs == 2 && copy->dbs != cfg->dbs && !strcmp(copy->dbs[0].password, "p q") &&
+           copy->dbs[0].password != cfg->dbs[0].password && copy->dbs[1].port == 3306,
+       "the copy owns its databases");
+    ok(copy->nusers == 1 && copy->users[0].name != cfg->users[0].name &&
+           copy->users[0].max_user_connections == 2,
+       "the copy owns its users");
+    int r = config_set(copy, "admin_users", "root", err, sizeof(err));
+    ok(r == WR_OK && !strcmp(copy->admin_users, "root") && !strcmp(cfg->admin_users, "admin"),
+       "a SET on the copy leaves the original alone");
+    config_free(cfg);
+    config_free(copy);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -620,6 +858,9 @@ int main(void)
     test_auth_file();
     test_unknown_keys();
     test_unix_socket_keys();
+    test_show_config();
+    test_set();
+    test_dup();
 
     unlink(path);
     rmdir(dir);
