@@ -492,6 +492,17 @@ void pool_connect_abandoned(struct pool *r, struct worker *w, struct pool_step *
     pthread_mutex_unlock(&r->lock);
 }
 
+void pool_unpark(struct pool *r, struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    if (list_linked(&s->idle_node)) {
+        list_del(&s->idle_node);
+        r->idle_count[s->w->id]--;
+        r->nidle--;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
 void pool_server_gone(struct pool *r, struct worker *w, struct server *s, struct pool_step *st)
 {
     step_init(st);

@@ -99,7 +99,13 @@ static void server_free(struct server *s)
 
 void server_free_at_exit(struct server *s)
 {
-    s->gen_taken = false; /* no pool bookkeeping at exit */
+    /*
+     * Off its idle list first: another worker may still be answering a
+     * console or /metrics request that walks every idle list.
+     */
+    if (list_linked(&s->idle_node))
+        pool_unpark(s->pool, s);
+    s->gen_taken = false; /* no other pool bookkeeping at exit */
     list_del(&s->wnode);
     server_unwatch(s);
     server_drop_buffer(s);
