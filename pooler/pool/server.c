@@ -896,6 +896,12 @@ static void server_internal_done(struct server *s)
             server_close(s, "health check failed");
             return;
         }
+        /* The check's answer carries what changed meanwhile (in_hot_standby after a promotion). */
+        if (!server_role_fits(s)) {
+            server_close(s, "health check: its host's role changed, it no longer fits "
+                            "target_session_attrs");
+            return;
+        }
         s->deadline = 0;
         server_hooks.checked(s, s->client);
     } else if (s->state == SV_SETUP) {

@@ -31,6 +31,13 @@ my $w = $t->start_weir(users => \%users,
 
 is(server_of($w, 'rw'), "$pp|f", 'before: the read-write entry reaches the primary');
 is(server_of($w, 'sb'), "$sp|t", 'before: the standby entry reaches the standby');
+# A second weir health-checks every server before use (server_check_delay 0).
+my $w2 = $t->start_weir(users => \%users,
+    weir => { admin_users => 'admin', pool_mode => 'transaction', server_check_delay => 0 },
+    databases => {
+        sb2 => "host=127.0.0.1,127.0.0.1 port=$pp,$sp dbname=testdb target_session_attrs=standby",
+    });
+is(server_of($w2, 'sb2'), "$sp|t", 'before: the checked standby entry reaches the standby');
 my $sbdbh = $w->dbi(db => 'sb') or BAIL_OUT("sb: $DBI::errstr");
 
 # pgbench through the read-write entry, rate-limited so that most clients sit between
@@ -113,5 +120,12 @@ like($e, qr/no host fits target_session_attrs=standby/,
     "the standby entry now says no host fits: $e");
 $sbdbh->disconnect;
 
+# The checked weir's idle server on the promoted host: its health check's answer says
+# in_hot_standby=off, so it closes before any client query runs on it.
+like(server_of($w2, 'sb2'), qr/no host fits target_session_attrs=standby/,
+    'server_check_delay 0: the pooled server is not used once its host is promoted');
+like($w2->log_text, qr/health check: its host's role changed/,
+    'the health check closed it: its role changed');
+$w2->stop;
 $w->stop;
 done_testing();
