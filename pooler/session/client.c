@@ -606,6 +606,17 @@ bool client_read_input(struct client *c)
         client_fail(c, "53200", "out of memory");
         return false;
     }
+    if (buf_space(c->in) == 0)
+        buf_compact(c->in);
+    if (buf_space(c->in) == 0) {
+        /*
+         * A full buffer of messages waiting for a server (a pipeline that
+         * outran the last one's release): stop reading; the relay reads
+         * again once it has sent them on (client_to_server).
+         */
+        client_watch(c, EV_READ, false);
+        return false;
+    }
     ssize_t n = buf_recv(c->fd, c->in);
     if (n == 0 || n == -2) {
         client_close(c, n == 0 ? "client closed the connection" : strerror(errno));

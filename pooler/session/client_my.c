@@ -106,6 +106,12 @@ static void my_error(struct client *c, const char *sqlstate, const char *msg)
                !strncmp(msg, MY_OUT_OF_ORDER, sizeof(MY_OUT_OF_ORDER) - 1)) {
         code = 1156; /* ER_NET_PACKETS_OUT_OF_ORDER, as the server would say */
         state = "08S01";
+    } else if (!strcmp(sqlstate, "08P01") && !strncmp(msg, "query_wait_timeout", 18)) {
+        code = 9001; /* no server became free in time: ProxySQL's code for the same wait */
+        state = "HY000";
+    } else if (!strcmp(sqlstate, "08P01") && !strncmp(msg, "client_idle_timeout", 19)) {
+        code = 4031; /* ER_CLIENT_INTERACTION_TIMEOUT, as MySQL's server says for wait_timeout */
+        state = "HY000";
     } else if (!strcmp(sqlstate, "08P01")) {
         code = 1835; /* ER_MALFORMED_PACKET */
         state = "HY000";

@@ -42,6 +42,9 @@ my $mysock = "$dir/.s.MYSQL." . $w->mysql_port;
 
 # ---- the start-up lines: one each for what listens ----
 {
+    # The ports accept as soon as they are bound, a moment before weir writes its start-up
+    # lines: wait for the last of them.
+    wait_until(10, sub { $w->log_text =~ /Prometheus metrics on/ }, 0.05);
     my $log = $w->log_text;
     like($log, qr/configuration \Q$w->{conf}\E, 2 workers/, 'start-up: the config file and workers');
     like($log, qr/listening for PostgreSQL on 127\.0\.0\.1:${\ $w->port}\n/, '... the PostgreSQL port');
