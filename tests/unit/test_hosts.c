@@ -1,7 +1,9 @@
 /*
  * test_hosts.c -- unit tests of a database entry's host list (parsing), the
  * per-host breaker's state machine and the DNS cache (TTL floor and ceiling,
- * stale answers, failures, unreachable addresses).
+ * stale answers, failures, unreachable addresses), and the login's walk over
+ * a host list (order, roles, breakers, refused logins, prefer-standby's two
+ * passes) with no server behind the addresses.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,9 @@
 #include "pooler/conf/config.h"
 #include "pooler/conf/hostlist.h"
 #include "pooler/pool/breaker.h"
+#include "pooler/core/worker.h"
 #include "pooler/pool/dns.h"
+#include "pooler/pool/hosts.h"
 #include "tests/tap.h"
 
 static void test_hostlist(void)
@@ -250,9 +254,125 @@ static void test_config_entries(void)
        "a bad port list is an error: %s", err);
 }
 
+/* The walk's next attempt as "addr:port", or "wait" / "end". */
+static const char *next(struct host_walk *hw, double now)
+{
+    static char buf[128];
+    const char *name, *addr;
+    int port;
+    enum host_walk_result r = host_walk_next(hw, now, &name, &addr, &port);
+    if (r == WALK_TRY)
+        snprintf(buf, sizeof(buf), "%s:%d", addr, port);
+    else
+        snprintf(buf, sizeof(buf), "%s", r == WALK_WAIT_DNS ? "wait" : "end");
+    return buf;
+}
+
+static void test_walk(void)
+{
+    struct config *cfg;
+    char err[512];
+    if (load("[databases]\n"
+             "rw = host=10.9.0.1,10.9.0.2,10.9.0.3 port=1,2,3 target_session_attrs=read-write\n"
+             "ps = host=10.9.1.1,10.9.1.2 port=1 target_session_attrs=prefer-standby\n"
+             "two = host=10.9.2.1,10.9.2.2 port=1\n"
+             "[weir]\nauth_type = trust\nhost_breaker_failures = 1\n"
+             "host_breaker_backoff = 10\nhost_breaker_backoff_max = 10\n",
+             &cfg, err, sizeof(err)) != WR_OK) {
+        ok(0, "walk config: %s", err);
+        return;
+    }
+    weir.cfg = cfg;
+    const struct db_entry *rw = config_find_db(cfg, "rw");
+    struct host_walk hw;
+    ok(host_walk_begin(&hw, rw, 100), "a walk begins");
+    is_str(next(&hw, 100), "10.9.0.1:1", "the first host first");
+    host_walk_failed(&hw, 100, "08006", "connection refused");
+    is_str(next(&hw, 100), "10.9.0.2:2", "refused: the next host");
+    ok(!host_walk_connected(&hw, 100, ROLE_STANDBY, false), "a standby does not fit read-write");
+    is_str(next(&hw, 100), "10.9.0.3:3", "so the walk goes on");
+    ok(host_walk_connected(&hw, 100, ROLE_PRIMARY, false), "a primary fits");
+
+    host_walk_begin(&hw, rw, 101);
+    is_str(next(&hw, 101), "10.9.0.3:3",
+           "next login: the open host skipped, the known standby put last, the primary first");
+    host_walk_failed(&hw, 101, "08006", "timeout");
+    is_str(next(&hw, 101), "10.9.0.2:2", "then the known standby is still tried (promoted?)");
+    ok(host_walk_connected(&hw, 101, ROLE_PRIMARY, false), "it was promoted: it fits now");
+
+    host_walk_begin(&hw, rw, 102);
+    is_str(next(&hw, 102), "10.9.0.2:2", "the promoted host is tried first now");
+    host_walk_failed(&hw, 102, "28P01", "password authentication failed");
+    is_str(next(&hw, 102), "end", "a refused login ends the walk");
+    is_str(hw.sqlstate, "28P01", "with the server's SQLSTATE");
+    ok(strstr(hw.error, "password") != NULL, "and its text: %s", hw.error);
+
+    char text[320];
+    ok(!hosts_all_down(rw, 103, text, sizeof(text)), "a refused login left its host up");
+    host_walk_begin(&hw, rw, 103);
+    is_str(next(&hw, 103), "10.9.0.2:2", "first host");
+    host_walk_failed(&hw, 103, "08006", "refused");
+    is_str(next(&hw, 103), "end", "every other host is open (threshold 1)");
+    ok(strstr(hw.error, "no host fits target_session_attrs=read-write") &&
+           strstr(hw.error, "10.9.0.1:1: down, next probe in"),
+       "the error names each host: %s", hw.error);
+    ok(hosts_all_down(rw, 104, text, sizeof(text)) && strstr(text, "every host is down"),
+       "every host down: %s", text);
+    ok(!hosts_all_down(rw, 200, text, sizeof(text)), "no longer once a probe is due");
+    host_walk_begin(&hw, rw, 200);
+    const char *first = next(&hw, 200);
+    ok(!strcmp(first, "10.9.0.2:2") || !strcmp(first, "10.9.0.1:1") || !strcmp(first, "10.9.0.3:3"),
+       "after the back-off one host is probed: %s", first);
+    host_walk_abandon(&hw, 200);
+    host_walk_begin(&hw, rw, 200);
+    ok(strcmp(next(&hw, 200), "end"), "an abandoned probe lets the next login probe");
+    host_walk_abandon(&hw, 200);
+
+    const struct db_entry *ps = config_find_db(cfg, "ps");
+    host_walk_begin(&hw, ps, 300);
+    is_str(next(&hw, 300), "10.9.1.1:1", "prefer-standby: the first host");
+    ok(!host_walk_connected(&hw, 300, ROLE_PRIMARY, false),
+       "a primary does not fit the first pass");
+    is_str(next(&hw, 300), "10.9.1.2:1", "the second host");
+    host_walk_failed(&hw, 300, "08006", "refused");
+    is_str(next(&hw, 300), "10.9.1.1:1", "no standby up: the second pass takes the primary");
+    ok(host_walk_connected(&hw, 300, ROLE_PRIMARY, false), "and it fits there");
+
+    const struct db_entry *two = config_find_db(cfg, "two");
+    host_walk_begin(&hw, two, 400);
+    is_str(next(&hw, 400), "10.9.2.1:1", "any: the first host");
+    ok(host_walk_connected(&hw, 400, ROLE_UNKNOWN, false), "any server fits, role unknown");
+    struct host_row *rows;
+    int n = hosts_rows(400, &rows);
+    int seen = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(rows[i].host, "10.9.0.2")) {
+            seen++;
+            ok(rows[i].role == ROLE_PRIMARY && rows[i].logins == 2 && rows[i].failed == 1,
+               "SHOW HOSTS row: role %s, logins %lld, failed %lld", host_role_name(rows[i].role),
+               rows[i].logins, rows[i].failed);
+        }
+        if (!strcmp(rows[i].host, "10.9.2.1"))
+            ok(rows[i].role == ROLE_UNKNOWN, "a role that was not asked stays unknown");
+    }
+    is_int(seen, 1, "one record per host and port");
+    free(rows);
+    struct host *h = host_walk_host(&hw);
+    ok(h && !strcmp(host_label(h), "10.9.2.1:1"), "the walk is at the host it logged in to");
+    ok(h && host_still_fits(h, TSA_STANDBY, "on", "off"),
+       "a server now in hot standby fits standby");
+    ok(h && !host_still_fits(h, TSA_READ_WRITE, "on", NULL), "but no longer read-write");
+    ok(h && host_still_fits(h, TSA_PREFER_STANDBY, "off", NULL),
+       "prefer-standby keeps a primary it has");
+    hosts_free_all();
+    weir.cfg = NULL;
+    config_free(cfg);
+}
+
 int main(void)
 {
     test_config_entries();
+    test_walk();
     test_hostlist();
     test_breaker();
     test_dns_cache();
