@@ -165,7 +165,7 @@ static struct {
     int wake_fd;
     pthread_t thread;
     ares_channel channel;
-    double min_ttl, max_ttl, nx_ttl;
+    double min_ttl, nx_ttl;
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1};
 
 /* Every worker looks again at its logins waiting for a name. */
@@ -208,15 +208,19 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     }
     if (res)
         ares_freeaddrinfo(res);
+    /* The running configuration's (a reload changes them); configurations live until exit. */
+    const struct config *cfg = weir.cfg;
+    double max_ttl = cfg && cfg->dns_max_ttl > DNS_MIN_TTL ? cfg->dns_max_ttl : DNS_MIN_TTL;
+    double nx_ttl = cfg ? cfg->dns_nxdomain_ttl : R.nx_ttl;
     pthread_mutex_lock(&R.lock);
     if (n > 0) {
         dns_cache_answer(&R.cache, name, (const char(*)[DNS_ADDRLEN])addrs, n, ttl, now, R.min_ttl,
-                         R.max_ttl);
+                         max_ttl);
     } else {
         char err[128];
         snprintf(err, sizeof(err), "%s",
                  status == ARES_SUCCESS ? "no address in the answer" : ares_strerror(status));
-        dns_cache_failed(&R.cache, name, err, now, R.nx_ttl);
+        dns_cache_failed(&R.cache, name, err, now, nx_ttl);
     }
     pthread_mutex_unlock(&R.lock);
     if (n > 0)
@@ -320,7 +324,6 @@ int dns_start(const struct config *cfg, char *err, size_t errlen)
         }
     }
     R.min_ttl = DNS_MIN_TTL;
-    R.max_ttl = cfg->dns_max_ttl > DNS_MIN_TTL ? cfg->dns_max_ttl : DNS_MIN_TTL;
     R.nx_ttl = cfg->dns_nxdomain_ttl;
     R.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (R.wake_fd == -1) {
