@@ -8,6 +8,7 @@
 
 #include "pooler/admin/admin.h"
 #include "pooler/admin/metrics.h"
+#include "pooler/core/iplimit.h"
 #include "pooler/core/worker.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
@@ -64,8 +65,10 @@ static void sweep(struct worker *w, ev_tstamp now)
     server_sweep(w, now);
     pools_sweep(w);
     metrics_sweep(w, now);
-    if (w->id == 0)
+    if (w->id == 0) {
         stats_period_tick(now);
+        iplimit_sweep(now);
+    }
 }
 
 static void stopped(struct worker *w)
@@ -108,6 +111,7 @@ int dispatch_init(void)
     session_hooks_fill(&server_hooks);
     server_hooks.gone = admin_notify;
     admin_hooks_fill(&console_hooks);
+    iplimit_init();
     return stats_init(weir.cfg->workers);
 }
 
@@ -115,4 +119,5 @@ void dispatch_free_all(void)
 {
     admin_free_all(); /* console jobs the stop interrupted (their messages were dropped) */
     stats_free();
+    iplimit_free_all();
 }

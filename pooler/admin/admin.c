@@ -265,6 +265,8 @@ static bool run_command(struct client *c, const char *sql, struct admin_result *
             admin_show_hosts(r);
         } else if (!strcmp(what, "DNS_HOSTS")) {
             admin_show_dns_hosts(r);
+        } else if (!strcmp(what, "LIMITS")) {
+            admin_show_limits(r);
         } else if (!strcmp(what, "CLIENTS") || !strcmp(what, "SERVERS")) {
             struct admin_job *job =
                 admin_job_new(c, what[0] == 'C' ? JOB_CLIENTS : JOB_SERVERS, NULL);

@@ -72,6 +72,7 @@ void admin_show_version(struct admin_result *r);
 void admin_show_state(struct admin_result *r);
 void admin_show_hosts(struct admin_result *r);
 void admin_show_dns_hosts(struct admin_result *r);
+void admin_show_limits(struct admin_result *r);
 /* Rows of worker w's own clients / servers (run on w). */
 void admin_rows_clients(struct worker *w, struct admin_result *r);
 void admin_rows_servers(struct worker *w, struct admin_result *r);

@@ -10,6 +10,7 @@
 #include "pooler/admin/admin_int.h"
 #include "pooler/session/client.h"
 #include "pooler/admin/lifecycle.h"
+#include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
@@ -24,7 +25,7 @@
 const char admin_help_text[] =
     "SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION|STATE\n"
     "\tSHOW HOSTS|DNS_HOSTS\n"
-    "\tSHOW LISTS|MEM\n"
+    "\tSHOW LISTS|MEM|LIMITS\n"
     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES\n"
     "\tSET key = arg\n"
     "\tRELOAD\n"
@@ -37,6 +38,8 @@ const char admin_help_text[] =
     "\tKILL_CLIENT <id>\n"
     "\tSHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]\n"
     "\tWAIT_CLOSE [<db>]";
+
+static void fmt_time(char *b, size_t n, ev_tstamp t);
 
 static const char *backend_name(enum backend_kind k)
 {
@@ -402,6 +405,42 @@ void admin_show_state(struct admin_result *r)
     }
 }
 
+/*
+ * SHOW LIMITS: the client addresses a per-address limit refuses now, one row
+ * per address and reason, with when the refusal ends (NULL: when one of the
+ * address's connections closes).
+ */
+void admin_show_limits(struct admin_result *r)
+{
+    static const struct admin_col cols[] = {
+        {"addr", T},        {"reason", T},   {"until", T},
+        {"connections", I}, {"failures", I}, {"refused", N},
+    };
+    admin_res_cols(r, cols, sizeof(cols) / sizeof(cols[0]));
+    struct iplimit_row *rows = NULL;
+    int entries;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int n = iplimit_snapshot((double)ts.tv_sec + ts.tv_nsec / 1e9, &rows, &entries);
+    if (n < 0) {
+        r->failed = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char ip[INET6_ADDRSTRLEN] = "?", until[40];
+        inet_ntop(rows[i].family, rows[i].ip, ip, sizeof(ip));
+        admin_cell(r, ip);
+        admin_cell(r, iplimit_reason_name(rows[i].reason));
+        if (rows[i].until > 0)
+            fmt_time(until, sizeof(until), rows[i].until);
+        admin_cell(r, rows[i].until > 0 ? until : NULL);
+        admin_cell_int(r, rows[i].conns);
+        admin_cell_int(r, rows[i].failures);
+        admin_cell_u64(r, rows[i].refused);
+    }
+    free(rows);
+}
+
 const struct admin_col admin_conn_cols[ADMIN_NCONN_COLS] = {
     {"type", T},         {"user", T},       {"database", T},
     {"state", T},        {"addr", T},       {"port", I},
@@ -437,6 +476,7 @@ static void split_addr(const char *addr, char *ip, size_t n, int *port)
 static const char *client_state_name(const struct client *c)
 {
     switch (c->state) {
+    case CL_PROXY:
     case CL_STARTUP:
     case CL_AUTH:
         return "login";

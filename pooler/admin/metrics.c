@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/hosts.h"
 #include "pooler/pool/stats.h"
@@ -336,6 +338,41 @@ static void render_pools(struct sb *b, const struct stats_pool *pools, int np,
     }
 }
 
+/* The edge: refusals by reason, addresses limited now, logins in progress (docs/edge.md). */
+static void render_edge(struct sb *b)
+{
+    uint64_t refused[IPLIMIT_NREASONS];
+    iplimit_refusals(refused);
+    family(b, "weir_refused_connections_total", "counter",
+           "Client connections refused before login by the edge limits, by reason.");
+    for (int r = IPLIMIT_OK + 1; r < IPLIMIT_NREASONS; r++)
+        sb_printf(b, "weir_refused_connections_total{reason=\"%s\"} %" PRIu64 "\n",
+                  iplimit_reason_name(r), refused[r]);
+    struct iplimit_row *rows = NULL;
+    int entries = 0, limited = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int n = iplimit_snapshot((double)ts.tv_sec + ts.tv_nsec / 1e9, &rows, &entries);
+    /* Rows of one address are adjacent (one per reason): count addresses, not rows. */
+    for (int i = 0; i < n; i++)
+        limited += i == 0 || rows[i].family != rows[i - 1].family ||
+                   memcmp(rows[i].ip, rows[i - 1].ip, sizeof(rows[i].ip));
+    free(rows);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    family(b, "weir_limited_addresses", "gauge",
+           "Client addresses refused now by a per-address limit (ban, rate or connection cap).");
+    sb_printf(b, "weir_limited_addresses %d\n", limited);
+    family(b, "weir_tracked_addresses", "gauge",
+           "Client addresses the per-address limits keep state for.");
+    sb_printf(b, "weir_tracked_addresses %d\n", entries);
+    family(b, "weir_pending_logins", "gauge",
+           "Client connections open and not yet authenticated (max_pending_logins).");
+    sb_printf(b, "weir_pending_logins %d\n", atomic_load(&weir.npending));
+}
+
 static void render_daemon(struct sb *b)
 {
     family(b, "weir_up", "gauge", "1 when weir answers the scrape.");
@@ -357,6 +394,7 @@ static void render_daemon(struct sb *b)
            "Errors by kind, over the whole daemon (including those before a client had a pool).");
     for (int e = 0; e < STATS_ERR_COUNT; e++)
         sb_printf(b, "weir_errors_total{kind=\"%s\"} %" PRIu64 "\n", stats_error_name(e), errs[e]);
+    render_edge(b);
 }
 
 /* The database hosts (SHOW HOSTS): breaker state, role, logins. */

@@ -57,6 +57,11 @@ int config_check(struct config *cfg, char *err, size_t errlen)
             return WR_ERROR;
         }
     }
+    char why[160];
+    if (netlist_parse(cfg->proxy_protocol_networks, &cfg->proxy_nets, why, sizeof(why)) != WR_OK) {
+        snprintf(err, errlen, "%s: proxy_protocol_networks: %s", cfg->path, why);
+        return WR_ERROR;
+    }
     if (cfg->auth_file && cfg->auth_file[0] != '/') {
         char *p = resolve_path(cfg->path, cfg->auth_file);
         if (!p) {

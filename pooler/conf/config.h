@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "pooler/conf/hostlist.h"
+#include "pooler/conf/netlist.h"
 #include "protocol/result.h"
 
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1, POOL_STATEMENT = 2 };
@@ -108,6 +109,16 @@ struct config {
     int host_breaker_failures;       /* consecutive failures that open a host's breaker */
     double host_breaker_backoff;     /* first back-off of an open breaker (doubles, with jitter) */
     double host_breaker_backoff_max; /* its ceiling */
+    /* The edge: PROXY protocol and per-address limits (docs/edge.md). */
+    char *proxy_protocol_networks; /* as written; "" = off */
+    struct netlist proxy_nets;     /* parsed from it by config_check */
+    int max_client_conn_per_ip;    /* 0 = no limit */
+    double client_conn_rate;       /* new connections per second per address; 0 = off */
+    int client_conn_burst;         /* bucket size; 0 = one second's worth (at least 1) */
+    int auth_failure_limit;        /* failed logins within the window that ban; 0 = off */
+    double auth_failure_window;    /* seconds */
+    double auth_failure_ban;       /* seconds */
+    int max_pending_logins;        /* connected, not yet authenticated, daemon-wide; 0 = no limit */
     struct db_entry *dbs;
     int ndbs;
     struct user_entry *users;

@@ -131,6 +131,15 @@ static const struct key keys[] = {
     INT(host_breaker_failures, 1, 1000, RELOAD, "3"),
     SEC(host_breaker_backoff, RELOAD, "1"),
     SEC(host_breaker_backoff_max, RELOAD, "30"),
+    /* The edge (docs/edge.md); proxy_protocol_networks is parsed by config_check. */
+    STR(proxy_protocol_networks, RELOAD, NULL),
+    INT(max_client_conn_per_ip, 0, 10000000, RELOAD, "0"),
+    SEC(client_conn_rate, RELOAD, "0"), /* a rate, read like seconds: 0 to 10^9, fractions */
+    INT(client_conn_burst, 0, 10000000, RELOAD, "0"),
+    INT(auth_failure_limit, 0, 1000000, RELOAD, "0"),
+    SEC(auth_failure_window, RELOAD, "60"),
+    SEC(auth_failure_ban, RELOAD, "300"),
+    INT(max_pending_logins, 0, 10000000, RELOAD, "0"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -113,6 +113,7 @@ struct daemon {
     int nworkers;
     atomic_int nclients; /* connected clients, for max_client_conn */
     atomic_int nconsole; /* of those, logged in to the admin console */
+    atomic_int npending; /* of those, not yet authenticated (max_pending_logins) */
     atomic_ullong next_id;
     atomic_int shutdown; /* enum shutdown_mode */
 };

@@ -3,7 +3,8 @@
  * output, errors, closing, the wait for a server, handing servers back,
  * timeouts, each worker's table of cancel keys (also behind MySQL's KILL)
  * and log_client. Protocol files (client_pg.c, client_my.c) supply a
- * struct client_proto for the parts that differ.
+ * struct client_proto for the parts that differ; admit.c decides whether a
+ * new client may stay (PROXY header, per-address limits).
  */
 #include "pooler/session/client.h"
 
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
 #include "pooler/session/relay.h"
 #include "pooler/pool/pool.h"
@@ -82,7 +84,7 @@ struct client *client_new(struct worker *w, int fd, const struct sockaddr *sa,
     c->over_limit = n > weir.cfg->max_client_conn;
     if (weir.cfg->client_login_timeout > 0)
         c->deadline = ev_now(w->loop) + weir.cfg->client_login_timeout;
-    return c;
+    return client_admit(c) ? c : NULL;
 }
 
 void client_watch(struct client *c, int event, bool on)
@@ -253,6 +255,11 @@ static void client_disconnect(struct client *c)
     buf_put(&w->bufs, c->in);
     c->in = NULL;
     cancel_unregister(w, c);
+    client_login_done(c);
+    if (c->ip_counted) {
+        iplimit_release(c->addr.family, c->addr.ip, ev_now(w->loop));
+        c->ip_counted = false;
+    }
     if (c->counted) {
         atomic_fetch_sub(&weir.nclients, 1);
         if (c->admin != ADMIN_NONE)
@@ -419,7 +426,12 @@ void client_sweep(struct worker *w, ev_tstamp now)
         }
         if (c->deadline == 0 || now < c->deadline)
             continue;
-        if (c->state == CL_STARTUP || c->state == CL_AUTH) {
+        if (c->state == CL_PROXY) {
+            /* Nothing to answer before the header: the connection is dropped. */
+            iplimit_count(IPLIMIT_PROXY);
+            log_client(c, LOG_LVL_INFO, "client_login_timeout: no whole PROXY header: dropped");
+            client_close(c, "client_login_timeout waiting for the PROXY header");
+        } else if (c->state == CL_STARTUP || c->state == CL_AUTH) {
             client_fail(c, "08P01", "client_login_timeout: login took too long");
         } else if (c->state == CL_WAITING) {
             if (pool_leave(c->pool, &c->wait)) {

@@ -73,6 +73,7 @@ struct client_out {
 };
 
 enum client_state {
+    CL_PROXY,   /* from proxy_protocol_networks: reading the PROXY header (client_proxy_input) */
     CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N') */
     CL_AUTH,    /* challenge sent, waiting for PasswordMessage / SASL response */
     CL_IDLE,    /* logged in, holds no server (transaction and statement pooling) */
@@ -131,6 +132,8 @@ struct client {
     bool user_owned : 1;   /* user is a copy of its own, freed with it */
     bool dbname_owned : 1; /* dbname is a copy of its own, freed with it */
     bool over_limit : 1;   /* beyond max_client_conn: only the console may log in */
+    bool pending : 1;      /* counted in weir.npending: connected, not yet authenticated */
+    bool ip_counted : 1;   /* counted against its address in iplimit: released at close */
 };
 
 /* What differs between the PostgreSQL and the MySQL client session. */
@@ -230,6 +233,30 @@ bool client_set_names(struct client *c, const char *user, const char *dbname);
  * there is some, and frees its copies.
  */
 void client_share_names(struct client *c);
+/*
+ * Admission, as c is accepted (client_new; admit.c): max_pending_logins,
+ * then either CL_PROXY (its address comes in a PROXY header) or the
+ * per-address limits. False when c was refused and closed.
+ */
+bool client_admit(struct client *c);
+/*
+ * A client in CL_PROXY has bytes in c->in: parse the PROXY header there. WR_OK
+ * when it was whole and the client goes on in CL_STARTUP with the header's
+ * address (admitted under the per-address limits; bytes after the header
+ * stay in c->in, which is NULL when there are none); WR_AGAIN while more must
+ * come; WR_ERROR when c was closed (a bad header, a refusal, a LOCAL health
+ * check).
+ */
+int client_proxy_input(struct client *c) WR_MUST_CHECK;
+/*
+ * True when c's first bytes look like a PROXY header although its address is
+ * not in proxy_protocol_networks: c was refused and closed, saying so.
+ */
+bool client_unexpected_proxy(struct client *c, const uint8_t *data, size_t len);
+/* c authenticated: it no longer counts against max_pending_logins. */
+void client_login_done(struct client *c);
+/* A login of c failed (wrong password, unknown user): counts for auth_failure_limit. */
+void client_auth_failed(struct client *c);
 /* Frees a client that is off every list and watcher. */
 void client_free(struct client *c);
 /* A random 32-bit number for keys and salts. */

@@ -96,6 +96,9 @@ static void my_error(struct client *c, const char *sqlstate, const char *msg)
     } else if (!strcmp(sqlstate, "28P01") || !strcmp(sqlstate, "28000")) {
         code = 1045; /* ER_ACCESS_DENIED_ERROR */
         state = "28000";
+    } else if (!strcmp(sqlstate, "08004")) {
+        code = 1129; /* ER_HOST_IS_BLOCKED: refused after failed logins (auth_failure_limit) */
+        state = "HY000";
     } else if (!strcmp(sqlstate, "3D000")) {
         code = 1049; /* ER_BAD_DB_ERROR */
         state = "42000";
@@ -193,11 +196,26 @@ const struct client_proto client_my_proto = {
     .kill_done = my_kill_done,
 };
 
+static void my_greet(struct client *c);
+
 void client_my_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen)
 {
     struct client *c = client_new(w, fd, sa, &client_my_proto);
     if (!c)
         return;
+    if (c->state == CL_PROXY) {
+        /* The greeting waits for the balancer's header, which has usually arrived: read it. */
+        client_watch(c, EV_READ, true);
+        my_readable(c);
+        return;
+    }
+    my_greet(c);
+}
+
+/* Sends weir's HandshakeV10 to a new client and waits for its answer. */
+static void my_greet(struct client *c)
+{
+    struct worker *w = c->w;
     struct my_auth_state *as = calloc(1, sizeof(*as));
     if (!as || my_scramble_generate(as->scramble) != WR_OK) {
         free(as);
@@ -268,6 +286,7 @@ static void my_welcome_idle(struct client *c)
 static void my_authenticated(struct client *c)
 {
     my_free_state(c);
+    client_login_done(c);
     if (c->db == session_console_db(BACKEND_MYSQL)) {
         console_hooks.login(c);
         return;
@@ -369,6 +388,7 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
     bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);
     if (native) {
         if (!my_check_token(c, r.auth, r.auth_len)) {
+            client_auth_failed(c);
             client_fail(c, "28000", "Access denied for user '%s'", c->user);
             return;
         }
@@ -387,6 +407,8 @@ static void my_login_input(struct client *c)
     if (my_pkt_peek(b->data, b->recv, &len, &seq) != WR_OK)
         return;
     if (len > MY_HS_RESPONSE_MAX || len + 4 > b->cap) {
+        if (c->state == CL_STARTUP && client_unexpected_proxy(c, b->data, b->recv))
+            return;
         client_fail(c, "08P01", "bad handshake: packet of %u bytes", len);
         return;
     }
@@ -406,10 +428,12 @@ static void my_login_input(struct client *c)
         my_handshake_response(c, b->data + 4, len, seq);
     } else {
         c->my->seq = seq + 1;
-        if (!my_check_token(c, b->data + 4, len))
+        if (!my_check_token(c, b->data + 4, len)) {
+            client_auth_failed(c);
             client_fail(c, "28000", "Access denied for user '%s'", c->user);
-        else
+        } else {
             my_authenticated(c);
+        }
     }
     buf_put(&w->bufs, b);
 }
@@ -719,6 +743,16 @@ static void my_readable(struct client *c)
     if (!client_read_input(c))
         return;
     switch (c->state) {
+    case CL_PROXY:
+        if (client_proxy_input(c) != WR_OK)
+            break;
+        if (c->in) {
+            /* A MySQL client waits for the greeting: nothing of its own may come yet. */
+            client_fail(c, "08P01", "data after the PROXY header, before weir's greeting");
+            break;
+        }
+        my_greet(c);
+        break;
     case CL_STARTUP:
     case CL_AUTH:
         my_login_input(c);

@@ -133,6 +133,7 @@ static void client_authenticated(struct client *c, const char *password)
         free(as);
         c->auth = NULL;
     }
+    client_login_done(c);
     if (c->db == session_console_db(BACKEND_POSTGRES)) {
         console_hooks.login(c);
         return;
@@ -176,6 +177,7 @@ static void client_authenticated(struct client *c, const char *password)
 static void auth_failed(struct client *c, const char *why)
 {
     log_client(c, LOG_LVL_INFO, "authentication failed: %s", why);
+    client_auth_failed(c);
     client_fail(c, "28P01", "password authentication failed for user \"%s\"", c->user);
 }
 
@@ -401,7 +403,8 @@ static void client_startup(struct client *c)
     if (rc == WR_AGAIN)
         return;
     if (rc == WR_ERROR) {
-        client_fail(c, "08P01", "%s", err);
+        if (!client_unexpected_proxy(c, b->data, b->recv))
+            client_fail(c, "08P01", "%s", err);
         return;
     }
     bool extra = b->recv > st.pkt_len;
@@ -528,6 +531,10 @@ static void client_readable(struct client *c)
     switch (c->state) {
     case CL_IDLE:
         client_idle_input(c);
+        break;
+    case CL_PROXY:
+        if (client_proxy_input(c) == WR_OK && c->in)
+            client_startup(c); /* the startup packet came with the header */
         break;
     case CL_STARTUP:
         client_startup(c);

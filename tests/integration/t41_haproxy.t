@@ -5,12 +5,17 @@
 # transaction, and both weirs served clients (their login lines); sysbench through the MySQL
 # frontend: no error, both weirs served; then one weir is killed (SIGKILL): HAProxy's check
 # marks it down, and new PostgreSQL and MySQL connections through HAProxy still succeed.
+# HAProxy speaks the PROXY protocol v2 to the weirs (send-proxy-v2, from source 127.0.0.5,
+# the only address in their proxy_protocol_networks; its health checks send LOCAL): raw
+# clients bound to 127.0.0.2 (PostgreSQL) and 127.0.0.3 (MySQL) show up under their own
+# address in the weirs' SHOW CLIENTS, and no weir logs a header it refused.
 use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::Bin;
 use WeirTest;
 use MyTest;
+use EdgeTest;
 use Test::More;
 use IO::Socket::UNIX;
 use POSIX qw(:sys_wait_h);
@@ -21,8 +26,11 @@ plan skip_all => 'haproxy is not installed' unless -x $haproxy || `which haproxy
 
 my $t = WeirTest->new(pgbench => 1);
 my $m = MyTest->new;
-my %cfg = (pool_mode => 'transaction', default_pool_size => 8, workers => 1);
-my @w = map { $m->start_weir(pg => $t, weir => {%cfg}) } 1 .. 2;
+my %cfg = (pool_mode => 'transaction', default_pool_size => 8, workers => 1,
+    proxy_protocol_networks => '127.0.0.5', admin_users => 'admin');
+my %users = (app => 'apppass', forced => 'forcedpass', admin => 'adminpass');
+# -v: the debug lines show the health checks' LOCAL headers being closed
+my @w = map { $m->start_weir(pg => $t, weir => {%cfg}, users => \%users, args => ['-v']) } 1 .. 2;
 
 # ---- HAProxy: generated config, child process, stats socket -----------------------------
 my ($hp_pg, $hp_my) = (free_port(), free_port());
@@ -34,7 +42,7 @@ my $servers = sub {
     my ($which) = @_;
     join('', map {
             my $port = $which eq 'pg' ? $w[$_]->port : $w[$_]->mysql_port;
-            "    server weir" . ($_ + 1) . " 127.0.0.1:$port check\n"
+            "    server weir" . ($_ + 1) . " 127.0.0.1:$port check send-proxy-v2\n"
         } 0 .. $#w);
 };
 spew("$dir/haproxy.cfg", <<"EOF");
@@ -51,6 +59,8 @@ defaults
     retries 2
     option redispatch
     default-server inter 300ms fall 2 rise 1 on-marked-down shutdown-sessions
+    # the balancer's own address, the one the weirs take PROXY headers from
+    source 127.0.0.5
 
 frontend pg
     bind 127.0.0.1:$hp_pg
@@ -121,6 +131,38 @@ sub logins {
     return scalar(() = $w->log_text =~ /$re/g);
 }
 
+# ---- the PROXY protocol: the weirs see the clients' own addresses -----------------------
+{
+    # client_rows($addr) -> SHOW CLIENTS rows of both weirs (PostgreSQL console) from $addr
+    my $client_rows = sub {
+        my ($addr) = @_;
+        my @rows;
+        for my $wi (@w) {
+            my $c = console($wi) or next;
+            push @rows, grep { $_->{addr} eq $addr } @{ console_rows($c, 'SHOW CLIENTS') // [] };
+            $c->disconnect;
+        }
+        return \@rows;
+    };
+    my $s = connect_from('127.0.0.2', $hp_pg);
+    my $r = raw_login($s, extra => { application_name => 'via-haproxy' });
+    ok($r->{ok}, 'a raw PostgreSQL client from 127.0.0.2 logs in through haproxy')
+        or diag(explain($r));
+    my $rows = $client_rows->('127.0.0.2');
+    is(scalar @$rows, 1, 'a weir lists it under 127.0.0.2 (the PROXY v2 header\'s address)')
+        or diag(explain($client_rows->('127.0.0.5')));
+    is($rows->[0]{application_name}, 'via-haproxy', '... it is that client');
+    is($rows->[0]{port}, $s->sockport, '... with its own port');
+    is(scalar @{ $client_rows->('127.0.0.5') }, 0, 'no client shows haproxy\'s address');
+    close $s;
+    my $ms = connect_from('127.0.0.3', $hp_my);
+    my $mr = my_login($ms);
+    ok($mr->{ok}, 'a raw MySQL client from 127.0.0.3 logs in through haproxy')
+        or diag(explain($mr));
+    is(scalar @{ $client_rows->('127.0.0.3') }, 1, 'a weir lists it under 127.0.0.3');
+    close $ms;
+}
+
 # ---- pgbench through HAProxy -------------------------------------------------------------
 {
     my ($out, $err, $rc) = $t->pgbench(port => $hp_pg,
@@ -188,6 +230,10 @@ sub logins {
     is($myok, 5, 'five new MySQL connections through haproxy succeed');
 }
 
+unlike(join('', map { $_->log_text } @w), qr/PROXY protocol header|bad PROXY/,
+    'no weir refused a header');
+ok(!grep({ $_->log_text !~ /closing: PROXY LOCAL/ } @w),
+    'both weirs closed haproxy\'s health checks (PROXY v2 LOCAL) quietly');
 $w[1]->stop;
 kill 'TERM', $hpid;
 ok(wait_until(10, sub { waitpid($hpid, WNOHANG) == $hpid }), 'haproxy stopped');
