@@ -92,6 +92,8 @@ static void server_free(struct server *s)
     if (s->bc)
         s->ops->close(s->bc);
     free(s->walk);
+    if (s->my_stmts)
+        server_hooks.forget_stmts(s);
     pg_out_free(&s->out);
     param_clear_all(&s->params);
     free(s);
@@ -518,7 +520,9 @@ void server_send_my_command(struct server *s, uint8_t cmd, const char *arg)
     if (!t->busy) {
         my_resp_start(&t->resp, cmd, s->my_caps);
         t->busy = true;
+        t->own = 0;
     } else {
+        t->queue_own[(t->qhead + t->qlen) % sizeof(t->queue)] = 0;
         t->queue[(t->qhead + t->qlen++) % sizeof(t->queue)] = cmd;
     }
     s->outstanding++;
@@ -618,6 +622,8 @@ static void server_reset_continue(struct server *s)
         /* Rolls back, drops temporary tables, user variables, prepared statements, locks. */
         s->reset_stage = RESET_QUERY;
         s->my_dirty = false;
+        if (s->my_stmts)
+            server_hooks.forget_stmts(s); /* the reset closes every statement */
         send_my_command(s, COM_RESET_CONNECTION);
         server_send_my_command(s, COM_QUERY, my_session_sql);
         /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */

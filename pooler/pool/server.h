@@ -14,6 +14,7 @@
 #include "protocol/pg/pg_msg.h"
 
 struct msg;
+struct stmt_my_servers;
 
 enum server_state {
     SV_CONNECTING, /* login in progress (libpq) */
@@ -33,8 +34,10 @@ enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
 struct my_track_state {
     struct my_resp resp;     /* the response being read, when busy */
     uint8_t queue[16];       /* commands sent whose responses have not started */
-    uint32_t queue_stmt[16]; /* their statement ids (COM_STMT_EXECUTE) */
+    uint32_t queue_stmt[16]; /* their statement ids (COM_STMT_EXECUTE), as the client knows them */
+    uint8_t queue_own[16];   /* nonzero: weir's own command (session/stmt_my.h), not forwarded */
     uint32_t stmt;           /* statement id of the command being answered (COM_STMT_EXECUTE) */
+    uint8_t own;             /* queue_own of the command being answered: its answer is weir's */
     uint8_t seq_shift;   /* packets weir inserted into this response: later sequence ids move up */
     bool insert_pending; /* stopped after a column count: statement `stmt`'s definitions go next */
     uint8_t insert_seq;  /* that column count's sequence id */
@@ -58,6 +61,7 @@ struct server {
     enum backend_kind kind;
     uint64_t my_caps; /* MySQL: capabilities in force on the connection */
     bool my_dirty;    /* MySQL: session differs from a fresh one: reset before the next client */
+    struct stmt_my_servers *my_stmts; /* MySQL: statements weir prepared here (session/), or NULL */
     struct my_track_state my;
     struct backend_conn *bc;
     struct host_walk *walk; /* while connecting: the walk over the entry's hosts */
@@ -112,6 +116,7 @@ struct server_hooks {
     void (*setup_done)(struct server *s, struct client *c); /* set-up answered (setup_error) */
     uint64_t (*client_id)(const struct client *c);          /* for log lines */
     void (*gone)(void); /* a server was freed: consoles waiting in PAUSE / WAIT_CLOSE look */
+    void (*forget_stmts)(struct server *s); /* s->my_stmts are gone (reset, freed): drop them */
     void (*active_read)(struct ev_loop *loop, ev_io *io, int revents);
     void (*active_write)(struct ev_loop *loop, ev_io *io, int revents);
 };

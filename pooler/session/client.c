@@ -223,6 +223,8 @@ void client_free(struct client *c)
     if (c->dbname_owned)
         free((char *)c->dbname);
     relay_my_forget(c);
+    if (c->my)
+        stmt_my_free(c);
     c->proto->free_state(c);
     free(c->my);
     slab_free(&c->w->client_slab, c);
@@ -275,6 +277,8 @@ void client_close(struct client *c, const char *reason)
     if (c->server) {
         struct server *s = c->server;
         bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
+        if (c->my && c->my->ncursors)
+            s->my_dirty = true; /* its cursors close with a reset, not with the next client */
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);

@@ -22,7 +22,9 @@
 #include "pooler/core/worker.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
+#include "pooler/session/stmt_my.h"
 #include "protocol/mysql/my_resp.h"
+#include "protocol/mysql/my_stmt.h"
 #include "protocol/pg/pg_msg.h"
 
 struct msg;
@@ -31,14 +33,13 @@ struct msg;
 #define MY_MAX_VARS 64
 
 /*
- * MySQL: the column definitions of a prepared statement, kept for a client
- * without MariaDB's metadata cache (the server leaves them out of results).
+ * MySQL: column definitions being collected from a response, for a client
+ * without MariaDB's metadata cache (relay_my.c).
  */
-struct my_stmt_meta {
-    uint32_t id;    /* statement id on the client's (pinned) server */
+struct my_defs_cap {
     uint16_t ncols; /* definitions in defs */
-    uint32_t len;   /* bytes in defs: whole packets, sequence ids set when sent */
-    uint8_t *defs;
+    uint32_t len;   /* bytes in defs (UINT32_MAX: gave up on this response) */
+    uint8_t *defs;  /* whole packets */
 };
 
 /*
@@ -54,9 +55,15 @@ struct client_my {
     char **vars;                       /* session variables the client set: name, value, ... */
     int nvars;                         /* pairs in vars */
     char *schema;                      /* the client's current schema when it changed it */
-    struct my_stmt_meta *stmts;        /* column definitions of its prepared statements */
-    int nstmts;
-    struct my_stmt_meta cap; /* definitions being collected from a response */
+    struct my_defs_cap cap;            /* definitions being collected from a response */
+    struct stmt_my_clients stmts;      /* its prepared statements (stmt_my.h) */
+    struct stmt_my_work *work;         /* a statement command in progress (stmt_my.c), or NULL */
+    uint32_t last_prepared;            /* its last statement (MariaDB's "last prepared" id) */
+    uint16_t ncursors;                 /* statements with a cursor open on its server */
+    uint8_t stmt;                      /* STMT_HOLD, STMT_TAKE, STMT_READY (stmt_my.h) */
+    uint8_t ps_mode;                   /* STMT_MY_MAPPED or STMT_MY_PASSED once decided */
+    bool lock_scan;                    /* the COM_QUERY passing is being scanned for GET_LOCK */
+    struct my_lock_scan lock;          /* its scan state */
 };
 
 /* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */

@@ -631,6 +631,9 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
 
 static bool my_own_command(struct client *c)
 {
+    if ((c->my->stmt & STMT_READY) ||
+        (c->in && buf_unparsed(c->in) >= 5 && my_stmt_command(c->in->data[c->in->parsed + 4])))
+        return stmt_my_own(c); /* a statement command (stmt_my.c) */
     struct iobuf *b = c->in;
     uint32_t len;
     uint8_t seq;
@@ -706,6 +709,9 @@ static void my_idle_input(struct client *c)
             client_fail(c, "08P01", "command packet of %u bytes too long", len);
             return;
         }
+        if (own == WR_DONE && c->pool && len == 5 && buf_unparsed(b) >= 9 &&
+            b->data[b->parsed + 4] == COM_STMT_CLOSE && stmt_my_idle_close(c))
+            continue; /* COM_STMT_CLOSE needs no server */
         if (own == WR_DONE && c->pool) {
             client_request_server(c, false);
             return;

@@ -10,6 +10,7 @@
 #include "pooler/pool/server.h"
 #include "pooler/session/client.h"
 #include "pooler/session/relay.h"
+#include "pooler/session/stmt_my.h"
 #include "protocol/mysql/my_handshake.h"
 
 /* Appends "SET name = 'value';" with value quoted as a literal. */
@@ -189,9 +190,12 @@ static void active_write(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct server *s = list_entry(io, struct server, wio);
     if (s->out.len) {
-        if (server_flush_out(s) == WR_ERROR)
+        /* weir's own commands (MySQL statements, stmt_my.c), then what the client had waiting. */
+        int rc = server_flush_out(s);
+        if (rc == WR_ERROR)
             server_close(s, "cannot write to server");
-        return;
+        if (rc != WR_OK)
+            return;
     }
     relay_server_writable(s);
 }
@@ -207,4 +211,5 @@ void session_hooks_fill(struct server_hooks *h)
     h->client_id = client_id;
     h->active_read = active_read;
     h->active_write = active_write;
+    h->forget_stmts = stmt_my_server_forget;
 }

@@ -119,6 +119,18 @@ static bool client_to_server(struct client *c)
 {
     struct server *s = c->server;
     struct iobuf *b = c->in;
+    if (s->out.len) {
+        /* MySQL: weir's own commands (stmt_my.c) go ahead of what the client says next. */
+        int rc = server_flush_out(s);
+        if (rc == WR_AGAIN) {
+            client_watch(c, EV_READ, false); /* active_write goes on when they are out */
+            return true;
+        }
+        if (rc == WR_ERROR) {
+            server_close(s, strerror(errno));
+            return false;
+        }
+    }
     if (buf_unsent(b)) {
         int rc = buf_send(s->fd, b);
         if (rc == WR_AGAIN) {
@@ -161,14 +173,20 @@ static bool client_input(struct client *c)
             client_close(c, "client terminated the session");
             return false;
         }
+        if (sr == SCAN_HOLD) {
+            /* Read nothing more until the server answered everything (relay_resume). */
+            client_watch(c, EV_READ, false);
+            return true;
+        }
         if (sr != SCAN_OWN)
             return true;
         /*
-         * A command weir answers itself: once everything before it went
-         * out (else relay_server_writable comes back here), let the protocol
-         * answer it, then go on with what follows.
+         * A command weir answers or acts on itself: once everything before
+         * it went out (else relay_server_writable comes back here), let the
+         * protocol handle it, then go on with what follows. (A MySQL
+         * statement command may have been taken out of c->in already.)
          */
-        if (buf_unsent(c->in))
+        if (c->in && buf_unsent(c->in))
             return true;
         if (!c->proto->own_command(c))
             return false;
@@ -203,6 +221,21 @@ void relay_client_readable(struct client *c)
 bool relay_start(struct client *c)
 {
     return !(c->in && c->in->recv) || client_input(c);
+}
+
+/*
+ * MySQL: the client's command held for its server's answers (stmt_my.c) may
+ * go on, then what it sent after. Returns false when c was closed.
+ */
+static bool relay_resume(struct client *c)
+{
+    c->my->stmt &= ~STMT_HOLD;
+    if (!stmt_my_resume(c))
+        return false;
+    if (c->my->stmt & STMT_HOLD)
+        return true;
+    client_watch(c, EV_READ, true);
+    return relay_start(c);
 }
 
 void relay_server_writable(struct server *s)
@@ -319,6 +352,11 @@ static void server_to_client(struct server *s)
         settle(&s->w->bufs, &s->in);
     if (!ev_is_active(&s->rio))
         ev_io_start(s->w->loop, &s->rio);
+    if (s->kind == BACKEND_MYSQL && (c->my->stmt & STMT_HOLD) && !s->in && s->outstanding == 0) {
+        /* Everything the server owed the client reached it: the held command goes on. */
+        if (!relay_resume(c) || c->server != s || s->state != SV_ACTIVE)
+            return;
+    }
     if (!s->in && s->pool->pool_mode != POOL_SESSION)
         relay_try_release(s);
 }
@@ -342,8 +380,9 @@ void relay_try_release(struct server *s)
         return;
     if (c->in_remaining || (c->in && buf_unsent(c->in)) || c->pinned)
         return;
-    if (s->kind == BACKEND_MYSQL && (s->my.busy || s->my.resp.infile))
-        return;
+    if (s->kind == BACKEND_MYSQL &&
+        (s->my.busy || s->my.resp.infile || c->my->stmt || c->my->ncursors))
+        return; /* also: a statement command in progress, a cursor open (stmt_my.h) */
     if (s->txstatus != 'I') {
         if (s->pool->pool_mode == POOL_STATEMENT)
             client_fail(c, "0A000", "transaction blocks not allowed in statement pooling mode");

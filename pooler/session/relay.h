@@ -12,9 +12,11 @@
 
 /*
  * SCAN_OWN: scanning stopped at a command packet weir answers itself (MySQL
- * KILL, COM_CHANGE_USER), whole at b->parsed.
+ * KILL, COM_CHANGE_USER), whole at b->parsed, or acts on (a MySQL statement
+ * command, stmt_my.h). SCAN_HOLD: MySQL, the client's next command waits
+ * until its server answered everything (stmt_my.h); reading stops meanwhile.
  */
-enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN };
+enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN, SCAN_HOLD };
 
 /*
  * MySQL scanners (relay_my.c): walk the packets of each side's buffer,
@@ -42,6 +44,12 @@ int relay_my_insert(struct server *s, struct client *c) WR_MUST_CHECK;
  * more bytes are needed to tell, WR_ERROR it can never fit the buffer.
  */
 int relay_my_own_command(const struct iobuf *b, uint32_t len) WR_MUST_CHECK;
+/*
+ * MySQL: command cmd of client c went (or goes) to server s: its response is
+ * tracked in order, under the client's statement id stmt. False when 16
+ * commands already wait for their answers.
+ */
+bool relay_my_queue(struct client *c, struct server *s, uint8_t cmd, uint32_t stmt) WR_MUST_CHECK;
 /* Forgets the MySQL session state a client carried: variables, schema, statement metadata. */
 void relay_my_forget(struct client *c);
 /* An OK packet's session-state block: remember movable state, pin for the rest. */

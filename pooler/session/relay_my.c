@@ -24,24 +24,13 @@
 
 /* ---- column definitions for clients without MariaDB's metadata cache ---- */
 
-#define MY_STMT_META_MAX 1024        /* statements remembered per client */
 #define MY_STMT_DEFS_MAX (16 * 1024) /* bytes of definitions per statement */
 
-static struct my_stmt_meta *stmt_find(struct client *c, uint32_t id)
+/* The client's statement id, with definitions kept, or NULL. */
+static const struct stmt_my_client *stmt_defs(struct client *c, uint32_t id)
 {
-    for (int i = 0; i < c->my->nstmts; i++)
-        if (c->my->stmts[i].id == id)
-            return &c->my->stmts[i];
-    return NULL;
-}
-
-static void stmt_forget(struct client *c, uint32_t id)
-{
-    struct my_stmt_meta *m = stmt_find(c, id);
-    if (!m)
-        return;
-    free(m->defs);
-    *m = c->my->stmts[--c->my->nstmts];
+    const struct stmt_my_client *e = stmt_my_client_find(&c->my->stmts, id);
+    return e && e->def_cols ? e : NULL;
 }
 
 /* Starts collecting definitions from a new response. */
@@ -54,7 +43,7 @@ static void cap_reset(struct client *c)
 /* Keeps one definition packet (header and payload, as the client gets it). */
 static void cap_add(struct client *c, const uint8_t *pkt, uint32_t n)
 {
-    struct my_stmt_meta *k = &c->my->cap;
+    struct my_defs_cap *k = &c->my->cap;
     if (k->len == UINT32_MAX)
         return; /* gave up on this one */
     if (k->len + n > MY_STMT_DEFS_MAX || k->ncols == UINT16_MAX) {
@@ -72,31 +61,30 @@ static void cap_add(struct client *c, const uint8_t *pkt, uint32_t n)
     k->ncols++;
 }
 
-/* The definitions collected are complete: they are statement id's from now on. */
+/*
+ * The definitions collected are complete: they are statement id's from now
+ * on. A statement passing through is remembered here under the server's id;
+ * one of weir's ids exists already.
+ */
 static void cap_commit(struct client *c, uint32_t id)
 {
-    struct my_stmt_meta *k = &c->my->cap;
+    struct my_defs_cap *k = &c->my->cap;
     if (k->len == UINT32_MAX || k->ncols == 0) {
         cap_reset(c);
         return;
     }
-    struct my_stmt_meta *m = stmt_find(c, id);
+    struct stmt_my_client *m = stmt_my_client_find(&c->my->stmts, id);
+    if (!m && c->my->ps_mode != STMT_MY_MAPPED && c->my->stmts.n < STMT_MY_CLIENT_MAX) {
+        struct stmt_my_key none = {0};
+        m = stmt_my_client_add(&c->my->stmts, id, &none);
+    }
     if (!m) {
-        if (c->my->nstmts == MY_STMT_META_MAX)
-            stmt_forget(c, c->my->stmts[0].id);
-        struct my_stmt_meta *v = realloc(c->my->stmts, sizeof(*v) * (c->my->nstmts + 1));
-        if (!v) {
-            cap_reset(c);
-            return;
-        }
-        c->my->stmts = v;
-        m = &v[c->my->nstmts++];
-        m->defs = NULL;
+        cap_reset(c);
+        return;
     }
     free(m->defs);
-    m->id = id;
-    m->ncols = k->ncols;
-    m->len = k->len;
+    m->def_cols = k->ncols;
+    m->def_len = k->len;
     m->defs = k->defs;
     memset(k, 0, sizeof(*k));
 }
@@ -129,16 +117,45 @@ int relay_my_own_command(const struct iobuf *b, uint32_t len)
     }
 }
 
+bool relay_my_queue(struct client *c, struct server *s, uint8_t cmd, uint32_t stmt)
+{
+    struct my_track_state *t = &s->my;
+    if (t->qlen == sizeof(t->queue))
+        return false;
+    uint8_t at = (t->qhead + t->qlen++) % sizeof(t->queue);
+    t->queue[at] = cmd;
+    t->queue_stmt[at] = stmt;
+    t->queue_own[at] = 0;
+    if (s->outstanding++ == 0)
+        s->query_start = ev_now(c->w->loop);
+    if (s->xact_start == 0 && (cmd == COM_QUERY || cmd == COM_STMT_EXECUTE))
+        s->xact_start = ev_now(c->w->loop); /* statistics */
+    return true;
+}
+
 enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct iobuf *b,
                                       char *why, size_t why_len)
 {
     struct my_track_state *t = &s->my;
     if (c->my->kill_wait)
         return SCAN_OK; /* what follows a KILL waits for its answer */
+    if (c->my->stmt) {
+        if (c->my->stmt & STMT_HOLD)
+            return SCAN_HOLD; /* a statement command waits for the server's answers */
+        if (c->my->stmt & STMT_READY)
+            return SCAN_OWN; /* a PREPARE taken out waits for its action */
+    }
     while (b->parsed < b->recv) {
+        if ((c->my->stmt & STMT_TAKE) && !stmt_my_take_more(c, b))
+            return SCAN_OWN; /* a PREPARE's text is all taken: its action follows */
         uint32_t avail = b->recv - b->parsed;
+        if (c->in_remaining && c->my->lock_scan)
+            stmt_my_query_more(c, s, b->data + b->parsed,
+                               avail < c->in_remaining ? avail : c->in_remaining);
         if (buf_skip_body(b, &c->in_remaining))
             continue;
+        if (avail == 0)
+            break; /* all of it was taken out */
         uint32_t len;
         uint8_t seq;
         if (my_pkt_peek(b->data + b->parsed, avail, &len, &seq) != WR_OK)
@@ -182,28 +199,28 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
             }
             if (own == WR_OK)
                 return SCAN_OWN;
-            if (cmd == COM_STMT_PREPARE)
-                c->pinned = true; /* binary prepared statements live on this server */
+            c->my->lock_scan = false;
             uint32_t stmt = 0;
-            if ((cmd == COM_STMT_EXECUTE || cmd == COM_STMT_CLOSE) && len >= 5) {
-                if (avail < 9)
-                    return SCAN_OK; /* the statement id is still on its way */
-                stmt = my_get32(b->data + b->parsed + 5);
-                if (cmd == COM_STMT_CLOSE)
-                    stmt_forget(c, stmt);
-            }
-            if (my_cmd_has_response(cmd)) {
-                if (t->qlen == sizeof(t->queue)) {
-                    /* nobody pipelines 16 commands without reading */
-                    snprintf(why, why_len, "too many commands sent without reading the answers");
+            if (cmd == COM_QUERY) {
+                stmt_my_query_scan(c, s); /* GET_LOCK pins: its text is scanned as it passes */
+            } else if (my_stmt_command(cmd)) {
+                switch (stmt_my_scan(c, s, b, len, &stmt, why, why_len)) {
+                case STMT_PASS:
+                    break;
+                case STMT_WAIT:
+                    return SCAN_OK;
+                case STMT_CUT:
+                    continue;
+                case STMT_OWN:
+                    return SCAN_OWN;
+                case STMT_ERROR:
                     return SCAN_ERROR;
                 }
-                t->queue_stmt[(t->qhead + t->qlen) % sizeof(t->queue)] = stmt;
-                t->queue[(t->qhead + t->qlen++) % sizeof(t->queue)] = cmd;
-                if (s->outstanding++ == 0)
-                    s->query_start = ev_now(c->w->loop);
-                if (s->xact_start == 0 && (cmd == COM_QUERY || cmd == COM_STMT_EXECUTE))
-                    s->xact_start = ev_now(c->w->loop); /* statistics */
+            }
+            if (my_cmd_has_response(cmd) && !relay_my_queue(c, s, cmd, stmt)) {
+                /* nobody pipelines 16 commands without reading */
+                snprintf(why, why_len, "too many commands sent without reading the answers");
+                return SCAN_ERROR;
             }
         }
         t->c2s_cont = len == MY_MAX_PAYLOAD;
@@ -284,11 +301,11 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
             struct my_in in;
             my_in_init(&in, p, len - 1);
             uint64_t ncols = my_in_lenenc(&in, NULL);
-            const struct my_stmt_meta *m =
+            const struct stmt_my_client *m =
                 s->my.resp.command == COM_STMT_EXECUTE && s->my.resp.results == 0
-                    ? stmt_find(c, s->my.stmt)
+                    ? stmt_defs(c, s->my.stmt)
                     : NULL;
-            if (!m || in.failed || m->ncols != ncols) {
+            if (!m || in.failed || m->def_cols != ncols) {
                 s->my.fail = "binary result without column metadata, and weir has none kept "
                              "for the statement: a client without MariaDB's metadata cache "
                              "cannot get it";
@@ -320,6 +337,50 @@ static bool translate(struct server *s, struct client *c, struct iobuf *b, uint8
     return true;
 }
 
+/*
+ * A packet of the answer to one of weir's own commands (stmt_my.c): read
+ * whole, fed to the tracker, translated like the client's packets (a
+ * prepare's answer is kept to answer the client with), then taken out of
+ * the stream. WR_OK, WR_AGAIN (not whole yet), WR_ERROR.
+ */
+static int own_packet(struct server *s, struct client *c, struct iobuf *b, uint32_t len)
+{
+    struct my_track_state *t = &s->my;
+    uint32_t avail = b->recv - b->parsed;
+    if (avail < 4 + len) {
+        if (4 + len <= b->cap)
+            return WR_AGAIN;
+        t->fail = "oversized packet in the answer to weir's own command";
+        return WR_ERROR;
+    }
+    uint8_t before = t->resp.state;
+    int rc = my_resp_feed(&t->resp, b->data + b->parsed + 4, len, len);
+    if (rc == WR_ERROR)
+        return WR_ERROR;
+    bool insert = false;
+    if ((s->my_caps & ~c->my->caps & MY_XLATE_CAPS) && t->own == STMT_OWN_PREPARE) {
+        uint8_t seq;
+        if (!translate(s, c, b, before, len, &insert) ||
+            my_pkt_peek(b->data + b->parsed, b->recv - b->parsed, &len, &seq) != WR_OK)
+            return WR_ERROR;
+    }
+    if (rc == WR_DONE) {
+        t->busy = false;
+        if (t->resp.has_status) {
+            t->status = t->resp.status;
+            s->txstatus = t->status & SERVER_STATUS_IN_TRANS ? 'T' : 'I';
+        }
+        if (s->outstanding > 0)
+            s->outstanding--;
+    }
+    if (stmt_my_own_packet(s, c, b->data + b->parsed, 4 + len, rc) != WR_OK)
+        return WR_ERROR;
+    uint32_t end = b->parsed + 4 + len;
+    memmove(b->data + b->parsed, b->data + end, b->recv - end);
+    b->recv -= 4 + len;
+    return WR_OK;
+}
+
 enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct iobuf *b)
 {
     struct my_track_state *t = &s->my;
@@ -336,11 +397,22 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
         if (!t->busy && t->qlen > 0) {
             my_resp_start(&t->resp, t->queue[t->qhead], s->my_caps);
             t->stmt = t->queue_stmt[t->qhead];
+            t->own = t->queue_own[t->qhead];
             t->qhead = (t->qhead + 1) % sizeof(t->queue);
             t->qlen--;
             t->busy = true;
             t->seq_shift = 0;
             cap_reset(c);
+        }
+        if (t->busy && t->own) {
+            switch (own_packet(s, c, b, len)) {
+            case WR_AGAIN:
+                return SCAN_OK;
+            case WR_ERROR:
+                return SCAN_ERROR;
+            default:
+                continue; /* taken out of the stream */
+            }
         }
         uint8_t shift = 0; /* for this packet's sequence id */
         bool insert = false;
@@ -400,8 +472,13 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                     /* The client reset its own session: nothing of it is left to keep. */
                     c->pinned = false;
                     relay_my_forget(c);
+                    stmt_my_server_forget(s); /* the server closed every statement */
                     s->my_dirty = false;
                 }
+                if (c->my->ps_mode == STMT_MY_MAPPED &&
+                    (t->resp.command == COM_STMT_EXECUTE || t->resp.command == COM_STMT_FETCH ||
+                     t->resp.command == COM_STMT_BULK_EXECUTE))
+                    stmt_my_answered(s, c);
                 if (s->outstanding > 0)
                     s->outstanding--;
                 c->last_active = ev_now(c->w->loop);
@@ -429,7 +506,7 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
 int relay_my_insert(struct server *s, struct client *c)
 {
     struct my_track_state *t = &s->my;
-    const struct my_stmt_meta *m = stmt_find(c, t->stmt);
+    const struct stmt_my_client *m = stmt_defs(c, t->stmt);
     t->insert_pending = false;
     if (!m) {
         server_close(s, "the prepared statement was closed while its result came");
@@ -437,17 +514,17 @@ int relay_my_insert(struct server *s, struct client *c)
     }
     struct pg_out *out = client_out(c);
     size_t at = out->len;
-    pg_out_bytes(out, m->defs, m->len);
+    pg_out_bytes(out, m->defs, m->def_len);
     if (out->failed) {
         client_fail(c, "53200", "out of memory");
         return WR_ERROR;
     }
     uint8_t *q = out->data + at;
-    for (uint16_t i = 0; i < m->ncols; i++) {
+    for (uint16_t i = 0; i < m->def_cols; i++) {
         q[3] = (uint8_t)(t->insert_seq + 1 + i);
         q += 4 + my_get24(q);
     }
-    t->seq_shift = (uint8_t)m->ncols;
+    t->seq_shift = (uint8_t)m->def_cols;
     if (s->in && relay_my_scan_server(s, c, s->in) == SCAN_ERROR) {
         server_close(s, t->fail ? t->fail : "invalid message length from server");
         return WR_ERROR;
@@ -504,11 +581,7 @@ void relay_my_forget(struct client *c)
     c->my->nvars = 0;
     free(c->my->schema);
     c->my->schema = NULL;
-    for (int i = 0; i < c->my->nstmts; i++)
-        free(c->my->stmts[i].defs);
-    free(c->my->stmts);
-    c->my->stmts = NULL;
-    c->my->nstmts = 0;
+    stmt_my_forget(c);
     free(c->my->cap.defs);
     memset(&c->my->cap, 0, sizeof(c->my->cap));
 }

@@ -2,7 +2,7 @@
 # workers = 2) against a real MariaDB: sysbench oltp_point_select / oltp_read_write with 64
 # threads on pool_size 8 (--db-ps-mode=disable; a monitor checks MariaDB never sees more than
 # 8 weir connections; qps beside a direct run, printed, never asserted) and with prepared
-# statements on 8 threads; interleaved transactions that never see each other's uncommitted
+# statements on 8 threads (64 threads: t55); interleaved transactions that never see each other's uncommitted
 # rows and keep their backend; state that pins a client (SET @x, a temporary table, text
 # PREPARE, LOCK TABLES) and is gone for the next client of that backend; state that follows
 # the client (time_zone, sql_mode, the schema via USE and COM_INIT_DB); COM_RESET_CONNECTION
@@ -265,7 +265,7 @@ section('sysbench', sub {
                 $label, $ws->{qps} // 0, $ws->{ignored_errors} // '?', $max, $ds->{qps} // 0,
                 $ds->{ignored_errors} // '?'));
     }
-    # Binary prepared statements pin their client: 8 threads on 8 backends.
+    # Prepared statements on 8 threads here; t55 runs them at 64 threads on 8 backends.
     for my $test ('oltp_point_select', 'oltp_read_write') {
         my %o = (test => $test, ps => 1, threads => 8, time => 5,
             args => ['--rand-type=uniform'], timeout => 90);
@@ -573,7 +573,8 @@ section('pinning state', sub {
     }
     $direct->disconnect;
 
-    # GET_LOCK is not reported by MariaDB's session tracking: a known limit, shown only.
+    # GET_LOCK is not reported by MariaDB's session tracking; weir pins on its name (t58
+    # asserts it), shown here beside the tracked state.
     {
         my $own = connect_or_die($w);
         my ($got) = row($own, "SELECT GET_LOCK('t22', 0)");
@@ -584,7 +585,7 @@ section('pinning state', sub {
         my (@ids) = map { (row($own, 'SELECT CONNECTION_ID()'))[0] } 1 .. 3;
         $other->do('COMMIT');
         my ($holder) = row($other, "SELECT IS_USED_LOCK('t22')");
-        diag("GET_LOCK (known limit, not asserted): got=$got on $id, later statements on "
+        diag("GET_LOCK (pins, see t58): got=$got on $id, later statements on "
                 . join(',', @ids) . ', lock holder ' . nul($holder));
         row($own, "SELECT RELEASE_LOCK('t22')");
         $own->disconnect;
