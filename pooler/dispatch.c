@@ -51,6 +51,9 @@ static void handle_msg(struct worker *w, struct msg *m)
     case MSG_ADMIN_CHECK:
         admin_wait_check(w, m->job);
         break;
+    case MSG_DNS:
+        server_dns_answered(w);
+        break;
     case MSG_LISTEN_STOP: /* handled by core/worker.c */
     case MSG_STOP:
         break;

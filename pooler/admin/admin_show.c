@@ -13,6 +13,7 @@
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
@@ -24,6 +25,7 @@
 
 const char admin_help_text[] =
     "SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION|STATE\n"
+    "\tSHOW HOSTS|DNS_HOSTS\n"
     "\tSHOW LISTS|MEM|LIMITS\n"
     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES\n"
     "\tSET key = arg\n"
@@ -347,6 +349,70 @@ void admin_show_version(struct admin_result *r)
     admin_cell(r, "weir " WEIR_VERSION);
 }
 
+/* SHOW HOSTS: every database host weir has used, its breaker and its role. */
+void admin_show_hosts(struct admin_result *r)
+{
+    static const struct admin_col cols[] = {
+        {"host", T},      {"port", I},       {"backend", T},    {"state", T},
+        {"failures", I},  {"last_error", T}, {"next_probe", N}, {"role", T},
+        {"read_only", I}, {"addr", T},       {"logins", N},     {"failed", N},
+    };
+    admin_res_cols(r, cols, sizeof(cols) / sizeof(cols[0]));
+    struct host_row *h;
+    int n = hosts_rows(ev_time(), &h);
+    if (n < 0) {
+        r->failed = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char probe[32];
+        snprintf(probe, sizeof(probe), "%.1f", h[i].next_probe_in);
+        admin_cell(r, h[i].host);
+        admin_cell_int(r, h[i].port);
+        admin_cell(r, backend_name(h[i].kind));
+        admin_cell(r, breaker_state_name(h[i].state));
+        admin_cell_int(r, h[i].failures);
+        admin_cell(r, h[i].last_error[0] ? h[i].last_error : NULL);
+        admin_cell(r, h[i].state == BREAKER_OPEN ? probe : NULL);
+        admin_cell(r, host_role_name(h[i].role));
+        admin_cell_int(r, h[i].read_only);
+        admin_cell(r, h[i].addr[0] ? h[i].addr : NULL);
+        admin_cell_int(r, h[i].logins);
+        admin_cell_int(r, h[i].failed);
+    }
+    free(h);
+}
+
+/* SHOW DNS_HOSTS: PgBouncer's columns (hostname, ttl, addrs), then weir's. */
+void admin_show_dns_hosts(struct admin_result *r)
+{
+    static const struct admin_col cols[] = {
+        {"hostname", T}, {"ttl", N},      {"addrs", T}, {"expires_in", N},
+        {"error", T},    {"querying", I}, {"hits", N},  {"misses", N},
+    };
+    admin_res_cols(r, cols, sizeof(cols) / sizeof(cols[0]));
+    struct dns_row *d;
+    int n = dns_rows(ev_time(), &d);
+    if (n < 0) {
+        r->failed = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char ttl[32], left[32];
+        snprintf(ttl, sizeof(ttl), "%.0f", d[i].ttl);
+        snprintf(left, sizeof(left), "%.1f", d[i].expires_in);
+        admin_cell(r, d[i].name);
+        admin_cell(r, ttl);
+        admin_cell(r, d[i].addrs);
+        admin_cell(r, left);
+        admin_cell(r, d[i].error[0] ? d[i].error : NULL);
+        admin_cell_int(r, d[i].querying);
+        admin_cell_int(r, d[i].hits);
+        admin_cell_int(r, d[i].misses);
+    }
+    free(d);
+}
+
 void admin_show_state(struct admin_result *r)
 {
     static const struct admin_col cols[] = {{"key", T}, {"value", T}};
@@ -584,7 +650,10 @@ void admin_rows_servers(struct worker *w, struct admin_result *r)
         if (s->state == SV_CLOSED)
             continue;
         char addr[300], local[80];
-        snprintf(addr, sizeof(addr), "%s:%d", s->pool->db->host, s->pool->db->port);
+        if (s->host)
+            snprintf(addr, sizeof(addr), "%s:%d", host_name(s->host), host_port(s->host));
+        else
+            snprintf(addr, sizeof(addr), "%s:%d", s->pool->db->host, s->pool->db->port);
         local_of(s->state == SV_CONNECTING ? -1 : s->fd, local, sizeof(local));
         bool stale = s->state != SV_CONNECTING && pool_must_close(s->pool, s);
         conn_row(r, "S", s->pool->user, s->pool->db->name, server_state_name(s, now), addr, local,

@@ -158,6 +158,8 @@ void pool_connect_failed(struct pool *r, struct worker *w, const char *sqlstate,
  * waiting, and nothing counts as the server failing (no server_login_retry).
  */
 void pool_connect_abandoned(struct pool *r, struct worker *w, struct pool_step *st);
+/* At exit: idle server s leaves its idle list (its owner is freeing it). */
+void pool_unpark(struct pool *r, struct server *s);
 /* Server s (owned by w, not connecting) is closed: forget it, maybe plan a login. */
 void pool_server_gone(struct pool *r, struct worker *w, struct server *s, struct pool_step *st);
 /*

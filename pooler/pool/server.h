@@ -8,6 +8,7 @@
 #define WEIR_SERVER_H
 
 #include "pooler/core/log.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/ps_cache.h"
 #include "protocol/mysql/my_resp.h"
@@ -68,6 +69,11 @@ struct server {
     struct stmt_my_servers *my_stmts; /* MySQL: statements weir prepared here (session/), or NULL */
     struct my_track_state my;
     struct backend_conn *bc;
+    struct host_walk *walk; /* while connecting: the walk over the entry's hosts */
+    struct host *host;      /* the host it is (or is being) logged in to, or NULL */
+    bool dns_wait;          /* connecting, waiting for the host's name to be resolved */
+    bool login_standby;     /* PostgreSQL: in_hot_standby was on at login */
+    bool login_read_only;   /* PostgreSQL: default_transaction_read_only was on at login */
     int fd;
     ev_io rio;
     ev_io wio;
@@ -135,6 +141,8 @@ void server_check_start(struct server *s);
 void server_send_my_command(struct server *s, uint8_t cmd, const char *arg);
 /* Starts a new login for pool r on worker w (counted by the pool already). */
 void server_connect(struct worker *w, struct pool *r);
+/* MSG_DNS: a host name was resolved; w's logins that waited for one go on. */
+void server_dns_answered(struct worker *w);
 /* Carries out a pool step on worker w: attach, move, connect, wake, fail. */
 void server_apply_step(struct worker *w, struct pool *r, struct pool_step *st);
 /* A server posted by another worker arrived on w: take ownership, hand it to waiter c. */
