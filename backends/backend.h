@@ -17,7 +17,8 @@ enum backend_want { BACKEND_WANT_READ = 1, BACKEND_WANT_WRITE = 2 };
 
 /* What a connector needs to log in. Strings are borrowed for the call only. */
 struct backend_params {
-    const char *host; /* numeric address, or a unix socket directory */
+    const char *host; /* as configured: numeric address, host name, or unix socket path */
+    const char *addr; /* the numeric address to connect to (resolved by the pooler), or NULL */
     int port;
     const char *dbname;
     const char *user;
@@ -28,6 +29,7 @@ struct backend_params {
         client_flags;     /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
     const char *charset;  /* MySQL: connection character set name, or NULL */
     const char *init_sql; /* MySQL: statement run right after login, or NULL */
+    bool want_role;       /* MySQL: read @@read_only after login, for param("read_only") */
     const char *replication; /* PostgreSQL: libpq's replication ("true", "database"), or NULL */
 };
 
@@ -51,7 +53,11 @@ struct backend_ops {
     /* The connected socket, for raw protocol after login. */
     int (*socket)(const struct backend_conn *c);
 
-    /* A parameter the server reported at login, or NULL. */
+    /*
+     * A parameter the server reported at login, or NULL. PostgreSQL: its
+     * ParameterStatus values (in_hot_standby, default_transaction_read_only).
+     * MySQL: server_version, and read_only ("1" or "0") when want_role was set.
+     */
     const char *(*param)(const struct backend_conn *c, const char *name);
 
     /* Capability flags in force on the connection (MySQL; 0 for PostgreSQL). */

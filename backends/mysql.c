@@ -10,6 +10,11 @@
  * the way they expect. Progress reports are switched off at login so that
  * no unsolicited packet ever reaches a client.
  *
+ * When the pooler asks for the server's role (want_role), the login goes on
+ * with one more round trip, `SELECT @@global.read_only, @@innodb_read_only`,
+ * through the same non-blocking calls; param("read_only") then says "1" when
+ * either is on.
+ *
  * Cancel: KILL QUERY <thread id> on a second, short-lived connection, sent
  * with the blocking API as a job on the cancel queue (cancel.c), which
  * PostgreSQL's cancels need anyway.
@@ -24,10 +29,23 @@
 #include "backends/backend.h"
 #include "backends/cancel.h"
 
+/* Where a login stands. */
+enum my_phase {
+    PH_CONNECT, /* mysql_real_connect_start/_cont */
+    PH_QUERY,   /* the role query: mysql_real_query_start/_cont */
+    PH_STORE,   /* its result: mysql_store_result_start/_cont */
+    PH_DONE,
+};
+
+static const char role_sql[] = "SELECT @@global.read_only, @@innodb_read_only";
+
 struct backend_conn {
     MYSQL *my;
-    int status;   /* what mysql_real_connect_start/_cont wait for (MYSQL_WAIT_*) */
+    int status;   /* what the current phase's _start/_cont wait for (MYSQL_WAIT_*) */
     bool started; /* the first poll only reports what to wait for */
+    enum my_phase phase;
+    bool want_role;
+    char read_only[2]; /* "1" or "0" once the role query answered */
     char host[256];
     int port;
     char user[128];
@@ -68,8 +86,10 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
      */
     unsigned int local_infile = (p->client_flags & CLIENT_LOCAL_FILES) ? 1 : 0;
     mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &local_infile);
-    snprintf(c->host, sizeof(c->host), "%s", p->host);
+    /* The address the pooler resolved: the connector would resolve a name itself, blocking. */
+    snprintf(c->host, sizeof(c->host), "%s", p->addr && p->host[0] != '/' ? p->addr : p->host);
     c->port = p->port;
+    c->want_role = p->want_role;
     snprintf(c->user, sizeof(c->user), "%s", p->user);
     snprintf(c->password, sizeof(c->password), "%s", p->password ? p->password : "");
     snprintf(c->dbname, sizeof(c->dbname), "%s", p->dbname);
@@ -88,28 +108,99 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
     return c;
 }
 
+static void login_error(struct backend_conn *c, char *err, size_t errlen, char *sqlstate)
+{
+    snprintf(err, errlen, "%s (%u)", mysql_error(c->my), mysql_errno(c->my));
+    snprintf(sqlstate, 6, "%s", mysql_sqlstate(c->my));
+}
+
+/* The role query's result arrived: read_only is "1" when either flag is on. */
+static int take_role(struct backend_conn *c, MYSQL_RES *res, char *err, size_t errlen,
+                     char *sqlstate)
+{
+    if (!res) {
+        login_error(c, err, errlen, sqlstate);
+        return WR_ERROR;
+    }
+    MYSQL_ROW row = mysql_fetch_row(res);
+    bool ro = row && ((row[0] && strcmp(row[0], "0")) || (row[1] && strcmp(row[1], "0")));
+    snprintf(c->read_only, sizeof(c->read_only), "%s", ro ? "1" : "0");
+    mysql_free_result(res);
+    c->phase = PH_DONE;
+    return WR_OK;
+}
+
+/*
+ * Starts the login's next phases until one waits (c->status set) or all are
+ * done. Returns WR_AGAIN, WR_OK or WR_ERROR (err, sqlstate set).
+ */
+static int advance(struct backend_conn *c, char *err, size_t errlen, char *sqlstate)
+{
+    while (c->status == 0 && c->phase != PH_DONE) {
+        int qerr = 0;
+        MYSQL_RES *res = NULL;
+        if (c->phase == PH_CONNECT) {
+            snprintf(c->version, sizeof(c->version), "%s", mysql_get_server_info(c->my));
+            c->thread_id = mysql_thread_id(c->my);
+            if (!c->want_role) {
+                c->phase = PH_DONE;
+                break;
+            }
+            c->phase = PH_QUERY;
+            c->status = mysql_real_query_start(&qerr, c->my, role_sql, sizeof(role_sql) - 1);
+            if (c->status == 0 && qerr) {
+                login_error(c, err, errlen, sqlstate);
+                return WR_ERROR;
+            }
+        } else {
+            c->phase = PH_STORE;
+            c->status = mysql_store_result_start(&res, c->my);
+            if (c->status == 0 && take_role(c, res, err, errlen, sqlstate) != WR_OK)
+                return WR_ERROR;
+        }
+    }
+    return c->phase == PH_DONE ? WR_OK : WR_AGAIN;
+}
+
 static int myb_connect_poll(struct backend_conn *c, int *fd, int *want, char *err, size_t errlen,
                             char *sqlstate)
 {
     if (c->status != 0 && c->started) {
         /* Called when the socket is ready (or the wait timed out); say which. */
         MYSQL *ret = NULL;
-        c->status = mysql_real_connect_cont(&ret, c->my, c->status);
-        if (c->status == 0 && !ret) {
-            snprintf(err, errlen, "%s (%u)", mysql_error(c->my), mysql_errno(c->my));
-            snprintf(sqlstate, 6, "%s", mysql_sqlstate(c->my));
-            return WR_ERROR;
+        MYSQL_RES *res = NULL;
+        int qerr = 0;
+        switch (c->phase) {
+        case PH_CONNECT:
+            c->status = mysql_real_connect_cont(&ret, c->my, c->status);
+            if (c->status == 0 && !ret) {
+                login_error(c, err, errlen, sqlstate);
+                return WR_ERROR;
+            }
+            break;
+        case PH_QUERY:
+            c->status = mysql_real_query_cont(&qerr, c->my, c->status);
+            if (c->status == 0 && qerr) {
+                login_error(c, err, errlen, sqlstate);
+                return WR_ERROR;
+            }
+            break;
+        case PH_STORE:
+            c->status = mysql_store_result_cont(&res, c->my, c->status);
+            if (c->status == 0 && take_role(c, res, err, errlen, sqlstate) != WR_OK)
+                return WR_ERROR;
+            break;
+        case PH_DONE:
+            break;
         }
     }
     c->started = true;
-    if (c->status != 0) {
+    int rc = advance(c, err, errlen, sqlstate);
+    if (rc == WR_AGAIN)
         set_want(c, fd, want);
-        return WR_AGAIN;
-    }
-    *fd = mysql_get_socket(c->my);
-    snprintf(c->version, sizeof(c->version), "%s", mysql_get_server_info(c->my));
-    c->thread_id = mysql_thread_id(c->my);
-    return WR_OK;
+    else if (rc == WR_OK)
+        *fd = mysql_get_socket(c->my);
+    return rc;
 }
 
 static int myb_socket(const struct backend_conn *c)
@@ -121,6 +212,8 @@ static const char *myb_param(const struct backend_conn *c, const char *name)
 {
     if (!strcmp(name, "server_version"))
         return c->version;
+    if (!strcmp(name, "read_only") && c->read_only[0])
+        return c->read_only;
     return NULL;
 }
 

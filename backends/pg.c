@@ -27,11 +27,25 @@ static struct backend_conn *pgb_connect_start(const struct backend_params *p, ch
     char port[16], timeout[16];
     snprintf(port, sizeof(port), "%d", p->port);
     snprintf(timeout, sizeof(timeout), "%d", p->connect_timeout);
-    const char *keys[13], *vals[13];
+    const char *keys[15], *vals[15];
     int n = 0;
-    /* A host that starts with '/' is a socket directory, anything else must be numeric. */
-    keys[n] = p->host[0] == '/' ? "host" : "hostaddr";
-    vals[n++] = p->host;
+    /*
+     * A host that starts with '/' is a socket directory. Otherwise libpq gets
+     * the address the pooler resolved in hostaddr (so it never resolves a name
+     * itself, which would block) and the name in host, which TLS checks the
+     * server's certificate against.
+     */
+    if (p->host[0] == '/') {
+        keys[n] = "host";
+        vals[n++] = p->host;
+    } else {
+        keys[n] = "hostaddr";
+        vals[n++] = p->addr ? p->addr : p->host;
+        if (p->addr && strcmp(p->addr, p->host)) {
+            keys[n] = "host";
+            vals[n++] = p->host;
+        }
+    }
     keys[n] = "port";
     vals[n++] = port;
     keys[n] = "dbname";

@@ -14,6 +14,7 @@
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
 #include "pooler/session/client.h"
+#include "pooler/session/ps.h"
 
 static void handle_msg(struct worker *w, struct msg *m)
 {
@@ -50,6 +51,9 @@ static void handle_msg(struct worker *w, struct msg *m)
     case MSG_ADMIN_CHECK:
         admin_wait_check(w, m->job);
         break;
+    case MSG_DNS:
+        server_dns_answered(w);
+        break;
     case MSG_LISTEN_STOP: /* handled by core/worker.c */
     case MSG_STOP:
         break;
@@ -76,6 +80,7 @@ static void stopped(struct worker *w)
         client_free_at_exit(list_entry(pos, struct client, wnode));
     list_for_each_safe(pos, tmp, &w->servers)
         server_free_at_exit(list_entry(pos, struct server, wnode));
+    ps_worker_stopped();
 }
 
 /* Messages nobody read at exit: servers in transit are closed, the rest is dropped. */

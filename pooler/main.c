@@ -16,6 +16,8 @@
 #include "pooler/core/log.h"
 #include "pooler/core/notify.h"
 #include "pooler/conf/params.h"
+#include "pooler/pool/dns.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
 #include "pooler/conf/userlist.h"
 #include "pooler/core/worker.h"
@@ -118,6 +120,10 @@ int main(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
+    if (dns_start(cfg, err, sizeof(err)) != WR_OK) {
+        log_error("%s", err);
+        goto out;
+    }
     if (workers_start() != WR_OK)
         goto out;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -128,12 +134,16 @@ int main(int argc, char **argv)
     listener_log_all();
     lifecycle_run(loop);
     log_info("shutting down");
+    dns_stop();
     workers_stop();
     dispatch_free_all();
     ev_loop_destroy(loop);
     status = 0;
 out:
     listener_unix_close_all();
+    dns_stop();
+    dns_free_all();
+    hosts_free_all();
     pools_free_all();
     userlist_free(weir.users);
     config_free((struct config *)weir.cfg);

@@ -261,6 +261,10 @@ static bool run_command(struct client *c, const char *sql, struct admin_result *
             admin_show_version(r);
         } else if (!strcmp(what, "STATE")) {
             admin_show_state(r);
+        } else if (!strcmp(what, "HOSTS")) {
+            admin_show_hosts(r);
+        } else if (!strcmp(what, "DNS_HOSTS")) {
+            admin_show_dns_hosts(r);
         } else if (!strcmp(what, "LIMITS")) {
             admin_show_limits(r);
         } else if (!strcmp(what, "CLIENTS") || !strcmp(what, "SERVERS")) {

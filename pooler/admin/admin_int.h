@@ -70,6 +70,8 @@ void admin_show_lists(struct admin_result *r);
 void admin_show_mem(struct admin_result *r);
 void admin_show_version(struct admin_result *r);
 void admin_show_state(struct admin_result *r);
+void admin_show_hosts(struct admin_result *r);
+void admin_show_dns_hosts(struct admin_result *r);
 void admin_show_limits(struct admin_result *r);
 /* Rows of worker w's own clients / servers (run on w). */
 void admin_rows_clients(struct worker *w, struct admin_result *r);

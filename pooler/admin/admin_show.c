@@ -10,9 +10,11 @@
 #include "pooler/admin/admin_int.h"
 #include "pooler/session/client.h"
 #include "pooler/session/sess_pg.h"
+#include "pooler/session/ps.h"
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
@@ -25,6 +27,7 @@
 
 const char admin_help_text[] =
     "SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION|STATE\n"
+    "\tSHOW HOSTS|DNS_HOSTS\n"
     "\tSHOW LISTS|MEM|LIMITS\n"
     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES\n"
     "\tSET key = arg\n"
@@ -108,16 +111,34 @@ void admin_show_pools(struct admin_result *r)
 void admin_show_stats(struct admin_result *r, enum stats_view v)
 {
     static const struct admin_col stats_cols[] = {
-        {"database", T},         {"total_xact_count", N}, {"total_query_count", N},
-        {"total_received", N},   {"total_sent", N},       {"total_xact_time", N},
-        {"total_query_time", N}, {"total_wait_time", N},  {"avg_xact_count", N},
-        {"avg_query_count", N},  {"avg_recv", N},         {"avg_sent", N},
-        {"avg_xact_time", N},    {"avg_query_time", N},   {"avg_wait_time", N},
+        {"database", T},
+        {"total_xact_count", N},
+        {"total_query_count", N},
+        {"total_received", N},
+        {"total_sent", N},
+        {"total_xact_time", N},
+        {"total_query_time", N},
+        {"total_wait_time", N},
+        {"total_client_parse_count", N},
+        {"total_server_parse_count", N},
+        {"total_bind_count", N},
+        {"avg_xact_count", N},
+        {"avg_query_count", N},
+        {"avg_recv", N},
+        {"avg_sent", N},
+        {"avg_xact_time", N},
+        {"avg_query_time", N},
+        {"avg_wait_time", N},
+        {"avg_client_parse_count", N},
+        {"avg_server_parse_count", N},
+        {"avg_bind_count", N},
         {"backend", T},
     };
     static const struct admin_col part_cols[] = {
-        {"database", T},   {"xact_count", N}, {"query_count", N}, {"bytes_received", N},
-        {"bytes_sent", N}, {"xact_time", N},  {"query_time", N},  {"wait_time", N},
+        {"database", T},           {"xact_count", N}, {"query_count", N},
+        {"bytes_received", N},     {"bytes_sent", N}, {"xact_time", N},
+        {"query_time", N},         {"wait_time", N},  {"client_parse_count", N},
+        {"server_parse_count", N}, {"bind_count", N},
     };
     if (v == VIEW_STATS)
         admin_res_cols(r, stats_cols, sizeof(stats_cols) / sizeof(stats_cols[0]));
@@ -141,6 +162,9 @@ void admin_show_stats(struct admin_result *r, enum stats_view v)
             admin_cell_u64(r, t->xact_us);
             admin_cell_u64(r, t->query_us);
             admin_cell_u64(r, t->wait_us);
+            admin_cell_u64(r, t->client_parse_count);
+            admin_cell_u64(r, t->server_parse_count);
+            admin_cell_u64(r, t->bind_count);
         }
         if (v != VIEW_TOTALS) {
             admin_cell_u64(r, a->xact_count);
@@ -150,6 +174,9 @@ void admin_show_stats(struct admin_result *r, enum stats_view v)
             admin_cell_u64(r, a->xact_us);
             admin_cell_u64(r, a->query_us);
             admin_cell_u64(r, a->wait_us);
+            admin_cell_u64(r, a->client_parse_count);
+            admin_cell_u64(r, a->server_parse_count);
+            admin_cell_u64(r, a->bind_count);
         }
         if (v == VIEW_STATS)
             admin_cell(r, backend_name(d[i].backend));
@@ -302,13 +329,18 @@ void admin_show_mem(struct admin_result *r)
         {"server_cache", sizeof(struct server), servers},
         {"pool_cache", sizeof(struct pool), npools > 0 ? npools : 0},
         {"iobuf", IOBUF_SIZE, 0},
+        /* Prepared statements: a client's (fixed part; memtotal adds texts and names) and a
+           server's. */
+        {"ps_client_stmt", sizeof(struct ps_stmt), ps_stmt_count()},
+        {"ps_server_stmt", sizeof(struct ps_node), ps_cache_nodes()},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         admin_cell(r, rows[i].name);
         admin_cell_int(r, rows[i].size);
         admin_cell_int(r, rows[i].used);
         admin_cell_int(r, 0);
-        admin_cell_int(r, rows[i].size * rows[i].used);
+        bool texts = !strcmp(rows[i].name, "ps_client_stmt");
+        admin_cell_int(r, texts ? ps_stmt_bytes() : rows[i].size * rows[i].used);
     }
 }
 
@@ -317,6 +349,70 @@ void admin_show_version(struct admin_result *r)
     static const struct admin_col cols[] = {{"version", T}};
     admin_res_cols(r, cols, 1);
     admin_cell(r, "weir " WEIR_VERSION);
+}
+
+/* SHOW HOSTS: every database host weir has used, its breaker and its role. */
+void admin_show_hosts(struct admin_result *r)
+{
+    static const struct admin_col cols[] = {
+        {"host", T},      {"port", I},       {"backend", T},    {"state", T},
+        {"failures", I},  {"last_error", T}, {"next_probe", N}, {"role", T},
+        {"read_only", I}, {"addr", T},       {"logins", N},     {"failed", N},
+    };
+    admin_res_cols(r, cols, sizeof(cols) / sizeof(cols[0]));
+    struct host_row *h;
+    int n = hosts_rows(ev_time(), &h);
+    if (n < 0) {
+        r->failed = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char probe[32];
+        snprintf(probe, sizeof(probe), "%.1f", h[i].next_probe_in);
+        admin_cell(r, h[i].host);
+        admin_cell_int(r, h[i].port);
+        admin_cell(r, backend_name(h[i].kind));
+        admin_cell(r, breaker_state_name(h[i].state));
+        admin_cell_int(r, h[i].failures);
+        admin_cell(r, h[i].last_error[0] ? h[i].last_error : NULL);
+        admin_cell(r, h[i].state == BREAKER_OPEN ? probe : NULL);
+        admin_cell(r, host_role_name(h[i].role));
+        admin_cell_int(r, h[i].read_only);
+        admin_cell(r, h[i].addr[0] ? h[i].addr : NULL);
+        admin_cell_int(r, h[i].logins);
+        admin_cell_int(r, h[i].failed);
+    }
+    free(h);
+}
+
+/* SHOW DNS_HOSTS: PgBouncer's columns (hostname, ttl, addrs), then weir's. */
+void admin_show_dns_hosts(struct admin_result *r)
+{
+    static const struct admin_col cols[] = {
+        {"hostname", T}, {"ttl", N},      {"addrs", T}, {"expires_in", N},
+        {"error", T},    {"querying", I}, {"hits", N},  {"misses", N},
+    };
+    admin_res_cols(r, cols, sizeof(cols) / sizeof(cols[0]));
+    struct dns_row *d;
+    int n = dns_rows(ev_time(), &d);
+    if (n < 0) {
+        r->failed = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char ttl[32], left[32];
+        snprintf(ttl, sizeof(ttl), "%.0f", d[i].ttl);
+        snprintf(left, sizeof(left), "%.1f", d[i].expires_in);
+        admin_cell(r, d[i].name);
+        admin_cell(r, ttl);
+        admin_cell(r, d[i].addrs);
+        admin_cell(r, left);
+        admin_cell(r, d[i].error[0] ? d[i].error : NULL);
+        admin_cell_int(r, d[i].querying);
+        admin_cell_int(r, d[i].hits);
+        admin_cell_int(r, d[i].misses);
+    }
+    free(d);
 }
 
 void admin_show_state(struct admin_result *r)
@@ -563,7 +659,10 @@ void admin_rows_servers(struct worker *w, struct admin_result *r)
         if (s->state == SV_CLOSED)
             continue;
         char addr[300], local[80];
-        snprintf(addr, sizeof(addr), "%s:%d", s->pool->db->host, s->pool->db->port);
+        if (s->host)
+            snprintf(addr, sizeof(addr), "%s:%d", host_name(s->host), host_port(s->host));
+        else
+            snprintf(addr, sizeof(addr), "%s:%d", s->pool->db->host, s->pool->db->port);
         local_of(s->state == SV_CONNECTING ? -1 : s->fd, local, sizeof(local));
         bool stale = s->state != SV_CONNECTING && pool_must_close(s->pool, s);
         conn_row(r, "S", s->pool->user, s->pool->db->name, server_state_name(s, now), addr, local,

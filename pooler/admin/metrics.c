@@ -13,6 +13,7 @@
 
 #include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/stats.h"
 #include "protocol/http/http_req.h"
 #include "protocol/pg/pg_sql.h"
@@ -183,6 +184,9 @@ enum pool_field {
     PF_QUERIES,
     PF_RECV,
     PF_SENT,
+    PF_CLIENT_PARSES,
+    PF_SERVER_PARSES,
+    PF_BINDS,
 };
 
 static const struct {
@@ -205,6 +209,14 @@ static const struct {
     {"weir_pool_received_bytes_total", "counter", "Bytes received from the pool's clients.",
      PF_RECV},
     {"weir_pool_sent_bytes_total", "counter", "Bytes sent to the pool's clients.", PF_SENT},
+    {"weir_pool_client_parses_total", "counter",
+     "Prepared statements the pool's clients created (PgBouncer's total_client_parse_count).",
+     PF_CLIENT_PARSES},
+    {"weir_pool_server_parses_total", "counter",
+     "Statements weir prepared on the pool's servers (PgBouncer's total_server_parse_count).",
+     PF_SERVER_PARSES},
+    {"weir_pool_binds_total", "counter",
+     "Executions of clients' prepared statements (PgBouncer's total_bind_count).", PF_BINDS},
 };
 
 static uint64_t pool_value(const struct stats_pool *p, enum pool_field f)
@@ -232,6 +244,12 @@ static uint64_t pool_value(const struct stats_pool *p, enum pool_field f)
         return p->totals.bytes_recv;
     case PF_SENT:
         return p->totals.bytes_sent;
+    case PF_CLIENT_PARSES:
+        return p->totals.client_parse_count;
+    case PF_SERVER_PARSES:
+        return p->totals.server_parse_count;
+    case PF_BINDS:
+        return p->totals.bind_count;
     }
     return 0;
 }
@@ -412,6 +430,53 @@ static void render_daemon(struct sb *b)
     render_edge(b);
 }
 
+/* The database hosts (SHOW HOSTS): breaker state, role, logins. */
+static void render_hosts(struct sb *b)
+{
+    struct host_row *h;
+    int n = hosts_rows(ev_time(), &h);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    char(*labels)[LABELS_CAP] = n ? malloc(sizeof(*labels) * (size_t)n) : NULL;
+    if (n && !labels) {
+        b->failed = true;
+        free(h);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(labels[i], LABELS_CAP, "host=\"");
+        metrics_escape_label(labels[i], LABELS_CAP, h[i].host);
+        size_t l = strlen(labels[i]);
+        snprintf(labels[i] + l, LABELS_CAP - l, "\",port=\"%d\",backend=\"%s\"", h[i].port,
+                 h[i].kind == BACKEND_MYSQL ? "mysql" : "postgres");
+    }
+    family(b, "weir_host_up", "gauge",
+           "1 while the host's breaker is closed (logins go to it), 0 while open or probed.");
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "weir_host_up{%s} %d\n", labels[i], h[i].state == BREAKER_CLOSED);
+    family(b, "weir_host_breaker_state", "gauge",
+           "The host's breaker: 0 closed, 1 open (skipped), 2 half-open (one probe login).");
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "weir_host_breaker_state{%s} %d\n", labels[i], (int)h[i].state);
+    family(b, "weir_host_standby", "gauge",
+           "1 when the host was last seen as a standby (MySQL: read_only), 0 as a primary, "
+           "-1 not known.");
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "weir_host_standby{%s} %d\n", labels[i],
+                  h[i].role == ROLE_UNKNOWN ? -1 : h[i].role == ROLE_STANDBY);
+    family(b, "weir_host_logins_total", "counter", "Successful server logins to the host.");
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "weir_host_logins_total{%s} %lld\n", labels[i], h[i].logins);
+    family(b, "weir_host_login_failures_total", "counter",
+           "Connects or logins to the host that failed (counted by its breaker).");
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "weir_host_login_failures_total{%s} %lld\n", labels[i], h[i].failed);
+    free(labels);
+    free(h);
+}
+
 char *metrics_render(size_t reserve, size_t *len)
 {
     struct sb b = {0};
@@ -429,6 +494,7 @@ char *metrics_render(size_t reserve, size_t *len)
     b.len = reserve;
     render_daemon(&b);
     render_pools(&b, pools, np, labels);
+    render_hosts(&b);
     if (b.failed)
         goto failed;
     free(labels);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pooler/conf/hostlist.h"
 #include "pooler/conf/netlist.h"
 #include "protocol/result.h"
 
@@ -24,18 +25,23 @@ enum backend_kind { BACKEND_POSTGRES = 0, BACKEND_MYSQL = 1 };
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
 struct db_entry {
-    char *name;             /* the name clients ask for */
-    char *host;             /* numeric address or unix socket directory (starts with '/') */
-    int port;               /* default 5432, or 3306 for backend=mysql */
-    bool port_set;          /* given in the entry */
-    char *dbname;           /* database on the server; defaults to name */
-    char *user;             /* forced login user, or NULL: the client's own */
-    char *password;         /* password of the forced user, or NULL */
-    int pool_size;          /* -1: default_pool_size */
-    int pool_mode;          /* -1: global pool_mode */
-    int min_pool_size;      /* -1: global min_pool_size */
-    int reserve_pool_size;  /* -1: global reserve_pool_size */
-    int max_db_connections; /* -1: global max_db_connections */
+    char *name;              /* the name clients ask for */
+    char *host;              /* as written: one host or a comma-separated list (hostlist.h) */
+    int port;                /* the first host's port: default 5432, or 3306 for backend=mysql */
+    bool port_set;           /* given in the entry */
+    char *ports;             /* port= as written (one, or one per host), or NULL */
+    struct host_spec *hosts; /* host= split: numeric addresses, names, socket paths */
+    int nhosts;
+    enum target_attrs target_session_attrs; /* which servers a login accepts */
+    enum load_balance load_balance_hosts;   /* order of the hosts for each new login */
+    char *dbname;                           /* database on the server; defaults to name */
+    char *user;                             /* forced login user, or NULL: the client's own */
+    char *password;                         /* password of the forced user, or NULL */
+    int pool_size;                          /* -1: default_pool_size */
+    int pool_mode;                          /* -1: global pool_mode */
+    int min_pool_size;                      /* -1: global min_pool_size */
+    int reserve_pool_size;                  /* -1: global reserve_pool_size */
+    int max_db_connections;                 /* -1: global max_db_connections */
     enum backend_kind backend;
 };
 
@@ -96,6 +102,13 @@ struct config {
     int metrics_port;       /* Prometheus /metrics, 0 = off */
     double stats_period;    /* seconds between SHOW STATS_AVERAGES updates */
     int allow_local_infile; /* MySQL LOAD DATA LOCAL INFILE passes through when set */
+    /* Host names and host lists (pool/hosts.c, pool/dns.c). */
+    double dns_max_ttl;              /* ceiling of a cached answer's TTL */
+    double dns_nxdomain_ttl;         /* how long a failed lookup is remembered */
+    char *dns_nameservers;           /* "addr[:port],...", or "": the system's resolv.conf */
+    int host_breaker_failures;       /* consecutive failures that open a host's breaker */
+    double host_breaker_backoff;     /* first back-off of an open breaker (doubles, with jitter) */
+    double host_breaker_backoff_max; /* its ceiling */
     /* The edge: PROXY protocol and per-address limits (docs/edge.md). */
     char *proxy_protocol_networks; /* as written; "" = off */
     struct netlist proxy_nets;     /* parsed from it by config_check */

@@ -23,6 +23,8 @@ static const char *const db_keys[] = {"host",
                                       "reserve_pool_size",
                                       "max_db_connections",
                                       "backend",
+                                      "target_session_attrs",
+                                      "load_balance_hosts",
                                       NULL};
 
 static const char *const user_keys[] = {"pool_mode", "pool_size", "max_user_connections", NULL};
@@ -102,10 +104,23 @@ static bool db_pair(void *arg, const char *k, const char *v)
     if (!strcmp(k, "host")) {
         str = &db->host;
     } else if (!strcmp(k, "port")) {
-        if (!conf_parse_int(v, 1, 65535, &n))
+        /* One port, or one per host (checked against host= once the entry is read). */
+        bool list = strchr(v, ',') && strspn(v, "0123456789,") == strlen(v);
+        if (!list && !conf_parse_int(v, 1, 65535, &n))
             goto bad;
-        db->port = (int)n;
+        str = &db->ports;
+        db->port = atoi(v);
         db->port_set = true;
+    } else if (!strcmp(k, "target_session_attrs")) {
+        int t = hostlist_parse_tsa(v);
+        if (t < 0)
+            goto bad;
+        db->target_session_attrs = t;
+    } else if (!strcmp(k, "load_balance_hosts")) {
+        int lb = hostlist_parse_lb(v);
+        if (lb < 0)
+            goto bad;
+        db->load_balance_hosts = lb;
     } else if (!strcmp(k, "dbname")) {
         str = &db->dbname;
     } else if (!strcmp(k, "user")) {
@@ -193,6 +208,14 @@ bool entries_add_db(struct parse_ctx *ctx, const char *name, const char *value)
         conf_error(ctx, "database \"%s\": password= needs user=", name);
         return false;
     }
+    int default_port = db->backend == BACKEND_MYSQL ? 3306 : 5432;
+    if (hostlist_parse(db->host, db->ports, default_port, &db->hosts, &db->nhosts, reason,
+                       sizeof(reason)) != WR_OK) {
+        if (!strcmp(reason, "out of memory"))
+            return false;
+        conf_error(ctx, "database \"%s\": host=%s: %s", name, db->host, reason);
+        return false;
+    }
     return true;
 }
 
@@ -272,12 +295,17 @@ bool entries_dup(struct config *cfg, const struct config *src)
         struct db_entry *d = &cfg->dbs[i];
         const struct db_entry *s = &src->dbs[i];
         *d = *s;
-        d->name = d->host = d->dbname = d->user = d->password = NULL;
+        d->name = d->host = d->dbname = d->user = d->password = d->ports = NULL;
+        d->hosts = NULL;
+        d->nhosts = 0;
         cfg->ndbs++;
         if (!(dup_str(&d->name, s->name) && dup_str(&d->host, s->host) &&
               dup_str(&d->dbname, s->dbname) && dup_str(&d->user, s->user) &&
-              dup_str(&d->password, s->password)))
+              dup_str(&d->password, s->password) && dup_str(&d->ports, s->ports)))
             return false;
+        if (s->nhosts && !(d->hosts = hostlist_dup(s->hosts, s->nhosts)))
+            return false;
+        d->nhosts = s->nhosts;
     }
     if (src->nusers && !(cfg->users = calloc(src->nusers, sizeof(*cfg->users))))
         return false;
@@ -300,6 +328,8 @@ void entries_free(struct config *cfg)
         free(db->dbname);
         free(db->user);
         free(db->password);
+        free(db->ports);
+        hostlist_free(db->hosts, db->nhosts);
     }
     for (int i = 0; i < cfg->nusers; i++)
         free(cfg->users[i].name);

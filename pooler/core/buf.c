@@ -105,3 +105,21 @@ void buf_compact(struct iobuf *b)
     b->recv = n;
     b->sent = 0;
 }
+
+bool buf_replace(struct iobuf *b, uint32_t *at, uint32_t n_old, const void *src, uint32_t n_new)
+{
+    if (n_new > n_old && b->cap - b->recv < n_new - n_old && b->sent > 0) {
+        uint32_t shift = b->sent;
+        buf_compact(b);
+        *at -= shift;
+    }
+    if (n_new > n_old && b->cap - b->recv < n_new - n_old)
+        return false;
+    uint32_t end = *at + n_old;
+    if (b->recv > end)
+        memmove(b->data + *at + n_new, b->data + end, b->recv - end);
+    if (n_new)
+        memcpy(b->data + *at, src, n_new);
+    b->recv = b->recv - n_old + n_new;
+    return true;
+}

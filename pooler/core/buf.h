@@ -63,6 +63,15 @@ static inline uint32_t buf_space(const struct iobuf *b)
 /* Moves [sent, recv) to the front of the buffer. */
 void buf_compact(struct iobuf *b);
 
+/*
+ * Replaces the n_old bytes at *at (at or after b->sent) with src[0..n_new),
+ * moving what follows. Compacts b first when that makes the room (then *at
+ * moves with the bytes). False, b unchanged apart from the compaction, when
+ * the buffer cannot hold the result.
+ */
+bool buf_replace(struct iobuf *b, uint32_t *at, uint32_t n_old, const void *src,
+                 uint32_t n_new) WR_MUST_CHECK;
+
 /* Largest message body accepted from either side (PostgreSQL's own limit is 1 GB). */
 #define BUF_MAX_BODY 0x3fffffffu
 

@@ -45,6 +45,7 @@ enum msg_kind {
     MSG_ADMIN,       /* run this worker's part of a console job */
     MSG_ADMIN_DONE,  /* every worker ran the console job: answer (console client's worker) */
     MSG_ADMIN_CHECK, /* servers went away: re-check a console's PAUSE / WAIT_CLOSE */
+    MSG_DNS,         /* a host name was resolved (or failed): logins waiting for one go on */
 };
 
 struct msg {

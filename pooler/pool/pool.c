@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pooler/core/log.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/server.h"
 #include "pooler/core/worker.h"
 
@@ -97,7 +98,32 @@ static void pool_free(struct pool *r)
     free(r->password);
     free(r->idle);
     free(r->idle_count);
+    ps_cache_free(r->ps_known);
     free(r);
+}
+
+bool pool_ps_known(struct pool *r, const uint8_t *id)
+{
+    pthread_mutex_lock(&r->lock);
+    bool known = r->ps_known && ps_cache_find(r->ps_known, id);
+    pthread_mutex_unlock(&r->lock);
+    return known;
+}
+
+void pool_ps_learn(struct pool *r, const uint8_t *id, uint32_t limit)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!r->ps_known)
+        r->ps_known = ps_cache_new();
+    struct ps_node *n = r->ps_known ? ps_cache_find(r->ps_known, id) : NULL;
+    if (n) {
+        ps_cache_touch(r->ps_known, n);
+    } else if (r->ps_known && (n = ps_node_new(id))) {
+        while (r->ps_known->count >= limit)
+            ps_node_free(ps_cache_evict(r->ps_known));
+        ps_cache_add(r->ps_known, n);
+    }
+    pthread_mutex_unlock(&r->lock);
 }
 
 /* Called with pools_lock held. */
@@ -376,6 +402,7 @@ void pool_wait(struct pool *r, struct worker *w, struct pool_waiter *c, bool fro
 {
     step_init(st);
     ev_tstamp now = ev_now(w->loop);
+    char down[320];
     pthread_mutex_lock(&r->lock);
     if (r->nservers == 0 && now < r->login_retry_at) {
         /* Logins are failing and nothing else could serve it: say so now, not after a wait. */
@@ -384,6 +411,17 @@ void pool_wait(struct pool *r, struct worker *w, struct pool_waiter *c, bool fro
         list_add_tail(&st->failed, &c->node);
         login_failure_text(r, st,
                            ": server login has been failing, try again later (server_login_retry)");
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    if (r->nservers == 0 && hosts_all_down(r->db, now, down, sizeof(down))) {
+        /* Every host's breaker is open: no login would be tried before the next probe. */
+        c->state = WAIT_ASSIGNED;
+        c->w = w;
+        list_add_tail(&st->failed, &c->node);
+        snprintf(st->fail_sqlstate, sizeof(st->fail_sqlstate), "08001");
+        snprintf(st->fail_text, sizeof(st->fail_text),
+                 "weir could not log in to the server of database \"%s\": %s", r->db->name, down);
         pthread_mutex_unlock(&r->lock);
         return;
     }
@@ -458,7 +496,9 @@ void pool_connect_failed(struct pool *r, struct worker *w, const char *sqlstate,
     give_slot(r);
     log_tidy(r->last_error, sizeof(r->last_error), text);
     snprintf(r->last_sqlstate, sizeof(r->last_sqlstate), "%s", sqlstate);
-    r->login_retry_at = ev_now(w->loop) + weir.cfg->server_login_retry;
+    /* A host list has a breaker per host instead (hosts.h); one host keeps server_login_retry. */
+    if (r->db->nhosts < 2)
+        r->login_retry_at = ev_now(w->loop) + weir.cfg->server_login_retry;
     if (r->nservers == 0)
         fail_waiters(r, st);
     else
@@ -474,6 +514,17 @@ void pool_connect_abandoned(struct pool *r, struct worker *w, struct pool_step *
     r->nservers--;
     give_slot(r);
     balance(r, w, st);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void pool_unpark(struct pool *r, struct server *s)
+{
+    pthread_mutex_lock(&r->lock);
+    if (list_linked(&s->idle_node)) {
+        list_del(&s->idle_node);
+        r->idle_count[s->w->id]--;
+        r->nidle--;
+    }
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -832,8 +883,10 @@ void pool_counts(struct pool *r, ev_tstamp now, struct stats_pool *p)
 static bool same_connection(const struct db_entry *a, const struct db_entry *b)
 {
 #define SAME_STR(f) ((!a->f && !b->f) || (a->f && b->f && !strcmp(a->f, b->f)))
-    return a->backend == b->backend && a->port == b->port && SAME_STR(host) && SAME_STR(dbname) &&
-           SAME_STR(user) && SAME_STR(password);
+    return a->backend == b->backend && a->port == b->port && SAME_STR(host) && SAME_STR(ports) &&
+           SAME_STR(dbname) && SAME_STR(user) && SAME_STR(password) &&
+           a->target_session_attrs == b->target_session_attrs &&
+           a->load_balance_hosts == b->load_balance_hosts;
 #undef SAME_STR
 }
 

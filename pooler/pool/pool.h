@@ -85,7 +85,18 @@ struct pool {
     unsigned gen; /* RECONNECT: servers of an older generation close when released */
     int ngen;     /* servers that took a generation (server_connect) and are not freed */
     int nstale;   /* of those, servers of an older generation */
+    /*
+     * PostgreSQL: identities of statements a server of the pool prepared
+     * without error (most recent max_prepared_statements): a client holding
+     * no server may have its Parse of one answered by weir (ps.c).
+     */
+    struct ps_cache *ps_known;
 };
+
+/* Did a server of r prepare statement id (PG_PS_ID_LEN bytes) without error? Takes the lock. */
+bool pool_ps_known(struct pool *r, const uint8_t *id);
+/* A server of r prepared statement id; the most recent `limit` are remembered. */
+void pool_ps_learn(struct pool *r, const uint8_t *id, uint32_t limit);
 
 /* Console flags of one database, by name (survive reloads). */
 struct db_state {
@@ -163,6 +174,8 @@ void pool_connect_failed(struct pool *r, struct worker *w, const char *sqlstate,
  * waiting, and nothing counts as the server failing (no server_login_retry).
  */
 void pool_connect_abandoned(struct pool *r, struct worker *w, struct pool_step *st);
+/* At exit: idle server s leaves its idle list (its owner is freeing it). */
+void pool_unpark(struct pool *r, struct server *s);
 /* Server s (owned by w, not connecting) is closed: forget it, maybe plan a login. */
 void pool_server_gone(struct pool *r, struct worker *w, struct server *s, struct pool_step *st);
 /*

@@ -92,17 +92,25 @@ static void server_free(struct server *s)
     }
     if (s->bc)
         s->ops->close(s->bc);
+    free(s->walk);
     if (s->my_stmts)
         server_hooks.forget_stmts(s);
     pg_out_free(&s->out);
     param_clear_all(&s->params);
     settings_clear(&s->settings);
+    ps_cache_free(s->ps);
     free(s);
 }
 
 void server_free_at_exit(struct server *s)
 {
-    s->gen_taken = false; /* no pool bookkeeping at exit */
+    /*
+     * Off its idle list first: another worker may still be answering a
+     * console or /metrics request that walks every idle list.
+     */
+    if (list_linked(&s->idle_node))
+        pool_unpark(s->pool, s);
+    s->gen_taken = false; /* no other pool bookkeeping at exit */
     list_del(&s->wnode);
     server_unwatch(s);
     server_drop_buffer(s);
@@ -130,6 +138,8 @@ void server_close(struct server *s, const char *reason)
     server_drop_buffer(s);
     list_del(&s->wnode);
     bool connecting = s->state == SV_CONNECTING;
+    if (connecting && s->walk)
+        host_walk_abandon(s->walk, ev_now(w->loop)); /* weir's own doing, not the host's */
     server_set_state(s, SV_CLOSED);
     if (s->bc) {
         s->ops->close(s->bc);
@@ -165,6 +175,52 @@ static void connect_failed(struct server *s, const char *sqlstate, const char *t
     server_apply_step(w, r, &st);
 }
 
+static void connect_next(struct server *s);
+
+/* True for a ParameterStatus value of "on". */
+static bool param_on(const char *v)
+{
+    return v && !strcmp(v, "on");
+}
+
+/* The role the server told at login (PostgreSQL: ParameterStatus; MySQL: the role query). */
+static enum host_role login_role(struct server *s, bool *read_only)
+{
+    if (s->kind == BACKEND_MYSQL) {
+        const char *ro = s->ops->param(s->bc, "read_only");
+        *read_only = ro && !strcmp(ro, "1");
+        return !ro ? ROLE_UNKNOWN : *read_only ? ROLE_STANDBY : ROLE_PRIMARY;
+    }
+    const char *hs = s->ops->param(s->bc, "in_hot_standby");
+    *read_only = param_on(s->ops->param(s->bc, "default_transaction_read_only"));
+    /* Before PostgreSQL 14 no in_hot_standby is reported: such a server counts as a primary. */
+    return param_on(hs) ? ROLE_STANDBY : ROLE_PRIMARY;
+}
+
+/* Drops the current attempt's connection, so the walk can go on to another. */
+static void drop_attempt(struct server *s)
+{
+    ev_io_stop(s->w->loop, &s->rio);
+    if (s->bc)
+        s->ops->close(s->bc);
+    s->bc = NULL;
+    s->fd = -1;
+    s->connect_want = 0;
+    ev_io_set(&s->rio, -1, 0);
+}
+
+/* One address of the walk failed: go on with the next one (or fail the login). */
+static void attempt_failed(struct server *s, const char *sqlstate, const char *text)
+{
+    char cause[256];
+    log_tidy(cause, sizeof(cause), text);
+    if (s->pool->db->nhosts > 1)
+        log_server(s, LOG_LVL_WARNING, "login failed: %s", cause);
+    drop_attempt(s);
+    host_walk_failed(s->walk, ev_now(s->w->loop), sqlstate, text);
+    connect_next(s);
+}
+
 static void connect_step(struct server *s)
 {
     char err[256], sqlstate[6];
@@ -184,9 +240,25 @@ static void connect_step(struct server *s)
         return;
     }
     if (rc == WR_ERROR) {
-        connect_failed(s, sqlstate, err);
+        attempt_failed(s, sqlstate, err);
         return;
     }
+    bool read_only;
+    enum host_role role = login_role(s, &read_only);
+    if (!host_walk_connected(s->walk, ev_now(s->w->loop), role, read_only)) {
+        log_server(s, LOG_LVL_INFO, "%s does not fit target_session_attrs=%s: trying the next host",
+                   role == ROLE_STANDBY ? "a standby"
+                   : read_only          ? "a read-only server"
+                                        : "a primary",
+                   hostlist_tsa_name(s->pool->db->target_session_attrs));
+        drop_attempt(s);
+        connect_next(s);
+        return;
+    }
+    free(s->walk);
+    s->walk = NULL;
+    s->login_standby = role == ROLE_STANDBY;
+    s->login_read_only = read_only;
     ev_io_stop(s->w->loop, &s->rio);
     s->fd = fd;
     ev_io_init(&s->rio, server_read_cb, fd, EV_READ);
@@ -209,10 +281,75 @@ static void connect_step(struct server *s)
     server_apply_step(s->w, s->pool, &st);
 }
 
+/*
+ * Starts the login at the walk's next host and address; waits when that
+ * host's name is being resolved; fails the server when nothing is left.
+ */
+static void connect_next(struct server *s)
+{
+    const struct config *cfg = weir.cfg;
+    struct pool *r = s->pool;
+    for (;;) {
+        const char *name, *addr;
+        int port;
+        ev_tstamp now = ev_now(s->w->loop);
+        enum host_walk_result wr = host_walk_next(s->walk, now, &name, &addr, &port);
+        if (wr == WALK_WAIT_DNS) {
+            s->dns_wait = true;
+            log_server(s, LOG_LVL_DEBUG, "waiting for the address of %s",
+                       host_walk_waiting_for(s->walk));
+            return;
+        }
+        if (wr == WALK_END) {
+            connect_failed(s, s->walk->sqlstate[0] ? s->walk->sqlstate : "08001", s->walk->error);
+            return;
+        }
+        s->host = host_walk_host(s->walk);
+        s->deadline = now + cfg->server_connect_timeout; /* per attempt, as libpq's */
+        pthread_mutex_lock(&r->lock);
+        char *password = r->password ? strdup(r->password) : NULL;
+        pthread_mutex_unlock(&r->lock);
+        struct backend_params bp = {
+            .host = name,
+            .addr = name[0] == '/' ? NULL : addr,
+            .port = port,
+            .dbname = r->db->dbname,
+            .user = r->user,
+            .password = password,
+            .application_name = "weir",
+            .connect_timeout = 0,
+            .client_flags =
+                POOL_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
+            .charset =
+                s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
+            .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
+            .replication = pool_replication(r),
+            .want_role = s->kind == BACKEND_MYSQL && r->db->target_session_attrs != TSA_ANY,
+        };
+        char err[256];
+        s->bc = s->ops->connect_start(&bp, err, sizeof(err));
+        if (password) {
+            explicit_bzero(password, strlen(password));
+            free(password);
+        }
+        if (!s->bc) {
+            host_walk_failed(s->walk, now, "08006", err);
+            continue;
+        }
+        log_server(s, LOG_LVL_DEBUG, "connecting to %s", addr);
+        connect_step(s);
+        return;
+    }
+}
+
 void server_connect(struct worker *w, struct pool *r)
 {
     const struct config *cfg = weir.cfg;
     struct server *s = calloc(1, sizeof(*s));
+    if (s && !(s->walk = malloc(sizeof(*s->walk)))) {
+        free(s);
+        s = NULL;
+    }
     if (!s) {
         struct pool_step st;
         pool_connect_failed(r, w, "53200", "out of memory", &st);
@@ -234,37 +371,41 @@ void server_connect(struct worker *w, struct pool *r)
     ev_io_init(&s->rio, server_read_cb, -1, 0);
     ev_io_init(&s->wio, server_write_cb, -1, EV_WRITE);
     pool_server_born(r, s);
-
-    pthread_mutex_lock(&r->lock);
-    char *password = r->password ? strdup(r->password) : NULL;
-    pthread_mutex_unlock(&r->lock);
-    struct backend_params bp = {
-        .host = r->db->host,
-        .port = r->db->port,
-        .dbname = r->db->dbname,
-        .user = r->user,
-        .password = password,
-        .application_name = "weir",
-        .connect_timeout = 0,
-        .client_flags =
-            POOL_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
-        .charset =
-            s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
-        .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
-        .replication = pool_replication(r),
-    };
-    char err[256];
-    s->bc = s->ops->connect_start(&bp, err, sizeof(err));
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
-    if (!s->bc) {
-        connect_failed(s, "08006", err);
+    if (!host_walk_begin(s->walk, r->db, s->created)) {
+        connect_failed(s, "53200", "out of memory");
         return;
     }
     log_server(s, LOG_LVL_DEBUG, "connecting");
-    connect_step(s);
+    connect_next(s);
+}
+
+void server_dns_answered(struct worker *w)
+{
+    int n = 0;
+    struct list *pos;
+    for (pos = w->servers.next; pos != &w->servers; pos = pos->next) {
+        struct server *s = list_entry(pos, struct server, wnode);
+        n += s->state == SV_CONNECTING && s->dns_wait;
+    }
+    struct server **v = n ? malloc(sizeof(*v) * n) : NULL;
+    if (!v)
+        return; /* none waits, or out of memory: server_connect_timeout still ends the waits */
+    int k = 0;
+    for (pos = w->servers.next; pos != &w->servers; pos = pos->next) {
+        struct server *s = list_entry(pos, struct server, wnode);
+        if (s->state == SV_CONNECTING && s->dns_wait && k < n)
+            v[k++] = s;
+    }
+    /*
+     * connect_next may fail (free) the server it is given and start new
+     * logins, but never frees another server: every one collected is still
+     * there at its turn.
+     */
+    for (int i = 0; i < k; i++) {
+        v[i]->dns_wait = false;
+        connect_next(v[i]);
+    }
+    free(v);
 }
 
 /* ---- handing servers around ---- */
@@ -466,11 +607,33 @@ static bool pg_discard_due(const struct server *s)
 
 static void pg_discard(struct server *s)
 {
+    if (s->ps)
+        ps_cache_clear(s->ps); /* DISCARD ALL drops weir's prepared statements too */
     send_internal(s, "DISCARD ALL");
     if (reset_query_applies(s) && strcasecmp(weir.cfg->server_reset_query, "DISCARD ALL"))
         send_internal(s, weir.cfg->server_reset_query);
     settings_clear(&s->settings);
     s->discard = false;
+}
+
+/*
+ * Does s still fit its entry's target_session_attrs? PostgreSQL tells its
+ * sessions when a standby is promoted (in_hot_standby in ParameterStatus,
+ * which the relay records); a server that stopped fitting goes at release.
+ */
+static bool server_role_fits(struct server *s)
+{
+    enum target_attrs tsa = s->pool->db->target_session_attrs;
+    if (tsa == TSA_ANY || !s->host || s->kind != BACKEND_POSTGRES)
+        return true;
+    const char *hs = s->params.v[PARAM_IN_HOT_STANDBY];
+    const char *ro = s->params.v[PARAM_DEFAULT_TRANSACTION_READ_ONLY];
+    /* As at login (it fitted then): no lock, nothing to tell. */
+    if (param_on(hs) == s->login_standby && param_on(ro) == s->login_read_only)
+        return true;
+    s->login_standby = param_on(hs); /* told once: the host's record now says so */
+    s->login_read_only = param_on(ro);
+    return host_still_fits(s->host, tsa, hs, ro);
 }
 
 /* Next clean-up step once every expected ReadyForQuery has arrived. */
@@ -490,6 +653,19 @@ static void server_reset_continue(struct server *s)
     if (s->reset_stage == RESET_DRAIN && s->txstatus != 'I') {
         s->reset_stage = RESET_ROLLBACK;
         send_internal(s, "ROLLBACK");
+    } else if (s->reset_stage < RESET_DEALLOCATE && s->kind == BACKEND_POSTGRES &&
+               (s->ps_unsure ||
+                (s->ps && s->ps->count && weir.cfg->server_reset_query[0] &&
+                 (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)))) {
+        /*
+         * weir's statements on the server are no longer known for sure, or the
+         * reset query may or may not drop them: drop them all, forget them.
+         */
+        s->reset_stage = RESET_DEALLOCATE;
+        s->ps_unsure = false;
+        if (s->ps)
+            ps_cache_clear(s->ps);
+        send_internal(s, "DEALLOCATE ALL");
     } else if (s->reset_stage < RESET_QUERY && s->kind == BACKEND_MYSQL &&
                (s->my_dirty || s->pool->pool_mode == POOL_SESSION ||
                 weir.cfg->server_reset_query_always)) {
@@ -516,6 +692,9 @@ static void server_reset_continue(struct server *s)
     } else if (weir.cfg->server_lifetime > 0 &&
                ev_now(s->w->loop) - s->created > weir.cfg->server_lifetime) {
         server_close(s, "server_lifetime reached");
+        return;
+    } else if (!server_role_fits(s)) {
+        server_close(s, "its host's role changed: it no longer fits target_session_attrs");
         return;
     } else {
         server_set_state(s, SV_IDLE);
@@ -775,6 +954,12 @@ static void server_internal_done(struct server *s)
             server_close(s, "health check failed");
             return;
         }
+        /* The check's answer carries what changed meanwhile (in_hot_standby after a promotion). */
+        if (!server_role_fits(s)) {
+            server_close(s, "health check: its host's role changed, it no longer fits "
+                            "target_session_attrs");
+            return;
+        }
         s->deadline = 0;
         server_hooks.checked(s, s->client);
     } else if (s->state == SV_SETUP) {
@@ -822,6 +1007,24 @@ static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents)
     ev_io_stop(loop, io); /* SV_ACTIVE writes through server_hooks.active_write */
 }
 
+/* server_connect_timeout passed for the current attempt (or the wait for a name). */
+static void connect_timed_out(struct server *s)
+{
+    char text[320];
+    if (s->dns_wait)
+        snprintf(text, sizeof(text),
+                 "server_connect_timeout: no answer from the name server for \"%s\"",
+                 host_walk_waiting_for(s->walk));
+    else
+        snprintf(text, sizeof(text), "server_connect_timeout: the server did not answer in time");
+    s->dns_wait = false;
+    if (s->pool->db->nhosts > 1)
+        log_server(s, LOG_LVL_WARNING, "login failed: %s", text);
+    drop_attempt(s);
+    host_walk_timeout(s->walk, ev_now(s->w->loop), text);
+    connect_next(s);
+}
+
 void server_sweep(struct worker *w, ev_tstamp now)
 {
     struct list *pos, *tmp;
@@ -844,7 +1047,7 @@ void server_sweep(struct worker *w, ev_tstamp now)
         if (s->state == SV_CHECK)
             server_close(s, "health check took too long");
         else if (s->state == SV_CONNECTING)
-            connect_failed(s, "08006", "server_connect_timeout: the server did not answer in time");
+            connect_timed_out(s);
         else if (s->state == SV_RESET)
             server_close(s, "clean-up took too long");
     }
@@ -858,7 +1061,10 @@ void log_server(const struct server *s, enum log_level lvl, const char *fmt, ...
         return;
     const struct db_entry *db = s->pool->db;
     char addr[300];
-    snprintf(addr, sizeof(addr), "%s:%d", db->host ? db->host : "-", db->port);
+    if (s->host)
+        snprintf(addr, sizeof(addr), "%s", host_label(s->host));
+    else
+        snprintf(addr, sizeof(addr), "%s:%d", db->host ? db->host : "-", db->port);
     struct log_conn conn = {
         .kind = 'S',
         .id = (unsigned long long)s->id,

@@ -9,7 +9,9 @@
 
 #include "pooler/conf/settings.h"
 #include "pooler/core/log.h"
+#include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
+#include "pooler/pool/ps_cache.h"
 #include "protocol/mysql/my_resp.h"
 #include "protocol/pg/pg_msg.h"
 
@@ -27,8 +29,12 @@ enum server_state {
     SV_CLOSED,     /* closed, kept only until its cancel requests finish */
 };
 
-/* Steps of cleaning a server after its client (SV_RESET). */
-enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_QUERY };
+/*
+ * Steps of cleaning a server after its client (SV_RESET). RESET_DEALLOCATE
+ * runs DEALLOCATE ALL when the server's prepared statements are no longer
+ * known for sure (a client left in the middle of a pipeline).
+ */
+enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_DEALLOCATE, RESET_QUERY };
 
 /* MySQL: where the server's responses stand (commands may be queued). */
 struct my_track_state {
@@ -64,6 +70,11 @@ struct server {
     struct stmt_my_servers *my_stmts; /* MySQL: statements weir prepared here (session/), or NULL */
     struct my_track_state my;
     struct backend_conn *bc;
+    struct host_walk *walk; /* while connecting: the walk over the entry's hosts */
+    struct host *host;      /* the host it is (or is being) logged in to, or NULL */
+    bool dns_wait;          /* connecting, waiting for the host's name to be resolved */
+    bool login_standby;     /* PostgreSQL: in_hot_standby was on at login */
+    bool login_read_only;   /* PostgreSQL: default_transaction_read_only was on at login */
     int fd;
     ev_io rio;
     ev_io wio;
@@ -91,6 +102,8 @@ struct server {
     struct param_set params;           /* values the server reported */
     struct settings settings;          /* PostgreSQL: other settings its session holds (SETs) */
     bool discard;                      /* a client left state on it: DISCARD ALL before reuse */
+    struct ps_cache *ps;               /* PostgreSQL: statements weir prepared here, or NULL */
+    bool ps_unsure;                    /* ps may not match the server: DEALLOCATE ALL on reset */
     struct server *assign_next;        /* chain of servers assigned in one pool step */
     struct pool_waiter *assign_waiter; /* who that server goes to */
     char setup_error[256];             /* error text from a failed SETUP */
@@ -131,6 +144,8 @@ void server_check_start(struct server *s);
 void server_send_my_command(struct server *s, uint8_t cmd, const char *arg);
 /* Starts a new login for pool r on worker w (counted by the pool already). */
 void server_connect(struct worker *w, struct pool *r);
+/* MSG_DNS: a host name was resolved; w's logins that waited for one go on. */
+void server_dns_answered(struct worker *w);
 /* Carries out a pool step on worker w: attach, move, connect, wake, fail. */
 void server_apply_step(struct worker *w, struct pool *r, struct pool_step *st);
 /* A server posted by another worker arrived on w: take ownership, hand it to waiter c. */

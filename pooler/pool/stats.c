@@ -97,6 +97,9 @@ void stats_sum_slots(struct stats_slot *slots, int n, struct stats_totals *out)
         out->xact_us += ld(&s->xact_us);
         out->query_us += ld(&s->query_us);
         out->wait_us += ld(&s->wait_us);
+        out->client_parse_count += ld(&s->client_parse_count);
+        out->server_parse_count += ld(&s->server_parse_count);
+        out->bind_count += ld(&s->bind_count);
         for (int e = 0; e < STATS_ERR_COUNT; e++)
             out->errors[e] += ld(&s->errors[e]);
         for (int h = 0; h < STATS_H_COUNT; h++)
@@ -115,6 +118,9 @@ void stats_totals_add(struct stats_totals *acc, const struct stats_totals *t)
     acc->xact_us += t->xact_us;
     acc->query_us += t->query_us;
     acc->wait_us += t->wait_us;
+    acc->client_parse_count += t->client_parse_count;
+    acc->server_parse_count += t->server_parse_count;
+    acc->bind_count += t->bind_count;
     for (int e = 0; e < STATS_ERR_COUNT; e++)
         acc->errors[e] += t->errors[e];
     for (int h = 0; h < STATS_H_COUNT; h++)
@@ -268,6 +274,11 @@ void stats_period_tick(double now)
         a->avg.xact_us = per(c->xact_us - p->xact_us, xacts);
         a->avg.query_us = per(c->query_us - p->query_us, queries);
         a->avg.wait_us = per(c->wait_us - p->wait_us, c->wait_count - p->wait_count);
+        a->avg.client_parse_count =
+            (uint64_t)((c->client_parse_count - p->client_parse_count) / secs);
+        a->avg.server_parse_count =
+            (uint64_t)((c->server_parse_count - p->server_parse_count) / secs);
+        a->avg.bind_count = (uint64_t)((c->bind_count - p->bind_count) / secs);
         a->prev = *c;
     }
     pthread_mutex_unlock(&avg_lock);

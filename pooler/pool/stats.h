@@ -54,6 +54,9 @@ struct stats_slot {
     stats_counter xact_us;
     stats_counter query_us;
     stats_counter wait_us;
+    stats_counter client_parse_count; /* prepared statements clients created (named Parse) */
+    stats_counter server_parse_count; /* statements weir prepared on servers */
+    stats_counter bind_count;         /* executions readied of clients' prepared statements */
     stats_counter errors[STATS_ERR_COUNT];
     stats_counter tested; /* gauge: servers in health check or clean-up (may wrap per worker) */
     stats_counter hist[STATS_H_COUNT][STATS_NBOUNDS + 1]; /* per bucket, not cumulative */
@@ -64,16 +67,18 @@ struct stats_totals {
     uint64_t xact_count, query_count, wait_count;
     uint64_t bytes_recv, bytes_sent;
     uint64_t xact_us, query_us, wait_us;
+    uint64_t client_parse_count, server_parse_count, bind_count;
     uint64_t errors[STATS_ERR_COUNT];
     uint64_t hist[STATS_H_COUNT][STATS_NBOUNDS + 1]; /* per bucket; cumulate for Prometheus */
 };
 
 /* Averages over the last complete stats_period (SHOW STATS_AVERAGES). */
 struct stats_avg {
-    uint64_t xact_count, query_count; /* per second */
-    uint64_t bytes_recv, bytes_sent;  /* per second */
-    uint64_t xact_us, query_us;       /* per transaction / query */
-    uint64_t wait_us;                 /* per wait */
+    uint64_t xact_count, query_count;                            /* per second */
+    uint64_t bytes_recv, bytes_sent;                             /* per second */
+    uint64_t xact_us, query_us;                                  /* per transaction / query */
+    uint64_t wait_us;                                            /* per wait */
+    uint64_t client_parse_count, server_parse_count, bind_count; /* per second */
 };
 
 /* ---- writers (hot path: the owner worker of the slot only) ---- */
@@ -124,6 +129,25 @@ static inline void stats_wait(struct stats_slot *sl, double seconds)
     stats_add(&sl->wait_count, 1);
     stats_add(&sl->wait_us, stats_usec(seconds));
     stats_observe(sl, STATS_H_WAIT, seconds);
+}
+
+/*
+ * Prepared statements (PgBouncer's parse and bind counts): `client` statements
+ * a client created, `server` statements prepared on a server for them. The
+ * MySQL side counts COM_STMT_PREPARE here too.
+ */
+static inline void stats_parse(struct stats_slot *sl, uint64_t client, uint64_t server)
+{
+    if (client)
+        stats_add(&sl->client_parse_count, client);
+    if (server)
+        stats_add(&sl->server_parse_count, server);
+}
+
+/* An execution of a client's prepared statement was readied (Bind, COM_STMT_EXECUTE). */
+static inline void stats_bind(struct stats_slot *sl)
+{
+    stats_add(&sl->bind_count, 1);
 }
 
 struct worker;

@@ -21,6 +21,7 @@
 
 #include "pooler/core/iplimit.h"
 #include "pooler/core/log.h"
+#include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
 #include "pooler/session/sess_pg.h"
 #include "pooler/pool/pool.h"
@@ -227,6 +228,7 @@ void client_free(struct client *c)
     sess_pg_free(c);
     if (c->my)
         stmt_my_free(c);
+    ps_client_free(c);
     c->proto->free_state(c);
     free(c->my);
     slab_free(&c->w->client_slab, c);
@@ -285,6 +287,7 @@ void client_close(struct client *c, const char *reason)
             s->discard = true; /* left during its set-up: what the server holds is not known */
         if (c->my && c->my->ncursors)
             s->my_dirty = true; /* its cursors close with a reset, not with the next client */
+        ps_client_detach(c, s);
         c->server = NULL;
         s->client = NULL;
         server_release(s, clean);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "pooler/core/log.h"
+#include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
 #include "pooler/session/sess_pg.h"
 #include "pooler/pool/pool.h"
@@ -166,6 +167,7 @@ static void client_authenticated(struct client *c, const char *password)
         return;
     }
     client_share_names(c);
+    c->ps_on = ps_enabled_for(c->pool);
     pg_out_auth(client_out(c), 0, NULL, 0);
     client_cancel_register(c->w, c);
     struct param_set cached = {0};
@@ -552,7 +554,7 @@ static void client_idle_input(struct client *c)
     }
     if (rc == WR_OK && type == 'X')
         client_close(c, "client terminated the session");
-    else
+    else if (!(rc == WR_OK && type == 'P' && c->ps_on && ps_idle_parse(c)))
         client_request_server(c, false);
 }
 

@@ -10,6 +10,7 @@
 #include "pooler/core/worker.h"
 #include "pooler/pool/server.h"
 #include "pooler/session/client.h"
+#include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
 #include "pooler/session/sess_pg.h"
 #include "pooler/session/stmt_my.h"
@@ -186,12 +187,46 @@ static void wait_failed(struct pool_waiter *wt, const char *sqlstate, const char
     client_wait_failed(list_entry(wt, struct client, wait), sqlstate, text);
 }
 
+/*
+ * May a PostgreSQL client whose server closed under it go on with an error
+ * for what it had in flight? Only in transaction or statement pooling, when
+ * that was one query or one Sync started outside a transaction block, the
+ * client has sent nothing more, and neither stream is in the middle of a
+ * message: then it is told as PostgreSQL tells a failed query (an error,
+ * then ReadyForQuery idle), and its next query gets another server (with its
+ * prepared statements, ps.c). Anything else could lose a transaction
+ * silently: the client is closed.
+ */
+static bool lost_softly(const struct client *c, const struct server *s)
+{
+    return c->state == CL_ACTIVE && c->proto == &client_pg_proto &&
+           s->pool->pool_mode != POOL_SESSION && s->kind == BACKEND_POSTGRES &&
+           s->txstatus == 'I' && s->outstanding == 1 && !s->need_sync && !s->copy_in &&
+           s->in_remaining == 0 && (!s->in || !buf_unsent(s->in)) && c->in_remaining == 0 &&
+           (!c->in || c->in->recv == 0) && !client_out_pending(c) && c->welcomed;
+}
+
 /* c's server closed under it: with a reason c fails; without, c asks again (requeue). */
 static void lost(struct client *c, const char *reason)
 {
+    struct server *s = c->server;
     c->server = NULL;
-    if (reason)
+    if (!reason)
+        return;
+    if (!s || !lost_softly(c, s)) {
         client_fail(c, "08006", "server connection closed: %s", reason);
+        return;
+    }
+    log_client(c, LOG_LVL_INFO, "server connection lost during a query (%s): error sent", reason);
+    ps_client_detach(c, NULL);
+    pg_out_error(client_out(c), "ERROR", "08006", "server connection lost: %s", reason);
+    pg_out_ready(client_out(c), 'I');
+    c->state = CL_IDLE;
+    client_watch(c, EV_READ, true);
+    if (client_out_failed(c))
+        client_fail(c, "53200", "out of memory");
+    else if (client_flush_out(c) == WR_ERROR)
+        client_close(c, "cannot write to client");
 }
 
 static void requeue(struct client *c)
@@ -232,8 +267,8 @@ static void active_write(struct ev_loop *loop, ev_io *io, int revents)
     struct server *s = list_entry(io, struct server, wio);
     if (s->out.len) {
         /*
-         * weir's own bytes (MySQL statements, stmt_my.c; the login values behind a PostgreSQL
-         * RESET, sess_pg.c), then what the client had waiting.
+         * weir's own messages (MySQL statement commands, PostgreSQL prepared statements, the
+         * login values behind a RESET), then what the client had waiting.
          */
         int rc = server_flush_out(s);
         if (rc == WR_ERROR)

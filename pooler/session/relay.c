@@ -7,7 +7,9 @@
  * (in_remaining counts what is left of the current one), so a 100 MB row
  * passes through a 32 KB buffer. Only the few messages the pooler must
  * understand are looked at whole: ReadyForQuery and ParameterStatus from the
- * server, Terminate from the client. After each recv the scanned bytes are
+ * server, Terminate from the client; with prepared statements kept (ps.c, a
+ * client with ps_on) also the messages that name statements, and the
+ * answers matched to them. After each recv the scanned bytes are
  * written at once; when the peer's socket is full, its write watcher is
  * armed and this side stops reading until it drains (backpressure).
  */
@@ -21,6 +23,7 @@
 
 #include "pooler/session/client.h"
 #include "pooler/session/sess_pg.h"
+#include "pooler/session/ps.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
@@ -130,14 +133,44 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
             return SCAN_ERROR;
         enum sess_text text = SESS_PASS;
         if ((type == 'Q' || type == 'P') && sess_pg_watching(c)) {
-            int tr = relay_pg_text(c, s, b, type, body, &text);
-            if (tr == WR_AGAIN)
-                return SCAN_OK; /* the text must be whole to be read */
-            if (tr == WR_ERROR) {
-                snprintf(why, len, "out of memory");
+            if (c->text_seen) {
+                text = sess_pg_pending_text(c); /* read before a wait or flush below */
+            } else {
+                int tr = relay_pg_text(c, s, b, type, body, &text);
+                if (tr == WR_AGAIN)
+                    return SCAN_OK; /* the text must be whole to be read */
+                if (tr == WR_ERROR) {
+                    snprintf(why, len, "out of memory");
+                    return SCAN_ERROR;
+                }
+                c->text_seen = true;
+            }
+        }
+        if (c->ps_on) {
+            switch (ps_client_msg(c, s, b, type, body, why, len)) {
+            case PS_PASS:
+                goto relay_c;
+            case PS_EDITED:
+                break;
+            case PS_WAIT:
+                return SCAN_OK;
+            case PS_FLUSH:
+                return SCAN_FLUSH;
+            case PS_ERROR:
+                return SCAN_ERROR;
+            case PS_CONSUMED:
+                s->need_sync = true; /* only Parse, Bind, Describe and Close are taken */
+                c->text_seen = false;
+                continue;
+            }
+            /* The message at parsed was rewritten: read its header again. */
+            if (pg_msg_peek(b->data + b->parsed, b->recv - b->parsed, BUF_MAX_BODY, &type, &body) !=
+                WR_OK) {
+                snprintf(why, len, "rewritten message lost");
                 return SCAN_ERROR;
             }
         }
+    relay_c:
         switch (type) {
         case 'X':
             b->recv = b->parsed; /* nothing after Terminate is meant for anyone */
@@ -168,10 +201,12 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         }
         b->parsed += PG_HDR_LEN;
         c->in_remaining = body;
+        c->text_seen = false;
         if (text == SESS_INJECT) {
             /* Whole in the buffer: it goes out, then weir's own query right behind it. */
             b->parsed += body;
             c->in_remaining = 0;
+            sess_pg_inject_arm(c);
             return SCAN_INJECT;
         }
     }
@@ -184,10 +219,11 @@ static bool client_to_server(struct client *c)
     struct server *s = c->server;
     struct iobuf *b = c->in;
     if (s->out.len) {
-        /* weir's own bytes (stmt_my.c, sess_pg.c) go ahead of what the client says next. */
+        /* weir's own messages (MySQL statement commands, stmt_my.c; PostgreSQL prepared
+         * statements, ps.c; login values, sess_pg.c) go before what follows them. */
         int rc = server_flush_out(s);
         if (rc == WR_AGAIN) {
-            client_watch(c, EV_READ, false); /* active_write goes on when they are out */
+            client_watch(c, EV_READ, false); /* server_flush_out armed the write watcher */
             return true;
         }
         if (rc == WR_ERROR) {
@@ -251,6 +287,12 @@ static bool client_input(struct client *c)
             /* Read nothing more until the server answered everything (relay_resume). */
             client_watch(c, EV_READ, false);
             return true;
+        }
+        if (sr == SCAN_FLUSH) {
+            /* Sent? Then scan again; else relay_server_writable comes back here. */
+            if (buf_unsent(c->in) || c->server->out.len)
+                return true;
+            continue;
         }
         if (sr != SCAN_OWN)
             return true;
@@ -350,6 +392,31 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
         const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
         bool whole = avail >= PG_HDR_LEN + body;
         bool fits = PG_HDR_LEN + body <= b->cap;
+        if (c->ps_on && ps_server_cares(type)) {
+            if (c->ps && c->ps->held_len)
+                return SCAN_OK; /* server_to_client sends what is before, then ps_unhold */
+            if (type == 'Z' && !whole)
+                return SCAN_OK; /* matched to what it answers once, when whole */
+            switch (ps_server_msg(c, s, b, type, body, whole, fits)) {
+            case PSS_PASS:
+                goto relay_s;
+            case PSS_EDITED:
+                break;
+            case PSS_WAIT:
+            case PSS_HOLD:
+                return SCAN_OK;
+            case PSS_DROPPED:
+                continue;
+            }
+            if (pg_msg_peek(b->data + b->parsed, b->recv - b->parsed, BUF_MAX_BODY, &type, &body) !=
+                WR_OK)
+                return SCAN_ERROR;
+            avail = b->recv - b->parsed;
+            msg = b->data + b->parsed + PG_HDR_LEN;
+            whole = avail >= PG_HDR_LEN + body;
+            fits = PG_HDR_LEN + body <= b->cap;
+        }
+    relay_s:
         switch (type) {
         case 'Z':
             if (!whole)
@@ -376,6 +443,18 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
                     if (id < PARAM_NSETTABLE && (!cur || strcmp(cur, value)))
                         client_want_set(c, id, value);
                 }
+            }
+            break;
+        case 'C':
+            /*
+             * A client without kept statements (it logged in while
+             * max_prepared_statements was 0) deallocated weir's too.
+             */
+            if (!c->ps_on && s->ps && s->ps->count && (body == 15 || body == 12)) {
+                if (!whole)
+                    return SCAN_OK; /* a few bytes: wait for them */
+                if (!memcmp(msg, body == 15 ? "DEALLOCATE ALL" : "DISCARD ALL", body))
+                    ps_cache_clear(s->ps);
             }
             break;
         case 'G':
@@ -422,7 +501,22 @@ static void server_to_client(struct server *s)
                 return;
             }
         }
-        if (s->kind != BACKEND_MYSQL || !s->my.insert_pending)
+        if (s->kind != BACKEND_MYSQL) {
+            if (!c->ps || !c->ps->held_len)
+                break;
+            /* A replacement too big for the buffer goes here, after what was sent. */
+            ps_unhold(c, s);
+            if (scan_server(s, c, s->in) == SCAN_ERROR) {
+                server_close(s, "invalid message length from server");
+                return;
+            }
+            if (client_flush_out(c) == WR_ERROR) {
+                client_close(c, "cannot write to client");
+                return;
+            }
+            continue;
+        }
+        if (!s->my.insert_pending)
             break;
         /* MySQL: weir's packets go into the stream here, after what was sent, before the rest. */
         if (relay_my_insert(s, c) != WR_OK)
@@ -474,6 +568,8 @@ void relay_try_release(struct server *s)
     }
     if (s->kind == BACKEND_POSTGRES)
         sess_pg_leave(c, s);
+    if (c->ps)
+        ps_client_released(c, s);
     s->client = NULL;
     client_server_released(c);
     server_release(s, true);

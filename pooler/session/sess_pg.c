@@ -48,6 +48,7 @@ struct pg_sess {
     int inject_left;               /* client ReadyForQuery messages before its answer */
     bool inject_active;            /* its answer is being read */
     uint32_t inject_params;        /* tracked parameters it sets again (bits of param ids) */
+    bool inject_armed;             /* the client's text went out: it may be sent */
     struct pg_sql_scan *long_scan; /* a text too long for the buffer, scanned as it passes */
 };
 
@@ -485,7 +486,17 @@ void sess_pg_long_text_end(struct client *c)
 
 bool sess_pg_inject_due(const struct client *c)
 {
-    return c->sess && c->sess->inject_sql;
+    return c->sess && c->sess->inject_sql && c->sess->inject_armed;
+}
+
+void sess_pg_inject_arm(struct client *c)
+{
+    c->sess->inject_armed = true;
+}
+
+enum sess_text sess_pg_pending_text(const struct client *c)
+{
+    return c->sess && c->sess->inject_sql && !c->sess->inject_armed ? SESS_INJECT : SESS_PASS;
 }
 
 bool sess_pg_inject_send(struct client *c, struct server *s)
@@ -494,6 +505,7 @@ bool sess_pg_inject_send(struct client *c, struct server *s)
     pg_out_query(&s->out, x->inject_sql);
     free(x->inject_sql);
     x->inject_sql = NULL;
+    x->inject_armed = false;
     s->outstanding++;
     if (s->out.failed || server_flush_out(s) == WR_ERROR) {
         server_close(s, "cannot send the client's login values");

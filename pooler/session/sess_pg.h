@@ -75,8 +75,15 @@ void sess_pg_long_text_end(struct client *c);
 bool sess_pg_long_text_open(const struct client *c);
 /* Sends weir's query behind the client's text (everything before it was sent). */
 bool sess_pg_inject_send(struct client *c, struct server *s);
-/* Is an injected query waiting to be sent? */
+/* Is an injected query waiting to be sent (its text went out)? */
 bool sess_pg_inject_due(const struct client *c);
+/* The client's text is out: weir's query may follow it now. */
+void sess_pg_inject_arm(struct client *c);
+/*
+ * What sess_pg_client_text said about the text still at c->in->parsed, when
+ * the relay comes back to it (a prepared-statement rewrite made it wait).
+ */
+enum sess_text sess_pg_pending_text(const struct client *c);
 /*
  * One server message of type/body at b->parsed (whole when avail allows) for
  * client c: errors and ReadyForQuery settle the records; weir's own answers

@@ -11,6 +11,7 @@
  * waits.
  */
 #include "pooler/session/stmt_my.h"
+#include "pooler/pool/stats.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,20 +60,25 @@ struct stmt_my_work {
 };
 
 /*
- * Statistics: the PostgreSQL side counts total_client_parse_count,
- * total_server_parse_count and total_bind_count. Every place that counts a
- * MySQL statement calls this, so wiring them to pool/stats is one change
- * here.
+ * Statistics, PgBouncer's names as the PostgreSQL side counts them:
+ * total_client_parse_count (a COM_STMT_PREPARE answered to a client),
+ * total_server_parse_count (weir's own COM_STMT_PREPARE on a server) and
+ * total_bind_count (a COM_STMT_EXECUTE sent on).
  */
 enum stmt_count {
-    COUNT_CLIENT_PREPARE, /* count: client prepare (a COM_STMT_PREPARE answered) */
-    COUNT_SERVER_PREPARE, /* count: server prepare (weir's own COM_STMT_PREPARE) */
-    COUNT_BIND,           /* count: bind (a COM_STMT_EXECUTE sent) */
+    COUNT_CLIENT_PREPARE,
+    COUNT_SERVER_PREPARE,
+    COUNT_BIND,
 };
 static inline void count(struct client *c, enum stmt_count what)
 {
-    (void)c;
-    (void)what;
+    if (!c->pool)
+        return;
+    struct stats_slot *sl = stats_slot_of(c->pool, c->w);
+    if (what == COUNT_BIND)
+        stats_bind(sl);
+    else
+        stats_parse(sl, what == COUNT_CLIENT_PREPARE, what == COUNT_SERVER_PREPARE);
 }
 
 static struct stmt_my_work *work_get(struct client *c)

@@ -39,6 +39,10 @@ my $job = bg_cmd([WeirTest::pg_bin('pgbench'), '-h', '127.0.0.1', '-p', $port, '
 sleep 2;
 my $new = $t->start_weir(%conf, port => $port);
 ok($new->alive, 'a second weir started on the same port');
+# start_weir's connect may reach the old weir's listener: wait until the new one listens too
+# (an ASan build on a loaded machine can take longer than a second to get there).
+ok(wait_until(30, sub { $new->log_text =~ /listening for PostgreSQL on 127/ }, 0.05),
+    'the second weir listens');
 sleep 1;
 kill 'TERM', $old->pid;
 ok(wait_until(20, sub { !$old->alive }), 'the old weir drained and exited');

@@ -59,17 +59,22 @@ my %pgb = (
         . 'cl_waiting_cancel_req:int4 sv_active:int4 sv_active_cancel:int4 sv_being_canceled:int4 '
         . 'sv_idle:int4 sv_used:int4 sv_tested:int4 sv_login:int4 maxwait:int4 maxwait_us:int4 '
         . 'pool_mode:text',
+    # STATS as PgBouncer 1.21, with its prepared-statement counts
     STATS => 'database:text total_xact_count:numeric total_query_count:numeric '
         . 'total_received:numeric total_sent:numeric total_xact_time:numeric '
-        . 'total_query_time:numeric total_wait_time:numeric avg_xact_count:numeric '
+        . 'total_query_time:numeric total_wait_time:numeric total_client_parse_count:numeric '
+        . 'total_server_parse_count:numeric total_bind_count:numeric avg_xact_count:numeric '
         . 'avg_query_count:numeric avg_recv:numeric avg_sent:numeric avg_xact_time:numeric '
-        . 'avg_query_time:numeric avg_wait_time:numeric',
+        . 'avg_query_time:numeric avg_wait_time:numeric avg_client_parse_count:numeric '
+        . 'avg_server_parse_count:numeric avg_bind_count:numeric',
     STATS_TOTALS => 'database:text xact_count:numeric query_count:numeric '
         . 'bytes_received:numeric bytes_sent:numeric xact_time:numeric query_time:numeric '
-        . 'wait_time:numeric',
+        . 'wait_time:numeric client_parse_count:numeric server_parse_count:numeric '
+        . 'bind_count:numeric',
     STATS_AVERAGES => 'database:text xact_count:numeric query_count:numeric '
         . 'bytes_received:numeric bytes_sent:numeric xact_time:numeric query_time:numeric '
-        . 'wait_time:numeric',
+        . 'wait_time:numeric client_parse_count:numeric server_parse_count:numeric '
+        . 'bind_count:numeric',
     CLIENTS => 'type:text user:text database:text state:text addr:text port:int4 '
         . 'local_addr:text local_port:int4 connect_time:text request_time:text wait:int4 '
         . 'wait_us:int4 close_needed:int4 ptr:text link:text remote_pid:int4 tls:text '

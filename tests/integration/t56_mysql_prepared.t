@@ -38,7 +38,8 @@ my (undef, $err, $rc) = $m->admin_sql(join '',
 is($rc, 0, 'tables created') or diag($err);
 
 my $w = $m->start_weir(weir => { pool_mode => 'transaction', workers => 1,
-        default_pool_size => 2, query_wait_timeout => 20 });
+        default_pool_size => 2, query_wait_timeout => 20, admin_users => 'admin' },
+    users => { app => 'apppass', admin => 'adminpass' });
 my $c = MyStmt->new($w->mysql_port);
 is($c->one('connect A'), 'connected', 'A connected');
 is($c->one('connect B'), 'connected', 'B connected');
@@ -331,5 +332,21 @@ sub err_code { my ($p) = @_; return ord($p) == 0xff ? unpack('v', substr($p, 1, 
 }
 
 $c->close;
+
+# The console counts the statement work as PgBouncer does: statements clients prepared,
+# statements weir prepared on servers for them, executions.
+{
+    my $con = DBI->connect('dbi:Pg:host=127.0.0.1;port=' . $w->port . ';dbname=weir;sslmode=disable',
+        'admin', 'adminpass', { RaiseError => 0, PrintError => 0, pg_server_prepare => 0 });
+    my $rows = $con ? $con->selectall_arrayref('SHOW STATS', { Slice => {} }) : [];
+    my ($st) = grep { $_->{database} eq 'shop' } @$rows;
+    ok($st && $st->{total_client_parse_count} > 0, 'SHOW STATS: total_client_parse_count '
+            . ($st->{total_client_parse_count} // 'none'));
+    ok($st && $st->{total_server_parse_count} > 0, 'SHOW STATS: total_server_parse_count '
+            . ($st->{total_server_parse_count} // 'none'));
+    ok($st && $st->{total_bind_count} >= $st->{total_client_parse_count},
+        'SHOW STATS: total_bind_count ' . ($st->{total_bind_count} // 'none'));
+    $con->disconnect if $con;
+}
 $w->stop;
 done_testing();

@@ -15,18 +15,9 @@ use DriverMatrix;
 use Test::More;
 use File::Spec;
 
-# (driver, mode) pairs that fail until weir carries server-side prepared statements across
-# servers in transaction pooling: named statements prepared on one server are missing on the
-# next ("prepared statement ... does not exist") or left behind for another client ("...
-# already exists"). Delete a line when its pair passes.
-my %todo = map { $_ => 'server-side prepared statements in transaction mode' } (
-    'psycopg transaction',
-    'asyncpg transaction',
-    'node-postgres transaction',
-    'postgres.js transaction',
-    'pgjdbc transaction',
-    'sysbench transaction',
-);
+# (driver, mode) pairs that are known to fail, with the reason; none today. Add a line
+# ('driver mode') while a pair waits for a fix, and delete it when the pair passes.
+my %todo = map { $_ => 'known to fail' } ();
 
 my $t = WeirTest->new;
 my $pp = $t->pgport;

@@ -15,15 +15,9 @@ use DriverMatrix;
 use Test::More;
 use File::Spec;
 
-# (driver, mode) pairs that fail until weir carries server-side prepared statements across
-# servers in transaction pooling: a binary prepared statement pins its client to its server,
-# so twelve open clients on three servers wait and get query_wait_timeout. Delete a line when
-# its pair passes.
-my %todo = map { $_ => 'server-side prepared statements in transaction mode' } (
-    'mysql2 transaction',
-    'Connector/J transaction',
-    'sysbench transaction',
-);
+# (driver, mode) pairs that are known to fail, with the reason; none today. Add a line
+# ('driver mode') while a pair waits for a fix, and delete it when the pair passes.
+my %todo = map { $_ => 'known to fail' } ();
 
 my $m = MyTest->new;
 my $mp = $m->port;

@@ -688,6 +688,12 @@ static const char every_key[] = "[weir]\n"
                                 "metrics_port = 9127\n"
                                 "stats_period = 30\n"
                                 "allow_local_infile = 1\n"
+                                "dns_max_ttl = 60\n"
+                                "dns_nxdomain_ttl = 5\n"
+                                "dns_nameservers = 127.0.0.1:5353\n"
+                                "host_breaker_failures = 5\n"
+                                "host_breaker_backoff = 2\n"
+                                "host_breaker_backoff_max = 90\n"
                                 "proxy_protocol_networks = 10.0.0.0/8, fd00::/8\n"
                                 "max_client_conn_per_ip = 50\n"
                                 "client_conn_rate = 2.5\n"
@@ -764,14 +770,18 @@ static void test_show_config(void)
     config_each(all, collect, &again);
     ok(same_shown(&a, &again), "and shows the same after");
 
-    /* The keys a reload cannot change: the listening sockets, workers, tracked parameters. */
+    /*
+     * The keys a reload cannot change: the listening sockets, workers, tracked parameters,
+     * the resolver's name servers.
+     */
     char start[512] = "";
     for (int i = 0; i < d.n; i++)
         if (!d.reloadable[i])
             snprintf(start + strlen(start), sizeof(start) - strlen(start), "%s ", d.key[i]);
     is_str(start,
            "listen_addr listen_port mysql_listen_port unix_socket_dir unix_socket_mode "
-           "unix_socket_group workers track_extra_parameters metrics_addr metrics_port ",
+           "unix_socket_group workers track_extra_parameters metrics_addr metrics_port "
+           "dns_nameservers ",
            "the start-only keys");
     config_free(def);
     config_free(all);

@@ -1,0 +1,122 @@
+# HostsTest.pm -- helpers of the database-host tests (t80..t84), built on WeirTest.pm:
+#   start_standby($t)   a streaming standby of WeirTest's PostgreSQL (pg_basebackup -R over the
+#                       unix socket), on its own loopback port; ->promote, ->stop, ->start,
+#                       ->port
+#   console($w, $sql)   rows of a console SHOW (admin user 'admin', password 'adminpass')
+#   server_of($w, $db)  "port|in_recovery" of the server weir gives a fresh client of $db
+#   silent_dns()        a UDP socket on 127.0.0.1 that takes DNS queries and never answers
+# Standbys are stopped at exit (before WeirTest removes the temp dir).
+package HostsTest;
+
+use strict;
+use warnings;
+use Test::More;
+use WeirTest;
+use IO::Socket::INET;
+use Time::HiRes qw(time sleep);
+use DBI;
+use Exporter 'import';
+
+our @EXPORT = qw(start_standby console server_of silent_dns);
+
+my @STANDBYS;
+my $OWNER_PID = $$;
+
+sub start_standby {
+    my ($t) = @_;
+    my $n = @STANDBYS + 1;
+    my $dir = $t->tmp . "/standby$n";
+    my $port = free_port();
+    if ($WeirTest::IS_ROOT) {
+        mkdir $dir or die "mkdir $dir: $!";
+        chown((getpwnam('postgres'))[2, 3], $dir);
+        chmod 0700, $dir;
+    }
+    my ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_basebackup'), '-h', $t->{sockdir},
+            '-p', $t->pgport, '-U', 'postgres', '-D', $dir, '-R', '-X', 'stream', '-c', 'fast'],
+        as_pg => 1, timeout => 180);
+    die "pg_basebackup failed ($rc): $out\n$err" if $rc;
+    my $sb = bless { dir => $dir, port => $port, log => "$dir.log", t => $t }, 'HostsTest::Standby';
+    push @STANDBYS, $sb;
+    # The copied postgresql.conf names the primary's port: the last setting wins.
+    open my $fh, '>>', "$dir/postgresql.conf" or die $!;
+    print $fh "\n# standby\nport = $port\nhot_standby = on\n";
+    close $fh;
+    if ($WeirTest::IS_ROOT) {
+        WeirTest::spew($sb->{log}, '');
+        chown((getpwnam('postgres'))[2, 3], $sb->{log});
+    }
+    ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $dir, '-l', $sb->{log}, '-w',
+            '-t', '90', 'start'], as_pg => 1, timeout => 120);
+    if ($rc) {
+        diag(WeirTest::slurp($sb->{log}));
+        die "standby did not start ($rc): $out\n$err";
+    }
+    $sb->{running} = 1;
+    return $sb;
+}
+
+# console($w, $sql) -> arrayref of row hashes (dies on error).
+sub console {
+    my ($w, $sql) = @_;
+    my $dbh = DBI->connect("dbi:Pg:host=127.0.0.1;port=" . $w->port
+            . ";dbname=weir;sslmode=disable;application_name=console",
+        'admin', 'adminpass', { RaiseError => 1, PrintError => 0, AutoCommit => 1,
+            pg_server_prepare => 0 });
+    my $r = $dbh->selectall_arrayref($sql, { Slice => {} });
+    $dbh->disconnect;
+    return $r;
+}
+
+# server_of($w, $db) -> "port|t/f" from a fresh client of database $db through weir, or the error.
+sub server_of {
+    my ($w, $db, %o) = @_;
+    my ($out, $err, $rc) = $w->psql('SELECT inet_server_port(), pg_is_in_recovery()',
+        db => $db, args => ['-F', '|'], timeout => $o{timeout} // 60);
+    return $rc ? "error: $err" : $out;
+}
+
+# silent_dns() -> (socket, port): a name server on loopback that drops every query.
+sub silent_dns {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'udp')
+        or die "udp socket: $!";
+    return ($s, $s->sockport);
+}
+
+END {
+    if ($$ == $OWNER_PID) {
+        $_->stop for @STANDBYS;
+    }
+}
+
+package HostsTest::Standby;
+
+use WeirTest;
+
+sub port { $_[0]{port} }
+
+sub promote {
+    my ($self) = @_;
+    my ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $self->{dir}, '-w', '-t',
+            '60', 'promote'], as_pg => 1, timeout => 90);
+    die "pg_ctl promote failed ($rc): $out\n$err" if $rc;
+}
+
+sub start {
+    my ($self) = @_;
+    return if $self->{running};
+    my ($out, $err, $rc) = run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $self->{dir}, '-l',
+            $self->{log}, '-w', '-t', '90', 'start'], as_pg => 1, timeout => 120);
+    die "standby did not start again ($rc): $out\n$err" if $rc;
+    $self->{running} = 1;
+}
+
+sub stop {
+    my ($self, $mode) = @_;
+    return unless $self->{running};
+    run_cmd([WeirTest::pg_bin('pg_ctl'), '-D', $self->{dir}, '-m', $mode // 'immediate', '-w',
+            '-t', '30', 'stop'], as_pg => 1, timeout => 40);
+    $self->{running} = 0;
+}
+
+1;
