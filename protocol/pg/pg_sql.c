@@ -70,8 +70,12 @@ static void end_word(struct pg_sql_scan *s)
 {
     size_t n = s->wlen;
     const char *w = s->word;
-    if (n > sizeof(s->word) - 1)
+    if (n > sizeof(s->word) - 1) {
+        /* Longer than any keyword; only the pg_temp prefix can still match (pg_temp_12.x). */
+        if (!memcmp(w, "pg_temp", 7))
+            s->found |= PG_SQL_SESSION;
         return;
+    }
     if (s->word_lead) {
         if (in_list(lead_words, w, n))
             s->found |= PG_SQL_SESSION;

@@ -72,6 +72,7 @@ static void test_scan(void)
         "DO $$BEGIN PERFORM 1; END$$",
         "UNLISTEN *",
         "SELECT U&\"\\0073et_config\"('a.b', '1', false)", /* a name in Unicode escapes */
+        "CREATE TABLE pg_temp_1234567890123456789012345678901234.t (x int)", /* a long word */
     };
     for (size_t i = 0; i < sizeof(loud) / sizeof(loud[0]); i++) {
         ok(scan(loud[i]) & PG_SQL_SESSION, "scan: flagged: %s", loud[i]);
