@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "pooler/core/log.h"
@@ -97,7 +96,6 @@ static void server_free(struct server *s)
         server_hooks.forget_stmts(s);
     pg_out_free(&s->out);
     param_clear_all(&s->params);
-    settings_clear(&s->settings);
     ps_cache_free(s->ps);
     free(s);
 }
@@ -323,7 +321,6 @@ static void connect_next(struct server *s)
             .charset =
                 s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
             .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
-            .replication = pool_replication(r),
             .want_role = s->kind == BACKEND_MYSQL && r->db->target_session_attrs != TSA_ANY,
         };
         char err[256];
@@ -545,10 +542,6 @@ void server_release(struct server *s, bool clean)
         server_close(s, "client went away in the middle of a message");
         return;
     }
-    if (pool_replication(s->pool)) {
-        server_close(s, "replication connection: its client left (never pooled)");
-        return;
-    }
     if (s->kind == BACKEND_MYSQL && (s->outstanding > 0 || s->my.busy)) {
         /*
          * A MySQL response cannot be cut short; the connection goes. The
@@ -585,35 +578,6 @@ void server_release(struct server *s, bool clean)
     }
     server_watch(s);
     server_reset_continue(s);
-}
-
-/* Would server_reset_query run after this server's client (session pooling, or always)? */
-static bool reset_query_applies(const struct server *s)
-{
-    return weir.cfg->server_reset_query[0] &&
-           (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always);
-}
-
-/*
- * PostgreSQL: a client left state on s that weir cannot replay (s->discard,
- * session/sess_pg.c), or settings a reset query is about to wipe: DISCARD
- * ALL, then the configured reset query if it is another. Its session is then
- * as fresh as after login: no settings left to diff against.
- */
-static bool pg_discard_due(const struct server *s)
-{
-    return s->kind == BACKEND_POSTGRES && (s->discard || (s->settings.n && reset_query_applies(s)));
-}
-
-static void pg_discard(struct server *s)
-{
-    if (s->ps)
-        ps_cache_clear(s->ps); /* DISCARD ALL drops weir's prepared statements too */
-    send_internal(s, "DISCARD ALL");
-    if (reset_query_applies(s) && strcasecmp(weir.cfg->server_reset_query, "DISCARD ALL"))
-        send_internal(s, weir.cfg->server_reset_query);
-    settings_clear(&s->settings);
-    s->discard = false;
 }
 
 /*
@@ -678,10 +642,8 @@ static void server_reset_continue(struct server *s)
         server_send_my_command(s, COM_QUERY, my_session_sql);
         /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */
         server_send_my_command(s, COM_INIT_DB, s->pool->db->dbname);
-    } else if (s->reset_stage < RESET_QUERY && pg_discard_due(s)) {
-        s->reset_stage = RESET_QUERY;
-        pg_discard(s);
-    } else if (s->reset_stage < RESET_QUERY && reset_query_applies(s)) {
+    } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
+               (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
         s->reset_stage = RESET_QUERY;
         send_internal(s, weir.cfg->server_reset_query);
     } else if (s->txstatus != 'I') {
