@@ -30,6 +30,7 @@ struct backend_params {
     const char *charset;  /* MySQL: connection character set name, or NULL */
     const char *init_sql; /* MySQL: statement run right after login, or NULL */
     bool want_role;       /* MySQL: read @@read_only after login, for param("read_only") */
+    const char *replication; /* PostgreSQL: libpq's replication ("true", "database"), or NULL */
 };
 
 struct backend_conn; /* connector-private */

@@ -27,7 +27,7 @@ static struct backend_conn *pgb_connect_start(const struct backend_params *p, ch
     char port[16], timeout[16];
     snprintf(port, sizeof(port), "%d", p->port);
     snprintf(timeout, sizeof(timeout), "%d", p->connect_timeout);
-    const char *keys[14], *vals[14];
+    const char *keys[15], *vals[15];
     int n = 0;
     /*
      * A host that starts with '/' is a socket directory. Otherwise libpq gets
@@ -63,6 +63,10 @@ static struct backend_conn *pgb_connect_start(const struct backend_params *p, ch
     if (p->connect_timeout > 0) {
         keys[n] = "connect_timeout";
         vals[n++] = timeout;
+    }
+    if (p->replication) {
+        keys[n] = "replication";
+        vals[n++] = p->replication;
     }
     /* TLS arrives in a later issue; until then never negotiate it. */
     keys[n] = "sslmode";

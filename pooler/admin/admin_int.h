@@ -57,7 +57,7 @@ void admin_res_take_rows(struct admin_result *dst, struct admin_result *src);
 /* ---- SHOW (admin_show.c); each fills r with its columns and rows ---- */
 
 extern const char admin_help_text[];
-#define ADMIN_NCONN_COLS 21
+#define ADMIN_NCONN_COLS 22
 /* SHOW CLIENTS and SHOW SERVERS: PgBouncer's columns, then id, backend, worker. */
 extern const struct admin_col admin_conn_cols[ADMIN_NCONN_COLS];
 enum stats_view { VIEW_STATS, VIEW_TOTALS, VIEW_AVERAGES };

@@ -9,6 +9,7 @@
 
 #include "pooler/admin/admin_int.h"
 #include "pooler/session/client.h"
+#include "pooler/session/sess_pg.h"
 #include "pooler/session/ps.h"
 #include "pooler/admin/lifecycle.h"
 #include "pooler/core/iplimit.h"
@@ -20,6 +21,7 @@
 #include "pooler/core/worker.h"
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/mysql/my_packet.h"
+#include "protocol/pg/pg_sql.h"
 
 /* ---- SHOW ---- */
 
@@ -479,6 +481,7 @@ const struct admin_col admin_conn_cols[ADMIN_NCONN_COLS] = {
     {"close_needed", I}, {"ptr", T},        {"link", T},
     {"remote_pid", I},   {"tls", T},        {"application_name", T},
     {"id", N},           {"backend", T},    {"worker", I},
+    {"pinned", T}, /* weir's own, last: why a client keeps its server (docs/pooling.md) */
 };
 
 #undef T
@@ -536,7 +539,7 @@ static void conn_row(struct admin_result *r, const char *type, const char *user,
                      const char *database, const char *state, const char *addr, const char *local,
                      ev_tstamp connect, ev_tstamp request, ev_tstamp wait, int close_needed,
                      const void *ptr, const void *link, long long pid, const char *app, uint64_t id,
-                     enum backend_kind kind, int worker)
+                     enum backend_kind kind, int worker, const char *pinned)
 {
     char ip[64], lip[64], t1[40], t2[40], p1[32], p2[32];
     int port, lport;
@@ -568,6 +571,7 @@ static void conn_row(struct admin_result *r, const char *type, const char *user,
     admin_cell_u64(r, id);
     admin_cell(r, backend_name(kind));
     admin_cell_int(r, worker);
+    admin_cell(r, pinned);
 }
 
 static void local_of(int fd, char *out, size_t n)
@@ -633,10 +637,15 @@ void admin_rows_clients(struct worker *w, struct admin_result *r)
             snprintf(addr, sizeof(addr), "unix:%u", (unsigned)pid);
             snprintf(laddr, sizeof(laddr), "unix:0");
         }
+        char pinned[160] = "";
+        if (c->proto == &client_my_proto && c->pinned)
+            snprintf(pinned, sizeof(pinned), "session_state"); /* MySQL's own tracking */
+        else
+            pg_pin_names(sess_pg_pins(c), pinned, sizeof(pinned));
         conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c), addr, laddr,
                  c->connect_time, c->last_active ? c->last_active : c->connect_time, wait, 0, c,
                  c->server, c->cancel_pid, client_param(c, PARAM_APPLICATION_NAME), c->id,
-                 c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id);
+                 c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id, pinned);
     }
 }
 
@@ -658,6 +667,6 @@ void admin_rows_servers(struct worker *w, struct admin_result *r)
         bool stale = s->state != SV_CONNECTING && pool_must_close(s->pool, s);
         conn_row(r, "S", s->pool->user, s->pool->db->name, server_state_name(s, now), addr, local,
                  s->created, s->last_used ? s->last_used : s->created, 0, stale, s, s->client, 0,
-                 "weir", s->id, s->kind, w->id);
+                 "weir", s->id, s->kind, w->id, "");
     }
 }

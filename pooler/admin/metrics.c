@@ -16,6 +16,7 @@
 #include "pooler/pool/hosts.h"
 #include "pooler/pool/stats.h"
 #include "protocol/http/http_req.h"
+#include "protocol/pg/pg_sql.h"
 
 #define HEAD_RESERVE 256 /* bytes kept in front of the body for the HTTP response head */
 
@@ -411,6 +412,21 @@ static void render_daemon(struct sb *b)
            "Errors by kind, over the whole daemon (including those before a client had a pool).");
     for (int e = 0; e < STATS_ERR_COUNT; e++)
         sb_printf(b, "weir_errors_total{kind=\"%s\"} %" PRIu64 "\n", stats_error_name(e), errs[e]);
+    /* Per-worker counters of session/sess_pg.c, summed (each written by its worker only). */
+    uint64_t pinned = 0, pins[PG_PIN_NREASONS] = {0};
+    for (int i = 0; i < weir.nworkers; i++) {
+        pinned += atomic_load_explicit(&weir.workers[i].pinned, memory_order_relaxed);
+        for (int r = 0; r < PG_PIN_NREASONS; r++)
+            pins[r] += atomic_load_explicit(&weir.workers[i].pins[r], memory_order_relaxed);
+    }
+    family(b, "weir_pinned_clients", "gauge",
+           "PostgreSQL clients pinned to their server by session state that cannot move.");
+    sb_printf(b, "weir_pinned_clients %" PRIu64 "\n", pinned);
+    family(b, "weir_client_pins_total", "counter",
+           "Times a PostgreSQL client was pinned to its server, by reason.");
+    for (int r = 0; r < PG_PIN_NREASONS; r++)
+        sb_printf(b, "weir_client_pins_total{reason=\"%s\"} %" PRIu64 "\n", pg_pin_name(r),
+                  pins[r]);
     render_edge(b);
 }
 

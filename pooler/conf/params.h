@@ -20,7 +20,9 @@ enum param_id {
     PARAM_INTERVALSTYLE,
     PARAM_STANDARD_CONFORMING_STRINGS,
     PARAM_APPLICATION_NAME,
-    PARAM_EXTRA_FIRST, /* track_extra_parameters: named at start-up */
+    PARAM_DEFAULT_TRANSACTION_READ_ONLY, /* SET default_transaction_read_only follows its client */
+    PARAM_BUILTIN_SETTABLE,              /* the reported ones above: servers always report them */
+    PARAM_EXTRA_FIRST = PARAM_BUILTIN_SETTABLE, /* track_extra_parameters: named at start-up */
     PARAM_EXTRA_LAST = PARAM_EXTRA_FIRST + 7,
     PARAM_NSETTABLE,
     /* Reported by the server only. */
@@ -29,7 +31,6 @@ enum param_id {
     PARAM_INTEGER_DATETIMES,
     PARAM_IS_SUPERUSER,
     PARAM_SESSION_AUTHORIZATION,
-    PARAM_DEFAULT_TRANSACTION_READ_ONLY,
     PARAM_IN_HOT_STANDBY,
     PARAM_COUNT
 };

@@ -90,6 +90,13 @@ struct worker {
     int nlisteners;
     uint32_t client_seq;
     struct client *cancel_tab[CANCEL_BUCKETS];
+    /*
+     * PostgreSQL clients pinned to their server (session/sess_pg.c): a gauge,
+     * and pins by reason (protocol/pg/pg_sql.h's PG_PIN_* bits), written by
+     * this worker only and summed on read (/metrics).
+     */
+    _Atomic uint64_t pinned;
+    _Atomic uint64_t pins[16];
 };
 
 /*

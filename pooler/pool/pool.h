@@ -129,6 +129,22 @@ struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64
 /* MySQL pool variants: framing-relevant capability flags, charset in bits 48..63. */
 #define POOL_VARIANT_CHARSET(v) ((unsigned)((v) >> 48))
 #define POOL_VARIANT_FLAGS(v)   ((v) & ((1ULL << 48) - 1))
+/*
+ * PostgreSQL pool variants: replication connections (the startup parameter
+ * `replication`, session pooling only). Their servers log in with it, serve
+ * one client and are closed when it leaves: never handed to another.
+ */
+#define POOL_VARIANT_REPL_PHYSICAL (1ULL << 0)
+#define POOL_VARIANT_REPL_LOGICAL  (1ULL << 1)
+/* The libpq `replication` value a PostgreSQL pool's servers log in with, or NULL. */
+static inline const char *pool_replication(const struct pool *r)
+{
+    if (r->db->backend != BACKEND_POSTGRES)
+        return NULL;
+    return r->variant & POOL_VARIANT_REPL_LOGICAL    ? "database"
+           : r->variant & POOL_VARIANT_REPL_PHYSICAL ? "true"
+                                                     : NULL;
+}
 /* Frees every pool (at exit, after workers stopped). */
 void pools_free_all(void);
 

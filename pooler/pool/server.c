@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "pooler/core/log.h"
@@ -96,6 +97,7 @@ static void server_free(struct server *s)
         server_hooks.forget_stmts(s);
     pg_out_free(&s->out);
     param_clear_all(&s->params);
+    settings_clear(&s->settings);
     ps_cache_free(s->ps);
     free(s);
 }
@@ -321,6 +323,7 @@ static void connect_next(struct server *s)
             .charset =
                 s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
             .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
+            .replication = pool_replication(r),
             .want_role = s->kind == BACKEND_MYSQL && r->db->target_session_attrs != TSA_ANY,
         };
         char err[256];
@@ -542,6 +545,10 @@ void server_release(struct server *s, bool clean)
         server_close(s, "client went away in the middle of a message");
         return;
     }
+    if (pool_replication(s->pool)) {
+        server_close(s, "replication connection: its client left (never pooled)");
+        return;
+    }
     if (s->kind == BACKEND_MYSQL && (s->outstanding > 0 || s->my.busy)) {
         /*
          * A MySQL response cannot be cut short; the connection goes. The
@@ -580,6 +587,35 @@ void server_release(struct server *s, bool clean)
     server_reset_continue(s);
 }
 
+/* Would server_reset_query run after this server's client (session pooling, or always)? */
+static bool reset_query_applies(const struct server *s)
+{
+    return weir.cfg->server_reset_query[0] &&
+           (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always);
+}
+
+/*
+ * PostgreSQL: a client left state on s that weir cannot replay (s->discard,
+ * session/sess_pg.c), or settings a reset query is about to wipe: DISCARD
+ * ALL, then the configured reset query if it is another. Its session is then
+ * as fresh as after login: no settings left to diff against.
+ */
+static bool pg_discard_due(const struct server *s)
+{
+    return s->kind == BACKEND_POSTGRES && (s->discard || (s->settings.n && reset_query_applies(s)));
+}
+
+static void pg_discard(struct server *s)
+{
+    if (s->ps)
+        ps_cache_clear(s->ps); /* DISCARD ALL drops weir's prepared statements too */
+    send_internal(s, "DISCARD ALL");
+    if (reset_query_applies(s) && strcasecmp(weir.cfg->server_reset_query, "DISCARD ALL"))
+        send_internal(s, weir.cfg->server_reset_query);
+    settings_clear(&s->settings);
+    s->discard = false;
+}
+
 /*
  * Does s still fit its entry's target_session_attrs? PostgreSQL tells its
  * sessions when a standby is promoted (in_hot_standby in ParameterStatus,
@@ -607,6 +643,11 @@ static void server_reset_continue(struct server *s)
         return;
     if (s->failed) {
         server_close(s, "clean-up query failed");
+        return;
+    }
+    if (!server_role_fits(s)) {
+        /* Before any clean-up: a server that goes anyway needs none. */
+        server_close(s, "its host's role changed: it no longer fits target_session_attrs");
         return;
     }
     if (s->kind == BACKEND_MYSQL && s->txstatus != 'I') {
@@ -642,8 +683,10 @@ static void server_reset_continue(struct server *s)
         server_send_my_command(s, COM_QUERY, my_session_sql);
         /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */
         server_send_my_command(s, COM_INIT_DB, s->pool->db->dbname);
-    } else if (s->reset_stage < RESET_QUERY && weir.cfg->server_reset_query[0] &&
-               (s->pool->pool_mode == POOL_SESSION || weir.cfg->server_reset_query_always)) {
+    } else if (s->reset_stage < RESET_QUERY && pg_discard_due(s)) {
+        s->reset_stage = RESET_QUERY;
+        pg_discard(s);
+    } else if (s->reset_stage < RESET_QUERY && reset_query_applies(s)) {
         s->reset_stage = RESET_QUERY;
         send_internal(s, weir.cfg->server_reset_query);
     } else if (s->txstatus != 'I') {
@@ -654,9 +697,6 @@ static void server_reset_continue(struct server *s)
     } else if (weir.cfg->server_lifetime > 0 &&
                ev_now(s->w->loop) - s->created > weir.cfg->server_lifetime) {
         server_close(s, "server_lifetime reached");
-        return;
-    } else if (!server_role_fits(s)) {
-        server_close(s, "its host's role changed: it no longer fits target_session_attrs");
         return;
     } else {
         server_set_state(s, SV_IDLE);

@@ -7,6 +7,7 @@
 #ifndef WEIR_SERVER_H
 #define WEIR_SERVER_H
 
+#include "pooler/conf/settings.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
@@ -99,6 +100,8 @@ struct server {
     bool gen_taken;        /* counted by pool_server_born */
     uint64_t id;
     struct param_set params;           /* values the server reported */
+    struct settings settings;          /* PostgreSQL: other settings its session holds (SETs) */
+    bool discard;                      /* a client left state on it: DISCARD ALL before reuse */
     struct ps_cache *ps;               /* PostgreSQL: statements weir prepared here, or NULL */
     bool ps_unsure;                    /* ps may not match the server: DEALLOCATE ALL on reset */
     struct server *assign_next;        /* chain of servers assigned in one pool step */

@@ -23,6 +23,7 @@
 #include "pooler/core/log.h"
 #include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
+#include "pooler/session/sess_pg.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
@@ -224,6 +225,7 @@ void client_free(struct client *c)
     if (c->dbname_owned)
         free((char *)c->dbname);
     relay_my_forget(c);
+    sess_pg_free(c);
     if (c->my)
         stmt_my_free(c);
     ps_client_free(c);
@@ -279,6 +281,10 @@ void client_close(struct client *c, const char *reason)
     if (c->server) {
         struct server *s = c->server;
         bool clean = c->in_remaining == 0 && (!c->in || buf_unsent(c->in) == 0);
+        if (s->kind == BACKEND_POSTGRES && s->state == SV_ACTIVE)
+            sess_pg_leave(c, s);
+        else if (s->kind == BACKEND_POSTGRES && s->state == SV_SETUP)
+            s->discard = true; /* left during its set-up: what the server holds is not known */
         if (c->my && c->my->ncursors)
             s->my_dirty = true; /* its cursors close with a reset, not with the next client */
         ps_client_detach(c, s);

@@ -28,6 +28,7 @@
 #include "protocol/pg/pg_msg.h"
 
 struct msg;
+struct pg_sess;
 struct client_ps;
 
 /* MySQL session variables a client may carry from server to server before it is pinned. */
@@ -110,6 +111,7 @@ struct client {
     struct param_snap *told;     /* what it was told at login, for those it did not choose */
     struct client *cancel_next;  /* hash chain in worker->cancel_tab */
     struct client_my *my;        /* MySQL clients only (NULL for PostgreSQL) */
+    struct pg_sess *sess;        /* PostgreSQL: settings, pins, login values (sess_pg.c), or NULL */
     struct client_ps *ps;        /* its prepared statements (ps.c), NULL while it has none */
     void *auth;                  /* auth exchange state while in CL_AUTH */
     struct admin_job *admin_job; /* console command running on the workers, or NULL */
@@ -132,18 +134,22 @@ struct client {
     enum client_state state;
     struct pool_waiter wait; /* its place in its pool's wait queue [pool lock] */
     struct peer_addr addr;
-    uint8_t admin;         /* console client: ADMIN_* permission (admin.h), 0 = not one */
-    bool welcomed : 1;     /* login completed (ReadyForQuery sent) */
-    bool zombie : 1;       /* closed while a server was on its way to it */
-    bool counted : 1;      /* counted in the global client total */
-    bool pinned : 1;       /* MySQL: holds session state that cannot move: keeps its server */
-    bool out_lost : 1;     /* client_out could not allocate: output was dropped */
-    bool user_owned : 1;   /* user is a copy of its own, freed with it */
-    bool dbname_owned : 1; /* dbname is a copy of its own, freed with it */
-    bool over_limit : 1;   /* beyond max_client_conn: only the console may log in */
-    bool pending : 1;      /* counted in weir.npending: connected, not yet authenticated */
-    bool ip_counted : 1;   /* counted against its address in iplimit: released at close */
-    bool ps_on : 1;        /* PostgreSQL statements kept by weir (transaction/statement mode) */
+    uint8_t admin;      /* console client: ADMIN_* permission (admin.h), 0 = not one */
+    bool welcomed : 1;  /* login completed (ReadyForQuery sent) */
+    bool zombie : 1;    /* closed while a server was on its way to it */
+    bool counted : 1;   /* counted in the global client total */
+    bool pinned : 1;    /* holds session state that cannot move: keeps its server (the
+                           reasons: c->my's tracking for MySQL, sess_pg_pins for PostgreSQL) */
+    bool long_text : 1; /* PostgreSQL: a Query/Parse too long for the buffer is being scanned */
+    bool text_seen : 1; /* PostgreSQL: the Query/Parse at c->in->parsed was read (sess_pg.c) */
+    uint8_t replication : 2; /* PostgreSQL startup `replication`: 0 no, 1 physical, 2 logical */
+    bool out_lost : 1;       /* client_out could not allocate: output was dropped */
+    bool user_owned : 1;     /* user is a copy of its own, freed with it */
+    bool dbname_owned : 1;   /* dbname is a copy of its own, freed with it */
+    bool over_limit : 1;     /* beyond max_client_conn: only the console may log in */
+    bool pending : 1;        /* counted in weir.npending: connected, not yet authenticated */
+    bool ip_counted : 1;     /* counted against its address in iplimit: released at close */
+    bool ps_on : 1;          /* PostgreSQL statements kept by weir (transaction/statement mode) */
 };
 
 /* What differs between the PostgreSQL and the MySQL client session. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
@@ -25,6 +26,7 @@
 #include "pooler/core/log.h"
 #include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
+#include "pooler/session/sess_pg.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/pool/stats.h"
@@ -144,10 +146,24 @@ static void client_authenticated(struct client *c, const char *password)
         if (secret && pg_secret_kind(secret) == PG_SECRET_PLAIN)
             password = secret;
     }
-    /* The pool keeps a copy of the password for its logins to the server. */
-    c->pool = pool_get(c->db, c->user, 0, password);
+    /*
+     * The pool keeps a copy of the password for its logins to the server. A
+     * replication client gets a pool variant of its own, whose servers log in
+     * with `replication` and are never handed to anyone else.
+     */
+    uint64_t variant = c->replication == 2   ? POOL_VARIANT_REPL_LOGICAL
+                       : c->replication == 1 ? POOL_VARIANT_REPL_PHYSICAL
+                                             : 0;
+    c->pool = pool_get(c->db, c->user, variant, password);
     if (!c->pool) {
         client_fail(c, "53200", "out of memory");
+        return;
+    }
+    if (variant && c->pool->pool_mode != POOL_SESSION) {
+        client_fail(c, "08P01",
+                    "replication connections need session pooling: database \"%s\" pools in %s "
+                    "mode",
+                    c->db->name, config_pool_mode_name(c->pool->pool_mode));
         return;
     }
     client_share_names(c);
@@ -155,7 +171,8 @@ static void client_authenticated(struct client *c, const char *password)
     pg_out_auth(client_out(c), 0, NULL, 0);
     client_cancel_register(c->w, c);
     struct param_set cached = {0};
-    bool welcomed = pool_welcome(c->pool, &cached);
+    /* Settings from options are tried on a server first: one the server refuses fails the login. */
+    bool welcomed = !variant && !sess_pg_has_login_settings(c) && pool_welcome(c->pool, &cached);
     if (welcomed) {
         /*
          * Log in on the parameters the last server of the pool reported, in
@@ -364,9 +381,24 @@ static bool startup_params(struct client *c, const struct pg_startup *st)
                 client_fail(c, "53200", "out of memory");
                 return false;
             }
-        } else if (!strcmp(name, "options") || !strcmp(name, "replication")) {
-            client_fail(c, "08P01", "unsupported startup parameter: %s", name);
-            return false;
+        } else if (!strcmp(name, "options")) {
+            if (!sess_pg_login_options(c, value))
+                return false;
+        } else if (!strcmp(name, "replication")) {
+            /* The values PostgreSQL takes (parse_bool's spellings, and "database"). */
+            if (!strcasecmp(value, "database")) {
+                c->replication = 2;
+            } else if (!strcasecmp(value, "true") || !strcasecmp(value, "on") ||
+                       !strcasecmp(value, "yes") || !strcmp(value, "1")) {
+                c->replication = 1;
+            } else if (!strcasecmp(value, "false") || !strcasecmp(value, "off") ||
+                       !strcasecmp(value, "no") || !strcmp(value, "0")) {
+                c->replication = 0;
+            } else {
+                client_fail(c, "22023", "invalid value for parameter \"replication\": \"%s\"",
+                            value);
+                return false;
+            }
         } else {
             log_client(c, LOG_LVL_DEBUG, "startup parameter %s ignored", name);
         }
@@ -447,6 +479,10 @@ static void client_startup(struct client *c)
     }
     if (!startup_params(c, &st))
         return;
+    if (!sess_pg_login_done(c)) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
     negotiate_version(c, &st);
     buf_put(&c->w->bufs, c->in);
     c->in = NULL;

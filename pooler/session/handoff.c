@@ -4,6 +4,7 @@
  * and the callbacks through which pool/ hands servers to waiting sessions.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pooler/core/worker.h"
@@ -11,23 +12,28 @@
 #include "pooler/session/client.h"
 #include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
+#include "pooler/session/sess_pg.h"
 #include "pooler/session/stmt_my.h"
 #include "protocol/mysql/my_handshake.h"
+#include "protocol/pg/pg_sql.h"
 
-/* Appends "SET name = 'value';" with value quoted as a literal. */
+/* Appends text to q[*len..cap); *len counts every byte, also those that did not fit. */
+static void append_text(char *q, size_t cap, size_t *len, const char *text)
+{
+    size_t k = strlen(text);
+    if (*len + k < cap)
+        memcpy(q + *len, text, k + 1);
+    *len += k;
+}
+
+/* Appends "SET name = 'value';" with value quoted as a literal (exact length, see append_text). */
 static void append_set(char *q, size_t cap, size_t *len, const char *name, const char *value)
 {
-    size_t n = *len;
-    bool backslash = strchr(value, '\\') != NULL;
-    n += snprintf(q + n, n < cap ? cap - n : 0, "SET %s = %s'", name, backslash ? "E" : "");
-    for (const char *p = value; *p && n + 3 < cap; p++) {
-        if (*p == '\'' || *p == '\\')
-            q[n++] = *p;
-        q[n++] = *p;
-    }
-    if (n < cap)
-        n += snprintf(q + n, cap - n, "';");
-    *len = n;
+    append_text(q, cap, len, "SET ");
+    append_text(q, cap, len, name);
+    append_text(q, cap, len, " = ");
+    pg_sql_quote_literal(q, cap, len, value);
+    append_text(q, cap, len, ";");
 }
 
 /* True for values MySQL wants as numbers, not strings (SET lock_wait_timeout = 5). */
@@ -95,21 +101,49 @@ static void server_setup_my(struct server *s, struct client *c)
         server_close(s, "cannot send session set-up");
 }
 
-/* Sends the client's parameters that differ from the server's, or starts relaying. */
+/*
+ * The statements that make s hold c's session: its tracked parameters that
+ * differ, then its other settings (sess_pg.c). Returns the length, which is
+ * cap or more when q was too small.
+ */
+static size_t setup_sql(struct server *s, struct client *c, char *q, size_t cap)
+{
+    size_t len = 0;
+    if (cap)
+        q[0] = 0;
+    for (int i = 0; i < PARAM_NSETTABLE; i++) {
+        const char *want = client_param(c, i);
+        if (want && (!s->params.v[i] || strcmp(want, s->params.v[i])))
+            append_set(q, cap, &len, param_name(i), want);
+    }
+    sess_pg_setup_sql(c, s, q, cap, &len);
+    return len;
+}
+
+/* Sends the client's parameters and settings that differ from the server's, or starts relaying. */
 static void server_setup(struct server *s, struct client *c)
 {
     if (s->kind == BACKEND_MYSQL) {
         server_setup_my(s, c);
         return;
     }
-    char q[4096];
-    size_t len = 0;
-    for (int i = 0; i < PARAM_NSETTABLE; i++) {
-        const char *want = client_param(c, i);
-        if (want && (!s->params.v[i] || strcmp(want, s->params.v[i])))
-            append_set(q, sizeof(q), &len, param_name(i), want);
+    if (pool_replication(s->pool)) {
+        /* Logged in for this client alone; a physical walsender takes no SQL at all. */
+        server_set_state(s, SV_ACTIVE);
+        client_server_ready(c);
+        return;
     }
-    if (len == 0 || len >= sizeof(q)) {
+    char small[4096], *q = small;
+    size_t len = setup_sql(s, c, small, sizeof(small));
+    if (len >= sizeof(small)) {
+        /* Many or long settings: build them again in a buffer that fits. */
+        if (!(q = malloc(len + 1)) || setup_sql(s, c, q, len + 1) > len) {
+            free(q);
+            client_fail(c, "53200", "out of memory");
+            return;
+        }
+    }
+    if (len == 0) {
         server_set_state(s, SV_ACTIVE);
         client_server_ready(c);
         return;
@@ -119,6 +153,8 @@ static void server_setup(struct server *s, struct client *c)
     s->setup_error[0] = 0;
     s->outstanding = 1;
     pg_out_query(&s->out, q);
+    if (q != small)
+        free(q);
     if (s->out.failed || server_flush_out(s) == WR_ERROR)
         server_close(s, "cannot send parameter set-up");
 }
@@ -206,6 +242,11 @@ static void setup_done(struct server *s, struct client *c)
         client_fail(c, s->setup_sqlstate[0] ? s->setup_sqlstate : "08P01", "%s", s->setup_error);
         return;
     }
+    if (s->kind == BACKEND_POSTGRES && !sess_pg_setup_done(c, s)) {
+        s->discard = true; /* what it holds is no longer known */
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
     server_set_state(s, SV_ACTIVE);
     client_server_ready(c);
 }
@@ -225,8 +266,10 @@ static void active_write(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct server *s = list_entry(io, struct server, wio);
     if (s->out.len) {
-        /* weir's own messages (MySQL statement commands, PostgreSQL prepared statements), then
-         * what the client had waiting. */
+        /*
+         * weir's own messages (MySQL statement commands, PostgreSQL prepared statements, the
+         * login values behind a RESET), then what the client had waiting.
+         */
         int rc = server_flush_out(s);
         if (rc == WR_ERROR)
             server_close(s, "cannot write to server");

@@ -374,7 +374,7 @@ static enum ps_step on_query(struct client *c, struct server *s, struct iobuf *b
     uint32_t avail = b->recv - b->parsed - PG_HDR_LEN;
     uint32_t n = avail < body ? avail : body;
     bool more;
-    bool maybe = pg_sql_maybe_deallocate(text, n, &more);
+    bool maybe = pg_ps_maybe_deallocate(text, n, &more);
     if (!maybe && more && n < body && (uint64_t)PG_HDR_LEN + body <= b->cap)
         return PS_WAIT;
     if (!maybe || (uint64_t)PG_HDR_LEN + body > b->cap || text[n - 1] != 0)
@@ -382,9 +382,9 @@ static enum ps_step on_query(struct client *c, struct server *s, struct iobuf *b
     if (n < body)
         return PS_WAIT;
     char name[256];
-    enum pg_sql_kind kind = pg_sql_classify(text, name, sizeof(name));
-    struct ps_stmt *st = kind == PG_SQL_DEALLOCATE ? ps_map_find(&ps->map, name) : NULL;
-    if (kind == PG_SQL_DEALLOCATE_ALL) {
+    enum pg_ps_sql_kind kind = pg_ps_classify_sql(text, name, sizeof(name));
+    struct ps_stmt *st = kind == PG_PS_SQL_DEALLOCATE ? ps_map_find(&ps->map, name) : NULL;
+    if (kind == PG_PS_SQL_DEALLOCATE_ALL) {
         struct ps_map *old = malloc(sizeof(*old));
         if (!old || !ps_q_reserve(ps, 1)) {
             free(old);
@@ -395,7 +395,7 @@ static enum ps_step on_query(struct client *c, struct server *s, struct iobuf *b
         ps_q_push(ps, EX_CLEAR, old);
         return PS_PASS;
     }
-    if (!st && kind == PG_SQL_DEALLOCATE && reserved(name)) {
+    if (!st && kind == PG_PS_SQL_DEALLOCATE && reserved(name)) {
         pg_out_reset(&ps->build);
         pg_out_query(&ps->build, "DEALLOCATE " PG_PS_NONE);
         return not_yours(c, s, b, PG_HDR_LEN + body, 0, EX_QUERY, why, len);

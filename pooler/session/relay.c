@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "pooler/session/client.h"
+#include "pooler/session/sess_pg.h"
 #include "pooler/session/ps.h"
 #include "pooler/core/log.h"
 #include "pooler/pool/pool.h"
@@ -59,6 +60,49 @@ bool relay_pg_check(char type, uint32_t body, bool copy_in, char *why, size_t le
 }
 
 /*
+ * A Query or Parse at b->parsed (header peeked: type, body) for the session
+ * state (sess_pg.c): read whole when it fits the buffer (WR_AGAIN until it
+ * is), scanned piece by piece as it passes when it does not. WR_OK with what
+ * the relay does with it in *text, WR_ERROR when out of memory.
+ */
+static int relay_pg_text(struct client *c, struct server *s, const struct iobuf *b, char type,
+                         uint32_t body, enum sess_text *text)
+{
+    if (PG_HDR_LEN + body > b->cap) {
+        sess_pg_long_text_begin(c);
+        return WR_OK;
+    }
+    if (b->recv - b->parsed < PG_HDR_LEN + body)
+        return WR_AGAIN;
+    const char *msg = (const char *)b->data + b->parsed + PG_HDR_LEN;
+    const char *stmt = "", *q = msg;
+    if (type == 'P') {
+        const char *nul = memchr(msg, 0, body);
+        if (!nul)
+            return WR_OK; /* malformed: the server refuses it */
+        stmt = msg;
+        q = nul + 1;
+    }
+    const char *end = memchr(q, 0, (size_t)(msg + body - q));
+    if (!end)
+        return WR_OK;
+    return sess_pg_client_text(c, type == 'P', stmt, q, (uint32_t)(end - q), s->outstanding, text)
+               ? WR_OK
+               : WR_ERROR;
+}
+
+/* The next bytes of a text too long for the buffer pass: the keyword scan sees them. */
+static void relay_pg_long_text(struct client *c, const struct iobuf *b)
+{
+    uint32_t n = b->recv - b->parsed;
+    if (n > c->in_remaining)
+        n = c->in_remaining;
+    sess_pg_long_text_feed(c, b->data + b->parsed, n);
+    if (n == c->in_remaining)
+        sess_pg_long_text_end(c);
+}
+
+/*
  * Walks the client's messages in b. A message the protocol does not allow
  * here stops the scan before it (SCAN_ERROR, the reason in why[0..len)): it
  * must never reach a server another client will use next.
@@ -68,8 +112,12 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
 {
     if (s->kind == BACKEND_MYSQL)
         return relay_my_scan_client(c, s, b, why, len);
+    if (c->sess && sess_pg_inject_due(c))
+        return SCAN_INJECT; /* weir's query goes before anything after the client's text */
     while (b->parsed < b->recv) {
         uint32_t avail = b->recv - b->parsed;
+        if (c->long_text)
+            relay_pg_long_text(c, b);
         if (buf_skip_body(b, &c->in_remaining))
             continue;
         char type;
@@ -83,6 +131,21 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         }
         if (!relay_pg_check(type, body, s->copy_in, why, len))
             return SCAN_ERROR;
+        enum sess_text text = SESS_PASS;
+        if ((type == 'Q' || type == 'P') && sess_pg_watching(c)) {
+            if (c->text_seen) {
+                text = sess_pg_pending_text(c); /* read before a wait or flush below */
+            } else {
+                int tr = relay_pg_text(c, s, b, type, body, &text);
+                if (tr == WR_AGAIN)
+                    return SCAN_OK; /* the text must be whole to be read */
+                if (tr == WR_ERROR) {
+                    snprintf(why, len, "out of memory");
+                    return SCAN_ERROR;
+                }
+                c->text_seen = true;
+            }
+        }
         if (c->ps_on) {
             switch (ps_client_msg(c, s, b, type, body, why, len)) {
             case PS_PASS:
@@ -97,6 +160,7 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
                 return SCAN_ERROR;
             case PS_CONSUMED:
                 s->need_sync = true; /* only Parse, Bind, Describe and Close are taken */
+                c->text_seen = false;
                 continue;
             }
             /* The message at parsed was rewritten: read its header again. */
@@ -137,6 +201,14 @@ static enum scan_result scan_client(struct client *c, struct server *s, struct i
         }
         b->parsed += PG_HDR_LEN;
         c->in_remaining = body;
+        c->text_seen = false;
+        if (text == SESS_INJECT) {
+            /* Whole in the buffer: it goes out, then weir's own query right behind it. */
+            b->parsed += body;
+            c->in_remaining = 0;
+            sess_pg_inject_arm(c);
+            return SCAN_INJECT;
+        }
     }
     return SCAN_OK;
 }
@@ -148,7 +220,7 @@ static bool client_to_server(struct client *c)
     struct iobuf *b = c->in;
     if (s->out.len) {
         /* weir's own messages (MySQL statement commands, stmt_my.c; PostgreSQL prepared
-         * statements, ps.c) go before what follows them. */
+         * statements, ps.c; login values, sess_pg.c) go before what follows them. */
         int rc = server_flush_out(s);
         if (rc == WR_AGAIN) {
             client_watch(c, EV_READ, false); /* server_flush_out armed the write watcher */
@@ -200,6 +272,16 @@ static bool client_input(struct client *c)
         if (sr == SCAN_TERMINATE) {
             client_close(c, "client terminated the session");
             return false;
+        }
+        if (sr == SCAN_INJECT) {
+            /* Once the client's text is out (else relay_server_writable comes back here). */
+            if ((c->in && buf_unsent(c->in)) || c->server->out.len)
+                return true;
+            if (!sess_pg_inject_send(c, c->server))
+                return false;
+            if (c->state != CL_ACTIVE || !c->in)
+                return true;
+            continue;
         }
         if (sr == SCAN_HOLD) {
             /* Read nothing more until the server answered everything (relay_resume). */
@@ -297,6 +379,16 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
             return SCAN_OK;
         if (rc == WR_ERROR)
             return SCAN_ERROR;
+        if (c->sess) {
+            /* Records settled by errors and ReadyForQuery; weir's own answers taken out. */
+            enum sess_msg m = sess_pg_server_msg(c, s, b, type, body);
+            if (m == SESS_WAIT)
+                return SCAN_OK;
+            if (m == SESS_DROPPED)
+                continue;
+            if (m == SESS_BROKEN)
+                return SCAN_ERROR;
+        }
         const uint8_t *msg = b->data + b->parsed + PG_HDR_LEN;
         bool whole = avail >= PG_HDR_LEN + body;
         bool fits = PG_HDR_LEN + body <= b->cap;
@@ -474,6 +566,8 @@ void relay_try_release(struct server *s)
             client_fail(c, "0A000", "transaction blocks not allowed in statement pooling mode");
         return;
     }
+    if (s->kind == BACKEND_POSTGRES)
+        sess_pg_leave(c, s);
     if (c->ps)
         ps_client_released(c, s);
     s->client = NULL;

@@ -17,8 +17,18 @@
  * until its server answered everything (stmt_my.h); reading stops meanwhile.
  * SCAN_FLUSH: PostgreSQL, scanning stopped at a message weir rewrites
  * (prepared statements, ps.c) that needs what is before it sent first.
+ * SCAN_INJECT: scanning stopped after a PostgreSQL text that weir's own query
+ * must follow (sess_pg.c: the login values a RESET takes away).
  */
-enum scan_result { SCAN_OK, SCAN_TERMINATE, SCAN_ERROR, SCAN_OWN, SCAN_HOLD, SCAN_FLUSH };
+enum scan_result {
+    SCAN_OK,
+    SCAN_TERMINATE,
+    SCAN_ERROR,
+    SCAN_OWN,
+    SCAN_HOLD,
+    SCAN_FLUSH,
+    SCAN_INJECT
+};
 
 /*
  * MySQL scanners (relay_my.c): walk the packets of each side's buffer,

@@ -163,7 +163,7 @@ static const char *skip_blank(const char *p, const char *end)
     return p;
 }
 
-bool pg_sql_maybe_deallocate(const char *text, size_t n, bool *more)
+bool pg_ps_maybe_deallocate(const char *text, size_t n, bool *more)
 {
     const char *end = text + n, *p = skip_blank(text, end);
     *more = false;
@@ -195,10 +195,10 @@ bool pg_sql_maybe_deallocate(const char *text, size_t n, bool *more)
     return false;
 }
 
-enum pg_sql_kind pg_sql_classify(const char *text, char *name, size_t cap)
+enum pg_ps_sql_kind pg_ps_classify_sql(const char *text, char *name, size_t cap)
 {
     PgQueryProtobufParseResult pr = pg_query_parse_protobuf(text);
-    enum pg_sql_kind kind = PG_SQL_OTHER;
+    enum pg_ps_sql_kind kind = PG_PS_SQL_OTHER;
     if (pr.error)
         goto done;
     PgQuery__ParseResult *res = pg_query__parse_result__unpack(NULL, pr.parse_tree.len,
@@ -211,19 +211,19 @@ enum pg_sql_kind pg_sql_classify(const char *text, char *name, size_t cap)
             continue;
         if (n->node_case == PG_QUERY__NODE__NODE_DISCARD_STMT &&
             n->discard_stmt->target == PG_QUERY__DISCARD_MODE__DISCARD_ALL) {
-            kind = PG_SQL_DEALLOCATE_ALL;
+            kind = PG_PS_SQL_DEALLOCATE_ALL;
             break;
         }
         if (n->node_case != PG_QUERY__NODE__NODE_DEALLOCATE_STMT)
             continue;
         const char *nm = n->deallocate_stmt->name;
         if (!nm || !nm[0]) {
-            kind = PG_SQL_DEALLOCATE_ALL;
+            kind = PG_PS_SQL_DEALLOCATE_ALL;
             break;
         }
         if (res->n_stmts == 1 && strlen(nm) < cap) {
             snprintf(name, cap, "%s", nm);
-            kind = PG_SQL_DEALLOCATE;
+            kind = PG_PS_SQL_DEALLOCATE;
         }
     }
     pg_query__parse_result__free_unpacked(res, NULL);

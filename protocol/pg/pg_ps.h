@@ -86,10 +86,10 @@ void pg_out_close(struct pg_out *o, char kind, const char *name);
 void pg_out_command_complete(struct pg_out *o, const char *tag);
 
 /* What a simple query does to prepared statements. */
-enum pg_sql_kind {
-    PG_SQL_OTHER = 0,      /* nothing weir must know */
-    PG_SQL_DEALLOCATE,     /* exactly one statement, DEALLOCATE [PREPARE] name */
-    PG_SQL_DEALLOCATE_ALL, /* DEALLOCATE ALL or DISCARD ALL among its statements */
+enum pg_ps_sql_kind {
+    PG_PS_SQL_OTHER = 0,      /* nothing weir must know */
+    PG_PS_SQL_DEALLOCATE,     /* exactly one statement, DEALLOCATE [PREPARE] name */
+    PG_PS_SQL_DEALLOCATE_ALL, /* DEALLOCATE ALL or DISCARD ALL among its statements */
 };
 
 /*
@@ -98,14 +98,14 @@ enum pg_sql_kind {
  * DISCARD (any case), the only texts worth parsing. *more is set when the
  * bytes end before that can be told.
  */
-bool pg_sql_maybe_deallocate(const char *text, size_t n, bool *more);
+bool pg_ps_maybe_deallocate(const char *text, size_t n, bool *more);
 
 /*
  * Parses NUL-terminated text with PostgreSQL's own grammar (libpg_query).
- * For PG_SQL_DEALLOCATE the name is copied to name[0..cap) (false kind
- * PG_SQL_OTHER when it does not fit). Text that does not parse is
- * PG_SQL_OTHER: the server will say what is wrong with it.
+ * For PG_PS_SQL_DEALLOCATE the name is copied to name[0..cap) (false kind
+ * PG_PS_SQL_OTHER when it does not fit). Text that does not parse is
+ * PG_PS_SQL_OTHER: the server will say what is wrong with it.
  */
-enum pg_sql_kind pg_sql_classify(const char *text, char *name, size_t cap);
+enum pg_ps_sql_kind pg_ps_classify_sql(const char *text, char *name, size_t cap);
 
 #endif

@@ -79,7 +79,7 @@ static void fuzz_target(const uint8_t *body, uint32_t len)
 static void fuzz_sql(const uint8_t *text, uint32_t len)
 {
     bool more;
-    bool maybe = pg_sql_maybe_deallocate((const char *)text, len, &more);
+    bool maybe = pg_ps_maybe_deallocate((const char *)text, len, &more);
     if (!maybe || len > 512)
         return;
     char *s = malloc(len + 1);
@@ -88,8 +88,8 @@ static void fuzz_sql(const uint8_t *text, uint32_t len)
     memcpy(s, text, len);
     s[len] = 0;
     char name[64];
-    enum pg_sql_kind k = pg_sql_classify(s, name, sizeof(name));
-    if (k == PG_SQL_DEALLOCATE && strlen(name) >= sizeof(name))
+    enum pg_ps_sql_kind k = pg_ps_classify_sql(s, name, sizeof(name));
+    if (k == PG_PS_SQL_DEALLOCATE && strlen(name) >= sizeof(name))
         __builtin_trap();
     free(s);
 }

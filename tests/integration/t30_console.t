@@ -98,7 +98,7 @@ for my $cmd (sort keys %pgb) {
 my ($pn) = cols($adm, 'SHOW POOLS');
 is_deeply([@$pn[16 .. $#$pn]], [qw(backend paused health)], "SHOW POOLS: weir's columns after");
 my ($cn) = cols($adm, 'SHOW CLIENTS');
-is_deeply([@$cn[18 .. $#$cn]], [qw(id backend worker)], "SHOW CLIENTS: weir's columns after");
+is_deeply([@$cn[18 .. $#$cn]], [qw(id backend worker pinned)], "SHOW CLIENTS: weir's columns after");
 
 # case, semicolons, blanks
 ok(rows($adm, ' show   pools ;'), 'lower case, blanks and a semicolon are accepted');

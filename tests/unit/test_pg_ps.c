@@ -82,37 +82,39 @@ static void test_ids(void)
 static void test_sql(void)
 {
     bool more;
-    ok(pg_sql_maybe_deallocate("DEALLOCATE x", 12, &more), "DEALLOCATE");
-    ok(pg_sql_maybe_deallocate("  /* c /* nested */ */ -- x\n discard all", 40, &more),
+    ok(pg_ps_maybe_deallocate("DEALLOCATE x", 12, &more), "DEALLOCATE");
+    ok(pg_ps_maybe_deallocate("  /* c /* nested */ */ -- x\n discard all", 40, &more),
        "comments and blanks before DISCARD");
-    ok(pg_sql_maybe_deallocate("deAllocate\tall", 14, &more), "any case");
-    ok(!pg_sql_maybe_deallocate("SELECT 1", 8, &more) && !more, "SELECT: no");
-    ok(!pg_sql_maybe_deallocate("deallocated", 11, &more) && !more, "a longer word: no");
-    ok(!pg_sql_maybe_deallocate("DEALLOC", 7, &more) && more, "cut inside the word: more");
-    ok(!pg_sql_maybe_deallocate("   ", 3, &more) && more, "only blanks, unterminated: more");
-    ok(!pg_sql_maybe_deallocate("  \0", 3, &more) && !more, "only blanks, ended: no");
-    ok(!pg_sql_maybe_deallocate("/* open", 7, &more) && more, "open comment: more");
+    ok(pg_ps_maybe_deallocate("deAllocate\tall", 14, &more), "any case");
+    ok(!pg_ps_maybe_deallocate("SELECT 1", 8, &more) && !more, "SELECT: no");
+    ok(!pg_ps_maybe_deallocate("deallocated", 11, &more) && !more, "a longer word: no");
+    ok(!pg_ps_maybe_deallocate("DEALLOC", 7, &more) && more, "cut inside the word: more");
+    ok(!pg_ps_maybe_deallocate("   ", 3, &more) && more, "only blanks, unterminated: more");
+    ok(!pg_ps_maybe_deallocate("  \0", 3, &more) && !more, "only blanks, ended: no");
+    ok(!pg_ps_maybe_deallocate("/* open", 7, &more) && more, "open comment: more");
 
     char name[64];
-    is_int(pg_sql_classify("DEALLOCATE foo", name, sizeof(name)), PG_SQL_DEALLOCATE,
+    is_int(pg_ps_classify_sql("DEALLOCATE foo", name, sizeof(name)), PG_PS_SQL_DEALLOCATE,
            "DEALLOCATE name");
     is_str(name, "foo", "... the name");
-    is_int(pg_sql_classify("deallocate prepare \"Foo Bar\";", name, sizeof(name)),
-           PG_SQL_DEALLOCATE, "DEALLOCATE PREPARE \"quoted\"");
+    is_int(pg_ps_classify_sql("deallocate prepare \"Foo Bar\";", name, sizeof(name)),
+           PG_PS_SQL_DEALLOCATE, "DEALLOCATE PREPARE \"quoted\"");
     is_str(name, "Foo Bar", "... the name as the server reads it");
-    is_int(pg_sql_classify("DEALLOCATE FOO", name, sizeof(name)), PG_SQL_DEALLOCATE, "unquoted");
+    is_int(pg_ps_classify_sql("DEALLOCATE FOO", name, sizeof(name)), PG_PS_SQL_DEALLOCATE,
+           "unquoted");
     is_str(name, "foo", "... folded to lower case");
-    is_int(pg_sql_classify("DEALLOCATE ALL", name, sizeof(name)), PG_SQL_DEALLOCATE_ALL,
+    is_int(pg_ps_classify_sql("DEALLOCATE ALL", name, sizeof(name)), PG_PS_SQL_DEALLOCATE_ALL,
            "DEALLOCATE ALL");
-    is_int(pg_sql_classify("DISCARD ALL", name, sizeof(name)), PG_SQL_DEALLOCATE_ALL,
+    is_int(pg_ps_classify_sql("DISCARD ALL", name, sizeof(name)), PG_PS_SQL_DEALLOCATE_ALL,
            "DISCARD ALL");
-    is_int(pg_sql_classify("DISCARD PLANS", name, sizeof(name)), PG_SQL_OTHER, "DISCARD PLANS");
-    is_int(pg_sql_classify("DEALLOCATE a; SELECT 1", name, sizeof(name)), PG_SQL_OTHER,
+    is_int(pg_ps_classify_sql("DISCARD PLANS", name, sizeof(name)), PG_PS_SQL_OTHER,
+           "DISCARD PLANS");
+    is_int(pg_ps_classify_sql("DEALLOCATE a; SELECT 1", name, sizeof(name)), PG_PS_SQL_OTHER,
            "DEALLOCATE name among other statements: not handled");
-    is_int(pg_sql_classify("SELECT 1; DISCARD ALL", name, sizeof(name)), PG_SQL_DEALLOCATE_ALL,
-           "DISCARD ALL among other statements");
-    is_int(pg_sql_classify("DEALLOCATE", name, sizeof(name)), PG_SQL_OTHER, "syntax error");
-    is_int(pg_sql_classify("DEALLOCATE abcdefgh", name, 4), PG_SQL_OTHER, "name too long");
+    is_int(pg_ps_classify_sql("SELECT 1; DISCARD ALL", name, sizeof(name)),
+           PG_PS_SQL_DEALLOCATE_ALL, "DISCARD ALL among other statements");
+    is_int(pg_ps_classify_sql("DEALLOCATE", name, sizeof(name)), PG_PS_SQL_OTHER, "syntax error");
+    is_int(pg_ps_classify_sql("DEALLOCATE abcdefgh", name, 4), PG_PS_SQL_OTHER, "name too long");
 }
 
 static void test_cache(void)
