@@ -1,11 +1,12 @@
 /*
- * server.c -- server connection life cycle on a worker: login, the steps a
- * pool decides (connect, hand over, move between workers), health checks,
- * the answers to the set-up session/handoff.c sends, clean-up after the
- * client (drain outstanding results with a cancel, ROLLBACK,
- * server_reset_query), cancels, idle watching and timeouts.
+ * server.c -- server connection life cycle on a worker: the steps a pool
+ * decides (connect, hand over, move between workers), health checks, the
+ * answers to the set-up session/handoff.c sends, clean-up after the client
+ * (drain outstanding results with a cancel, ROLLBACK, DISCARD ALL,
+ * server_reset_query), cancels, idle watching and timeouts. The login
+ * itself is server_login.c.
  */
-#include "pooler/pool/server.h"
+#include "pooler/pool/server_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,20 +22,13 @@
 
 #define RESET_TIMEOUT 30.0 /* seconds a clean-up may take before the server is closed */
 
-/*
- * Run on every MySQL server session, after login and after each
- * COM_RESET_CONNECTION: no unsolicited progress packets, and the server's own
- * session tracking tells weir what a client changed (see relay_my.c).
- */
-static const char my_session_sql[] =
+const char server_my_session_sql[] =
     "SET SESSION progress_report_time = 0, session_track_state_change = ON, "
     "session_track_schema = ON, session_track_transaction_info = STATE, "
     "session_track_system_variables = '*'";
 
 struct server_hooks server_hooks;
 
-static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents);
-static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void server_reset_continue(struct server *s);
 static void send_my_command(struct server *s, uint8_t cmd);
 
@@ -70,7 +64,7 @@ void server_watch(struct server *s)
         ev_io_start(s->w->loop, &s->rio);
 }
 
-static void server_unwatch(struct server *s)
+void server_unwatch(struct server *s)
 {
     ev_io_stop(s->w->loop, &s->rio);
     ev_io_stop(s->w->loop, &s->wio);
@@ -83,7 +77,7 @@ static void server_drop_buffer(struct server *s)
     s->in_remaining = 0;
 }
 
-static void server_free(struct server *s)
+void server_free(struct server *s)
 {
     if (s->gen_taken) {
         pool_server_freed(s->pool, s);
@@ -155,257 +149,6 @@ void server_close(struct server *s, const char *reason)
     server_apply_step(w, r, &st);
     if (requeue)
         server_hooks.requeue(requeue);
-}
-
-/* ---- login ---- */
-
-static void connect_failed(struct server *s, const char *sqlstate, const char *text)
-{
-    struct worker *w = s->w;
-    struct pool *r = s->pool;
-    char cause[256];
-    log_tidy(cause, sizeof(cause), text);
-    log_server(s, LOG_LVL_WARNING, "login failed: %s", cause);
-    stats_error(w, r, STATS_ERR_SERVER_LOGIN);
-    server_unwatch(s);
-    list_del(&s->wnode);
-    struct pool_step st;
-    pool_connect_failed(r, w, sqlstate, text, &st);
-    server_free(s);
-    server_apply_step(w, r, &st);
-}
-
-static void connect_next(struct server *s);
-
-/* True for a ParameterStatus value of "on". */
-static bool param_on(const char *v)
-{
-    return v && !strcmp(v, "on");
-}
-
-/* The role the server told at login (PostgreSQL: ParameterStatus; MySQL: the role query). */
-static enum host_role login_role(struct server *s, bool *read_only)
-{
-    if (s->kind == BACKEND_MYSQL) {
-        const char *ro = s->ops->param(s->bc, "read_only");
-        *read_only = ro && !strcmp(ro, "1");
-        return !ro ? ROLE_UNKNOWN : *read_only ? ROLE_STANDBY : ROLE_PRIMARY;
-    }
-    const char *hs = s->ops->param(s->bc, "in_hot_standby");
-    *read_only = param_on(s->ops->param(s->bc, "default_transaction_read_only"));
-    /* Before PostgreSQL 14 no in_hot_standby is reported: such a server counts as a primary. */
-    return param_on(hs) ? ROLE_STANDBY : ROLE_PRIMARY;
-}
-
-/* Drops the current attempt's connection, so the walk can go on to another. */
-static void drop_attempt(struct server *s)
-{
-    ev_io_stop(s->w->loop, &s->rio);
-    if (s->bc)
-        s->ops->close(s->bc);
-    s->bc = NULL;
-    s->fd = -1;
-    s->connect_want = 0;
-    ev_io_set(&s->rio, -1, 0);
-}
-
-/* One address of the walk failed: go on with the next one (or fail the login). */
-static void attempt_failed(struct server *s, const char *sqlstate, const char *text)
-{
-    char cause[256];
-    log_tidy(cause, sizeof(cause), text);
-    if (s->pool->db->nhosts > 1)
-        log_server(s, LOG_LVL_WARNING, "login failed: %s", cause);
-    drop_attempt(s);
-    host_walk_failed(s->walk, ev_now(s->w->loop), sqlstate, text);
-    connect_next(s);
-}
-
-static void connect_step(struct server *s)
-{
-    char err[256], sqlstate[6];
-    int fd = -1, want = 0;
-    int rc = s->ops->connect_poll(s->bc, &fd, &want, err, sizeof(err), sqlstate);
-    if (rc == WR_AGAIN) {
-        int events =
-            (want & BACKEND_WANT_READ ? EV_READ : 0) | (want & BACKEND_WANT_WRITE ? EV_WRITE : 0);
-        /* libpq may switch sockets between attempts: re-set the watcher (libev's rule). */
-        if (fd != s->fd || want != s->connect_want) {
-            ev_io_stop(s->w->loop, &s->rio);
-            ev_io_set(&s->rio, fd, events);
-            s->fd = fd;
-            s->connect_want = want;
-        }
-        server_watch(s);
-        return;
-    }
-    if (rc == WR_ERROR) {
-        attempt_failed(s, sqlstate, err);
-        return;
-    }
-    bool read_only;
-    enum host_role role = login_role(s, &read_only);
-    if (!host_walk_connected(s->walk, ev_now(s->w->loop), role, read_only)) {
-        log_server(s, LOG_LVL_INFO, "%s does not fit target_session_attrs=%s: trying the next host",
-                   role == ROLE_STANDBY ? "a standby"
-                   : read_only          ? "a read-only server"
-                                        : "a primary",
-                   hostlist_tsa_name(s->pool->db->target_session_attrs));
-        drop_attempt(s);
-        connect_next(s);
-        return;
-    }
-    free(s->walk);
-    s->walk = NULL;
-    s->login_standby = role == ROLE_STANDBY;
-    s->login_read_only = read_only;
-    ev_io_stop(s->w->loop, &s->rio);
-    s->fd = fd;
-    ev_io_init(&s->rio, server_read_cb, fd, EV_READ);
-    ev_io_init(&s->wio, server_write_cb, fd, EV_WRITE);
-    for (int i = 0; i < PARAM_COUNT; i++) {
-        if (param_name(i) && !param_set(&s->params, i, s->ops->param(s->bc, param_name(i)))) {
-            server_close(s, "out of memory");
-            return;
-        }
-    }
-    s->state = SV_IDLE;
-    s->txstatus = 'I';
-    s->deadline = 0;
-    s->last_used = ev_now(s->w->loop);
-    s->my_caps = s->ops->caps(s->bc);
-    log_server(s, weir.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG, "logged in");
-    server_watch(s);
-    struct pool_step st;
-    pool_connected(s->pool, s->w, s, &st);
-    server_apply_step(s->w, s->pool, &st);
-}
-
-/*
- * Starts the login at the walk's next host and address; waits when that
- * host's name is being resolved; fails the server when nothing is left.
- */
-static void connect_next(struct server *s)
-{
-    const struct config *cfg = weir.cfg;
-    struct pool *r = s->pool;
-    for (;;) {
-        const char *name, *addr;
-        int port;
-        ev_tstamp now = ev_now(s->w->loop);
-        enum host_walk_result wr = host_walk_next(s->walk, now, &name, &addr, &port);
-        if (wr == WALK_WAIT_DNS) {
-            s->dns_wait = true;
-            log_server(s, LOG_LVL_DEBUG, "waiting for the address of %s",
-                       host_walk_waiting_for(s->walk));
-            return;
-        }
-        if (wr == WALK_END) {
-            connect_failed(s, s->walk->sqlstate[0] ? s->walk->sqlstate : "08001", s->walk->error);
-            return;
-        }
-        s->host = host_walk_host(s->walk);
-        s->deadline = now + cfg->server_connect_timeout; /* per attempt, as libpq's */
-        pthread_mutex_lock(&r->lock);
-        char *password = r->password ? strdup(r->password) : NULL;
-        pthread_mutex_unlock(&r->lock);
-        struct backend_params bp = {
-            .host = name,
-            .addr = name[0] == '/' ? NULL : addr,
-            .port = port,
-            .dbname = r->db->dbname,
-            .user = r->user,
-            .password = password,
-            .application_name = "weir",
-            .connect_timeout = 0,
-            .client_flags =
-                POOL_VARIANT_FLAGS(r->variant) & 0xffffffffu, /* the connector adds the rest */
-            .charset =
-                s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
-            .init_sql = s->kind == BACKEND_MYSQL ? my_session_sql : NULL,
-            .replication = pool_replication(r),
-            .want_role = s->kind == BACKEND_MYSQL && r->db->target_session_attrs != TSA_ANY,
-        };
-        char err[256];
-        s->bc = s->ops->connect_start(&bp, err, sizeof(err));
-        if (password) {
-            explicit_bzero(password, strlen(password));
-            free(password);
-        }
-        if (!s->bc) {
-            host_walk_failed(s->walk, now, "08006", err);
-            continue;
-        }
-        log_server(s, LOG_LVL_DEBUG, "connecting to %s", addr);
-        connect_step(s);
-        return;
-    }
-}
-
-void server_connect(struct worker *w, struct pool *r)
-{
-    const struct config *cfg = weir.cfg;
-    struct server *s = calloc(1, sizeof(*s));
-    if (s && !(s->walk = malloc(sizeof(*s->walk)))) {
-        free(s);
-        s = NULL;
-    }
-    if (!s) {
-        struct pool_step st;
-        pool_connect_failed(r, w, "53200", "out of memory", &st);
-        server_apply_step(w, r, &st);
-        return;
-    }
-    s->w = w;
-    s->pool = r;
-    s->kind = r->db->backend;
-    s->ops = s->kind == BACKEND_MYSQL ? &backend_mysql_ops : &backend_pg_ops;
-    s->state = SV_CONNECTING;
-    s->id = weir_next_id();
-    s->fd = -1;
-    s->created = ev_now(w->loop);
-    s->deadline = s->created + cfg->server_connect_timeout;
-    list_init(&s->idle_node);
-    pg_out_init(&s->out);
-    list_add_tail(&w->servers, &s->wnode);
-    ev_io_init(&s->rio, server_read_cb, -1, 0);
-    ev_io_init(&s->wio, server_write_cb, -1, EV_WRITE);
-    pool_server_born(r, s);
-    if (!host_walk_begin(s->walk, r->db, s->created)) {
-        connect_failed(s, "53200", "out of memory");
-        return;
-    }
-    log_server(s, LOG_LVL_DEBUG, "connecting");
-    connect_next(s);
-}
-
-void server_dns_answered(struct worker *w)
-{
-    int n = 0;
-    struct list *pos;
-    for (pos = w->servers.next; pos != &w->servers; pos = pos->next) {
-        struct server *s = list_entry(pos, struct server, wnode);
-        n += s->state == SV_CONNECTING && s->dns_wait;
-    }
-    struct server **v = n ? malloc(sizeof(*v) * n) : NULL;
-    if (!v)
-        return; /* none waits, or out of memory: server_connect_timeout still ends the waits */
-    int k = 0;
-    for (pos = w->servers.next; pos != &w->servers; pos = pos->next) {
-        struct server *s = list_entry(pos, struct server, wnode);
-        if (s->state == SV_CONNECTING && s->dns_wait && k < n)
-            v[k++] = s;
-    }
-    /*
-     * connect_next may fail (free) the server it is given and start new
-     * logins, but never frees another server: every one collected is still
-     * there at its turn.
-     */
-    for (int i = 0; i < k; i++) {
-        v[i]->dns_wait = false;
-        connect_next(v[i]);
-    }
-    free(v);
 }
 
 /* ---- handing servers around ---- */
@@ -629,10 +372,10 @@ static bool server_role_fits(struct server *s)
     const char *hs = s->params.v[PARAM_IN_HOT_STANDBY];
     const char *ro = s->params.v[PARAM_DEFAULT_TRANSACTION_READ_ONLY];
     /* As at login (it fitted then): no lock, nothing to tell. */
-    if (param_on(hs) == s->login_standby && param_on(ro) == s->login_read_only)
+    if (server_param_on(hs) == s->login_standby && server_param_on(ro) == s->login_read_only)
         return true;
-    s->login_standby = param_on(hs); /* told once: the host's record now says so */
-    s->login_read_only = param_on(ro);
+    s->login_standby = server_param_on(hs); /* told once: the host's record now says so */
+    s->login_read_only = server_param_on(ro);
     return host_still_fits(s->host, tsa, hs, ro);
 }
 
@@ -680,7 +423,7 @@ static void server_reset_continue(struct server *s)
         if (s->my_stmts)
             server_hooks.forget_stmts(s); /* the reset closes every statement */
         send_my_command(s, COM_RESET_CONNECTION);
-        server_send_my_command(s, COM_QUERY, my_session_sql);
+        server_send_my_command(s, COM_QUERY, server_my_session_sql);
         /* COM_RESET_CONNECTION keeps the current schema: go back to the pool's. */
         server_send_my_command(s, COM_INIT_DB, s->pool->db->dbname);
     } else if (s->reset_stage < RESET_QUERY && pg_discard_due(s)) {
@@ -971,14 +714,14 @@ static void server_internal_done(struct server *s)
     }
 }
 
-static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+void server_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct server *s = (struct server *)((char *)io - offsetof(struct server, rio));
     uint8_t byte;
     ssize_t n;
     switch (s->state) {
     case SV_CONNECTING:
-        connect_step(s);
+        server_login_step(s);
         break;
     case SV_IDLE:
         n = recv(s->fd, &byte, 1, MSG_PEEK);
@@ -998,7 +741,7 @@ static void server_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     }
 }
 
-static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+void server_write_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct server *s = (struct server *)((char *)io - offsetof(struct server, wio));
     if (s->out.len) {
@@ -1007,24 +750,6 @@ static void server_write_cb(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     ev_io_stop(loop, io); /* SV_ACTIVE writes through server_hooks.active_write */
-}
-
-/* server_connect_timeout passed for the current attempt (or the wait for a name). */
-static void connect_timed_out(struct server *s)
-{
-    char text[320];
-    if (s->dns_wait)
-        snprintf(text, sizeof(text),
-                 "server_connect_timeout: no answer from the name server for \"%s\"",
-                 host_walk_waiting_for(s->walk));
-    else
-        snprintf(text, sizeof(text), "server_connect_timeout: the server did not answer in time");
-    s->dns_wait = false;
-    if (s->pool->db->nhosts > 1)
-        log_server(s, LOG_LVL_WARNING, "login failed: %s", text);
-    drop_attempt(s);
-    host_walk_timeout(s->walk, ev_now(s->w->loop), text);
-    connect_next(s);
 }
 
 void server_sweep(struct worker *w, ev_tstamp now)
@@ -1049,7 +774,7 @@ void server_sweep(struct worker *w, ev_tstamp now)
         if (s->state == SV_CHECK)
             server_close(s, "health check took too long");
         else if (s->state == SV_CONNECTING)
-            connect_timed_out(s);
+            server_login_timed_out(s);
         else if (s->state == SV_RESET)
             server_close(s, "clean-up took too long");
     }
