@@ -37,7 +37,7 @@ enum my_phase {
     PH_DONE,
 };
 
-static const char role_sql[] = "SELECT @@global.read_only, @@innodb_read_only";
+static const char role_sql[] = BACKEND_MY_ROLE_SQL;
 
 struct backend_conn {
     MYSQL *my;
