@@ -1,4 +1,4 @@
-# HostsTest.pm -- helpers of the database-host tests (t80..t84), built on WeirTest.pm:
+# HostsTest.pm -- helpers of the database-host tests (t80..t86), built on WeirTest.pm:
 #   start_standby($t)   a streaming standby of WeirTest's PostgreSQL (pg_basebackup -R over the
 #                       unix socket), on its own loopback port; ->promote, ->stop, ->start,
 #                       ->port
