@@ -48,7 +48,7 @@ GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'thr
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
-        . "[--only pgbench,connect,sysbench,syscalls,profile]\n"
+        . "[--only pgbench,connect,sysbench,syscalls,profile,parser]\n"
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
         . "[--systems direct,pgbouncer,weir,floor]\n"
         . "       [--scripts select,tpcb] [--modes simple,extended,prepared]\n"
@@ -444,6 +444,7 @@ if ($only{sysbench}) {
 }
 syscall_detail() if $only{syscalls};
 profile_weir() if $only{profile};
+parser_cost() if $only{parser};
 write_results();
 say_(sprintf('bench: done in %.0f s; results in %s', time - $t0, $rel));
 print WeirTest::slurp("$out/results.md");
@@ -496,6 +497,18 @@ sub syscall_detail {
     }
     WeirTest::spew("$out/syscalls.md", $md);
     print $md;
+}
+
+# parser_cost: what recognising session statements costs per text (tests/bench/parse_cost.c,
+# built with weir by tests/bench/run); writes parser.md.
+sub parser_cost {
+    my $bin = 'build-release/bench/bench_parse_cost';
+    bench_die("$bin is missing: run through tests/bench/run") unless -x $bin;
+    say_('bench: parser cost (keyword scan on every Query and Parse; libpg_query on flagged texts)');
+    my ($o, $e, $rc) = run_cmd([$bin], timeout => 300);
+    bench_die("parse_cost failed ($rc): $e") if $rc;
+    WeirTest::spew("$out/parser.md", "# Recognising session statements\n\n$o");
+    say_("  $_") for split /\n/, $o;
 }
 
 # profile_weir: perf record -g on weir during pgbench -S (-c 50, simple, unless
