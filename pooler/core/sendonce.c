@@ -21,16 +21,37 @@ struct send_once {
     char what[48];
     size_t n, done;
     unsigned char data[SENDONCE_MAX];
+    void (*answered)(void *arg, int byte); /* send_once_ask */
+    void *arg;
 };
 
 static void finish(struct ev_loop *loop, struct send_once *so, const char *failure)
 {
     if (failure)
-        log_warning("%s not sent: %s", so->what, failure);
+        log_warning("%s %s: %s", so->what, so->done < so->n ? "not sent" : "not answered", failure);
+    if (so->answered)
+        so->answered(so->arg, -1);
     ev_io_stop(loop, &so->io);
     ev_timer_stop(loop, &so->timer);
     close(so->io.fd);
     free(so);
+}
+
+static void readable(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct send_once *so = (struct send_once *)io;
+    unsigned char byte;
+    ssize_t r = recv(io->fd, &byte, 1, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r <= 0) {
+        finish(loop, so, r == 0 ? "closed without an answer" : strerror(errno));
+        return;
+    }
+    void (*answered)(void *, int) = so->answered;
+    so->answered = NULL;
+    answered(so->arg, byte);
+    finish(loop, so, NULL);
 }
 
 static void writable(struct ev_loop *loop, ev_io *io, int revents)
@@ -51,18 +72,33 @@ static void writable(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     so->done += (size_t)w;
-    if (so->done == so->n)
+    if (so->done < so->n)
+        return;
+    if (!so->answered) {
         finish(loop, so, NULL);
+        return;
+    }
+    ev_io_stop(loop, io);
+    ev_io_set(io, io->fd, EV_READ);
+    ev_set_cb(io, readable);
+    ev_io_start(loop, io);
 }
 
 static void timed_out(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct send_once *so = (struct send_once *)((char *)t - offsetof(struct send_once, timer));
-    finish(loop, so, "no connection in time");
+    finish(loop, so, so->done < so->n ? "no connection in time" : "no answer in time");
 }
 
 bool send_once(struct ev_loop *loop, const struct sockaddr *sa, socklen_t salen, const void *data,
                size_t n, double timeout, const char *what)
+{
+    return send_once_ask(loop, sa, salen, data, n, timeout, what, NULL, NULL);
+}
+
+bool send_once_ask(struct ev_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                   const void *data, size_t n, double timeout, const char *what,
+                   void (*done)(void *arg, int byte), void *arg)
 {
     if (n > SENDONCE_MAX)
         return false;
@@ -84,6 +120,8 @@ bool send_once(struct ev_loop *loop, const struct sockaddr *sa, socklen_t salen,
     }
     memcpy(so->data, data, n);
     so->n = n;
+    so->answered = done;
+    so->arg = arg;
     strncpy(so->what, what, sizeof(so->what) - 1);
     ev_io_init(&so->io, writable, fd, EV_WRITE);
     ev_timer_init(&so->timer, timed_out, timeout, 0);

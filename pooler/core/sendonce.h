@@ -1,7 +1,8 @@
 /*
  * sendonce.h -- a few bytes sent to an address on a new connection, which is
- * then closed: connect, write, close, without blocking the loop and without
- * waiting for an answer (a cancel request forwarded to a peer).
+ * then closed: connect, write, close, without blocking the loop (a cancel
+ * request forwarded to a peer); or the same with a one-byte answer read
+ * before the close (a KILL forwarded to a peer).
  */
 #ifndef WEIR_SENDONCE_H
 #define WEIR_SENDONCE_H
@@ -22,5 +23,14 @@
  */
 bool send_once(struct ev_loop *loop, const struct sockaddr *sa, socklen_t salen, const void *data,
                size_t n, double timeout, const char *what);
+
+/*
+ * As send_once, then reads one byte: done(arg, byte) runs on loop once it
+ * came, or with -1 when the connection failed, closed first or timed out.
+ * done is not called when this returns false.
+ */
+bool send_once_ask(struct ev_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                   const void *data, size_t n, double timeout, const char *what,
+                   void (*done)(void *arg, int byte), void *arg);
 
 #endif

@@ -619,7 +619,7 @@ void client_kill_reply(struct worker *w, const struct msg *m)
 {
     /* The asker may have gone meanwhile: only a client still registered under its pid counts. */
     struct client *c = cancel_find(w, m->pid);
-    if (!c || c != m->client || !c->my || !c->my->kill_wait || !c->proto->kill_done)
+    if (!c || c != m->client || !c->kill_wait || !c->proto->kill_done)
         return;
     c->proto->kill_done(c, m->key, m->arg);
 }

@@ -53,7 +53,6 @@ struct client_my {
     uint8_t seq;                       /* sequence id of weir's next packet during login */
     uint16_t charset;                  /* the client's collation id */
     uint8_t scramble[MY_SCRAMBLE_LEN]; /* the greeting's scramble (COM_CHANGE_USER) */
-    bool kill_wait;                    /* its KILL went to another worker; input waits */
     char **vars;                       /* session variables the client set: name, value, ... */
     int nvars;                         /* pairs in vars */
     char *schema;                      /* the client's current schema when it changed it */
@@ -137,6 +136,7 @@ struct client {
     uint8_t admin;      /* console client: ADMIN_* permission (admin.h), 0 = not one */
     bool welcomed : 1;  /* login completed (ReadyForQuery sent) */
     bool zombie : 1;    /* closed while a server was on its way to it */
+    bool kill_wait : 1; /* its KILL (or a peer's) went to another worker or peer; input waits */
     bool counted : 1;   /* counted in the global client total */
     bool pinned : 1;    /* holds session state that cannot move: keeps its server (the
                            reasons: c->my's tracking for MySQL, sess_pg_pins for PostgreSQL) */
@@ -171,7 +171,10 @@ struct client_proto {
      * COM_CHANGE_USER it is in a new login).
      */
     bool (*own_command)(struct client *c);
-    /* MySQL: another worker answered c's KILL of client target with a kill_result. */
+    /*
+     * Another worker (or a peer) answered c's KILL of client target with a
+     * kill_result. MySQL: c's own KILL; PostgreSQL: a peer's KILL c carries.
+     */
     void (*kill_done)(struct client *c, uint32_t target, int result);
 };
 

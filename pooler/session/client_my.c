@@ -20,6 +20,7 @@
 
 #include "pooler/session/client.h"
 #include "pooler/core/log.h"
+#include "pooler/core/sendonce.h"
 #include "pooler/session/relay.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
@@ -28,6 +29,7 @@
 #include "protocol/mysql/my_auth.h"
 #include "protocol/mysql/my_cmd.h"
 #include "protocol/mysql/my_handshake.h"
+#include "protocol/pg/pg_startup.h"
 
 #define MY_SERVER_VERSION  "5.5.5-10.11.0-MariaDB-weir"
 #define MY_DEFAULT_CHARSET 45 /* utf8mb4_general_ci */
@@ -513,16 +515,73 @@ static bool my_kill_answer(struct client *c, uint64_t target, int result)
     }
 }
 
+/* Where a KILL forwarded to a peer answers (peer_answered); c is only compared, never followed. */
+struct peer_ask {
+    struct worker *w;
+    struct client *c;
+    uint32_t c_pid;
+    uint32_t target;
+};
+
+static void peer_answered(void *arg, int byte)
+{
+    struct peer_ask *a = arg;
+    struct msg m = {.pid = a->c_pid, .client = a->c, .key = a->target};
+    m.arg = byte == PG_PEER_KILL_OK       ? KILL_OK
+            : byte == PG_PEER_KILL_DENIED ? KILL_DENIED
+                                          : KILL_UNKNOWN; /* also: the peer did not answer */
+    client_kill_reply(a->w, &m);
+    free(a);
+}
+
+/*
+ * KILL of a thread id another peer handed out: asked of that peer (its
+ * PostgreSQL port, PG_CODE_PEER_KILL) and answered when it answers. False
+ * when c was closed.
+ */
+static bool my_kill_peer(struct client *c, int peer, bool connection, uint32_t id)
+{
+    const struct peer_entry *p = config_find_peer(weir.cfg, peer);
+    size_t ulen = strlen(c->user);
+    if (!p || ulen == 0 || ulen > PG_PEER_KILL_USER_MAX)
+        return my_kill_answer(c, id, KILL_UNKNOWN);
+    uint8_t pkt[17 + PG_PEER_KILL_USER_MAX];
+    uint32_t len = (uint32_t)(17 + ulen);
+    const uint32_t head[4] = {len, PG_CODE_PEER_KILL, id, connection ? PG_PEER_KILL_CONNECTION : 0};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++)
+            pkt[4 * i + k] = (uint8_t)(head[i] >> (24 - 8 * k));
+    memcpy(pkt + 16, c->user, ulen + 1);
+    struct peer_ask *a = malloc(sizeof(*a));
+    if (!a)
+        return my_kill_answer(c, id, KILL_UNKNOWN);
+    *a = (struct peer_ask){.w = c->w, .c = c, .c_pid = c->cancel_pid, .target = id};
+    char what[48];
+    snprintf(what, sizeof(what), "KILL for peer %d", peer);
+    if (!send_once_ask(c->w->loop, (const struct sockaddr *)&p->addr, p->addrlen, pkt, len, 5.0,
+                       what, peer_answered, a)) {
+        free(a);
+        return my_kill_answer(c, id, KILL_UNKNOWN);
+    }
+    log_client(c, LOG_LVL_INFO, "KILL of thread %u forwarded to peer %d (%s:%d)", id, peer, p->host,
+               p->port);
+    c->kill_wait = true;
+    return true;
+}
+
 /*
  * KILL [QUERY|CONNECTION] id from c: the id is a weir thread id (a cancel
- * pid), never the server's. On c's own worker it is carried out at once;
- * else the owning worker does it and answers with MSG_KILL_DONE, and c's
+ * pid), never the server's. One another peer handed out is asked of it. On c's own worker it is
+ * carried out at once; else the owning worker does it and answers with MSG_KILL_DONE, and c's
  * further input waits (my_kill_wait). False when c was closed.
  */
 static bool my_kill(struct client *c, bool connection, uint64_t id)
 {
     log_client(c, LOG_LVL_INFO, "KILL %s %llu", connection ? "CONNECTION" : "QUERY",
                (unsigned long long)id);
+    int peer = id <= UINT32_MAX ? client_pid_peer((uint32_t)id) : 0;
+    if (peer && peer != weir.cfg->peer_id)
+        return my_kill_peer(c, peer, connection, (uint32_t)id);
     struct worker *tw = id <= UINT32_MAX ? client_pid_worker((uint32_t)id) : NULL;
     if (!tw)
         return my_kill_answer(c, id, KILL_UNKNOWN);
@@ -534,14 +593,14 @@ static bool my_kill(struct client *c, bool connection, uint64_t id)
     m->client = c; /* only compared on the way back, never followed elsewhere */
     m->arg = connection;
     snprintf(m->text, sizeof(m->text), "%s", c->user);
-    c->my->kill_wait = true;
+    c->kill_wait = true;
     worker_post(tw, m);
     return true;
 }
 
 static void my_kill_done(struct client *c, uint32_t target, int result)
 {
-    c->my->kill_wait = false;
+    c->kill_wait = false;
     if (!my_kill_answer(c, target, result))
         return;
     /* Go on with what the client sent after its KILL. */
@@ -684,7 +743,7 @@ static bool my_own_command(struct client *c)
  */
 static void my_idle_input(struct client *c)
 {
-    while (c->in && c->state == CL_IDLE && !c->my->kill_wait) {
+    while (c->in && c->state == CL_IDLE && !c->kill_wait) {
         struct iobuf *b = c->in;
         uint32_t len;
         uint8_t seq;

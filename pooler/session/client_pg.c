@@ -77,6 +77,77 @@ static void peer_cancel(struct worker *w, int peer, uint32_t pid, uint32_t key)
     pg_out_free(&o);
 }
 
+/* Is the connection from one of the [peers] (its address, any port), or over a unix socket? */
+static bool from_peer(const struct client *c)
+{
+    if (c->addr.family == AF_UNIX)
+        return true;
+    for (int i = 0; i < weir.cfg->npeers; i++) {
+        const struct sockaddr_storage *a = &weir.cfg->peers[i].addr;
+        if (a->ss_family == AF_INET && c->addr.family == AF_INET &&
+            !memcmp(&((const struct sockaddr_in *)a)->sin_addr, c->addr.ip, 4))
+            return true;
+        if (a->ss_family == AF_INET6 && c->addr.family == AF_INET6 &&
+            !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, c->addr.ip, 16))
+            return true;
+    }
+    return false;
+}
+
+/* Answers a peer's KILL request with one byte and closes (peer_kill). */
+static void peer_kill_answer(struct client *c, int result)
+{
+    uint8_t b = result == KILL_OK       ? PG_PEER_KILL_OK
+                : result == KILL_DENIED ? PG_PEER_KILL_DENIED
+                                        : PG_PEER_KILL_UNKNOWN;
+    (void)send(c->fd, &b, 1, MSG_NOSIGNAL); /* one byte on a fresh connection: it fits */
+    client_close(c, "peer KILL answered");
+}
+
+/* The owning worker did the peer's KILL (client_kill_reply). */
+static void peer_kill_done(struct client *c, uint32_t target, int result)
+{
+    c->kill_wait = false;
+    peer_kill_answer(c, result);
+}
+
+/*
+ * A MySQL KILL another weir of the group forwarded (its client asked to kill
+ * a thread id this process handed out): done here as if asked locally, with
+ * the same user check; only [peers] addresses and unix sockets may ask.
+ */
+static void peer_kill(struct client *c, const struct pg_startup *st)
+{
+    uint32_t pid = st->cancel_pid;
+    bool connection = st->kill_flags & PG_PEER_KILL_CONNECTION;
+    if (!weir.cfg->peer_id || !from_peer(c)) {
+        client_fail(c, "08P01", "peer KILL request refused: %s",
+                    weir.cfg->peer_id ? "not from a [peers] address" : "peer_id is not set");
+        return;
+    }
+    log_client(c, LOG_LVL_INFO, "peer KILL %s %u for user \"%s\"",
+               connection ? "CONNECTION" : "QUERY", pid, st->user);
+    struct worker *tw = client_pid_worker(pid);
+    if (!tw) {
+        peer_kill_answer(c, KILL_UNKNOWN);
+        return;
+    }
+    if (tw == c->w) {
+        peer_kill_answer(c, client_kill(tw, pid, st->user, connection, NULL));
+        return;
+    }
+    /* The owner answers with MSG_KILL_DONE, found again by this client's pid. */
+    client_cancel_register(c->w, c);
+    struct msg *m = msg_new(MSG_KILL);
+    m->pid = pid;
+    m->key = c->cancel_pid;
+    m->client = c;
+    m->arg = connection;
+    snprintf(m->text, sizeof(m->text), "%s", st->user);
+    c->kill_wait = true;
+    worker_post(tw, m);
+}
+
 /* A CancelRequest arrived on worker w: route it to the owning worker or peer. */
 static void pool_cancel(struct worker *w, uint32_t pid, uint32_t key)
 {
@@ -490,6 +561,10 @@ static void client_startup(struct client *c)
             client_close(c, "cannot write to client");
         return;
     }
+    case PG_STARTUP_PEER_KILL:
+        b->recv = 0;
+        peer_kill(c, &st);
+        return;
     case PG_STARTUP_CANCEL:
         pool_cancel(c->w, st.cancel_pid, st.cancel_key);
         client_close(c, "cancel request handled");
@@ -645,4 +720,5 @@ const struct client_proto client_pg_proto = {
     .server_ready = pg_server_ready,
     .readable = client_readable,
     .free_state = pg_free_state,
+    .kill_done = peer_kill_done,
 };

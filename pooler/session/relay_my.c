@@ -137,7 +137,7 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
                                       char *why, size_t why_len)
 {
     struct my_track_state *t = &s->my;
-    if (c->my->kill_wait)
+    if (c->kill_wait)
         return SCAN_OK; /* what follows a KILL waits for its answer */
     if (c->my->stmt) {
         if (c->my->stmt & STMT_HOLD)

@@ -57,7 +57,7 @@ int pg_startup_parse(const uint8_t *data, size_t len, struct pg_startup *out, ch
     out->kind = PG_STARTUP_NORMAL;
     out->code = 0;
     out->pkt_len = 0;
-    out->cancel_pid = out->cancel_key = 0;
+    out->cancel_pid = out->cancel_key = out->kill_flags = 0;
     out->user = out->database = NULL;
     out->nparams = 0;
 
@@ -79,6 +79,16 @@ int pg_startup_parse(const uint8_t *data, size_t len, struct pg_startup *out, ch
         out->kind = PG_STARTUP_CANCEL;
         out->cancel_pid = pg_get32(data + 8);
         out->cancel_key = pg_get32(data + 12);
+        return WR_OK;
+    case PG_CODE_PEER_KILL:
+        /* 16 bytes, then a user name of 1 to PG_PEER_KILL_USER_MAX bytes and its NUL, last. */
+        if (pkt_len < 18 || pkt_len > 17 + PG_PEER_KILL_USER_MAX || data[pkt_len - 1] != 0 ||
+            memchr(data + 16, 0, pkt_len - 17))
+            return fail(err, errlen, "invalid peer KILL request");
+        out->kind = PG_STARTUP_PEER_KILL;
+        out->cancel_pid = pg_get32(data + 8);
+        out->kill_flags = pg_get32(data + 12);
+        out->user = (const char *)data + 16;
         return WR_OK;
     case PG_CODE_SSL:
     case PG_CODE_GSSENC:

@@ -18,12 +18,25 @@
 #define PG_CODE_CANCEL        80877102u /* 1234 << 16 | 5678 */
 #define PG_CODE_SSL           80877103u /* 1234 << 16 | 5679 */
 #define PG_CODE_GSSENC        80877104u /* 1234 << 16 | 5680 */
+/*
+ * weir's own request between peers ([peers]): a MySQL KILL whose thread id
+ * another weir handed out, sent to that weir's PostgreSQL port: length,
+ * code, thread id, flags (PG_PEER_KILL_CONNECTION), the asking user's name
+ * NUL-terminated. The answer is one byte (enum pg_peer_kill_answer), then
+ * the connection closes. No PostgreSQL server uses the code.
+ */
+#define PG_CODE_PEER_KILL       80877199u /* 1234 << 16 | 5775 */
+#define PG_PEER_KILL_CONNECTION 1u
+#define PG_PEER_KILL_USER_MAX   64 /* bytes of the user name, NUL excluded */
+
+enum pg_peer_kill_answer { PG_PEER_KILL_OK, PG_PEER_KILL_UNKNOWN, PG_PEER_KILL_DENIED };
 
 enum pg_startup_kind {
     PG_STARTUP_NORMAL,      /* protocol 3.x StartupMessage with parameters */
     PG_STARTUP_SSL,         /* SSLRequest */
     PG_STARTUP_GSSENC,      /* GSSENCRequest */
     PG_STARTUP_CANCEL,      /* CancelRequest: cancel_pid, cancel_key set */
+    PG_STARTUP_PEER_KILL,   /* PG_CODE_PEER_KILL: cancel_pid (the thread id), kill_flags, user */
     PG_STARTUP_BAD_VERSION, /* well-formed but a protocol we do not speak; `code` says which */
 };
 
@@ -38,6 +51,7 @@ struct pg_startup {
     size_t pkt_len; /* bytes of input the packet occupies */
     uint32_t cancel_pid;
     uint32_t cancel_key;
+    uint32_t kill_flags; /* PG_STARTUP_PEER_KILL */
     /* For PG_STARTUP_NORMAL; pointers into the caller's input buffer. */
     const char *user;     /* required */
     const char *database; /* defaults to user when absent */

@@ -25,6 +25,9 @@ my @w = map {
     $t->start_weir(port => $port, weir => { peer_id => $_, workers => 2, pool_mode => 'session' },
         sections => { peers => \%peers })
 } 1 .. 2;
+# The readiness check of start_weir may reach the first weir on the shared port: wait for the
+# second one's own socket.
+ok(wait_until(30, sub { -S "$d2/.s.PGSQL.$port" }), 'the second weir listens on its own socket');
 is($w[0]{dir}, $d1, 'the first weir has the expected socket directory');
 is($w[1]{dir}, $d2, 'and the second');
 

@@ -226,6 +226,27 @@ static void test_requests(struct pg_out *o)
     is_int(pg_startup_parse(cancel12, sizeof(cancel12), &s, err, sizeof(err)), WR_ERROR,
            "short CancelRequest rejected");
 
+    /* weir's peer KILL: pid, flags, a user name and its NUL, last. */
+    const uint8_t pk[] = {0, 0, 0, 20, 0x04, 0xd2, 0x16, 0x8f, 1,   2,
+                          3, 4, 0, 0,  0,    1,    'a',  'p',  'p', 0};
+    is_int(pg_startup_parse(pk, sizeof(pk), &s, err, sizeof(err)), WR_OK, "peer KILL");
+    ok(s.kind == PG_STARTUP_PEER_KILL && s.cancel_pid == 0x01020304 &&
+           s.kill_flags == PG_PEER_KILL_CONNECTION && s.user && !strcmp(s.user, "app") &&
+           s.pkt_len == 20,
+       "peer KILL fields");
+    uint8_t pk_bad[sizeof(pk)];
+    memcpy(pk_bad, pk, sizeof(pk));
+    pk_bad[19] = 'x';
+    is_int(pg_startup_parse(pk_bad, sizeof(pk_bad), &s, err, sizeof(err)), WR_ERROR,
+           "peer KILL without its NUL rejected");
+    memcpy(pk_bad, pk, sizeof(pk));
+    pk_bad[17] = 0;
+    is_int(pg_startup_parse(pk_bad, sizeof(pk_bad), &s, err, sizeof(err)), WR_ERROR,
+           "peer KILL with a NUL inside the name rejected");
+    const uint8_t pk_empty[] = {0, 0, 0, 17, 0x04, 0xd2, 0x16, 0x8f, 0, 0, 0, 1, 0, 0, 0, 0, 0};
+    is_int(pg_startup_parse(pk_empty, sizeof(pk_empty), &s, err, sizeof(err)), WR_ERROR,
+           "peer KILL with an empty name rejected");
+
     const char *kv[] = {"user", "u", NULL};
     build(o, 2 << 16, kv);
     is_int(pg_startup_parse(o->data, o->len, &s, err, sizeof(err)), WR_OK, "protocol 2.0 parses");
