@@ -89,6 +89,7 @@ struct config *config_dup(const struct config *src)
     /* Own nothing yet, so config_free of a half-made copy frees only what was copied. */
     cfg->path = cfg->notes = NULL;
     cfg->dbs = NULL;
+    cfg->autodbs = NULL;
     cfg->users = NULL;
     cfg->ndbs = cfg->nusers = 0;
     cfg->peers = NULL;
@@ -109,6 +110,7 @@ void config_free(struct config *cfg)
 {
     if (!cfg)
         return;
+    autodb_free(cfg);
     entries_free(cfg);
     peers_free(cfg);
     keys_free(cfg);

@@ -25,6 +25,11 @@ enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN = 1, AUTH_MD5 = 2, AUTH_SCRAM = 3 };
 enum backend_kind { BACKEND_POSTGRES = 0, BACKEND_MYSQL = 1 };
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
+/* Entries a configuration makes from its "*" entries at most (one per database name asked). */
+#define AUTODB_MAX 10000
+
+struct autodbs;
+
 struct db_entry {
     char *name;              /* the name clients ask for */
     char *host;              /* as written: one host or a comma-separated list (hostlist.h) */
@@ -136,10 +141,12 @@ struct config {
     int peer_id;                   /* this process in its [peers] group; 0 = no peering */
     struct peer_entry *peers;      /* [peers] */
     int npeers;
+    char *mysql_default_database; /* MySQL: entry of a client that logged in without one */
     struct db_entry *dbs;
     int ndbs;
     struct user_entry *users;
     int nusers;
+    struct autodbs *autodbs; /* entries made from a "*" entry (autodb.c), or NULL */
 };
 
 /*
@@ -162,6 +169,18 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 const struct db_entry *config_find_db(const struct config *cfg, const char *name);
 /* The [peers] entry of peer id, or NULL. */
 const struct peer_entry *config_find_peer(const struct config *cfg, int id);
+/*
+ * The entry that serves database `name` to a client of `kind`: the entry of
+ * that name (of either kind, so the caller can say which port serves it),
+ * else one made from the "*" entry of that kind, with name and dbname set to
+ * `name` and the rest as the "*" entry says. Made entries stay with cfg (one
+ * per name, at most AUTODB_MAX) until cfg is freed; safe from any thread.
+ * NULL when neither exists, for the name "*" itself, or out of memory.
+ */
+const struct db_entry *config_find_db_for(const struct config *cfg, const char *name,
+                                          enum backend_kind kind);
+/* Is db a "*" entry? */
+bool config_db_is_wildcard(const struct db_entry *db);
 const struct user_entry *config_find_user(const struct config *cfg, const char *name);
 
 /* Effective limits for a database and user. */

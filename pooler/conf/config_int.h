@@ -64,6 +64,17 @@ void entries_finish(struct config *cfg);
 /* As keys_dup, for cfg->dbs and cfg->users (NULL and 0 in cfg on entry). */
 bool entries_dup(struct config *cfg, const struct config *src);
 void entries_free(struct config *cfg);
+/*
+ * One entry: d becomes a deep copy of s (false when out of memory; d then
+ * owns what was copied, for entries_free_db), and freeing what one owns.
+ */
+bool entries_copy_db(struct db_entry *d, const struct db_entry *s);
+void entries_free_db(struct db_entry *db);
+
+/* ---- autodb.c ---- */
+
+/* Frees the entries made from cfg's "*" entries. */
+void autodb_free(struct config *cfg);
 
 /* The connection-string splitter of [databases], for the other sections that use its syntax. */
 bool conf_connstr(const char *s, bool (*fn)(void *arg, const char *k, const char *v), void *arg);

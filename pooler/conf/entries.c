@@ -173,7 +173,8 @@ bad:
 bool entries_add_db(struct parse_ctx *ctx, const char *name, const char *value)
 {
     struct config *cfg = ctx->cfg;
-    if (config_find_db(cfg, name)) {
+    /* "*" may be given once per backend kind: checked once its backend= is read. */
+    if (strcmp(name, "*") && config_find_db(cfg, name)) {
         conf_error(ctx, "database \"%s\" defined twice", name);
         return false;
     }
@@ -200,6 +201,15 @@ bool entries_add_db(struct parse_ctx *ctx, const char *name, const char *value)
             return false;
         conf_error(ctx, "%s", reason);
         return false;
+    }
+    if (!strcmp(name, "*")) {
+        for (int i = 0; i < cfg->ndbs - 1; i++) {
+            if (!strcmp(cfg->dbs[i].name, "*") && cfg->dbs[i].backend == db->backend) {
+                conf_error(ctx, "database \"*\" defined twice for backend=%s",
+                           db->backend == BACKEND_MYSQL ? "mysql" : "postgres");
+                return false;
+            }
+        }
     }
     if ((!db->dbname && !(db->dbname = strdup(name))) ||
         (!db->host && !(db->host = strdup("127.0.0.1"))))
@@ -287,25 +297,30 @@ static bool dup_str(char **dst, const char *src)
     return !src || *dst;
 }
 
+bool entries_copy_db(struct db_entry *d, const struct db_entry *s)
+{
+    *d = *s;
+    d->name = d->host = d->dbname = d->user = d->password = d->ports = NULL;
+    d->hosts = NULL;
+    d->nhosts = 0;
+    if (!(dup_str(&d->name, s->name) && dup_str(&d->host, s->host) &&
+          dup_str(&d->dbname, s->dbname) && dup_str(&d->user, s->user) &&
+          dup_str(&d->password, s->password) && dup_str(&d->ports, s->ports)))
+        return false;
+    if (s->nhosts && !(d->hosts = hostlist_dup(s->hosts, s->nhosts)))
+        return false;
+    d->nhosts = s->nhosts;
+    return true;
+}
+
 bool entries_dup(struct config *cfg, const struct config *src)
 {
     if (src->ndbs && !(cfg->dbs = calloc(src->ndbs, sizeof(*cfg->dbs))))
         return false;
     for (int i = 0; i < src->ndbs; i++) {
-        struct db_entry *d = &cfg->dbs[i];
-        const struct db_entry *s = &src->dbs[i];
-        *d = *s;
-        d->name = d->host = d->dbname = d->user = d->password = d->ports = NULL;
-        d->hosts = NULL;
-        d->nhosts = 0;
         cfg->ndbs++;
-        if (!(dup_str(&d->name, s->name) && dup_str(&d->host, s->host) &&
-              dup_str(&d->dbname, s->dbname) && dup_str(&d->user, s->user) &&
-              dup_str(&d->password, s->password) && dup_str(&d->ports, s->ports)))
+        if (!entries_copy_db(&cfg->dbs[i], &src->dbs[i]))
             return false;
-        if (s->nhosts && !(d->hosts = hostlist_dup(s->hosts, s->nhosts)))
-            return false;
-        d->nhosts = s->nhosts;
     }
     if (src->nusers && !(cfg->users = calloc(src->nusers, sizeof(*cfg->users))))
         return false;
@@ -319,18 +334,21 @@ bool entries_dup(struct config *cfg, const struct config *src)
     return true;
 }
 
+void entries_free_db(struct db_entry *db)
+{
+    free(db->name);
+    free(db->host);
+    free(db->dbname);
+    free(db->user);
+    free(db->password);
+    free(db->ports);
+    hostlist_free(db->hosts, db->nhosts);
+}
+
 void entries_free(struct config *cfg)
 {
-    for (int i = 0; i < cfg->ndbs; i++) {
-        struct db_entry *db = &cfg->dbs[i];
-        free(db->name);
-        free(db->host);
-        free(db->dbname);
-        free(db->user);
-        free(db->password);
-        free(db->ports);
-        hostlist_free(db->hosts, db->nhosts);
-    }
+    for (int i = 0; i < cfg->ndbs; i++)
+        entries_free_db(&cfg->dbs[i]);
     for (int i = 0; i < cfg->nusers; i++)
         free(cfg->users[i].name);
     free(cfg->dbs);

@@ -125,6 +125,7 @@ static const struct key keys[] = {
     INT(metrics_port, 0, 65535, AT_START, "0"),
     SEC(stats_period, RELOAD, "60"),
     BOOL(allow_local_infile, RELOAD, "0"),
+    STR(mysql_default_database, RELOAD, NULL),
     SEC(dns_max_ttl, RELOAD, "15"),
     SEC(dns_nxdomain_ttl, RELOAD, "15"),
     STR(dns_nameservers, AT_START, ""),

@@ -920,7 +920,8 @@ void pools_reconfigure(const struct config *cfg)
         struct pool *r = all_pools[i];
         if (pool_retired(r))
             continue;
-        const struct db_entry *db = config_find_db(cfg, r->db->name);
+        /* A pool made from a "*" entry follows the new "*" (or the entry now named). */
+        const struct db_entry *db = config_find_db_for(cfg, r->db->name, r->db->backend);
         if (!db) {
             retire(r, "database removed from the configuration");
             continue;

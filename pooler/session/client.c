@@ -329,7 +329,7 @@ void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
  */
 static bool client_follow_reload(struct client *c)
 {
-    const struct db_entry *db = config_find_db(weir.cfg, c->db->name);
+    const struct db_entry *db = config_find_db_for(weir.cfg, c->db->name, c->db->backend);
     /* The password the old pool logs in with is the client's, unless its database forced a user. */
     char *password = NULL;
     if (!c->db->user) {

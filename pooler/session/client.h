@@ -65,6 +65,7 @@ struct client_my {
     uint8_t ps_mode;                   /* STMT_MY_MAPPED or STMT_MY_PASSED once decided */
     bool lock_scan;                    /* the COM_QUERY passing is being scanned for GET_LOCK */
     struct my_lock_scan lock;          /* its scan state */
+    bool keep_for_diagnostics;         /* its last answer had warnings: keep the server */
 };
 
 /* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */

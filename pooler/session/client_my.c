@@ -104,6 +104,11 @@ static void my_error(struct client *c, const char *sqlstate, const char *msg)
     } else if (!strcmp(sqlstate, "3D000")) {
         code = 1049; /* ER_BAD_DB_ERROR */
         state = "42000";
+    } else if (!strcmp(sqlstate, "42000")) {
+        /* The server refused a login to the database (a "*" entry's name it does not have). */
+        code = strstr(msg, "Access denied") ? 1044 /* ER_DBACCESS_DENIED_ERROR */
+                                            : 1049 /* ER_BAD_DB_ERROR */;
+        state = "42000";
     } else if (!strcmp(sqlstate, "08P01") && !c->welcomed) {
         code = 1043; /* ER_HANDSHAKE_ERROR */
         state = "08S01";
@@ -174,8 +179,8 @@ static void my_welcome(struct client *c)
     c->last_active = ev_now(c->w->loop);
     if (weir.cfg->log_connections)
         log_client(c, LOG_LVL_INFO, "login (mysql, %s %s, thread id %u)",
-                   c->pool ? config_pool_mode_name(c->pool->pool_mode) : "no database:",
-                   c->pool ? "pooling" : "KILL only", c->cancel_pid);
+                   c->pool ? config_pool_mode_name(c->pool->pool_mode) : "no database yet,",
+                   c->pool ? "pooling" : "picked at its first command", c->cancel_pid);
 }
 
 static void my_server_ready(struct client *c)
@@ -285,19 +290,9 @@ static void my_welcome_idle(struct client *c)
         client_close(c, "cannot write to client");
 }
 
-static void my_authenticated(struct client *c)
+/* Joins the pool of (c->db, c->user) for c's framing. False when c failed (it is closed). */
+static bool my_join_pool(struct client *c)
 {
-    my_free_state(c);
-    client_login_done(c);
-    if (c->db == session_console_db(BACKEND_MYSQL)) {
-        console_hooks.login(c);
-        return;
-    }
-    if (!c->db) {
-        /* No database: logged in for KILL only (my_idle_input), never holds a server. */
-        my_welcome_idle(c);
-        return;
-    }
     const char *password = NULL; /* the pool keeps a copy for its logins to the server */
     if (!c->db->user) {
         const char *secret = userlist_secret(weir.users, c->user);
@@ -309,9 +304,27 @@ static void my_authenticated(struct client *c)
     c->pool = pool_get(c->db, c->user, variant, password);
     if (!c->pool) {
         client_fail(c, "53200", "out of memory");
-        return;
+        return false;
     }
     client_share_names(c);
+    return true;
+}
+
+static void my_authenticated(struct client *c)
+{
+    my_free_state(c);
+    client_login_done(c);
+    if (c->db == session_console_db(BACKEND_MYSQL)) {
+        console_hooks.login(c);
+        return;
+    }
+    if (!c->db) {
+        /* No database yet: the first command that needs a server picks one (my_late_db). */
+        my_welcome_idle(c);
+        return;
+    }
+    if (!my_join_pool(c))
+        return;
     struct param_set cached = {0};
     if (pool_welcome(c->pool, &cached)) {
         /*
@@ -369,13 +382,14 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         return;
     }
     /*
-     * Without a database there is no pool to serve the client from; it may
-     * still log in to send KILL, which is how the mariadb CLI's Ctrl-C
-     * arrives (a second connection without a database).
+     * Without a database there is no pool to serve the client from yet: its
+     * first COM_INIT_DB (USE), or its first command that needs a server,
+     * picks one (my_late_db). KILL needs none: that is how the mariadb CLI's
+     * Ctrl-C arrives (a second connection without a database).
      */
     bool console = session_is_console_db(c->dbname);
     c->db = console        ? session_console_db(BACKEND_MYSQL)
-            : c->dbname[0] ? config_find_db(weir.cfg, c->dbname)
+            : c->dbname[0] ? config_find_db_for(weir.cfg, c->dbname, BACKEND_MYSQL)
                            : NULL;
     if (c->dbname[0] && !my_db_usable(c))
         return;
@@ -673,9 +687,9 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
         client_fail(c, "08P01", "bad COM_CHANGE_USER: data after it before the authentication");
         return false;
     }
-    c->db = config_find_db(weir.cfg, c->dbname);
+    c->db = c->dbname[0] ? config_find_db_for(weir.cfg, c->dbname, BACKEND_MYSQL) : NULL;
     c->my->seq = 1;
-    if (!my_db_usable(c))
+    if (c->dbname[0] && !my_db_usable(c))
         return false;
     memcpy(as->scramble, c->my->scramble, MY_SCRAMBLE_LEN);
     c->my->seq = 1;
@@ -737,6 +751,81 @@ static bool my_own_command(struct client *c)
     }
 }
 
+/* What my_late_db did with the command of a client without a database. */
+enum late_db {
+    LATE_NONE,     /* nothing: no USE and no mysql_default_database (ERR 1046 follows) */
+    LATE_ANSWERED, /* answered here; the client stays idle */
+    LATE_HOLD,     /* the command is not whole yet */
+    LATE_WAITING,  /* a pool is picked and the command waits for its server, or c failed */
+};
+
+/*
+ * A client that logged in without a database sent a command that needs a
+ * server, at c->in's parsed offset (payload len). COM_INIT_DB, or a COM_QUERY
+ * that is only `USE name`, picks that database's entry (the catch-all "*"
+ * included) and so the pool, as a login naming it would have; any other
+ * command gets mysql_default_database's entry. The USE itself then goes to
+ * the server, which answers it; an entry whose dbname differs from its name
+ * is answered here, its servers being there already.
+ */
+static enum late_db my_late_db(struct client *c, uint32_t len)
+{
+    struct iobuf *b = c->in;
+    const uint8_t *p = b->data + b->parsed + 4;
+    uint8_t cmd = len > 0 ? p[0] : 0;
+    bool maybe_use = cmd == COM_INIT_DB || (cmd == COM_QUERY && len <= MY_DB_NAME_MAX * 2 + 16);
+    if (cmd == COM_PING)
+        return LATE_NONE; /* answered without a server */
+    if (maybe_use && buf_unparsed(b) < 4 + len) {
+        if (4 + len > b->cap) {
+            client_fail(c, "08P01", "command packet of %u bytes too long", len);
+            return LATE_WAITING;
+        }
+        return LATE_HOLD;
+    }
+    char name[MY_DB_NAME_MAX + 1];
+    int use = maybe_use ? my_use_parse(p, len, name) : WR_DONE;
+    if (use == WR_ERROR) {
+        my_consume(c, len);
+        return my_reply_err(c, 1102, "42000", "Incorrect database name") ? LATE_ANSWERED
+                                                                         : LATE_WAITING;
+    }
+    const char *want = use == WR_OK ? name : weir.cfg->mysql_default_database;
+    if (!want || !want[0])
+        return LATE_NONE;
+    const struct db_entry *db = config_find_db_for(weir.cfg, want, BACKEND_MYSQL);
+    if (!db || db->backend != BACKEND_MYSQL || pool_db_disabled(db->name)) {
+        my_consume(c, len);
+        const char *why = !db                            ? ""
+                          : db->backend != BACKEND_MYSQL ? ": it is a PostgreSQL database"
+                                                         : ": it does not allow connections";
+        bool open =
+            use == WR_OK
+                ? my_reply_err(c, 1049, "42000", "Unknown database '%s'%s", want, why)
+                : my_reply_err(c, 1049, "42000", "Unknown database '%s'%s (mysql_default_database)",
+                               want, why);
+        return open ? LATE_ANSWERED : LATE_WAITING;
+    }
+    bool answer_here = use == WR_OK && strcmp(db->dbname, want);
+    if (!client_set_names(c, NULL, want)) {
+        client_fail(c, "53200", "out of memory");
+        return LATE_WAITING;
+    }
+    c->db = db;
+    if (!my_join_pool(c))
+        return LATE_WAITING;
+    log_client(c, weir.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG,
+               "database %s picked after the login (%s, %s pooling)", db->name,
+               use == WR_OK ? "USE" : "mysql_default_database",
+               config_pool_mode_name(c->pool->pool_mode));
+    if (answer_here) {
+        my_consume(c, len);
+        return my_reply_ok(c) ? LATE_ANSWERED : LATE_WAITING;
+    }
+    client_request_server(c, false);
+    return LATE_WAITING;
+}
+
 /*
  * A logged-in client holding no server said something: answer what weir
  * answers itself, close on COM_QUIT, else ask for a server.
@@ -776,7 +865,14 @@ static void my_idle_input(struct client *c)
             return;
         }
         if (own == WR_DONE) {
-            /* Logged in without a database: nothing to forward to. */
+            /* Logged in without a database: USE or mysql_default_database picks one. */
+            enum late_db late = my_late_db(c, len);
+            if (late == LATE_HOLD)
+                client_hold_input(c);
+            if (late == LATE_HOLD || late == LATE_WAITING)
+                return;
+            if (late == LATE_ANSWERED)
+                continue;
             if (4 + len > b->cap) {
                 client_fail(c, "08P01", "command packet of %u bytes without a database", len);
                 return;
@@ -787,10 +883,7 @@ static void my_idle_input(struct client *c)
             }
             bool ping = len > 0 && b->data[b->parsed + 4] == COM_PING;
             my_consume(c, len);
-            if (!(ping ? my_reply_ok(c)
-                       : my_reply_err(c, 1046, "3D000",
-                                      "No database selected: through weir a connection needs a "
-                                      "database; without one only KILL works")))
+            if (!(ping ? my_reply_ok(c) : my_reply_err(c, 1046, "3D000", "No database selected")))
                 return;
             continue;
         }

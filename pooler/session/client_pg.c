@@ -594,7 +594,8 @@ static void client_startup(struct client *c)
     buf_put(&c->w->bufs, c->in);
     c->in = NULL;
     bool console = session_is_console_db(c->dbname);
-    c->db = console ? session_console_db(BACKEND_POSTGRES) : config_find_db(weir.cfg, c->dbname);
+    c->db = console ? session_console_db(BACKEND_POSTGRES)
+                    : config_find_db_for(weir.cfg, c->dbname, BACKEND_POSTGRES);
     if (!c->db) {
         client_fail(c, "3D000", "database \"%s\" does not exist", c->dbname);
         return;

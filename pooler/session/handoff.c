@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pooler/core/worker.h"
 #include "pooler/pool/server.h"
@@ -76,8 +77,14 @@ static void server_setup_my(struct server *s, struct client *c)
 {
     char q[4096];
     size_t len = 0;
-    for (int i = 0; i < c->my->nvars; i++)
-        append_my_var(q, sizeof(q), &len, c->my->vars[2 * i], c->my->vars[2 * i + 1]);
+    /*
+     * collation_connection last: setting character_set_connection (SET NAMES sends
+     * both) puts the collation back to the character set's default.
+     */
+    for (int last = 0; last < 2; last++)
+        for (int i = 0; i < c->my->nvars; i++)
+            if ((strcasecmp(c->my->vars[2 * i], "collation_connection") == 0) == last)
+                append_my_var(q, sizeof(q), &len, c->my->vars[2 * i], c->my->vars[2 * i + 1]);
     bool schema = c->my->schema && strcmp(c->my->schema, s->pool->db->dbname);
     if (len >= sizeof(q)) {
         server_close(s, "client session variables too long to re-apply");

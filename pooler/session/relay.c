@@ -558,9 +558,9 @@ void relay_try_release(struct server *s)
         return;
     if (c->in_remaining || (c->in && buf_unsent(c->in)) || c->pinned)
         return;
-    if (s->kind == BACKEND_MYSQL &&
-        (s->my.busy || s->my.resp.infile || c->my->stmt || c->my->ncursors))
-        return; /* also: a statement command in progress, a cursor open (stmt_my.h) */
+    if (s->kind == BACKEND_MYSQL && (s->my.busy || s->my.resp.infile || c->my->stmt ||
+                                     c->my->ncursors || c->my->keep_for_diagnostics))
+        return; /* also: a statement command in progress, a cursor open (stmt_my.h), warnings */
     if (s->txstatus != 'I') {
         if (s->pool->pool_mode == POOL_STATEMENT)
             client_fail(c, "0A000", "transaction blocks not allowed in statement pooling mode");

@@ -200,6 +200,7 @@ enum scan_result relay_my_scan_client(struct client *c, struct server *s, struct
             if (own == WR_OK)
                 return SCAN_OWN;
             c->my->lock_scan = false;
+            c->my->keep_for_diagnostics = false; /* its next statement: the warnings are gone */
             uint32_t stmt = 0;
             if (cmd == COM_QUERY) {
                 stmt_my_query_scan(c, s); /* GET_LOCK pins: its text is scanned as it passes */
@@ -487,6 +488,13 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
                 c->last_active = ev_now(c->w->loop);
                 if (t->resp.command == COM_QUERY || t->resp.command == COM_STMT_EXECUTE)
                     relay_count_answer(s, c, !(t->status & SERVER_STATUS_IN_TRANS));
+                /*
+                 * SHOW WARNINGS, SHOW COUNT(*) WARNINGS and GET DIAGNOSTICS read this server's
+                 * last statement: the client keeps it until its next one (ProxySQL's
+                 * handle_warnings). A clean answer costs nothing.
+                 */
+                if (!t->own)
+                    c->my->keep_for_diagnostics = !t->resp.error && t->resp.warnings > 0;
                 else
                     s->query_start = c->last_active;
             }
@@ -654,6 +662,12 @@ void relay_my_session_state(struct server *s, struct client *c, const uint8_t *p
         case SESSION_TRACK_SCHEMA:
             set_str(&c->my->schema, e.value, e.value_len);
             explained = true;
+            /*
+             * No database selected any more (the client dropped its current one): no
+             * command selects none on another server, so the client stays on this one.
+             */
+            if (e.value_len == 0)
+                c->pinned = true;
             break;
         case SESSION_TRACK_STATE_CHANGE:
             changed = e.value_len == 1 && e.value[0] == '1';

@@ -78,6 +78,61 @@ enum my_kill_kind my_kill_parse(const uint8_t *s, size_t len, uint64_t *id)
     return kind;
 }
 
+int my_use_parse(const uint8_t *p, size_t len, char name[MY_DB_NAME_MAX + 1])
+{
+    size_t n = 0;
+    if (len >= 1 && p[0] == COM_INIT_DB) {
+        if (len - 1 == 0 || len - 1 > MY_DB_NAME_MAX || memchr(p + 1, 0, len - 1))
+            return WR_ERROR;
+        memcpy(name, p + 1, len - 1);
+        name[len - 1] = 0;
+        return WR_OK;
+    }
+    if (len < 1 || p[0] != COM_QUERY)
+        return WR_DONE;
+    const uint8_t *s = p + 1;
+    len--;
+    size_t pos = skip_space(s, len, 0);
+    size_t w = word_len(s, len, pos);
+    if (!word_is(s + pos, w, "USE"))
+        return WR_DONE;
+    pos += w;
+    size_t after = skip_space(s, len, pos);
+    if (after == pos && after < len && s[after] != '`')
+        return WR_DONE; /* USEx: another word */
+    pos = after;
+    if (pos < len && s[pos] == '`') {
+        for (pos++;; pos++) {
+            if (pos == len)
+                return WR_ERROR; /* no closing backquote */
+            if (s[pos] == '`') {
+                if (pos + 1 < len && s[pos + 1] == '`')
+                    pos++; /* `` stands for one backquote */
+                else
+                    break;
+            }
+            if (n == MY_DB_NAME_MAX || s[pos] == 0)
+                return WR_ERROR;
+            name[n++] = (char)s[pos];
+        }
+        pos++;
+    } else {
+        while (pos < len && is_word_char(s[pos])) {
+            if (n == MY_DB_NAME_MAX)
+                return WR_ERROR;
+            name[n++] = (char)s[pos++];
+        }
+    }
+    while (pos < len && (is_space(s[pos]) || s[pos] == ';'))
+        pos++;
+    if (pos != len)
+        return WR_DONE; /* more than USE name: not ours to read */
+    if (n == 0)
+        return WR_ERROR;
+    name[n] = 0;
+    return WR_OK;
+}
+
 int my_process_kill_parse(const uint8_t *payload, size_t len, uint32_t *id)
 {
     if (len != 5 || payload[0] != COM_PROCESS_KILL)

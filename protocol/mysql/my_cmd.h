@@ -42,6 +42,19 @@ enum my_kill_kind {
  */
 enum my_kill_kind my_kill_parse(const uint8_t *sql, size_t len, uint64_t *id);
 
+/* Longest database name weir takes from a USE: MariaDB's 64 characters of up to 4 bytes. */
+#define MY_DB_NAME_MAX 256
+
+/*
+ * The database a client chooses: a COM_INIT_DB payload (0x02 and the name),
+ * or a COM_QUERY payload whose text is exactly `USE name` (any case, the name
+ * bare or in backquotes with `` for a backquote, optional trailing blanks and
+ * semicolons; nothing else, no comments). WR_OK with the name, NUL-terminated,
+ * in name[0..MY_DB_NAME_MAX]; WR_DONE when the payload is no such command;
+ * WR_ERROR when it is one but the name is empty, holds a NUL or is longer.
+ */
+int my_use_parse(const uint8_t *payload, size_t len, char name[MY_DB_NAME_MAX + 1]) WR_MUST_CHECK;
+
 /*
  * A COM_PROCESS_KILL payload (0x0C and a 4-byte thread id). WR_OK with
  * *id, or WR_ERROR when it is not exactly that.

@@ -1,4 +1,4 @@
-/* fuzz_my_cmd.c -- libFuzzer target for KILL recognition and COM_CHANGE_USER parsing. */
+/* fuzz_my_cmd.c -- libFuzzer target for KILL and USE recognition and COM_CHANGE_USER parsing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t id;
     enum my_kill_kind k = my_kill_parse(p, size, &id);
     if (k != MY_KILL_NONE && size > MY_KILL_MAX_LEN)
+        __builtin_trap();
+    char name[MY_DB_NAME_MAX + 1];
+    if (my_use_parse(p, size, name) == WR_OK && (!name[0] || strlen(name) > MY_DB_NAME_MAX))
         __builtin_trap();
     uint32_t id32;
     (void)my_process_kill_parse(p, size, &id32);

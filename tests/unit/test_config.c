@@ -689,6 +689,7 @@ static const char every_key[] = "[weir]\n"
                                 "metrics_port = 9127\n"
                                 "stats_period = 30\n"
                                 "allow_local_infile = 1\n"
+                                "mysql_default_database = shop\n"
                                 "dns_max_ttl = 60\n"
                                 "dns_nxdomain_ttl = 5\n"
                                 "dns_nameservers = 127.0.0.1:5353\n"
@@ -709,6 +710,41 @@ static const char every_key[] = "[weir]\n"
                                 "b = backend=mysql\n"
                                 "[users]\n"
                                 "u = pool_mode=session max_user_connections=2\n";
+
+/* The catch-all "*" entries: one per backend kind, entries made from them per name asked. */
+static void test_wildcard(void)
+{
+    load_bad(TRUST "[databases]\n* = host=a\n* = host=b\n", "\"*\" defined twice", path,
+             "two \"*\" entries of one backend are refused");
+    struct config *cfg = load_ok(TRUST "[databases]\n* = host=pg port=5433\n"
+                                       "* = backend=mysql host=my user=u password=p\n"
+                                       "shop = backend=mysql host=s\n",
+                                 "a \"*\" entry per backend");
+    if (!cfg)
+        return;
+    const struct db_entry *a = config_find_db_for(cfg, "sales", BACKEND_MYSQL);
+    ok(a && !strcmp(a->name, "sales") && !strcmp(a->dbname, "sales") && !strcmp(a->host, "my") &&
+           a->port == 3306 && a->user && !strcmp(a->user, "u") && a->backend == BACKEND_MYSQL,
+       "an unlisted MySQL name gets the mysql \"*\" settings with its own name and dbname");
+    ok(config_find_db_for(cfg, "sales", BACKEND_MYSQL) == a, "the same name gets the same entry");
+    const struct db_entry *p = config_find_db_for(cfg, "sales", BACKEND_POSTGRES);
+    ok(p && p != a && p->backend == BACKEND_POSTGRES && p->port == 5433 && !strcmp(p->host, "pg"),
+       "a PostgreSQL client of that name gets the postgres \"*\" settings");
+    const struct db_entry *s = config_find_db_for(cfg, "shop", BACKEND_POSTGRES);
+    ok(s && !strcmp(s->host, "s") && s->backend == BACKEND_MYSQL,
+       "a listed entry wins over \"*\" whatever its kind (the port then says which serves it)");
+    ok(!config_find_db_for(cfg, "*", BACKEND_MYSQL), "nobody connects to \"*\" itself");
+    ok(!config_find_db_for(cfg, "", BACKEND_MYSQL), "an empty name gets no entry");
+    struct config *copy = config_dup(cfg);
+    ok(copy && config_find_db_for(copy, "sales", BACKEND_MYSQL) != a,
+       "a copy (a reload) makes its own entries");
+    config_free(copy);
+    config_free(cfg);
+    cfg = load_ok(TRUST "[databases]\nshop = host=s\n", "no \"*\" entry");
+    ok(cfg && !config_find_db_for(cfg, "sales", BACKEND_POSTGRES),
+       "without \"*\" an unlisted name gets nothing");
+    config_free(cfg);
+}
 
 static void test_show_config(void)
 {
@@ -908,6 +944,7 @@ int main(void)
     test_unknown_keys();
     test_unix_socket_keys();
     test_show_config();
+    test_wildcard();
     test_set();
     test_dup();
     test_peers();

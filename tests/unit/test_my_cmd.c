@@ -140,10 +140,60 @@ static void test_change_user(void)
     }
 }
 
+static int use_of(const char *payload, size_t len, char *name)
+{
+    name[0] = 0;
+    return my_use_parse((const uint8_t *)payload, len, name);
+}
+
+static void test_use(void)
+{
+    char name[MY_DB_NAME_MAX + 1];
+    ok(use_of("\x02shop", 5, name) == WR_OK && !strcmp(name, "shop"), "COM_INIT_DB shop");
+    is_int(use_of("\x02", 1, name), WR_ERROR, "COM_INIT_DB without a name");
+    is_int(use_of("\x02"
+                  "a\0b",
+                  4, name),
+           WR_ERROR, "COM_INIT_DB with a NUL in the name");
+    static const struct {
+        const char *sql;
+        int rc;
+        const char *name;
+    } cases[] = {
+        {"USE shop", WR_OK, "shop"},
+        {"  use\tshop ;; ", WR_OK, "shop"},
+        {"Use `my db`", WR_OK, "my db"},
+        {"USE `a``b`;", WR_OK, "a`b"},
+        {"USE`shop`", WR_OK, "shop"},
+        {"USE \xd1\x82\xd0\xb5\xd1\x81\xd1\x82", WR_OK, "\xd1\x82\xd0\xb5\xd1\x81\xd1\x82"},
+        {"USE shop; SELECT 1", WR_DONE, NULL},
+        {"USER shop", WR_DONE, NULL},
+        {"SELECT 1", WR_DONE, NULL},
+        {"/* c */ USE shop", WR_DONE, NULL},
+        {"USE", WR_ERROR, NULL},
+        {"USE `shop", WR_ERROR, NULL},
+        {"USE ``", WR_ERROR, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char payload[300];
+        size_t len = strlen(cases[i].sql);
+        payload[0] = 0x03;
+        memcpy(payload + 1, cases[i].sql, len);
+        int rc = use_of(payload, len + 1, name);
+        ok(rc == cases[i].rc && (!cases[i].name || !strcmp(name, cases[i].name)),
+           "COM_QUERY '%s' -> %d '%s'", cases[i].sql, rc, name);
+    }
+    char longer[MY_DB_NAME_MAX + 8] = "\x03USE ";
+    memset(longer + 5, 'a', MY_DB_NAME_MAX + 1);
+    is_int(use_of(longer, 5 + MY_DB_NAME_MAX + 1, name), WR_ERROR, "a name past 256 bytes");
+    is_int(use_of("\x0e", 1, name), WR_DONE, "COM_PING is no USE");
+}
+
 int main(void)
 {
     test_kill();
     test_process_kill();
     test_change_user();
+    test_use();
     return done_testing();
 }
