@@ -31,6 +31,14 @@ struct backend_params {
     const char *init_sql; /* MySQL: statement run right after login, or NULL */
     bool want_role;       /* MySQL: read @@read_only after login, for param("read_only") */
     const char *replication; /* PostgreSQL: libpq's replication ("true", "database"), or NULL */
+    /* TLS to the server (server_tls_*); every field may be NULL. */
+    const char *sslmode;         /* libpq's names: "disable" ... "verify-full"; NULL: disable */
+    const char *sslrootcert;     /* CA bundle the server's certificate is checked against */
+    const char *sslcert;         /* weir's client certificate, and its key */
+    const char *sslkey;
+    const char *ssl_min_version; /* "TLSv1.2" ... (libpq's names) */
+    const char *ssl_max_version;
+    const char *ssl_ciphers; /* OpenSSL cipher list (MySQL only: libpq 15 has no such option) */
 };
 
 struct backend_conn; /* connector-private */
@@ -59,6 +67,13 @@ struct backend_ops {
      * MySQL: server_version, and read_only ("1" or "0") when want_role was set.
      */
     const char *(*param)(const struct backend_conn *c, const char *name);
+
+    /*
+     * The TLS session the login ran over (an OpenSSL SSL*), or NULL for a
+     * plain connection. It stays the connector's: valid until close, which
+     * frees it; after login the pooler reads and writes through it.
+     */
+    void *(*tls)(const struct backend_conn *c);
 
     /* Capability flags in force on the connection (MySQL; 0 for PostgreSQL). */
     uint64_t (*caps)(const struct backend_conn *c);

@@ -9,6 +9,7 @@
 
 #include "pooler/conf/settings.h"
 #include "pooler/core/log.h"
+#include "pooler/core/tls.h"
 #include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/ps_cache.h"
@@ -76,6 +77,7 @@ struct server {
     bool login_standby;     /* PostgreSQL: in_hot_standby was on at login */
     bool login_read_only;   /* PostgreSQL: default_transaction_read_only was on at login */
     int fd;
+    SSL *ssl; /* the connector's TLS session after login (borrowed), or NULL: plain */
     ev_io rio;
     ev_io wio;
     int connect_want; /* while connecting: BACKEND_WANT_* */

@@ -56,7 +56,8 @@
 /* What weir offers: LOCAL INFILE only when allow_local_infile is set. */
 static uint64_t my_offered_caps(void)
 {
-    return MY_OFFERED_CAPS | (weir.cfg->allow_local_infile ? CLIENT_LOCAL_FILES : 0);
+    return MY_OFFERED_CAPS | (weir.cfg->allow_local_infile ? CLIENT_LOCAL_FILES : 0) |
+           (client_tls_on() ? CLIENT_SSL : 0);
 }
 
 struct my_auth_state {
@@ -345,6 +346,22 @@ static void my_auth_switch(struct client *c)
         client_close(c, "cannot write to client");
 }
 
+/*
+ * The client asked for TLS (ssl_request: its SSLRequest packet, alone in the
+ * buffer, my_login_input saw to that), or did not although it must.
+ */
+static void my_tls_switch(struct client *c, bool ssl_request)
+{
+    if (!ssl_request)
+        client_fail(c, "28000", "TLS is required (client_tls_sslmode=%s): connect with --ssl",
+                    config_tls_mode_name(weir.cfg->client_tls_sslmode));
+    else if (c->ssl || !client_tls_on())
+        client_fail(c, "08P01", "bad handshake: TLS %s",
+                    c->ssl ? "requested twice" : "is not enabled (client_tls_sslmode)");
+    else
+        client_tls_start(c, NULL, 0, false);
+}
+
 /* The HandshakeResponse41 (or SSLRequest) in b. */
 static void my_handshake_response(struct client *c, const uint8_t *payload, uint32_t len,
                                   uint8_t seq)
@@ -356,8 +373,8 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         return;
     }
     c->my->seq = seq + 1;
-    if (r.ssl_request) {
-        client_fail(c, "08P01", "TLS is not supported by weir yet: connect without SSL");
+    if (r.ssl_request || (!c->ssl && client_tls_required() && c->addr.family != AF_UNIX)) {
+        my_tls_switch(c, r.ssl_request);
         return;
     }
     c->my->caps = r.caps & my_offered_caps();
@@ -774,6 +791,7 @@ static void my_readable(struct client *c)
         console_hooks.input(c);
         break;
     case CL_ACTIVE:
+    case CL_TLS: /* client_io_cb calls client_tls_step instead */
         break;
     }
 }
