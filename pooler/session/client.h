@@ -196,11 +196,11 @@ static inline const char *client_param(const struct client *c, int id)
 }
 /*
  * TLS (client_tls.c). client_tls_start switches c to TLS (pre: handshake
- * bytes already read, direct: PostgreSQL's direct TLS); false when c was
- * closed. client_tls_step advances the handshake (CL_TLS). client_tls_rearm
+ * bytes already read, direct: PostgreSQL's direct TLS); c may be closed
+ * (freed) when it returns. client_tls_step advances the handshake (CL_TLS). client_tls_rearm
  * feeds c's read watcher when OpenSSL holds input epoll cannot see.
  */
-bool client_tls_start(struct client *c, const uint8_t *pre, size_t npre, bool direct);
+void client_tls_start(struct client *c, const uint8_t *pre, size_t npre, bool direct);
 void client_tls_step(struct client *c);
 void client_tls_rearm(struct client *c);
 /* client_tls_sslmode is on and a context is loaded. */

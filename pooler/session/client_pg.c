@@ -461,12 +461,14 @@ static void client_startup(struct client *c)
         bool tls = st.kind == PG_STARTUP_SSL && !c->ssl && client_tls_on();
         const uint8_t answer = tls ? 'S' : 'N';
         pg_out_bytes(client_out(c), &answer, 1);
-        if (tls) {
-            client_tls_start(c, NULL, 0, false);
+        int wrc = client_flush_out(c);
+        if (wrc == WR_ERROR || (tls && wrc != WR_OK)) {
+            /* One byte into a fresh socket: full only when something is badly wrong. */
+            client_close(c, "cannot write to client");
             return;
         }
-        if (client_flush_out(c) == WR_ERROR)
-            client_close(c, "cannot write to client");
+        if (tls)
+            client_tls_start(c, NULL, 0, false);
         return;
     }
     case PG_STARTUP_CANCEL:

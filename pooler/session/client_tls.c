@@ -26,35 +26,26 @@ bool client_tls_required(void)
     return weir.cfg->client_tls_sslmode >= TLS_REQUIRE;
 }
 
-bool client_tls_start(struct client *c, const uint8_t *pre, size_t npre, bool direct)
+void client_tls_start(struct client *c, const uint8_t *pre, size_t npre, bool direct)
 {
     char err[256];
     if (!(c->ssl = tls_accept(c->fd, pre, npre, err, sizeof(err)))) {
         client_fail(c, "08P01", "%s", err);
-        return false;
+        return;
     }
     c->tls_direct = direct;
     c->state = CL_TLS;
     buf_put(&c->w->bufs, c->in);
     c->in = NULL;
-    client_tls_step(c);
-    return c->fd != -1;
+    client_tls_step(c); /* c may be gone after this */
 }
 
 void client_tls_step(struct client *c)
 {
-    if (client_out_pending(c)) { /* the 'S' before the handshake */
-        int rc = client_flush_out(c);
-        if (rc == WR_ERROR) {
-            client_close(c, "cannot write to client");
-            return;
-        }
-        if (rc == WR_AGAIN)
-            return;
-    }
     char err[256];
     int want = 0;
-    switch (tls_handshake(c->ssl, &want, err, sizeof(err))) {
+    int hs = tls_handshake(c->ssl, &want, err, sizeof(err));
+    switch (hs) {
     case WR_AGAIN:
         client_watch(c, EV_READ, want == TLS_WANT_READ);
         client_watch(c, EV_WRITE, want == TLS_WANT_WRITE);
