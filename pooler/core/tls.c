@@ -238,10 +238,11 @@ int tls_handshake(SSL *ssl, int *want, char *err, size_t errlen)
 {
     ERR_clear_error();
     int r = SSL_do_handshake(ssl);
+    /* SSL_get_error looks at the read BIO's retry flag: ask before it is swapped. */
+    int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
     rbio_to_socket(ssl);
     if (r == 1)
         return WR_OK;
-    int e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         *want = e == SSL_ERROR_WANT_READ ? TLS_WANT_READ : TLS_WANT_WRITE;
         /* A memory BIO drained just now: the socket's bytes may already wait. */

@@ -450,7 +450,8 @@ void client_sweep(struct worker *w, ev_tstamp now)
             client_close(c, "client_login_timeout waiting for the PROXY header");
         } else if (c->state == CL_TLS) {
             /* No error message: the client is in the middle of a TLS handshake. */
-            client_close(c, "client_login_timeout: TLS handshake did not finish");
+            log_client(c, LOG_LVL_INFO, "client_login_timeout: TLS handshake did not finish");
+            client_close(c, "client_login_timeout during the TLS handshake");
         } else if (c->state == CL_STARTUP || c->state == CL_AUTH) {
             client_fail(c, "08P01", "client_login_timeout: login took too long");
         } else if (c->state == CL_WAITING) {
