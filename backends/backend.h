@@ -32,9 +32,9 @@ struct backend_params {
     bool want_role;       /* MySQL: read @@read_only after login, for param("read_only") */
     const char *replication; /* PostgreSQL: libpq's replication ("true", "database"), or NULL */
     /* TLS to the server (server_tls_*); every field may be NULL. */
-    const char *sslmode;         /* libpq's names: "disable" ... "verify-full"; NULL: disable */
-    const char *sslrootcert;     /* CA bundle the server's certificate is checked against */
-    const char *sslcert;         /* weir's client certificate, and its key */
+    const char *sslmode;     /* libpq's names: "disable" ... "verify-full"; NULL: disable */
+    const char *sslrootcert; /* CA bundle the server's certificate is checked against */
+    const char *sslcert;     /* weir's client certificate, and its key */
     const char *sslkey;
     const char *ssl_min_version; /* "TLSv1.2" ... (libpq's names) */
     const char *ssl_max_version;

@@ -68,8 +68,8 @@ struct my_tls {
     char versions[64]; /* "TLSv1.2,TLSv1.3" */
 };
 
-static const char *const tls_levels[] = {"disable", "allow", "prefer", "require", "verify-ca",
-                                         "verify-full"};
+static const char *const tls_levels[] = {"disable", "allow",     "prefer",
+                                         "require", "verify-ca", "verify-full"};
 
 static void tls_copy(struct my_tls *t, const struct backend_params *p)
 {

@@ -73,13 +73,10 @@ static const char *const pool_mode_names[] = {[POOL_SESSION] = "session",
                                               [POOL_TRANSACTION] = "transaction",
                                               [POOL_STATEMENT] = "statement",
                                               [POOL_STATEMENT + 1] = NULL};
-static const char *const tls_mode_names[] = {[TLS_DISABLE] = "disable",
-                                             [TLS_ALLOW] = "allow",
-                                             [TLS_PREFER] = "prefer",
-                                             [TLS_REQUIRE] = "require",
-                                             [TLS_VERIFY_CA] = "verify-ca",
-                                             [TLS_VERIFY_FULL] = "verify-full",
-                                             [TLS_VERIFY_FULL + 1] = NULL};
+static const char *const tls_mode_names[] = {
+    [TLS_DISABLE] = "disable",   [TLS_ALLOW] = "allow",         [TLS_PREFER] = "prefer",
+    [TLS_REQUIRE] = "require",   [TLS_VERIFY_CA] = "verify-ca", [TLS_VERIFY_FULL] = "verify-full",
+    [TLS_VERIFY_FULL + 1] = NULL};
 static const char *const log_format_names[] = {
     [LOG_FORMAT_TEXT] = "text", [LOG_FORMAT_JSON] = "json", [LOG_FORMAT_JSON + 1] = NULL};
 

@@ -32,8 +32,8 @@ bool tls_protocols_parse(const char *protocols, int *min, int *max)
         const char *name;
         int lo, hi;
     } names[] = {
-        {"secure", TLS1_2_VERSION, TLS1_3_VERSION}, {"all", TLS1_VERSION, TLS1_3_VERSION},
-        {"legacy", TLS1_VERSION, TLS1_3_VERSION},   {"tlsv1.0", TLS1_VERSION, TLS1_VERSION},
+        {"secure", TLS1_2_VERSION, TLS1_3_VERSION},  {"all", TLS1_VERSION, TLS1_3_VERSION},
+        {"legacy", TLS1_VERSION, TLS1_3_VERSION},    {"tlsv1.0", TLS1_VERSION, TLS1_VERSION},
         {"tlsv1.1", TLS1_1_VERSION, TLS1_1_VERSION}, {"tlsv1.2", TLS1_2_VERSION, TLS1_2_VERSION},
         {"tlsv1.3", TLS1_3_VERSION, TLS1_3_VERSION},
     };
@@ -113,8 +113,9 @@ int tls_accept_configure(const struct tls_opts *o, char *err, size_t errlen)
     if (o->mode == TLS_DISABLE)
         goto install;
     if (!o->key_file || !*o->key_file || !o->cert_file || !*o->cert_file) {
-        snprintf(err, errlen, "client_tls_sslmode=%s needs client_tls_key_file and "
-                              "client_tls_cert_file",
+        snprintf(err, errlen,
+                 "client_tls_sslmode=%s needs client_tls_key_file and "
+                 "client_tls_cert_file",
                  config_tls_mode_name(o->mode));
         return WR_ERROR;
     }
@@ -309,8 +310,8 @@ ssize_t tls_recv(SSL *ssl, struct iobuf *b)
             break; /* an error after data: reported by the next read */
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             return -1;
-        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
-                                           errno == 0))
+        if (e == SSL_ERROR_ZERO_RETURN ||
+            (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0))
             return 0;
         if (e != SSL_ERROR_SYSCALL || ERR_peek_error() != 0)
             errno = EPROTO;

@@ -28,7 +28,6 @@
 #include "pooler/conf/config.h" /* enum tls_mode */
 #include "pooler/core/buf.h"
 
-
 /* What a context is built from: plain values, borrowed for the call. */
 struct tls_opts {
     int mode;              /* enum tls_mode */

@@ -487,7 +487,8 @@ static void client_startup(struct client *c)
         return;
     }
     if (!c->ssl && client_tls_required() && c->addr.family != AF_UNIX) {
-        client_fail(c, "28000", "TLS is required (client_tls_sslmode=%s): connect with sslmode=require",
+        client_fail(c, "28000",
+                    "TLS is required (client_tls_sslmode=%s): connect with sslmode=require",
                     config_tls_mode_name(weir.cfg->client_tls_sslmode));
         return;
     }

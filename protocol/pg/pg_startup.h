@@ -18,8 +18,8 @@
 #define PG_CODE_CANCEL        80877102u /* 1234 << 16 | 5678 */
 /* First byte of a TLS handshake record: PostgreSQL 17's direct TLS starts with one. */
 #define PG_TLS_HANDSHAKE 0x16
-#define PG_CODE_SSL           80877103u /* 1234 << 16 | 5679 */
-#define PG_CODE_GSSENC        80877104u /* 1234 << 16 | 5680 */
+#define PG_CODE_SSL      80877103u /* 1234 << 16 | 5679 */
+#define PG_CODE_GSSENC   80877104u /* 1234 << 16 | 5680 */
 
 enum pg_startup_kind {
     PG_STARTUP_NORMAL,      /* protocol 3.x StartupMessage with parameters */

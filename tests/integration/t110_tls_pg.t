@@ -48,7 +48,6 @@ my %tls = (
     client_tls_ca_file => $c->{ca},
     server_tls_sslmode => 'require',
     client_login_timeout => 2,
-    verbose => $ENV{T110_VERBOSE} // 0,
 );
 my $w = $t->start_weir(weir => \%tls);
 
@@ -168,6 +167,5 @@ SKIP: {
     is($out, '1', 'and verifies it against the new CA (verify-full)') or diag($err);
 }
 
-diag($w->log_text) if $ENV{T110_VERBOSE};
 $w->stop;
 done_testing;
