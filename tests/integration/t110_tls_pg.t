@@ -48,12 +48,13 @@ my %tls = (
     client_tls_ca_file => $c->{ca},
     server_tls_sslmode => 'require',
     client_login_timeout => 2,
+    admin_users => 'app',
 );
 my $w = $t->start_weir(weir => \%tls);
 
 sub psql_tls {
     my ($sql, %o) = @_;
-    my $conn = "host=127.0.0.1 port=$w->{port} dbname=testdb user=app "
+    my $conn = "host=127.0.0.1 port=$w->{port} dbname=" . ($o{db} // 'testdb') . " user=app "
         . "sslmode=" . ($o{sslmode} // 'verify-full') . " sslrootcert=$c->{ca}";
     my @argv = (WeirTest::pg_bin('psql'), '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
         $conn, map { ('-c', $_) } (ref $sql ? @$sql : ($sql)));
@@ -152,7 +153,11 @@ PY
 SKIP: {
     my $dbh = DBI->connect("dbi:Pg:host=127.0.0.1;port=$w->{port};dbname=testdb;sslmode=require",
         'app', 'apppass', { RaiseError => 0, PrintError => 0, AutoCommit => 1 });
-    ok($dbh, 'a DBD::Pg session over TLS') or skip 'no session', 4;
+    ok($dbh, 'a DBD::Pg session over TLS') or skip 'no session', 6;
+    my ($out, $err, $rc) = psql_tls(['SHOW CLIENTS', 'SHOW SERVERS'], db => 'weir', sslmode => 'require');
+    like($out, qr/^C\|app\|testdb\|.*\|TLSv1\.[23]\/\w+/m, 'SHOW CLIENTS: the tls column')
+        or diag("$out\n$err");
+    like($out, qr/^S\|app\|testdb\|.*\|TLSv1\.[23]\/\w+/m, 'SHOW SERVERS: the tls column');
     my $b = make_certs($t->tmp . '/certs', 'b');
     WeirTest::spew($c->{cert}, WeirTest::slurp($b->{cert}));
     WeirTest::spew($c->{key}, WeirTest::slurp($b->{key}));
@@ -160,7 +165,7 @@ SKIP: {
     ok(wait_until(10, sub { $w->log_text =~ /configuration reloaded/ }), 'reloaded on SIGHUP');
     my ($v) = $dbh->selectrow_array('SELECT 7 * 6');
     is($v, 42, 'the session open across the reload goes on');
-    my ($out, $err, $rc) = psql_tls('SELECT 1');
+    ($out, $err, $rc) = psql_tls('SELECT 1');
     isnt($rc, 0, 'a new client no longer trusts the old CA for the new certificate');
     WeirTest::spew($c->{ca}, WeirTest::slurp($b->{ca}));
     ($out, $err, $rc) = psql_tls('SELECT 1');
