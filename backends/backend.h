@@ -15,6 +15,12 @@
 
 enum backend_want { BACKEND_WANT_READ = 1, BACKEND_WANT_WRITE = 2 };
 
+/*
+ * MySQL: the query that tells a server's role: read_only or innodb_read_only on
+ * means it takes no writes (a replica, or a primary being demoted).
+ */
+#define BACKEND_MY_ROLE_SQL "SELECT @@global.read_only, @@innodb_read_only"
+
 /* What a connector needs to log in. Strings are borrowed for the call only. */
 struct backend_params {
     const char *host; /* as configured: numeric address, host name, or unix socket path */
@@ -29,7 +35,8 @@ struct backend_params {
         client_flags;     /* MySQL: capability flags to ask for (FOUND_ROWS, MULTI_STATEMENTS...) */
     const char *charset;  /* MySQL: connection character set name, or NULL */
     const char *init_sql; /* MySQL: statement run right after login, or NULL */
-    bool want_role;       /* MySQL: read @@read_only after login, for param("read_only") */
+    bool want_role; /* the role matters: MySQL reads @@read_only after login (param("read_only")),
+                       PostgreSQL before 14 pg_is_in_recovery() (param("in_hot_standby")) */
     const char *replication; /* PostgreSQL: libpq's replication ("true", "database"), or NULL */
     /* TLS to the server (server_tls_*); every field may be NULL. */
     const char *sslmode;     /* libpq's names: "disable" ... "verify-full"; NULL: disable */
@@ -63,7 +70,9 @@ struct backend_ops {
 
     /*
      * A parameter the server reported at login, or NULL. PostgreSQL: its
-     * ParameterStatus values (in_hot_standby, default_transaction_read_only).
+     * ParameterStatus values (in_hot_standby, default_transaction_read_only;
+     * a server before 14 reports no in_hot_standby: with want_role it is
+     * read from pg_is_in_recovery()).
      * MySQL: server_version, and read_only ("1" or "0") when want_role was set.
      */
     const char *(*param)(const struct backend_conn *c, const char *name);

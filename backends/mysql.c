@@ -56,7 +56,7 @@ enum my_phase {
     PH_DONE,
 };
 
-static const char role_sql[] = "SELECT @@global.read_only, @@innodb_read_only";
+static const char role_sql[] = BACKEND_MY_ROLE_SQL;
 
 /* The TLS settings of a login, copied (a KILL QUERY's own login uses them again). */
 struct my_tls {

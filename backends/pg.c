@@ -4,6 +4,12 @@
  * pooler's. libpq gives every auth method and TLS of the real client; on a
  * TLS connection the pooler goes on through libpq's SSL* (PQsslStruct).
  *
+ * A server before PostgreSQL 14 reports no in_hot_standby. When the pooler
+ * cares about the role (want_role), such a login goes on with one more round
+ * trip, SELECT pg_is_in_recovery(), through libpq's non-blocking calls, and
+ * param("in_hot_standby") answers from it. libpq has read everything up to
+ * the ReadyForQuery once PQgetResult returns NULL, so the socket is clean.
+ *
  * Cancel: libpq 15 has only the blocking PQcancel, so a cancel is a job on
  * the cancel queue (cancel.c) with its own PGcancel copy; the owner thread
  * never waits.
@@ -20,7 +26,12 @@
 struct backend_conn {
     PGconn *conn;
     PostgresPollingStatusType last;
+    bool want_role;
+    bool role_query;     /* logged in; the role query is out */
+    char in_recovery[4]; /* "on" or "off" once it answered; "" otherwise */
 };
+
+static const char role_sql[] = "SELECT pg_catalog.pg_is_in_recovery()";
 
 static struct backend_conn *pgb_connect_start(const struct backend_params *p, char *err,
                                               size_t errlen)
@@ -103,6 +114,7 @@ static struct backend_conn *pgb_connect_start(const struct backend_params *p, ch
     /* Verbose errors carry the SQLSTATE ("FATAL:  28P01: ..."), which the client needs. */
     PQsetErrorVerbosity(c->conn, PQERRORS_VERBOSE);
     c->last = PGRES_POLLING_WRITING;
+    c->want_role = p->want_role && !p->replication;
     return c;
 }
 
@@ -134,9 +146,55 @@ static void split_error(const char *text, char *err, size_t errlen, char *sqlsta
     err[n] = 0;
 }
 
+/* The role query's step: WR_AGAIN (*want set), WR_OK once answered, WR_ERROR. */
+static int role_step(struct backend_conn *c, int *fd, int *want, char *err, size_t errlen,
+                     char *sqlstate)
+{
+    *fd = PQsocket(c->conn);
+    if (!c->role_query) {
+        if (PQsetnonblocking(c->conn, 1) || !PQsendQuery(c->conn, role_sql))
+            goto failed;
+        c->role_query = true;
+    }
+    int f = PQflush(c->conn);
+    if (f < 0)
+        goto failed;
+    if (f > 0) {
+        *want = BACKEND_WANT_WRITE;
+        return WR_AGAIN;
+    }
+    if (!PQconsumeInput(c->conn))
+        goto failed;
+    while (!PQisBusy(c->conn)) {
+        PGresult *r = PQgetResult(c->conn);
+        if (!r)
+            return c->in_recovery[0] ? WR_OK : WR_ERROR;
+        bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        if (ok)
+            snprintf(c->in_recovery, sizeof(c->in_recovery), "%s",
+                     !strcmp(PQgetvalue(r, 0, 0), "t") ? "on" : "off");
+        else
+            split_error(PQresultErrorMessage(r), err, errlen, sqlstate);
+        PQclear(r);
+        if (!ok) {
+            /* Read to the end: the error is the answer. */
+            while ((r = PQgetResult(c->conn)))
+                PQclear(r);
+            return WR_ERROR;
+        }
+    }
+    *want = BACKEND_WANT_READ;
+    return WR_AGAIN;
+failed:
+    split_error(PQerrorMessage(c->conn), err, errlen, sqlstate);
+    return WR_ERROR;
+}
+
 static int pgb_connect_poll(struct backend_conn *c, int *fd, int *want, char *err, size_t errlen,
                             char *sqlstate)
 {
+    if (c->role_query)
+        return role_step(c, fd, want, err, errlen, sqlstate);
     PostgresPollingStatusType st = PQconnectPoll(c->conn);
     c->last = st;
     switch (st) {
@@ -150,6 +208,8 @@ static int pgb_connect_poll(struct backend_conn *c, int *fd, int *want, char *er
         return WR_AGAIN;
     case PGRES_POLLING_OK:
         *fd = PQsocket(c->conn);
+        if (c->want_role && !PQparameterStatus(c->conn, "in_hot_standby"))
+            return role_step(c, fd, want, err, errlen, sqlstate); /* before PostgreSQL 14 */
         return WR_OK;
     default:
         split_error(PQerrorMessage(c->conn), err, errlen, sqlstate);
@@ -164,6 +224,8 @@ static int pgb_socket(const struct backend_conn *c)
 
 static const char *pgb_param(const struct backend_conn *c, const char *name)
 {
+    if (c->in_recovery[0] && !strcmp(name, "in_hot_standby"))
+        return c->in_recovery;
     return PQparameterStatus(c->conn, name);
 }
 

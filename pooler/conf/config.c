@@ -62,6 +62,12 @@ int config_check(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: proxy_protocol_networks: %s", cfg->path, why);
         return WR_ERROR;
     }
+    if (cfg->peer_id > 0 && cfg->workers > PEER_MAX_WORKERS) {
+        /* A peer's cancel keys carry the worker in 6 bits (session/client.c). */
+        snprintf(err, errlen, "%s: with peer_id set, workers can be at most %d", cfg->path,
+                 PEER_MAX_WORKERS);
+        return WR_ERROR;
+    }
     if (cfg->auth_file && cfg->auth_file[0] != '/') {
         char *p = resolve_path(cfg->path, cfg->auth_file);
         if (!p) {
@@ -85,10 +91,13 @@ struct config *config_dup(const struct config *src)
     cfg->dbs = NULL;
     cfg->users = NULL;
     cfg->ndbs = cfg->nusers = 0;
+    cfg->peers = NULL;
+    cfg->npeers = 0;
     bool ok = keys_dup(cfg, src);
     ok = ok && (cfg->path = strdup(src->path)) != NULL;
     ok = ok && (!src->notes || (cfg->notes = strdup(src->notes)) != NULL);
     ok = ok && entries_dup(cfg, src);
+    ok = ok && peers_dup(cfg, src);
     if (!ok) {
         config_free(cfg);
         return NULL;
@@ -101,6 +110,7 @@ void config_free(struct config *cfg)
     if (!cfg)
         return;
     entries_free(cfg);
+    peers_free(cfg);
     keys_free(cfg);
     free(cfg->path);
     free(cfg->notes);

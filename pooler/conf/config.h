@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "pooler/conf/hostlist.h"
 #include "pooler/conf/netlist.h"
@@ -54,6 +55,19 @@ struct db_entry {
     int max_db_connections;                 /* -1: global max_db_connections */
     int server_tls_sslmode;                 /* -1: global server_tls_sslmode (enum tls_mode) */
     enum backend_kind backend;
+};
+
+/* Peer ids go in the top byte of cancel keys; the worker then has 6 bits (session/client.c). */
+#define PEER_ID_MAX      255
+#define PEER_MAX_WORKERS 63
+
+/* Another weir of the group ([peers]): where its cancel requests go. */
+struct peer_entry {
+    int id;
+    char *host; /* as written: an address, a name or a unix socket directory */
+    int port;
+    struct sockaddr_storage addr; /* resolved when the file was loaded */
+    socklen_t addrlen;
 };
 
 struct user_entry {
@@ -143,6 +157,9 @@ struct config {
     char *server_tls_cert_file;
     char *server_tls_protocols;
     char *server_tls_ciphers;
+    int peer_id;                   /* this process in its [peers] group; 0 = no peering */
+    struct peer_entry *peers;      /* [peers] */
+    int npeers;
     struct db_entry *dbs;
     int ndbs;
     struct user_entry *users;
@@ -167,6 +184,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
                size_t errlen) WR_MUST_CHECK;
 
 const struct db_entry *config_find_db(const struct config *cfg, const char *name);
+/* The [peers] entry of peer id, or NULL. */
+const struct peer_entry *config_find_peer(const struct config *cfg, int id);
 const struct user_entry *config_find_user(const struct config *cfg, const char *name);
 
 /* Effective limits for a database and user. */

@@ -65,6 +65,17 @@ void entries_finish(struct config *cfg);
 bool entries_dup(struct config *cfg, const struct config *src);
 void entries_free(struct config *cfg);
 
+/* The connection-string splitter of [databases], for the other sections that use its syntax. */
+bool conf_connstr(const char *s, bool (*fn)(void *arg, const char *k, const char *v), void *arg);
+
+/* ---- peers.c ---- */
+
+/* "id = host=... port=..." in [peers]; the address is resolved here. */
+bool peers_add(struct parse_ctx *ctx, const char *name, const char *value);
+/* As keys_dup, for cfg->peers. */
+bool peers_dup(struct config *cfg, const struct config *src);
+void peers_free(struct config *cfg);
+
 /* ---- suggest.c ---- */
 
 /* The nearest candidate seen so far to a misspelt word. */

@@ -341,3 +341,8 @@ void entries_free(struct config *cfg)
     free(cfg->dbs);
     free(cfg->users);
 }
+
+bool conf_connstr(const char *s, bool (*fn)(void *arg, const char *k, const char *v), void *arg)
+{
+    return parse_connstr(s, fn, arg);
+}

@@ -95,7 +95,7 @@ static const struct key keys[] = {
     ENUM(pool_mode, pool_mode_names, ANY_CASE, RELOAD, "session"),
     INT(default_pool_size, 1, 100000, RELOAD, "20"),
     INT(max_client_conn, 1, 10000000, RELOAD, "10000"),
-    INT(workers, 0, 256, AT_START, "0"),
+    INT(workers, 0, 255, AT_START, "0"), /* the worker goes in a cancel key's top byte */
     STR(server_reset_query, RELOAD, "DISCARD ALL"),
     SEC(client_login_timeout, RELOAD, "60"),
     SEC(query_wait_timeout, RELOAD, "120"),
@@ -157,6 +157,7 @@ static const struct key keys[] = {
     STR(server_tls_cert_file, RELOAD, NULL),
     STR(server_tls_protocols, RELOAD, "secure"),
     STR(server_tls_ciphers, RELOAD, "fast"),
+    INT(peer_id, 0, PEER_ID_MAX, AT_START, "0"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -173,7 +174,6 @@ static const char *const pgbouncer_only_keys[] = {"pidfile",
                                                   "max_user_client_connections",
                                                   "server_round_robin",
                                                   "ignore_startup_parameters",
-                                                  "peer_id",
                                                   "disable_pqexec",
                                                   "application_name_add_host",
                                                   "conffile",

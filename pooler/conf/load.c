@@ -98,7 +98,8 @@ static void restore_semicolons(char *s)
             *s = ';';
 }
 
-static const char *const section_names[] = {"databases", "weir", "pgbouncer", "users", NULL};
+static const char *const section_names[] = {"databases", "weir",  "pgbouncer",
+                                            "users",     "peers", NULL};
 
 static int config_line(void *user, const char *section, const char *name, const char *raw)
 {
@@ -118,6 +119,8 @@ static int config_line(void *user, const char *section, const char *name, const 
         good = keys_set(ctx, name, value);
     else if (!strcmp(section, "users"))
         good = entries_add_user(ctx, name, value);
+    else if (!strcmp(section, "peers"))
+        good = peers_add(ctx, name, value);
     else if (!section[0]) {
         conf_error(ctx, "\"%s\" is outside any section (put it under [weir] or [databases])", name);
         good = false;

@@ -18,6 +18,7 @@
 #include "pooler/core/log.h"
 #include "pooler/pool/stats.h"
 #include "pooler/core/worker.h"
+#include "protocol/mysql/my_cmd.h"
 #include "protocol/mysql/my_charset.h"
 
 #define RESET_TIMEOUT 30.0 /* seconds a clean-up may take before the server is closed */
@@ -223,13 +224,38 @@ bool server_check_due(const struct server *s)
     return ev_now(s->w->loop) - s->last_used > weir.cfg->server_check_delay;
 }
 
+/* MySQL: does s's entry care which role its host has (the role query is worth a round trip)? */
+static bool wants_my_role(const struct server *s)
+{
+    return s->kind == BACKEND_MYSQL && s->host && s->pool->db->target_session_attrs != TSA_ANY;
+}
+
+/* MySQL: sends the role query; its answer lands in s->my_role (server_internal_input_my). */
+static void send_my_role_query(struct server *s)
+{
+    s->my_role_query = true;
+    s->my_role = 0;
+    server_send_my_command(s, COM_QUERY, BACKEND_MY_ROLE_SQL);
+}
+
+void server_role_suspect(struct server *s)
+{
+    if (!wants_my_role(s) || s->role_recheck)
+        return;
+    s->role_recheck = true;
+    log_server(s, LOG_LVL_INFO,
+               "a write failed as on a read-only server: its role is read again at release");
+}
+
 void server_check_start(struct server *s)
 {
     const struct config *cfg = weir.cfg;
     server_set_state(s, SV_CHECK);
     s->failed = false;
     s->deadline = ev_now(s->w->loop) + cfg->server_connect_timeout;
-    if (s->kind == BACKEND_MYSQL) {
+    if (wants_my_role(s)) {
+        send_my_role_query(s); /* as cheap as a ping, and it tells a demotion */
+    } else if (s->kind == BACKEND_MYSQL) {
         send_my_command(s, COM_PING);
     } else {
         s->outstanding = 1;
@@ -368,8 +394,19 @@ static void pg_discard(struct server *s)
 static bool server_role_fits(struct server *s)
 {
     enum target_attrs tsa = s->pool->db->target_session_attrs;
-    if (tsa == TSA_ANY || !s->host || s->kind != BACKEND_POSTGRES)
+    if (tsa == TSA_ANY || !s->host)
         return true;
+    if (s->kind == BACKEND_MYSQL) {
+        /* The role query's answer, once (a health check or RESET_ROLE asked). */
+        if (!s->my_role)
+            return true;
+        bool ro = s->my_role == 2;
+        s->my_role = 0;
+        if (ro == s->login_read_only)
+            return true;
+        s->login_standby = s->login_read_only = ro;
+        return host_still_fits(s->host, tsa, ro ? "on" : "off", ro ? "on" : "off");
+    }
     const char *hs = s->params.v[PARAM_IN_HOT_STANDBY];
     const char *ro = s->params.v[PARAM_DEFAULT_TRANSACTION_READ_ONLY];
     /* As at login (it fitted then): no lock, nothing to tell. */
@@ -433,6 +470,11 @@ static void server_reset_continue(struct server *s)
     } else if (s->reset_stage < RESET_QUERY && reset_query_applies(s)) {
         s->reset_stage = RESET_QUERY;
         send_internal(s, weir.cfg->server_reset_query);
+    } else if (s->reset_stage < RESET_ROLE && s->role_recheck) {
+        /* A write failed as on a read-only server: is the host still what the entry wants? */
+        s->reset_stage = RESET_ROLE;
+        s->role_recheck = false;
+        send_my_role_query(s);
     } else if (s->txstatus != 'I') {
         server_close(s, "still in a transaction after clean-up");
         return;
@@ -559,7 +601,26 @@ static struct iobuf *server_read_internal(struct server *s)
     return s->in;
 }
 
-/* MySQL: the answers to weir's own commands (OK or ERR) are read and dropped. */
+/* MySQL: a row of the role query: either flag on means the server takes no writes. */
+static void read_my_role(struct server *s, const uint8_t *p, uint32_t len)
+{
+    struct my_in in;
+    my_in_init(&in, p, len);
+    bool ro = false;
+    for (int i = 0; i < 2; i++) {
+        bool null = false;
+        uint64_t n = my_in_lenenc(&in, &null);
+        const uint8_t *v = null ? NULL : my_in_bytes(&in, (size_t)n);
+        if (v && !(n == 1 && v[0] == '0'))
+            ro = true;
+    }
+    s->my_role = ro ? 2 : 1;
+}
+
+/*
+ * MySQL: the answers to weir's own commands (OK or ERR) are read and dropped;
+ * the role query's row is read (read_my_role).
+ */
 static void server_internal_input_my(struct server *s)
 {
     struct iobuf *b = server_read_internal(s);
@@ -575,7 +636,12 @@ static void server_internal_input_my(struct server *s)
             return;
         }
         struct my_track_state *t = &s->my;
+        uint8_t before = t->resp.state;
         int rc = my_resp_feed(&t->resp, b->data + b->parsed + 4, len, len);
+        if (s->my_role_query && before == MY_RS_ROWS && rc == WR_AGAIN)
+            read_my_role(s, b->data + b->parsed + 4, len);
+        if (s->my_role_query && rc == WR_DONE)
+            s->my_role_query = false;
         if (rc == WR_DONE && t->resp.error) {
             struct my_err e;
             if (s->state == SV_SETUP && !s->setup_error[0] &&

@@ -33,9 +33,11 @@ enum server_state {
 /*
  * Steps of cleaning a server after its client (SV_RESET). RESET_DEALLOCATE
  * runs DEALLOCATE ALL when the server's prepared statements are no longer
- * known for sure (a client left in the middle of a pipeline).
+ * known for sure (a client left in the middle of a pipeline). RESET_ROLE
+ * reads a MySQL server's role again after a write failed as on a read-only
+ * server (server_role_suspect).
  */
-enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_DEALLOCATE, RESET_QUERY };
+enum reset_stage { RESET_DRAIN = 0, RESET_ROLLBACK, RESET_DEALLOCATE, RESET_QUERY, RESET_ROLE };
 
 /* MySQL: where the server's responses stand (commands may be queued). */
 struct my_track_state {
@@ -74,8 +76,11 @@ struct server {
     struct host_walk *walk; /* while connecting: the walk over the entry's hosts */
     struct host *host;      /* the host it is (or is being) logged in to, or NULL */
     bool dns_wait;          /* connecting, waiting for the host's name to be resolved */
-    bool login_standby;     /* PostgreSQL: in_hot_standby was on at login */
-    bool login_read_only;   /* PostgreSQL: default_transaction_read_only was on at login */
+    bool login_standby;     /* in_hot_standby was on at login (MySQL: read_only) */
+    bool login_read_only;   /* default_transaction_read_only was on at login (MySQL: read_only) */
+    bool role_recheck;      /* MySQL: a write failed as on a read-only server: read the role */
+    bool my_role_query;     /* MySQL: the answer being read is the role query's */
+    uint8_t my_role;        /* MySQL: its answer, not yet looked at: 0 none, 1 writable, 2 not */
     int fd;
     SSL *ssl; /* the connector's TLS session after login (borrowed), or NULL: plain */
     ev_io rio;
@@ -138,6 +143,12 @@ extern struct server_hooks server_hooks;
 void server_set_state(struct server *s, enum server_state st);
 /* Watches s for input (idempotent). */
 void server_watch(struct server *s);
+/*
+ * MySQL: a write on s failed as on a read-only server (ERR 1290 or 1836):
+ * its host may have been demoted. When its entry cares about roles, the
+ * role is read again when s is released, and s closes if it no longer fits.
+ */
+void server_role_suspect(struct server *s);
 /* True when s sat idle longer than server_check_delay: check it before use. */
 bool server_check_due(const struct server *s);
 /* Sends the health check (server_check_query or COM_PING); s may be closed on return. */

@@ -62,8 +62,12 @@ static enum host_role login_role(struct server *s, bool *read_only)
     }
     const char *hs = s->ops->param(s->bc, "in_hot_standby");
     *read_only = server_param_on(s->ops->param(s->bc, "default_transaction_read_only"));
-    /* Before PostgreSQL 14 no in_hot_standby is reported: such a server counts as a primary. */
-    return server_param_on(hs) ? ROLE_STANDBY : ROLE_PRIMARY;
+    /*
+     * Before PostgreSQL 14 no in_hot_standby is reported; the connector asks
+     * pg_is_in_recovery() instead when the entry cares (backends/pg.c). Not
+     * asked, the role stays unknown: the host's record keeps what others saw.
+     */
+    return !hs ? ROLE_UNKNOWN : server_param_on(hs) ? ROLE_STANDBY : ROLE_PRIMARY;
 }
 
 /* Drops the current attempt's connection, so the walk can go on to another. */
@@ -195,7 +199,7 @@ static void connect_next(struct server *s)
                 s->kind == BACKEND_MYSQL ? my_charset_name(POOL_VARIANT_CHARSET(r->variant)) : NULL,
             .init_sql = s->kind == BACKEND_MYSQL ? server_my_session_sql : NULL,
             .replication = pool_replication(r),
-            .want_role = s->kind == BACKEND_MYSQL && r->db->target_session_attrs != TSA_ANY,
+            .want_role = r->db->target_session_attrs != TSA_ANY,
         };
         server_tls_params(cfg, r->db, &bp);
         char err[256];

@@ -499,13 +499,32 @@ uint32_t client_random32(void)
     return v;
 }
 
+/*
+ * Cancel pids (BackendKeyData's pid, MySQL's thread id): the owning worker
+ * + 1 in the top byte and a sequence number below; with peer_id set, the
+ * peer id in the top byte, the worker + 1 in the next 6 bits and an 18-bit
+ * sequence. A number still in use on the worker is skipped. The key's low
+ * CANCEL_TTL_BITS are a hop count for forwards between peers (PgBouncer's
+ * idea): handed out full, one less at each forward, never forwarded at 0.
+ */
+static uint32_t cancel_pid_of(const struct worker *w, uint32_t seq)
+{
+    int peer = weir.cfg->peer_id;
+    if (peer)
+        return (uint32_t)peer << 24 | (uint32_t)(w->id + 1) << 18 | seq;
+    return (uint32_t)(w->id + 1) << 24 | seq;
+}
+
+static struct client *cancel_find(struct worker *w, uint32_t pid);
+
 void client_cancel_register(struct worker *w, struct client *c)
 {
+    uint32_t mask = weir.cfg->peer_id ? 0x3ffff : 0xffffff;
     do {
-        w->client_seq = (w->client_seq + 1) & 0xffffff;
-    } while (w->client_seq == 0);
-    c->cancel_pid = (uint32_t)(w->id + 1) << 24 | w->client_seq;
-    c->cancel_key = client_random32();
+        w->client_seq = (w->client_seq + 1) & mask;
+    } while (w->client_seq == 0 || cancel_find(w, cancel_pid_of(w, w->client_seq)));
+    c->cancel_pid = cancel_pid_of(w, w->client_seq);
+    c->cancel_key = client_random32() | CANCEL_TTL_MASK;
     unsigned h = c->cancel_pid % CANCEL_BUCKETS;
     c->cancel_next = w->cancel_tab[h];
     w->cancel_tab[h] = c;
@@ -551,7 +570,7 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
 {
     struct client *c = cancel_find(w, pid);
     /* MySQL clients share the table for KILL; a PostgreSQL cancel never reaches them. */
-    if (!c || c->cancel_key != key || c->proto != &client_pg_proto) {
+    if (!c || ((c->cancel_key ^ key) & ~CANCEL_TTL_MASK) || c->proto != &client_pg_proto) {
         log_info("cancel request for unknown key %u ignored", pid);
         return;
     }
@@ -560,8 +579,16 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key)
 
 struct worker *client_pid_worker(uint32_t pid)
 {
-    int target = (int)(pid >> 24) - 1;
+    int peer = weir.cfg->peer_id;
+    if (peer && (int)(pid >> 24) != peer)
+        return NULL;
+    int target = (int)(peer ? pid >> 18 & 0x3f : pid >> 24) - 1;
     return target >= 0 && target < weir.nworkers ? &weir.workers[target] : NULL;
+}
+
+int client_pid_peer(uint32_t pid)
+{
+    return weir.cfg->peer_id ? (int)(pid >> 24) : 0;
 }
 
 int client_kill(struct worker *w, uint32_t pid, const char *user, bool connection,

@@ -315,8 +315,12 @@ void client_server_released(struct client *c);
 void client_take_server(struct client *c, struct server *s);
 /* A cancel request for pid/key arrived on the client's worker w. */
 void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key);
-/* The worker that owns the client with cancel pid `pid` (its top byte), or NULL. */
+/* The low bits of a cancel key that count the forwards left between peers. */
+#define CANCEL_TTL_MASK 3u
+/* The worker of this process that owns the client with cancel pid `pid`, or NULL. */
 struct worker *client_pid_worker(uint32_t pid);
+/* The peer id a cancel pid names (0 when peer_id is not set). */
+int client_pid_peer(uint32_t pid);
 /*
  * MySQL KILL on the worker w that owns client pid: a client of `user` may
  * have its running query cancelled (connection false) or be closed

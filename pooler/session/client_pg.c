@@ -7,8 +7,9 @@
  * BackendKeyData, ReadyForQuery), then ACTIVE where relay.c takes over.
  *
  * Cancel keys: the BackendKeyData pid weir hands out carries the worker
- * number in its top byte, so a cancel request arriving on any worker is
- * posted straight to the worker that owns the client; no global table.
+ * number (and with peer_id, the peer id: client.c), so a cancel request
+ * arriving on any worker is posted straight to the worker that owns the
+ * client, or forwarded to the peer that does; no global table.
  */
 #include "pooler/session/client.h"
 
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "pooler/core/log.h"
+#include "pooler/core/sendonce.h"
 #include "pooler/session/ps.h"
 #include "pooler/session/relay.h"
 #include "pooler/session/sess_pg.h"
@@ -51,9 +53,39 @@ static void client_readable(struct client *c);
 
 /* ---- cancel key table (per worker) ---- */
 
-/* A CancelRequest arrived on worker w: route it to the owning worker. */
+/* A cancel request for another peer of the group: sent on to it, one hop fewer. */
+static void peer_cancel(struct worker *w, int peer, uint32_t pid, uint32_t key)
+{
+    const struct peer_entry *p = config_find_peer(weir.cfg, peer);
+    if (!p) {
+        log_info("cancel request for peer %d ignored: not in [peers]", peer);
+        return;
+    }
+    if (!(key & CANCEL_TTL_MASK)) {
+        log_warning("cancel request for peer %d dropped: forwarded too many times (do the "
+                    "peer ids in [peers] match each process's peer_id?)",
+                    peer);
+        return;
+    }
+    struct pg_out o;
+    pg_out_init(&o);
+    pg_out_cancel_request(&o, pid, key - 1);
+    char what[48];
+    snprintf(what, sizeof(what), "cancel request for peer %d", peer);
+    if (!o.failed &&
+        send_once(w->loop, (const struct sockaddr *)&p->addr, p->addrlen, o.data, o.len, 5.0, what))
+        log_info("cancel request forwarded to peer %d (%s:%d)", peer, p->host, p->port);
+    pg_out_free(&o);
+}
+
+/* A CancelRequest arrived on worker w: route it to the owning worker or peer. */
 static void pool_cancel(struct worker *w, uint32_t pid, uint32_t key)
 {
+    int peer = client_pid_peer(pid);
+    if (peer && peer != weir.cfg->peer_id) {
+        peer_cancel(w, peer, pid, key);
+        return;
+    }
     struct worker *target = client_pid_worker(pid);
     if (!target) {
         log_info("cancel request for unknown key %u ignored", pid);

@@ -177,6 +177,47 @@ static void commit_prepare(struct client *c, struct server *s, struct ps_stmt *s
     stats_parse(stats_slot_of(c->pool, c->w), 0, 1);
 }
 
+/* A client message about statement st, on its way to a server that may lack st. */
+struct ps_use {
+    struct ps_node *node; /* plan_prepare's */
+    bool fresh;
+    int nevict;
+    uint32_t pre;              /* bytes of ps->build before the message's own head */
+    char name[PG_PS_NAME_LEN]; /* st's name on the servers */
+};
+
+/* Plans st's preparation on s (plan_prepare) and names it; the caller appends its head. */
+static bool use_begin(struct client_ps *ps, struct server *s, const struct ps_stmt *st,
+                      struct ps_use *u)
+{
+    uint32_t closes;
+    if (!plan_prepare(ps, s, st, &u->node, &u->fresh, &u->nevict, &closes))
+        return false;
+    u->pre = (uint32_t)ps->build.len;
+    pg_ps_name(st->id, u->name);
+    return true;
+}
+
+/*
+ * The client's message (skip bytes at b->parsed, of which the last keep are
+ * passed on after the head in ps->build) goes out as planned; its answer is
+ * expected as ek. Undone when the edit does not happen.
+ */
+static enum ps_step use_finish(struct client *c, struct server *s, struct iobuf *b,
+                               struct ps_stmt *st, struct ps_use *u, uint32_t skip, uint32_t keep,
+                               enum ps_exp_kind ek, char *why, size_t len)
+{
+    enum ps_step step = client_edit(c, s, b, skip, u->pre, keep);
+    if (step != PS_EDITED && step != PS_CONSUMED) {
+        if (u->fresh)
+            ps_node_free(u->node);
+        return step == PS_ERROR ? fail(why, len, "out of memory") : step;
+    }
+    commit_prepare(c, s, st, u->node, u->fresh, u->nevict);
+    ps_q_push(c->ps, ek, NULL);
+    return step;
+}
+
 static enum ps_step on_parse(struct client *c, struct server *s, struct iobuf *b, uint32_t body,
                              char *why, size_t len)
 {
@@ -282,25 +323,14 @@ static enum ps_step on_bind(struct client *c, struct server *s, struct iobuf *b,
     if (!ps_q_reserve(ps, PS_MAX_EVICT + 2))
         return fail(why, len, "out of memory");
     pg_out_reset(&ps->build);
-    struct ps_node *node;
-    bool fresh;
-    int nevict;
-    uint32_t closes;
-    if (!plan_prepare(ps, s, st, &node, &fresh, &nevict, &closes))
+    struct ps_use u;
+    if (!use_begin(ps, s, st, &u))
         return fail(why, len, "out of memory");
-    uint32_t pre = (uint32_t)ps->build.len;
-    char name[PG_PS_NAME_LEN];
-    pg_ps_name(st->id, name);
-    pg_out_bind_head(&ps->build, h.portal, name, body - h.prefix_len);
-    enum ps_step step = client_edit(c, s, b, PG_HDR_LEN + h.prefix_len, pre, body - h.prefix_len);
-    if (step != PS_EDITED && step != PS_CONSUMED) {
-        if (fresh)
-            ps_node_free(node);
-        return step == PS_ERROR ? fail(why, len, "out of memory") : step;
-    }
-    commit_prepare(c, s, st, node, fresh, nevict);
-    ps_q_push(ps, EX_BIND, NULL);
-    stats_bind(stats_slot_of(c->pool, c->w));
+    pg_out_bind_head(&ps->build, h.portal, u.name, body - h.prefix_len);
+    enum ps_step step = use_finish(c, s, b, st, &u, PG_HDR_LEN + h.prefix_len, body - h.prefix_len,
+                                   EX_BIND, why, len);
+    if (step == PS_EDITED || step == PS_CONSUMED)
+        stats_bind(stats_slot_of(c->pool, c->w));
     return step;
 }
 
@@ -344,25 +374,11 @@ static enum ps_step on_target(struct client *c, struct server *s, struct iobuf *
         ps_q_push(ps, EX_CLOSE, st);
         return step;
     }
-    struct ps_node *node;
-    bool fresh;
-    int nevict;
-    uint32_t closes;
-    if (!plan_prepare(ps, s, st, &node, &fresh, &nevict, &closes))
+    struct ps_use u;
+    if (!use_begin(ps, s, st, &u))
         return fail(why, len, "out of memory");
-    uint32_t pre = (uint32_t)ps->build.len;
-    char sname[PG_PS_NAME_LEN];
-    pg_ps_name(st->id, sname);
-    pg_out_describe(&ps->build, 'S', sname);
-    enum ps_step step = client_edit(c, s, b, (uint32_t)mlen, pre, 0);
-    if (step != PS_EDITED && step != PS_CONSUMED) {
-        if (fresh)
-            ps_node_free(node);
-        return step == PS_ERROR ? fail(why, len, "out of memory") : step;
-    }
-    commit_prepare(c, s, st, node, fresh, nevict);
-    ps_q_push(ps, EX_DESCRIBE_S, NULL);
-    return step;
+    pg_out_describe(&ps->build, 'S', u.name);
+    return use_finish(c, s, b, st, &u, (uint32_t)mlen, 0, EX_DESCRIBE_S, why, len);
 }
 
 /* A simple query: DEALLOCATE and DISCARD are recognised, anything else passes. */

@@ -464,6 +464,9 @@ enum scan_result relay_my_scan_server(struct server *s, struct client *c, struct
             if (rc == WR_DONE) {
                 t->busy = false;
                 t->seq_shift = 0;
+                if (t->resp.error && (t->resp.error_code == MY_ER_OPTION_PREVENTS_STATEMENT ||
+                                      t->resp.error_code == MY_ER_READ_ONLY_MODE))
+                    server_role_suspect(s); /* a write failed as on a read-only server */
                 if (t->resp.has_status) {
                     t->status = t->resp.status;
                     s->txstatus = t->status & SERVER_STATUS_IN_TRANS ? 'T' : 'I';

@@ -390,7 +390,7 @@ static bool exec_refuse(struct client *c, struct iobuf *b, uint32_t len, const u
         return false;
     }
     bool ok = err ? stmt_my_reply_err_payload(c, err, err_len)
-                  : stmt_my_reply_err(c, code, "HY000", "%s", msg);
+                  : stmt_my_reply_err(c, code, "HY000", "%s", msg ? msg : "");
     if (!ok)
         return false;
     struct stmt_my_work *w = c->my->work;

@@ -20,6 +20,10 @@
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/result.h"
 
+/* Errors of a write refused by a read-only server (--read-only; innodb_read_only). */
+#define MY_ER_OPTION_PREVENTS_STATEMENT 1290
+#define MY_ER_READ_ONLY_MODE            1836
+
 /* Longest COM_QUERY text looked at for KILL; longer statements are not KILL statements. */
 #define MY_KILL_MAX_LEN 256
 

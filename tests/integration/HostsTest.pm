@@ -1,10 +1,13 @@
-# HostsTest.pm -- helpers of the database-host tests (t80..t84), built on WeirTest.pm:
+# HostsTest.pm -- helpers of the database-host tests (t80..t86), built on WeirTest.pm:
 #   start_standby($t)   a streaming standby of WeirTest's PostgreSQL (pg_basebackup -R over the
 #                       unix socket), on its own loopback port; ->promote, ->stop, ->start,
 #                       ->port
 #   console($w, $sql)   rows of a console SHOW (admin user 'admin', password 'adminpass')
 #   server_of($w, $db)  "port|in_recovery" of the server weir gives a fresh client of $db
 #   silent_dns()        a UDP socket on 127.0.0.1 that takes DNS queries and never answers
+#   before_14($port)    a relay on loopback in front of a real PostgreSQL that drops its
+#                       ParameterStatus in_hot_standby, as servers before 14 never send it;
+#                       returns the relay's port (stopped at exit)
 # Standbys are stopped at exit (before WeirTest removes the temp dir).
 package HostsTest;
 
@@ -13,13 +16,16 @@ use warnings;
 use Test::More;
 use WeirTest;
 use IO::Socket::INET;
+use IO::Select;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use DBI;
 use Exporter 'import';
 
-our @EXPORT = qw(start_standby console server_of silent_dns);
+our @EXPORT = qw(start_standby console server_of silent_dns before_14);
 
 my @STANDBYS;
+my @RELAYS;
 my $OWNER_PID = $$;
 
 sub start_standby {
@@ -83,8 +89,64 @@ sub silent_dns {
     return ($s, $s->sockport);
 }
 
+# before_14($port) -> the port of a relay to 127.0.0.1:$port that passes everything but the
+# server's ParameterStatus messages named in_hot_standby. One forked process per connection;
+# the client's side is passed as is (weir's libpq sends no SSLRequest: sslmode=disable).
+sub before_14 {
+    my ($to) = @_;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+        Listen => 64, ReuseAddr => 1) or die "relay listen: $!";
+    my $pid = WeirTest::spawn(sub {
+        $SIG{CHLD} = 'IGNORE';
+        my $deadline = time + 600;    # bounded: a test never runs this long
+        while (time < $deadline) {
+            my $c = $l->accept or next;
+            my $k = fork // die "fork: $!";
+            if ($k == 0) {
+                _relay($c, $to);
+                POSIX::_exit(0);
+            }
+            close $c;
+        }
+        return 1;
+    });
+    push @RELAYS, $pid;
+    my $port = $l->sockport;
+    close $l;
+    return $port;
+}
+
+sub _relay {
+    my ($c, $to) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $to, Proto => 'tcp')
+        or return;
+    my $sel = IO::Select->new($c, $s);
+    my $pending = '';    # server bytes not yet a whole message
+    while (1) {
+        for my $h ($sel->can_read(60)) {
+            my $n = sysread($h, my $buf, 65536);
+            return unless $n;
+            if ($h == $c) {
+                syswrite($s, $buf) // return;
+                next;
+            }
+            $pending .= $buf;
+            my $out = '';
+            while (length($pending) >= 5) {
+                my ($type, $len) = unpack('a N', $pending);
+                last if length($pending) < 1 + $len;
+                my $msg = substr($pending, 0, 1 + $len, '');
+                next if $type eq 'S' && substr($msg, 5) =~ /^in_hot_standby\0/;
+                $out .= $msg;
+            }
+            syswrite($c, $out) // return if length $out;
+        }
+    }
+}
+
 END {
     if ($$ == $OWNER_PID) {
+        kill 'KILL', $_ for @RELAYS;
         $_->stop for @STANDBYS;
     }
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "pooler/conf/config.h"
@@ -186,14 +187,14 @@ static void test_main_keys(void)
         config_free(cfg);
     }
 
-    cfg = load_ok(TRUST "listen_port = 1\ndefault_pool_size = 100000\nworkers = 256\n"
+    cfg = load_ok(TRUST "listen_port = 1\ndefault_pool_size = 100000\nworkers = 255\n"
                         "max_client_conn = 10000000\nverbose = 10\npool_mode = SESSION\n"
                         "listen_port = 65535\n",
                   "boundary values");
     if (cfg) {
         is_int(cfg->listen_port, 65535, "the later of two settings wins");
         is_int(cfg->default_pool_size, 100000, "default_pool_size 100000");
-        is_int(cfg->workers, 256, "workers 256");
+        is_int(cfg->workers, 255, "workers 255");
         is_int(cfg->max_client_conn, 10000000, "max_client_conn 10000000");
         is_int(cfg->verbose, 10, "verbose 10");
         is_int(cfg->pool_mode, POOL_SESSION, "pool_mode is case-insensitive");
@@ -236,7 +237,7 @@ static void test_main_invalid(void)
         {"max_client_conn", "0"},
         {"max_client_conn", "10000001"},
         {"workers", "-1"},
-        {"workers", "257"},
+        {"workers", "256"},
         {"workers", "two"},
         {"verbose", "11"},
         {"verbose", "-1"},
@@ -702,6 +703,7 @@ static const char every_key[] = "[weir]\n"
                                 "auth_failure_window = 30\n"
                                 "auth_failure_ban = 120\n"
                                 "max_pending_logins = 1000\n"
+                                "peer_id = 7\n"
                                 "[databases]\n"
                                 "a = host=h port=5433 user=u password='p q' pool_size=3\n"
                                 "b = backend=mysql\n"
@@ -781,7 +783,7 @@ static void test_show_config(void)
     is_str(start,
            "listen_addr listen_port mysql_listen_port unix_socket_dir unix_socket_mode "
            "unix_socket_group workers track_extra_parameters metrics_addr metrics_port "
-           "dns_nameservers ",
+           "dns_nameservers peer_id ",
            "the start-only keys");
     config_free(def);
     config_free(all);
@@ -849,6 +851,45 @@ static void test_dup(void)
     config_free(copy);
 }
 
+static void test_peers(void)
+{
+    struct config *cfg = load_ok(TRUST "peer_id = 2\nworkers = 4\n[peers]\n"
+                                       "1 = host=127.0.0.1 port=7001\n"
+                                       "2 = host=/run/weir2 port=7001 pool_size=4\n"
+                                       "3 = host=::1\n",
+                                 "[peers] with an address, a socket directory, IPv6");
+    if (cfg) {
+        ok(cfg->peer_id == 2 && cfg->npeers == 3, "peer_id and three peers");
+        const struct peer_entry *p1 = config_find_peer(cfg, 1);
+        const struct peer_entry *p2 = config_find_peer(cfg, 2);
+        const struct peer_entry *p3 = config_find_peer(cfg, 3);
+        ok(p1 && p1->addr.ss_family == AF_INET && p1->port == 7001, "peer 1: TCP 127.0.0.1:7001");
+        ok(p2 && p2->addr.ss_family == AF_UNIX &&
+               !strcmp(((struct sockaddr_un *)&p2->addr)->sun_path, "/run/weir2/.s.PGSQL.7001"),
+           "peer 2: the unix socket in its directory");
+        ok(p3 && p3->addr.ss_family == AF_INET6 && p3->port == 6432, "peer 3: IPv6, port 6432");
+        ok(!config_find_peer(cfg, 4), "no peer 4");
+        struct config *copy = config_dup(cfg);
+        ok(copy && copy->npeers == 3 && copy->peers != cfg->peers &&
+               copy->peers[0].host != cfg->peers[0].host &&
+               !strcmp(copy->peers[1].host, "/run/weir2"),
+           "the copy owns its peers");
+        config_free(copy);
+        config_free(cfg);
+    }
+    load_bad(TRUST "[peers]\n0 = host=h\n", "[peers]: \"0\" is not a peer id", NULL, "peer id 0");
+    load_bad(TRUST "[peers]\n256 = host=h\n", "is not a peer id (1 to 255)", NULL, "peer id 256");
+    load_bad(TRUST "[peers]\n1 = port=5\n", "peer 1 needs host=", NULL, "a peer without host");
+    load_bad(TRUST "[peers]\n1 = host=127.0.0.1\n1 = host=127.0.0.2\n", "peer 1 is listed twice",
+             NULL, "a peer twice");
+    load_bad(TRUST "[peers]\n1 = host=a dbname=x\n", "unknown key \"dbname\"", NULL,
+             "a key peers do not have");
+    load_bad(TRUST "peer_id = 1\nworkers = 64\n", "with peer_id set, workers can be at most 63",
+             NULL, "peer_id with 64 workers");
+    load_bad(TRUST "peer_id = 256\n", "peer_id", NULL, "peer_id 256");
+    load_bad(TRUST "[peer]\n1 = host=a\n", "unknown section [peer]", "peers", "[peer] misspelt");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -869,6 +910,7 @@ int main(void)
     test_show_config();
     test_set();
     test_dup();
+    test_peers();
 
     unlink(path);
     rmdir(dir);
