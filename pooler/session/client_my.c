@@ -347,19 +347,22 @@ static void my_auth_switch(struct client *c)
 }
 
 /*
- * The client asked for TLS (ssl_request: its SSLRequest packet, alone in the
- * buffer, my_login_input saw to that), or did not although it must.
+ * The first packet is an SSLRequest (my_tls_switch): TLS begins, with the
+ * handshake bytes that came behind it (tls[0..n), still in c->in).
  */
-static void my_tls_switch(struct client *c, bool ssl_request)
+static void my_tls_begin(struct client *c, const uint8_t *tls, size_t n)
 {
-    if (!ssl_request)
-        client_fail(c, "28000", "TLS is required (client_tls_sslmode=%s): connect with --ssl",
-                    config_tls_mode_name(weir.cfg->client_tls_sslmode));
-    else if (c->ssl || !client_tls_on())
-        client_fail(c, "08P01", "bad handshake: TLS %s",
-                    c->ssl ? "requested twice" : "is not enabled (client_tls_sslmode)");
+    if (!client_tls_on())
+        client_fail(c, "08P01", "bad handshake: TLS is not enabled (client_tls_sslmode)");
     else
-        client_tls_start(c, NULL, 0, false);
+        client_tls_start(c, tls, n, false);
+}
+
+/* A login without TLS where client_tls_sslmode requires it. */
+static void my_tls_missing(struct client *c)
+{
+    client_fail(c, "28000", "TLS is required (client_tls_sslmode=%s): connect with --ssl",
+                config_tls_mode_name(weir.cfg->client_tls_sslmode));
 }
 
 /* The HandshakeResponse41 (or SSLRequest) in b. */
@@ -373,8 +376,12 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         return;
     }
     c->my->seq = seq + 1;
-    if (r.ssl_request || (!c->ssl && client_tls_required() && c->addr.family != AF_UNIX)) {
-        my_tls_switch(c, r.ssl_request);
+    if (r.ssl_request) { /* only after TLS began: a second one */
+        client_fail(c, "08P01", "bad handshake: TLS requested twice");
+        return;
+    }
+    if (!c->ssl && client_tls_required() && c->addr.family != AF_UNIX) {
+        my_tls_missing(c);
         return;
     }
     c->my->caps = r.caps & my_offered_caps();
@@ -421,6 +428,27 @@ static void my_login_input(struct client *c)
     struct iobuf *b = c->in;
     uint32_t len;
     uint8_t seq;
+    if (c->state == CL_STARTUP && !c->ssl) {
+        /* The switch to TLS: its handshake may have come in the same read. */
+        size_t at;
+        char why[128];
+        int t = my_tls_switch(b->data, b->recv, &at, &seq, why, sizeof(why));
+        if (t == WR_AGAIN)
+            return;
+        if (t == WR_ERROR) {
+            client_fail(c, "08P01", "bad handshake: %s", why);
+            return;
+        }
+        if (t == WR_OK) {
+            if (seq != c->my->seq) {
+                client_fail(c, "08P01", "bad handshake: packet out of order");
+                return;
+            }
+            c->my->seq = seq + 1;
+            my_tls_begin(c, b->data + at, b->recv - at);
+            return;
+        }
+    }
     if (my_pkt_peek(b->data, b->recv, &len, &seq) != WR_OK)
         return;
     if (len > MY_HS_RESPONSE_MAX || len + 4 > b->cap) {
