@@ -149,6 +149,27 @@ PY
     unlike($out, qr/^R/, 'direct TLS without ALPN postgresql is refused') or diag($err);
 }
 
+# A reload that changes server_tls_*: servers are replaced as they are released, the new ones
+# log in with verify-full (the server's certificate checked against the CA and 127.0.0.1).
+{
+    my $ca_a = $t->tmp . '/ca-a.pem';
+    WeirTest::spew($ca_a, WeirTest::slurp($c->{ca}));
+    my ($pid1) = psql_tls('SELECT pg_backend_pid()');
+    my $conf = WeirTest::slurp($w->{conf});
+    $conf =~ s/^server_tls_sslmode = require$/server_tls_sslmode = verify-full\nserver_tls_ca_file = $ca_a/m;
+    WeirTest::spew($w->{conf}, $conf);
+    kill 'HUP', $w->{pid};
+    ok(wait_until(10, sub { $w->log_text =~ /server_tls_\* changed/ }),
+        'a reload notices the server_tls_* change');
+    my ($pid2, $err) = psql_tls('SELECT pg_backend_pid()');
+    like($pid2, qr/^\d+$/, 'a login after it works (verify-full to the server)') or diag($err);
+    isnt($pid2, $pid1, '... on a new server connection');
+    my ($ssl) = WeirTest::_psql('127.0.0.1', $t->pgport, "SELECT count(*) FROM pg_stat_ssl s "
+            . "JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'app' AND s.ssl AND "
+            . "a.application_name = 'weir'", sslmode => 'require', user => 'app');
+    cmp_ok($ssl // 0, '>=', 1, "weir's server connections are TLS (pg_stat_ssl)");
+}
+
 # SIGHUP: new certificates for new clients, a TLS session open across the reload goes on.
 SKIP: {
     my $dbh = DBI->connect("dbi:Pg:host=127.0.0.1;port=$w->{port};dbname=testdb;sslmode=require",
