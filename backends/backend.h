@@ -38,6 +38,14 @@ struct backend_params {
     bool want_role; /* the role matters: MySQL reads @@read_only after login (param("read_only")),
                        PostgreSQL before 14 pg_is_in_recovery() (param("in_hot_standby")) */
     const char *replication; /* PostgreSQL: libpq's replication ("true", "database"), or NULL */
+    /* TLS to the server (server_tls_*); every field may be NULL. */
+    const char *sslmode;     /* libpq's names: "disable" ... "verify-full"; NULL: disable */
+    const char *sslrootcert; /* CA bundle the server's certificate is checked against */
+    const char *sslcert;     /* weir's client certificate, and its key */
+    const char *sslkey;
+    const char *ssl_min_version; /* "TLSv1.2" ... (libpq's names) */
+    const char *ssl_max_version;
+    const char *ssl_ciphers; /* OpenSSL cipher list (MySQL only: libpq 15 has no such option) */
 };
 
 struct backend_conn; /* connector-private */
@@ -68,6 +76,13 @@ struct backend_ops {
      * MySQL: server_version, and read_only ("1" or "0") when want_role was set.
      */
     const char *(*param)(const struct backend_conn *c, const char *name);
+
+    /*
+     * The TLS session the login ran over (an OpenSSL SSL*), or NULL for a
+     * plain connection. It stays the connector's: valid until close, which
+     * frees it; after login the pooler reads and writes through it.
+     */
+    void *(*tls)(const struct backend_conn *c);
 
     /* Capability flags in force on the connection (MySQL; 0 for PostgreSQL). */
     uint64_t (*caps)(const struct backend_conn *c);

@@ -15,6 +15,13 @@
  * through the same non-blocking calls; param("read_only") then says "1" when
  * either is on.
  *
+ * TLS (server_tls_*): the connector's own. Connector/C has no call that
+ * hands out its OpenSSL session, so tls() reads it from the connection's
+ * I/O layer as Connector/C's installed headers declare it (ma_pvio.h,
+ * ma_tls.h: mysql->net.pvio->ctls->ssl), once it has checked that the
+ * connector was built on OpenSSL (MARIADB_TLS_LIBRARY); with another TLS
+ * library the login is refused rather than forwarded wrongly.
+ *
  * Cancel: KILL QUERY <thread id> on a second, short-lived connection, sent
  * with the blocking API as a job on the cancel queue (cancel.c), which
  * PostgreSQL's cancels need anyway.
@@ -24,7 +31,19 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <mysql.h>
+/* After mysql.h, which they build on (see the top for why they are here); HAVE_TLS makes
+ * ma_pvio.h declare the TLS layer (MARIADB_TLS) rather than leave it void. */
+#define HAVE_TLS
+#ifndef MY_GLOBAL_INCLUDED
+#define MY_GLOBAL_INCLUDED
+typedef unsigned char uchar;
+#endif
+#include <ma_pvio.h>
+#undef HAVE_TLS
 
 #include "backends/backend.h"
 #include "backends/cancel.h"
@@ -38,6 +57,70 @@ enum my_phase {
 };
 
 static const char role_sql[] = BACKEND_MY_ROLE_SQL;
+
+/* The TLS settings of a login, copied (a KILL QUERY's own login uses them again). */
+struct my_tls {
+    int level; /* 0 off, 1 if the server offers it, 2 required, 3 + CA check, 4 + host name */
+    char ca[256];
+    char cert[256];
+    char key[256];
+    char ciphers[256];
+    char versions[64]; /* "TLSv1.2,TLSv1.3" */
+};
+
+static const char *const tls_levels[] = {"disable", "allow",     "prefer",
+                                         "require", "verify-ca", "verify-full"};
+
+static void tls_copy(struct my_tls *t, const struct backend_params *p)
+{
+    memset(t, 0, sizeof(*t));
+    for (int i = 0; p->sslmode && i < 6; i++)
+        if (!strcmp(p->sslmode, tls_levels[i]))
+            t->level = i <= 2 ? (i > 0) : i - 1;
+    snprintf(t->ca, sizeof(t->ca), "%s", p->sslrootcert ? p->sslrootcert : "");
+    snprintf(t->cert, sizeof(t->cert), "%s", p->sslcert ? p->sslcert : "");
+    snprintf(t->key, sizeof(t->key), "%s", p->sslkey ? p->sslkey : "");
+    snprintf(t->ciphers, sizeof(t->ciphers), "%s", p->ssl_ciphers ? p->ssl_ciphers : "");
+    /* libpq's min and max as Connector/C's list of versions. */
+    static const char *const v[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+    int lo = 2, hi = 3;
+    for (int i = 0; i < 4; i++) {
+        if (p->ssl_min_version && !strcmp(p->ssl_min_version, v[i]))
+            lo = i;
+        if (p->ssl_max_version && !strcmp(p->ssl_max_version, v[i]))
+            hi = i;
+    }
+    for (int i = lo; i <= hi; i++)
+        snprintf(t->versions + strlen(t->versions), sizeof(t->versions) - strlen(t->versions),
+                 "%s%s", i > lo ? "," : "", v[i]);
+}
+
+/* Puts t into the connector's options (before mysql_real_connect). */
+static void tls_apply(MYSQL *my, const struct my_tls *t)
+{
+    if (t->level == 0)
+        return;
+    if (t->ca[0])
+        mysql_options(my, MYSQL_OPT_SSL_CA, t->ca);
+    if (t->cert[0])
+        mysql_options(my, MYSQL_OPT_SSL_CERT, t->cert);
+    if (t->key[0])
+        mysql_options(my, MYSQL_OPT_SSL_KEY, t->key);
+    if (t->ciphers[0])
+        mysql_options(my, MYSQL_OPT_SSL_CIPHER, t->ciphers);
+    if (t->versions[0])
+        mysql_options(my, MARIADB_OPT_TLS_VERSION, t->versions);
+    /*
+     * use_ssl: TLS whenever the server offers it. Without verification
+     * Connector/C falls back to plain when the server offers none, so
+     * require is checked after the login (login_tls_check).
+     */
+    my_bool on = 1;
+    mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &on);
+    /* Connector/C checks the chain and the host name together: verify-ca does both. */
+    my_bool verify = t->level >= 3;
+    mysql_options(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+}
 
 struct backend_conn {
     MYSQL *my;
@@ -53,6 +136,7 @@ struct backend_conn {
     char dbname[128];
     char version[64];
     unsigned long thread_id;
+    struct my_tls tls;
 };
 
 static void set_want(struct backend_conn *c, int *fd, int *want)
@@ -86,6 +170,8 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
      */
     unsigned int local_infile = (p->client_flags & CLIENT_LOCAL_FILES) ? 1 : 0;
     mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &local_infile);
+    tls_copy(&c->tls, p);
+    tls_apply(c->my, &c->tls);
     /* The address the pooler resolved: the connector would resolve a name itself, blocking. */
     snprintf(c->host, sizeof(c->host), "%s", p->addr && p->host[0] != '/' ? p->addr : p->host);
     c->port = p->port;
@@ -106,6 +192,34 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
         return NULL;
     }
     return c;
+}
+
+static void *myb_tls(const struct backend_conn *c);
+
+/*
+ * After the login: sslmode require (and stricter) met, and a TLS session the
+ * pooler can forward through (OpenSSL's). Sets *fd. WR_OK or WR_ERROR.
+ */
+static int login_tls_check(struct backend_conn *c, int *fd, char *err, size_t errlen,
+                           char *sqlstate)
+{
+    *fd = mysql_get_socket(c->my);
+    bool on = myb_tls(c) != NULL;
+    const char *lib = NULL;
+    if (!on && c->tls.level >= 2) {
+        snprintf(err, errlen, "the server offers no TLS (server_tls_sslmode=%s)",
+                 tls_levels[c->tls.level + 1]);
+        snprintf(sqlstate, 6, "08004");
+        return WR_ERROR;
+    }
+    if (on && (mariadb_get_infov(c->my, MARIADB_TLS_LIBRARY, &lib) || !lib ||
+               strncmp(lib, "OpenSSL", 7))) {
+        snprintf(err, errlen, "Connector/C's TLS library is %s, not OpenSSL: cannot forward",
+                 lib ? lib : "unknown");
+        snprintf(sqlstate, 6, "08004");
+        return WR_ERROR;
+    }
+    return WR_OK;
 }
 
 static void login_error(struct backend_conn *c, char *err, size_t errlen, char *sqlstate)
@@ -199,7 +313,7 @@ static int myb_connect_poll(struct backend_conn *c, int *fd, int *want, char *er
     if (rc == WR_AGAIN)
         set_want(c, fd, want);
     else if (rc == WR_OK)
-        *fd = mysql_get_socket(c->my);
+        rc = login_tls_check(c, fd, err, errlen, sqlstate);
     return rc;
 }
 
@@ -246,6 +360,7 @@ struct my_cancel_job {
     char user[128];
     char password[256];
     unsigned long thread_id;
+    struct my_tls tls;
 };
 
 static bool my_cancel_run(struct cancel_job *base, char *err, size_t errlen)
@@ -260,6 +375,7 @@ static bool my_cancel_run(struct cancel_job *base, char *err, size_t errlen)
     mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
     mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
     mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+    tls_apply(my, &job->tls);
     bool unix_socket = job->host[0] == '/';
     bool sent = false;
     if (!mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
@@ -307,6 +423,7 @@ static bool myb_cancel(struct backend_conn *c, void (*done)(void *arg, const cha
     memcpy(job->user, c->user, sizeof(job->user));
     memcpy(job->password, c->password, sizeof(job->password));
     job->thread_id = c->thread_id;
+    job->tls = c->tls;
     job->base.run = my_cancel_run;
     job->base.release = my_cancel_release;
     job->base.done = done;
@@ -315,6 +432,14 @@ static bool myb_cancel(struct backend_conn *c, void (*done)(void *arg, const cha
         return true;
     my_cancel_release(&job->base);
     return false;
+}
+
+static void *myb_tls(const struct backend_conn *c)
+{
+    /* mysql->net.pvio->ctls->ssl: see the top of this file. */
+    MARIADB_PVIO *pvio = c->my->net.pvio;
+    MARIADB_TLS *ctls = pvio ? pvio->ctls : NULL;
+    return ctls ? ctls->ssl : NULL;
 }
 
 static void myb_close(struct backend_conn *c)
@@ -327,9 +452,14 @@ static void myb_close(struct backend_conn *c)
      * an aborted connection.
      */
     int fd = mysql_get_socket(c->my);
+    SSL *ssl = myb_tls(c);
     if (fd != -1 && c->thread_id) {
         static const unsigned char quit[] = {1, 0, 0, 0, 1};
-        if (send(fd, quit, sizeof(quit), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        size_t n;
+        if (ssl) {
+            if (SSL_write_ex(ssl, quit, sizeof(quit), &n) != 1)
+                ERR_clear_error(); /* the server is gone already, or its socket is full */
+        } else if (send(fd, quit, sizeof(quit), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
             /* the server is gone already */
         }
     }
@@ -344,6 +474,7 @@ const struct backend_ops backend_mysql_ops = {
     .connect_poll = myb_connect_poll,
     .socket = myb_socket,
     .param = myb_param,
+    .tls = myb_tls,
     .caps = myb_caps,
     .cancel = myb_cancel,
     .close = myb_close,

@@ -1,7 +1,8 @@
 /*
  * pg.c -- PostgreSQL connector: libpq's non-blocking login
  * (PQconnectStartParams + PQconnectPoll), then the raw socket is the
- * pooler's. libpq gives every auth method and TLS of the real client.
+ * pooler's. libpq gives every auth method and TLS of the real client; on a
+ * TLS connection the pooler goes on through libpq's SSL* (PQsslStruct).
  *
  * A server before PostgreSQL 14 reports no in_hot_standby. When the pooler
  * cares about the role (want_role), such a login goes on with one more round
@@ -38,7 +39,7 @@ static struct backend_conn *pgb_connect_start(const struct backend_params *p, ch
     char port[16], timeout[16];
     snprintf(port, sizeof(port), "%d", p->port);
     snprintf(timeout, sizeof(timeout), "%d", p->connect_timeout);
-    const char *keys[15], *vals[15];
+    const char *keys[24], *vals[24];
     int n = 0;
     /*
      * A host that starts with '/' is a socket directory. Otherwise libpq gets
@@ -79,9 +80,19 @@ static struct backend_conn *pgb_connect_start(const struct backend_params *p, ch
         keys[n] = "replication";
         vals[n++] = p->replication;
     }
-    /* TLS arrives in a later issue; until then never negotiate it. */
+    /* TLS: libpq's own, with server_tls_*; after login the pooler forwards through its SSL*. */
     keys[n] = "sslmode";
-    vals[n++] = "disable";
+    vals[n++] = p->sslmode ? p->sslmode : "disable";
+    const char *tls_keys[] = {"sslrootcert", "sslcert", "sslkey", "ssl_min_protocol_version",
+                              "ssl_max_protocol_version"};
+    const char *tls_vals[] = {p->sslrootcert, p->sslcert, p->sslkey, p->ssl_min_version,
+                              p->ssl_max_version};
+    for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++) {
+        if (tls_vals[i] && *tls_vals[i]) {
+            keys[n] = tls_keys[i];
+            vals[n++] = tls_vals[i];
+        }
+    }
     keys[n] = "gssencmode";
     vals[n++] = "disable";
     keys[n] = NULL;
@@ -218,6 +229,11 @@ static const char *pgb_param(const struct backend_conn *c, const char *name)
     return PQparameterStatus(c->conn, name);
 }
 
+static void *pgb_tls(const struct backend_conn *c)
+{
+    return PQsslInUse(c->conn) ? PQsslStruct(c->conn, "OpenSSL") : NULL;
+}
+
 static uint64_t pgb_caps(const struct backend_conn *c)
 {
     return 0;
@@ -284,6 +300,7 @@ const struct backend_ops backend_pg_ops = {
     .connect_poll = pgb_connect_poll,
     .socket = pgb_socket,
     .param = pgb_param,
+    .tls = pgb_tls,
     .caps = pgb_caps,
     .cancel = pgb_cancel,
     .close = pgb_close,

@@ -79,6 +79,12 @@ int main(int argc, char **argv)
         config_free(cfg);
         return 1;
     }
+    if (lifecycle_tls_configure(cfg, err, sizeof(err)) != WR_OK) {
+        log_error("TLS: %s", err);
+        userlist_free(users);
+        config_free(cfg);
+        return 1;
+    }
     if (check) {
         printf("%s: configuration is valid (%d databases, %d users in auth_file)\n", cfg->path,
                cfg->ndbs, userlist_count(users));

@@ -511,6 +511,7 @@ static const char *client_state_name(const struct client *c)
     switch (c->state) {
     case CL_PROXY:
     case CL_STARTUP:
+    case CL_TLS:
     case CL_AUTH:
         return "login";
     case CL_WAITING:
@@ -539,8 +540,10 @@ static void conn_row(struct admin_result *r, const char *type, const char *user,
                      const char *database, const char *state, const char *addr, const char *local,
                      ev_tstamp connect, ev_tstamp request, ev_tstamp wait, int close_needed,
                      const void *ptr, const void *link, long long pid, const char *app, uint64_t id,
-                     enum backend_kind kind, int worker, const char *pinned)
+                     enum backend_kind kind, int worker, const char *pinned, SSL *ssl)
 {
+    char tls[128];
+    tls_describe(ssl, tls, sizeof(tls)); /* "TLSv1.3/TLS_AES_256_GCM_SHA384", "" when plain */
     char ip[64], lip[64], t1[40], t2[40], p1[32], p2[32];
     int port, lport;
     split_addr(addr, ip, sizeof(ip), &port);
@@ -566,7 +569,7 @@ static void conn_row(struct admin_result *r, const char *type, const char *user,
     admin_cell(r, p1);
     admin_cell(r, link ? p2 : NULL);
     admin_cell_int(r, pid);
-    admin_cell(r, "");
+    admin_cell(r, tls);
     admin_cell(r, app ? app : "");
     admin_cell_u64(r, id);
     admin_cell(r, backend_name(kind));
@@ -645,7 +648,8 @@ void admin_rows_clients(struct worker *w, struct admin_result *r)
         conn_row(r, "C", c->user ? c->user : "", db ? db : "", client_state_name(c), addr, laddr,
                  c->connect_time, c->last_active ? c->last_active : c->connect_time, wait, 0, c,
                  c->server, c->cancel_pid, client_param(c, PARAM_APPLICATION_NAME), c->id,
-                 c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id, pinned);
+                 c->proto == &client_my_proto ? BACKEND_MYSQL : BACKEND_POSTGRES, w->id, pinned,
+                 c->ssl);
     }
 }
 
@@ -667,6 +671,6 @@ void admin_rows_servers(struct worker *w, struct admin_result *r)
         bool stale = s->state != SV_CONNECTING && pool_must_close(s->pool, s);
         conn_row(r, "S", s->pool->user, s->pool->db->name, server_state_name(s, now), addr, local,
                  s->created, s->last_used ? s->last_used : s->created, 0, stale, s, s->client, 0,
-                 "weir", s->id, s->kind, w->id, "");
+                 "weir", s->id, s->kind, w->id, "", s->state == SV_CONNECTING ? NULL : s->ssl);
     }
 }

@@ -26,6 +26,7 @@
 #include "pooler/conf/config.h"
 #include "pooler/core/log.h"
 #include "pooler/core/notify.h"
+#include "pooler/core/tls.h"
 #include "pooler/pool/pool.h"
 #include "pooler/conf/userlist.h"
 #include "pooler/core/worker.h"
@@ -80,6 +81,35 @@ static void keep_start_settings(struct config *next, const struct config *cur)
     }
 }
 
+int lifecycle_tls_configure(const struct config *cfg, char *err, size_t errlen)
+{
+    struct tls_opts o = {
+        .mode = cfg->client_tls_sslmode,
+        .key_file = cfg->client_tls_key_file,
+        .cert_file = cfg->client_tls_cert_file,
+        .ca_file = cfg->client_tls_ca_file,
+        .protocols = cfg->client_tls_protocols,
+        .ciphers = cfg->client_tls_ciphers,
+    };
+    int lo, hi;
+    if (!tls_protocols_parse(cfg->server_tls_protocols, &lo, &hi)) {
+        snprintf(err, errlen, "server_tls_protocols: unknown value \"%s\"",
+                 cfg->server_tls_protocols);
+        return WR_ERROR;
+    }
+    return tls_accept_configure(&o, err, errlen);
+}
+
+/* Servers logged in with other server_tls_* settings are replaced as they are released. */
+static void server_tls_follow(const struct config *cur, const struct config *next)
+{
+    if (config_same_server_tls(cur, next))
+        return;
+    log_info("reload: server_tls_* changed: servers are replaced as they are released");
+    for (int i = 0; i < next->ndbs; i++)
+        pool_db_reconnect(next->dbs[i].name);
+}
+
 /*
  * Publishes next (and next_users unless NULL), keeping the old ones alive.
  * Called with reload_lock held.
@@ -102,6 +132,7 @@ static int publish(struct config *next, struct userlist *next_users)
         if (log_open_file(next->logfile) != 0)
             log_warning("cannot open logfile %s", next->logfile);
     pools_reconfigure(next);
+    server_tls_follow(cur, next);
     return WR_OK;
 }
 
@@ -118,6 +149,11 @@ int weir_reload(char *err, size_t errlen)
     lifecycle_log_notes(next);
     if (next->auth_file && userlist_load(next->auth_file, &users, why, sizeof(why)) != WR_OK) {
         snprintf(err, errlen, "auth_file: %s", why);
+        goto failed;
+    }
+    /* Certificates are read again on every reload; a refused one keeps the running ones. */
+    if (lifecycle_tls_configure(next, why, sizeof(why)) != WR_OK) {
+        snprintf(err, errlen, "TLS: %s", why);
         goto failed;
     }
     /* Without an auth_file (auth_type trust) the old list stays: nothing reads it. */

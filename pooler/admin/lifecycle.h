@@ -45,4 +45,11 @@ void lifecycle_log_notes(const struct config *cfg);
 /* Frees the configurations reloads replaced (at exit, after the workers stopped). */
 void lifecycle_free_all(void);
 
+/*
+ * Loads the client TLS context from cfg's client_tls_* (certificates read
+ * now) and checks server_tls_*; at start and on every reload. WR_ERROR with
+ * err: the running TLS settings stay.
+ */
+int lifecycle_tls_configure(const struct config *cfg, char *err, size_t errlen);
+
 #endif

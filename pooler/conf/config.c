@@ -174,3 +174,24 @@ enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry 
         return db->pool_mode;
     return cfg->pool_mode;
 }
+
+enum tls_mode config_server_tls_mode(const struct config *cfg, const struct db_entry *db)
+{
+    return db && db->server_tls_sslmode >= 0 ? (enum tls_mode)db->server_tls_sslmode
+                                             : (enum tls_mode)cfg->server_tls_sslmode;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+bool config_same_server_tls(const struct config *a, const struct config *b)
+{
+    return a->server_tls_sslmode == b->server_tls_sslmode &&
+           same_text(a->server_tls_ca_file, b->server_tls_ca_file) &&
+           same_text(a->server_tls_key_file, b->server_tls_key_file) &&
+           same_text(a->server_tls_cert_file, b->server_tls_cert_file) &&
+           same_text(a->server_tls_protocols, b->server_tls_protocols) &&
+           same_text(a->server_tls_ciphers, b->server_tls_ciphers);
+}

@@ -30,6 +30,16 @@ enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
 struct autodbs;
 
+/* sslmode values (client_tls_sslmode, server_tls_sslmode): PgBouncer's and libpq's names. */
+enum tls_mode {
+    TLS_DISABLE = 0,
+    TLS_ALLOW,
+    TLS_PREFER,
+    TLS_REQUIRE,
+    TLS_VERIFY_CA,
+    TLS_VERIFY_FULL,
+};
+
 struct db_entry {
     char *name;              /* the name clients ask for */
     char *host;              /* as written: one host or a comma-separated list (hostlist.h) */
@@ -48,6 +58,7 @@ struct db_entry {
     int min_pool_size;                      /* -1: global min_pool_size */
     int reserve_pool_size;                  /* -1: global reserve_pool_size */
     int max_db_connections;                 /* -1: global max_db_connections */
+    int server_tls_sslmode;                 /* -1: global server_tls_sslmode (enum tls_mode) */
     enum backend_kind backend;
 };
 
@@ -138,8 +149,21 @@ struct config {
     double auth_failure_window;    /* seconds */
     double auth_failure_ban;       /* seconds */
     int max_pending_logins;        /* connected, not yet authenticated, daemon-wide; 0 = no limit */
-    int peer_id;                   /* this process in its [peers] group; 0 = no peering */
-    struct peer_entry *peers;      /* [peers] */
+    /* TLS (docs/tls.md): clients of both ports, and the connectors' logins to servers. */
+    int client_tls_sslmode; /* enum tls_mode */
+    char *client_tls_key_file;
+    char *client_tls_cert_file;
+    char *client_tls_ca_file;
+    char *client_tls_protocols;
+    char *client_tls_ciphers;
+    int server_tls_sslmode; /* enum tls_mode; a [databases] entry may override it */
+    char *server_tls_ca_file;
+    char *server_tls_key_file;
+    char *server_tls_cert_file;
+    char *server_tls_protocols;
+    char *server_tls_ciphers;
+    int peer_id;              /* this process in its [peers] group; 0 = no peering */
+    struct peer_entry *peers; /* [peers] */
     int npeers;
     char *mysql_default_database; /* MySQL: entry of a client that logged in without one */
     struct db_entry *dbs;
@@ -194,6 +218,14 @@ enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry 
                                 const struct user_entry *u);
 
 const char *config_pool_mode_name(enum pool_mode m);
+/* The sslmode a database's servers are logged in with (its own, else server_tls_sslmode). */
+enum tls_mode config_server_tls_mode(const struct config *cfg, const struct db_entry *db);
+/* The enum tls_mode called name ("disable" ... "verify-full"), or -1. */
+int config_parse_tls_mode(const char *name);
+/* The name of sslmode m. */
+const char *config_tls_mode_name(enum tls_mode m);
+/* True when a and b log in to servers with the same server_tls_* settings. */
+bool config_same_server_tls(const struct config *a, const struct config *b);
 
 /*
  * Calls fn for every [weir] key with its current value as text, in the

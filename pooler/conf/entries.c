@@ -25,6 +25,7 @@ static const char *const db_keys[] = {"host",
                                       "backend",
                                       "target_session_attrs",
                                       "load_balance_hosts",
+                                      "server_tls_sslmode",
                                       NULL};
 
 static const char *const user_keys[] = {"pool_mode", "pool_size", "max_user_connections", NULL};
@@ -121,6 +122,9 @@ static bool db_pair(void *arg, const char *k, const char *v)
         if (lb < 0)
             goto bad;
         db->load_balance_hosts = lb;
+    } else if (!strcmp(k, "server_tls_sslmode")) {
+        if ((db->server_tls_sslmode = config_parse_tls_mode(v)) < 0)
+            goto bad;
     } else if (!strcmp(k, "dbname")) {
         str = &db->dbname;
     } else if (!strcmp(k, "user")) {
@@ -193,6 +197,7 @@ bool entries_add_db(struct parse_ctx *ctx, const char *name, const char *value)
     db->min_pool_size = -1;
     db->reserve_pool_size = -1;
     db->max_db_connections = -1;
+    db->server_tls_sslmode = -1;
     char reason[256];
     struct entry_parse ep = {db, reason, sizeof(reason), false};
     snprintf(reason, sizeof(reason), "bad connection string");

@@ -73,6 +73,10 @@ static const char *const pool_mode_names[] = {[POOL_SESSION] = "session",
                                               [POOL_TRANSACTION] = "transaction",
                                               [POOL_STATEMENT] = "statement",
                                               [POOL_STATEMENT + 1] = NULL};
+static const char *const tls_mode_names[] = {
+    [TLS_DISABLE] = "disable",   [TLS_ALLOW] = "allow",         [TLS_PREFER] = "prefer",
+    [TLS_REQUIRE] = "require",   [TLS_VERIFY_CA] = "verify-ca", [TLS_VERIFY_FULL] = "verify-full",
+    [TLS_VERIFY_FULL + 1] = NULL};
 static const char *const log_format_names[] = {
     [LOG_FORMAT_TEXT] = "text", [LOG_FORMAT_JSON] = "json", [LOG_FORMAT_JSON + 1] = NULL};
 
@@ -141,6 +145,19 @@ static const struct key keys[] = {
     SEC(auth_failure_window, RELOAD, "60"),
     SEC(auth_failure_ban, RELOAD, "300"),
     INT(max_pending_logins, 0, 10000000, RELOAD, "0"),
+    /* TLS (docs/tls.md): files are re-read on every reload. */
+    ENUM(client_tls_sslmode, tls_mode_names, ANY_CASE, RELOAD, "disable"),
+    STR(client_tls_key_file, RELOAD, NULL),
+    STR(client_tls_cert_file, RELOAD, NULL),
+    STR(client_tls_ca_file, RELOAD, NULL),
+    STR(client_tls_protocols, RELOAD, "secure"),
+    STR(client_tls_ciphers, RELOAD, "fast"),
+    ENUM(server_tls_sslmode, tls_mode_names, ANY_CASE, RELOAD, "prefer"),
+    STR(server_tls_ca_file, RELOAD, NULL),
+    STR(server_tls_key_file, RELOAD, NULL),
+    STR(server_tls_cert_file, RELOAD, NULL),
+    STR(server_tls_protocols, RELOAD, "secure"),
+    STR(server_tls_ciphers, RELOAD, "fast"),
     INT(peer_id, 0, PEER_ID_MAX, AT_START, "0"),
 };
 
@@ -190,21 +207,9 @@ static const char *const pgbouncer_only_keys[] = {"pidfile",
                                                   "tcp_keepidle",
                                                   "tcp_keepintvl",
                                                   "tcp_user_timeout",
-                                                  "client_tls_sslmode",
-                                                  "client_tls_key_file",
-                                                  "client_tls_cert_file",
-                                                  "client_tls_ca_file",
-                                                  "client_tls_protocols",
-                                                  "client_tls_ciphers",
                                                   "client_tls_ecdhcurve",
                                                   "client_tls_dheparams",
                                                   "client_tls13_ciphers",
-                                                  "server_tls_sslmode",
-                                                  "server_tls_ca_file",
-                                                  "server_tls_key_file",
-                                                  "server_tls_cert_file",
-                                                  "server_tls_protocols",
-                                                  "server_tls_ciphers",
                                                   "server_tls13_ciphers",
                                                   NULL};
 
@@ -281,6 +286,16 @@ int conf_parse_pool_mode(const char *v)
 const char *config_pool_mode_name(enum pool_mode m)
 {
     return pool_mode_names[m];
+}
+
+int config_parse_tls_mode(const char *name)
+{
+    return name_index(tls_mode_names, true, name);
+}
+
+const char *config_tls_mode_name(enum tls_mode m)
+{
+    return m >= TLS_DISABLE && m <= TLS_VERIFY_FULL ? tls_mode_names[m] : "?";
 }
 
 bool conf_set_str(char **dst, const char *v)

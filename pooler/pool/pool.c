@@ -886,7 +886,8 @@ static bool same_connection(const struct db_entry *a, const struct db_entry *b)
     return a->backend == b->backend && a->port == b->port && SAME_STR(host) && SAME_STR(ports) &&
            SAME_STR(dbname) && SAME_STR(user) && SAME_STR(password) &&
            a->target_session_attrs == b->target_session_attrs &&
-           a->load_balance_hosts == b->load_balance_hosts;
+           a->load_balance_hosts == b->load_balance_hosts &&
+           a->server_tls_sslmode == b->server_tls_sslmode;
 #undef SAME_STR
 }
 

@@ -139,6 +139,7 @@ void server_close(struct server *s, const char *reason)
     if (s->bc) {
         s->ops->close(s->bc);
         s->bc = NULL;
+        s->ssl = NULL; /* the connector's: freed by close */
     }
     struct pool_step st;
     if (connecting)
@@ -562,7 +563,7 @@ int server_flush_out(struct server *s)
 {
     if (s->out.len == 0)
         return WR_OK;
-    int rc = buf_send_raw(s->fd, s->out.data, s->out.len, &s->out_sent);
+    int rc = io_send_raw(s->fd, s->ssl, s->out.data, s->out.len, &s->out_sent);
     if (rc == WR_OK) {
         pg_out_reset(&s->out);
         s->out_sent = 0;
@@ -590,11 +591,13 @@ static struct iobuf *server_read_internal(struct server *s)
         server_close(s, "out of memory");
         return NULL;
     }
-    ssize_t n = buf_recv(s->fd, s->in);
+    ssize_t n = io_recv(s->fd, s->ssl, s->in);
     if (n == 0 || n == -2) {
         server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
         return NULL;
     }
+    if (tls_pending(s->ssl))
+        ev_feed_event(s->w->loop, &s->rio, EV_READ); /* OpenSSL holds more: no epoll wake-up */
     return s->in;
 }
 

@@ -9,6 +9,7 @@
 
 #include "pooler/conf/settings.h"
 #include "pooler/core/log.h"
+#include "pooler/core/tls.h"
 #include "pooler/pool/hosts.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/ps_cache.h"
@@ -81,6 +82,7 @@ struct server {
     bool my_role_query;     /* MySQL: the answer being read is the role query's */
     uint8_t my_role;        /* MySQL: its answer, not yet looked at: 0 none, 1 writable, 2 not */
     int fd;
+    SSL *ssl; /* the connector's TLS session after login (borrowed), or NULL: plain */
     ev_io rio;
     ev_io wio;
     int connect_want; /* while connecting: BACKEND_WANT_* */

@@ -11,9 +11,28 @@
 #include <string.h>
 
 #include "pooler/core/log.h"
+#include "pooler/core/tls.h"
 #include "pooler/core/worker.h"
 #include "pooler/pool/stats.h"
 #include "protocol/mysql/my_charset.h"
+
+/* server_tls_* (the entry's sslmode over the global one) as the connector's TLS settings. */
+static void server_tls_params(const struct config *cfg, const struct db_entry *db,
+                              struct backend_params *bp)
+{
+    static const char *const versions[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+    bp->sslmode = config_tls_mode_name(config_server_tls_mode(cfg, db));
+    bp->sslrootcert = cfg->server_tls_ca_file;
+    bp->sslcert = cfg->server_tls_cert_file;
+    bp->sslkey = cfg->server_tls_key_file;
+    bp->ssl_ciphers = tls_ciphers_list(cfg->server_tls_ciphers);
+    int lo, hi;
+    if (tls_protocols_parse(cfg->server_tls_protocols, &lo, &hi) && lo >= TLS1_VERSION &&
+        hi <= TLS1_3_VERSION) {
+        bp->ssl_min_version = versions[lo - TLS1_VERSION];
+        bp->ssl_max_version = versions[hi - TLS1_VERSION];
+    }
+}
 
 static void connect_failed(struct server *s, const char *sqlstate, const char *text)
 {
@@ -115,6 +134,8 @@ void server_login_step(struct server *s)
     s->login_read_only = read_only;
     ev_io_stop(s->w->loop, &s->rio);
     s->fd = fd;
+    if ((s->ssl = s->ops->tls(s->bc)))
+        tls_adopt(s->ssl);
     ev_io_init(&s->rio, server_read_cb, fd, EV_READ);
     ev_io_init(&s->wio, server_write_cb, fd, EV_WRITE);
     for (int i = 0; i < PARAM_COUNT; i++) {
@@ -180,6 +201,7 @@ static void connect_next(struct server *s)
             .replication = pool_replication(r),
             .want_role = r->db->target_session_attrs != TSA_ANY,
         };
+        server_tls_params(cfg, r->db, &bp);
         char err[256];
         s->bc = s->ops->connect_start(&bp, err, sizeof(err));
         if (password) {

@@ -99,6 +99,8 @@ void client_watch(struct client *c, int event, bool on)
     ev_io_modify(&c->io, want);
     if (want)
         ev_io_start(c->w->loop, &c->io);
+    if (c->ssl && (want & EV_READ))
+        client_tls_rearm(c); /* stopping the watcher dropped a fed event */
 }
 
 const char *client_addr_text(const struct client *c, char out[CLIENT_ADDR_TEXT])
@@ -145,7 +147,7 @@ int client_flush_out(struct client *c)
 {
     if (!client_out_pending(c))
         return WR_OK;
-    int rc = buf_send_raw(c->fd, c->out->msg.data, c->out->msg.len, &c->out->sent);
+    int rc = io_send_raw(c->fd, c->ssl, c->out->msg.data, c->out->msg.len, &c->out->sent);
     if (rc == WR_OK) {
         /* Nothing of weir's own is pending: an idle client keeps no buffer. */
         client_out_free(c);
@@ -255,6 +257,8 @@ static void client_disconnect(struct client *c)
 {
     struct worker *w = c->w;
     ev_io_stop(w->loop, &c->io);
+    tls_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd != -1)
         close(c->fd);
     c->fd = -1;
@@ -444,6 +448,10 @@ void client_sweep(struct worker *w, ev_tstamp now)
             iplimit_count(IPLIMIT_PROXY);
             log_client(c, LOG_LVL_INFO, "client_login_timeout: no whole PROXY header: dropped");
             client_close(c, "client_login_timeout waiting for the PROXY header");
+        } else if (c->state == CL_TLS) {
+            /* No error message: the client is in the middle of a TLS handshake. */
+            log_client(c, LOG_LVL_INFO, "client_login_timeout: TLS handshake did not finish");
+            client_close(c, "client_login_timeout during the TLS handshake");
         } else if (c->state == CL_STARTUP || c->state == CL_AUTH) {
             client_fail(c, "08P01", "client_login_timeout: login took too long");
         } else if (c->state == CL_WAITING) {
@@ -632,6 +640,10 @@ static void client_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct client *c = (struct client *)((char *)io - offsetof(struct client, io));
     (void)loop;
+    if (__builtin_expect(c->state == CL_TLS, 0)) {
+        client_tls_step(c);
+        return;
+    }
     if (!(revents & EV_WRITE)) {
         c->proto->readable(c);
         return;
@@ -669,11 +681,13 @@ bool client_read_input(struct client *c)
         client_watch(c, EV_READ, false);
         return false;
     }
-    ssize_t n = buf_recv(c->fd, c->in);
+    ssize_t n = io_recv(c->fd, c->ssl, c->in);
     if (n == 0 || n == -2) {
         client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
         return false;
     }
+    if (c->ssl)
+        client_tls_rearm(c);
     if (n == -1) {
         if (c->in->recv == 0) { /* nothing came: an idle client holds no buffer */
             buf_put(&c->w->bufs, c->in);

@@ -19,6 +19,7 @@
 #include "pooler/core/buf.h"
 #include "pooler/core/list.h"
 #include "pooler/core/log.h"
+#include "pooler/core/tls.h"
 #include "pooler/core/worker.h"
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
@@ -83,7 +84,8 @@ struct client_out {
 
 enum client_state {
     CL_PROXY,   /* from proxy_protocol_networks: reading the PROXY header (client_proxy_input) */
-    CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N') */
+    CL_STARTUP, /* reading the startup packet (again after an SSLRequest answered 'N' or TLS) */
+    CL_TLS,     /* TLS handshake after SSLRequest / CLIENT_SSL / direct TLS (client_tls_step) */
     CL_AUTH,    /* challenge sent, waiting for PasswordMessage / SASL response */
     CL_IDLE,    /* logged in, holds no server (transaction and statement pooling) */
     CL_WAITING, /* authenticated, waiting for a server; on pool->waiters or assigned */
@@ -106,6 +108,7 @@ struct client {
     const struct db_entry *db;
     ev_io io; /* EV_READ unless paused, plus EV_WRITE while its socket is full (client_watch) */
     struct iobuf *in;            /* client -> server bytes */
+    SSL *ssl;                    /* its TLS session (weir's own, core/tls.h), or NULL: plain */
     struct client_out *out;      /* weir's own bytes to the client, NULL when none are pending */
     struct param_set *want;      /* settable parameters the client chose (NULL: none yet) */
     struct param_snap *told;     /* what it was told at login, for those it did not choose */
@@ -151,6 +154,7 @@ struct client {
     bool pending : 1;        /* counted in weir.npending: connected, not yet authenticated */
     bool ip_counted : 1;     /* counted against its address in iplimit: released at close */
     bool ps_on : 1;          /* PostgreSQL statements kept by weir (transaction/statement mode) */
+    bool tls_direct : 1;     /* PostgreSQL 17 direct TLS: ALPN "postgresql" required */
 };
 
 /* What differs between the PostgreSQL and the MySQL client session. */
@@ -194,6 +198,20 @@ static inline const char *client_param(const struct client *c, int id)
     const char *v = c->want ? c->want->v[id] : NULL;
     return v || !c->told ? v : c->told->ps.v[id];
 }
+/*
+ * TLS (client_tls.c). client_tls_start switches c to TLS (pre: handshake
+ * bytes already read, direct: PostgreSQL's direct TLS); c may be closed
+ * (freed) when it returns. client_tls_step advances the handshake (CL_TLS). client_tls_rearm
+ * feeds c's read watcher when OpenSSL holds input epoll cannot see.
+ */
+void client_tls_start(struct client *c, const uint8_t *pre, size_t npre, bool direct);
+void client_tls_step(struct client *c);
+void client_tls_rearm(struct client *c);
+/* client_tls_sslmode is on and a context is loaded. */
+bool client_tls_on(void);
+/* client_tls_sslmode asks every client for TLS (require, verify-ca, verify-full). */
+bool client_tls_required(void);
+
 /* Records the client's own choice for parameter id; false when out of memory. */
 bool client_want_set(struct client *c, int id, const char *value);
 

@@ -58,7 +58,8 @@
 /* What weir offers: LOCAL INFILE only when allow_local_infile is set. */
 static uint64_t my_offered_caps(void)
 {
-    return MY_OFFERED_CAPS | (weir.cfg->allow_local_infile ? CLIENT_LOCAL_FILES : 0);
+    return MY_OFFERED_CAPS | (weir.cfg->allow_local_infile ? CLIENT_LOCAL_FILES : 0) |
+           (client_tls_on() ? CLIENT_SSL : 0);
 }
 
 struct my_auth_state {
@@ -360,6 +361,25 @@ static void my_auth_switch(struct client *c)
         client_close(c, "cannot write to client");
 }
 
+/*
+ * The first packet is an SSLRequest (my_tls_switch): TLS begins, with the
+ * handshake bytes that came behind it (tls[0..n), still in c->in).
+ */
+static void my_tls_begin(struct client *c, const uint8_t *tls, size_t n)
+{
+    if (!client_tls_on())
+        client_fail(c, "08P01", "bad handshake: TLS is not enabled (client_tls_sslmode)");
+    else
+        client_tls_start(c, tls, n, false);
+}
+
+/* A login without TLS where client_tls_sslmode requires it. */
+static void my_tls_missing(struct client *c)
+{
+    client_fail(c, "28000", "TLS is required (client_tls_sslmode=%s): connect with --ssl",
+                config_tls_mode_name(weir.cfg->client_tls_sslmode));
+}
+
 /* The HandshakeResponse41 (or SSLRequest) in b. */
 static void my_handshake_response(struct client *c, const uint8_t *payload, uint32_t len,
                                   uint8_t seq)
@@ -371,8 +391,12 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         return;
     }
     c->my->seq = seq + 1;
-    if (r.ssl_request) {
-        client_fail(c, "08P01", "TLS is not supported by weir yet: connect without SSL");
+    if (r.ssl_request) { /* only after TLS began: a second one */
+        client_fail(c, "08P01", "bad handshake: TLS requested twice");
+        return;
+    }
+    if (!c->ssl && client_tls_required() && c->addr.family != AF_UNIX) {
+        my_tls_missing(c);
         return;
     }
     c->my->caps = r.caps & my_offered_caps();
@@ -420,6 +444,27 @@ static void my_login_input(struct client *c)
     struct iobuf *b = c->in;
     uint32_t len;
     uint8_t seq;
+    if (c->state == CL_STARTUP && !c->ssl) {
+        /* The switch to TLS: its handshake may have come in the same read. */
+        size_t at;
+        char why[128];
+        int t = my_tls_switch(b->data, b->recv, &at, &seq, why, sizeof(why));
+        if (t == WR_AGAIN)
+            return;
+        if (t == WR_ERROR) {
+            client_fail(c, "08P01", "bad handshake: %s", why);
+            return;
+        }
+        if (t == WR_OK) {
+            if (seq != c->my->seq) {
+                client_fail(c, "08P01", "bad handshake: packet out of order");
+                return;
+            }
+            c->my->seq = seq + 1;
+            my_tls_begin(c, b->data + at, b->recv - at);
+            return;
+        }
+    }
     if (my_pkt_peek(b->data, b->recv, &len, &seq) != WR_OK)
         return;
     if (len > MY_HS_RESPONSE_MAX || len + 4 > b->cap) {
@@ -926,6 +971,7 @@ static void my_readable(struct client *c)
         console_hooks.input(c);
         break;
     case CL_ACTIVE:
+    case CL_TLS: /* client_io_cb calls client_tls_step instead */
         break;
     }
 }

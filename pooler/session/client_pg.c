@@ -1,6 +1,7 @@
 /*
  * client_pg.c -- the PostgreSQL client session: startup packet (SSLRequest
- * and GSSENCRequest answered 'N', CancelRequest routed), authentication
+ * answered 'S' and TLS started when client_tls_sslmode allows, else 'N';
+ * direct TLS; GSSENCRequest answered 'N'; CancelRequest routed), authentication
  * against the auth file (trust, plain, md5, SCRAM-SHA-256), the wait for a
  * server, the welcome (the server's ParameterStatus values, weir's own
  * BackendKeyData, ReadyForQuery), then ACTIVE where relay.c takes over.
@@ -536,6 +537,11 @@ static void client_startup(struct client *c)
     struct iobuf *b = c->in;
     struct pg_startup st;
     char err[200];
+    if (b->recv > 0 && b->data[0] == PG_TLS_HANDSHAKE && !c->ssl && client_tls_on()) {
+        /* PostgreSQL 17's direct TLS: a ClientHello where a startup packet's length would be. */
+        client_tls_start(c, b->data, b->recv, true);
+        return;
+    }
     int rc = pg_startup_parse(b->data, b->recv, &st, err, sizeof(err));
     if (rc == WR_AGAIN)
         return;
@@ -555,10 +561,17 @@ static void client_startup(struct client *c)
             return;
         }
         b->recv = 0;
-        static const uint8_t no = 'N';
-        pg_out_bytes(client_out(c), &no, 1);
-        if (client_flush_out(c) == WR_ERROR)
+        bool tls = st.kind == PG_STARTUP_SSL && !c->ssl && client_tls_on();
+        const uint8_t answer = tls ? 'S' : 'N';
+        pg_out_bytes(client_out(c), &answer, 1);
+        int wrc = client_flush_out(c);
+        if (wrc == WR_ERROR || (tls && wrc != WR_OK)) {
+            /* One byte into a fresh socket: full only when something is badly wrong. */
             client_close(c, "cannot write to client");
+            return;
+        }
+        if (tls)
+            client_tls_start(c, NULL, 0, false);
         return;
     }
     case PG_STARTUP_PEER_KILL:
@@ -578,6 +591,12 @@ static void client_startup(struct client *c)
     }
     if (extra) {
         client_fail(c, "08P01", "unexpected data after the startup packet");
+        return;
+    }
+    if (!c->ssl && client_tls_required() && c->addr.family != AF_UNIX) {
+        client_fail(c, "28000",
+                    "TLS is required (client_tls_sslmode=%s): connect with sslmode=require",
+                    config_tls_mode_name(weir.cfg->client_tls_sslmode));
         return;
     }
     if (!client_set_names(c, st.user, st.database)) {
@@ -687,6 +706,8 @@ static void client_readable(struct client *c)
         break;
     case CL_AUTH:
         client_auth_input(c);
+        break;
+    case CL_TLS: /* client_io_cb calls client_tls_step instead */
         break;
     case CL_WAITING:
     case CL_SETUP:

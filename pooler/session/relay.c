@@ -232,7 +232,7 @@ static bool client_to_server(struct client *c)
         }
     }
     if (buf_unsent(b)) {
-        int rc = buf_send(s->fd, b);
+        int rc = io_send(s->fd, s->ssl, b);
         if (rc == WR_AGAIN) {
             client_watch(c, EV_READ, false); /* until the server takes it */
             ev_io_start(s->w->loop, &s->wio);
@@ -317,7 +317,7 @@ void relay_client_readable(struct client *c)
         client_fail(c, "53200", "out of memory");
         return;
     }
-    ssize_t n = buf_recv(c->fd, c->in);
+    ssize_t n = io_recv(c->fd, c->ssl, c->in);
     if (n == 0 || n == -2) {
         client_close(c, n == 0 ? "client closed the connection" : strerror(errno));
         return;
@@ -331,7 +331,10 @@ void relay_client_readable(struct client *c)
     }
     c->last_active = ev_now(c->w->loop);
     stats_add(&stats_slot_of(c->pool, c->w)->bytes_recv, (uint64_t)n);
-    client_input(c);
+    if (!client_input(c))
+        return;
+    if (__builtin_expect(c->ssl != NULL, 0))
+        client_tls_rearm(c);
 }
 
 bool relay_start(struct client *c)
@@ -473,6 +476,24 @@ static enum scan_result scan_server(struct server *s, struct client *c, struct i
     return SCAN_OK;
 }
 
+/*
+ * TLS: OpenSSL may hold bytes of the server that epoll will never announce
+ * (tls.h); while the read watcher is on, have libev call it again.
+ */
+static void relay_server_rearm(struct server *s)
+{
+    if (tls_pending(s->ssl) && ev_is_active(&s->rio))
+        ev_feed_event(s->w->loop, &s->rio, EV_READ);
+}
+
+/* Reads from s again after backpressure. */
+static void relay_server_resume_read(struct server *s)
+{
+    ev_io_start(s->w->loop, &s->rio);
+    if (__builtin_expect(s->ssl != NULL, 0))
+        relay_server_rearm(s);
+}
+
 static void pause_server_read(struct server *s)
 {
     ev_io_stop(s->w->loop, &s->rio);
@@ -490,7 +511,7 @@ static void server_to_client(struct server *s)
             return;
         }
         if (b && buf_unsent(b)) {
-            int rc = buf_send(c->fd, b);
+            int rc = io_send(c->fd, c->ssl, b);
             if (rc == WR_AGAIN) {
                 pause_server_read(s);
                 client_watch(c, EV_WRITE, true);
@@ -529,7 +550,7 @@ static void server_to_client(struct server *s)
     if (s->in)
         settle(&s->w->bufs, &s->in);
     if (!ev_is_active(&s->rio))
-        ev_io_start(s->w->loop, &s->rio);
+        relay_server_resume_read(s);
     if (s->kind == BACKEND_MYSQL && (c->my->stmt & STMT_HOLD) && !s->in && s->outstanding == 0) {
         /* Everything the server owed the client reached it: the held command goes on. */
         if (!relay_resume(c) || c->server != s || s->state != SV_ACTIVE)
@@ -581,11 +602,13 @@ void relay_server_readable(struct server *s)
         server_close(s, "out of memory");
         return;
     }
-    ssize_t n = buf_recv(s->fd, s->in);
+    ssize_t n = io_recv(s->fd, s->ssl, s->in);
     if (n == 0 || n == -2) {
         server_close(s, n == 0 ? "server closed the connection" : strerror(errno));
         return;
     }
+    if (__builtin_expect(s->ssl != NULL, 0))
+        relay_server_rearm(s);
     if (n == -1) {
         if (s->in->recv == 0) {
             buf_put(&s->w->bufs, s->in);
@@ -611,5 +634,5 @@ void relay_client_writable(struct client *c)
     if (s->in)
         server_to_client(s);
     else if (!ev_is_active(&s->rio))
-        ev_io_start(s->w->loop, &s->rio);
+        relay_server_resume_read(s);
 }

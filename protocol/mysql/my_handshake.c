@@ -67,6 +67,28 @@ static bool attrs_valid(const uint8_t *attrs, size_t len)
     return my_in_done(&in);
 }
 
+int my_tls_switch(const uint8_t *data, size_t len, size_t *tls_at, uint8_t *seq, char *err,
+                  size_t errlen)
+{
+    if (errlen)
+        err[0] = '\0';
+    if (len < 4)
+        return WR_AGAIN;
+    uint32_t plen = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16;
+    if (plen != MY_SSL_REQUEST_LEN)
+        return WR_DONE;
+    if (len < 4 + MY_SSL_REQUEST_LEN)
+        return WR_AGAIN;
+    uint32_t caps = my_get32(data + 4);
+    if (!(caps & CLIENT_SSL) || !(caps & CLIENT_PROTOCOL_41))
+        return WR_DONE; /* the login parser says what is wrong with it */
+    *seq = data[3];
+    *tls_at = 4 + MY_SSL_REQUEST_LEN;
+    if (len > *tls_at && data[*tls_at] != MY_TLS_HANDSHAKE)
+        return fail(err, errlen, "unexpected data after the SSLRequest (not a TLS handshake)");
+    return WR_OK;
+}
+
 int my_hs_response_parse(const uint8_t *payload, size_t len, struct my_hs_response *out, char *err,
                          size_t errlen)
 {

@@ -166,6 +166,27 @@ struct my_hs_response {
 int my_hs_response_parse(const uint8_t *payload, size_t len, struct my_hs_response *out, char *err,
                          size_t errlen) WR_MUST_CHECK;
 
+/* First byte of a TLS handshake record (a ClientHello begins with one). */
+#define MY_TLS_HANDSHAKE 0x16
+
+/*
+ * The switch to TLS: data[0..len) is what a client sent after weir's
+ * greeting. A MySQL client does not wait for an answer to its SSLRequest: the
+ * TLS handshake follows at once, so both may arrive in one read. Returns
+ *   WR_AGAIN  the packet header, or a 32-byte packet, is not whole yet;
+ *   WR_DONE   the first packet is not an SSLRequest (a HandshakeResponse41:
+ *             the ordinary login, my_hs_response_parse);
+ *   WR_OK     an SSLRequest (32 bytes, protocol 4.1, CLIENT_SSL): *seq is its
+ *             sequence id, *tls_at where the TLS bytes begin (len when none
+ *             came yet). Whatever follows it starts with a TLS handshake
+ *             record and is for the TLS session only, never read as login;
+ *   WR_ERROR  an SSLRequest followed by bytes that are not a TLS handshake
+ *             (plain text pipelined behind it, CVE-2021-3935's MySQL twin);
+ *             err says so.
+ */
+int my_tls_switch(const uint8_t *data, size_t len, size_t *tls_at, uint8_t *seq, char *err,
+                  size_t errlen) WR_MUST_CHECK;
+
 /*
  * Iterates over the connection attributes of a parsed response: start with
  * *pos = 0; each call returns true with key/value (not NUL-terminated) and

@@ -16,8 +16,10 @@
 #define PG_STARTUP_MAX_PARAMS 64
 #define PG_PROTO_V3           196608u   /* 3 << 16 */
 #define PG_CODE_CANCEL        80877102u /* 1234 << 16 | 5678 */
-#define PG_CODE_SSL           80877103u /* 1234 << 16 | 5679 */
-#define PG_CODE_GSSENC        80877104u /* 1234 << 16 | 5680 */
+/* First byte of a TLS handshake record: PostgreSQL 17's direct TLS starts with one. */
+#define PG_TLS_HANDSHAKE 0x16
+#define PG_CODE_SSL      80877103u /* 1234 << 16 | 5679 */
+#define PG_CODE_GSSENC   80877104u /* 1234 << 16 | 5680 */
 /*
  * weir's own request between peers ([peers]): a MySQL KILL whose thread id
  * another weir handed out, sent to that weir's PostgreSQL port: length,

@@ -14,6 +14,7 @@ use WeirTest;
 use MyTest;
 use Getopt::Long;
 use List::Util qw(min max sum);
+use File::Path qw(make_path);
 use POSIX qw(floor);
 use Time::HiRes qw(time sleep);
 
@@ -22,7 +23,8 @@ my %opt = (
     quick => env_num('WEIR_BENCH_QUICK', 0),
     seconds => env_num('WEIR_BENCH_SECONDS', undef),
     repeat => env_num('WEIR_BENCH_REPEAT', 1),
-    only => env_num('WEIR_BENCH_ONLY', 'pgbench,connect,sysbench'),
+    only => env_num('WEIR_BENCH_ONLY', 'pgbench,connect,tls,sysbench'),
+    tls_clients => env_num('WEIR_BENCH_TLS_CLIENTS', 50),
     clients => env_num('WEIR_BENCH_CLIENTS', '1,50,200,1000'),
     threads => env_num('WEIR_BENCH_THREADS', '16,256'),
     systems => env_num('WEIR_BENCH_SYSTEMS', 'direct,pgbouncer,weir'),
@@ -43,12 +45,12 @@ my %opt = (
 GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'threads=s',
     'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'sb_ps|sysbench-ps=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
-    'backend=s', 'floor_threads|floor-threads=i', 'baseline=s',
+    'backend=s', 'floor_threads|floor-threads=i', 'baseline=s', 'tls_clients|tls-clients=i',
     'profile_mode|profile-mode=s', 'profile_clients|profile-clients=i', 'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
-        . "[--only pgbench,connect,sysbench,syscalls,profile,parser]\n"
+        . "[--only pgbench,connect,tls,sysbench,syscalls,profile,parser]\n"
         . "       [--clients 1,50,200,1000] [--threads 16,256] "
         . "[--systems direct,pgbouncer,weir,floor]\n"
         . "       [--scripts select,tpcb] [--modes simple,extended,prepared]\n"
@@ -94,9 +96,9 @@ if ($nofile < 2200 && grep { $_ >= 1000 } @clients) {
 }
 
 # ---- servers and poolers ----------------------------------------------------------------
-my $need_pg = grep { $only{$_} } qw(pgbench connect syscalls profile);
+my $need_pg = grep { $only{$_} } qw(pgbench connect tls syscalls profile);
 my $need_my = $only{sysbench};
-my ($pg, $my, $pgb, $weir, $base, $floor_pg, $floor_my);
+my ($pg, $my, $pgb, $weir, $base, $floor_pg, $floor_my, $pgb_tls, $weir_tls);
 if ($need_pg) {
     say_("bench: starting PostgreSQL 15 (max_connections $opt{pg_max_conn})");
     $pg = WeirTest->new(max_connections => $opt{pg_max_conn},
@@ -144,6 +146,35 @@ if (grep { $_ eq 'base' } @systems) {
     say_("bench: weir at $opt{baseline} (base) pid $base->{pid} on port $base->{port}");
 }
 
+# tls: PgBouncer and weir again, each with client_tls_sslmode = require and the same
+# certificate (made here, never kept), servers reached as above (plain: pooled server
+# connections are long-lived, the clients' handshakes are what TLS costs a pooler).
+if ($only{tls}) {
+    my $dir = "$tmp/tls";
+    make_path($dir);
+    my ($o, $e, $rc) = run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+            '-days', '2', '-subj', '/CN=localhost', '-keyout', "$dir/key.pem", '-out',
+            "$dir/cert.pem"], timeout => 60);
+    bench_die("openssl req failed: $e") if $rc;
+    chmod 0755, $dir;
+    chmod 0644, "$dir/key.pem", "$dir/cert.pem";    # PgBouncer runs as postgres
+    my %tls = (client_tls_sslmode => 'require', client_tls_key_file => "$dir/key.pem",
+        client_tls_cert_file => "$dir/cert.pem");
+    if (grep { $_ eq 'pgbouncer' } @systems) {
+        $pgb_tls = Bench::start_pgbouncer(dir => "$tmp/pgbouncer-tls", name => 'pgbouncer-tls',
+            pg_port => $pg->pgport, ($unix ? (pg_host => $pg->{sockdir}) : ()),
+            pool_size => $pool, extra => \%tls);
+        say_("bench: PgBouncer with TLS pid $pgb_tls->{pid} on port $pgb_tls->{port}");
+    }
+    if (grep { $_ eq 'weir' } @systems) {
+        $weir_tls = Bench::start_weir(dir => "$tmp/weir-tls", name => 'weir-tls',
+            pg_port => $pg->pgport, pool_size => $pool,
+            ($unix ? (pg_host => $pg->{sockdir}) : ()), workers => $opt{weir_workers},
+            extra => \%tls);
+        say_("bench: weir with TLS pid $weir_tls->{pid} on port $weir_tls->{port}");
+    }
+}
+
 # floor: the cheapest proxy (tests/bench/floor.c), as many threads as weir has workers
 if (grep { $_ eq 'floor' } @systems) {
     my $threads = $opt{floor_threads} || $opt{weir_workers} || (`nproc` + 0) || 1;
@@ -177,6 +208,7 @@ sub sysbench_argv {
 sub pooler_of {
     my ($sys, $db) = @_;
     return $sys eq 'weir' ? $weir : $sys eq 'base' ? $base : $sys eq 'pgbouncer' ? $pgb
+        : $sys eq 'weir-tls' ? $weir_tls : $sys eq 'pgbouncer-tls' ? $pgb_tls
         : $sys eq 'floor' ? ($db && $db eq 'my' ? $floor_my : $floor_pg) : undef;
 }
 
@@ -241,10 +273,11 @@ sub measure {
 # pgbench_run($sys, $script, $mode, $clients, $rep, connect => 1) -> row
 sub pgbench_run {
     my ($sys, $script, $mode, $clients, $rep, %o) = @_;
-    my $test = ($o{connect} ? 'connect-' : '') . $script;
+    my $test = ($o{connect} ? 'connect-' : '') . $script . ($sys =~ /-tls$/ ? '-tls' : '');
     my $label = "pgbench-$test-$mode-c$clients-$sys-r$rep";
+    # the TLS instances are columns pgbouncer and weir of the rows whose test ends in -tls
     my %row = (bench => 'pgbench', test => $test, mode => $mode, clients => $clients,
-        system => $sys, rep => $rep, seconds => $secs);
+        system => $sys =~ s/-tls$//r, rep => $rep, seconds => $secs);
     # Debian 12's PgBouncer (1.18) predates max_prepared_statements: in transaction mode its
     # clients' named statements land on other servers, so -M prepared is not run through it.
     if ($sys eq 'pgbouncer' && $mode eq 'prepared' && !pgbouncer_prepares()) {
@@ -268,7 +301,9 @@ sub pgbench_run {
     for my $try (1, 2) {
         my $t = ($secs + $login_s) * $try;
         $row{seconds} = $t;
-        $r = pgbench_once($sys, $label, $port, $t, $try == 2, '-n', '-c', $clients, '-j', $jobs,
+        $r = pgbench_once($sys, $label, $port, $t, $try == 2,
+            ($sys =~ /-tls$/ ? (db => 'dbname=testdb sslmode=require') : ()), '-n', '-c',
+            $clients, '-j', $jobs,
             '-T', $t, '-M', $mode, '-l', "--log-prefix=$raw/$label",
             ($script eq 'select' ? '-S' : ()), ($o{connect} ? '-C' : ()));
         last if $r;
@@ -294,10 +329,11 @@ sub cost_figures {
 # transaction finished in time (and this is not the last try).
 sub pgbench_once {
     my ($sys, $label, $port, $t, $last, @args) = @_;
+    my @db = $args[0] eq 'db' ? splice(@args, 0, 2) : ();    # a conninfo (TLS runs)
     print "  $label ... ";
     my $none;
     my $r = measure($sys, 'pg', $label, sub {
-        my ($out, $err, $rc, $to) = $pg->pgbench(port => $port, args => \@args,
+        my ($out, $err, $rc, $to) = $pg->pgbench(port => $port, args => \@args, @db,
             timeout => $t + 180);
         WeirTest::spew("$raw/$label.out", "$out\n--- stderr\n$err");
         bench_die("pgbench $label timed out") if $to;
@@ -424,6 +460,18 @@ if ($only{connect}) {
     for my $rep (1 .. $opt{repeat}) {
         push @rows, pgbench_run($_, 'select', 'simple', $opt{connect_clients}, $rep, connect => 1)
             for in_turn($rep, grep { $_ ne 'floor' } @systems);
+    }
+    write_results();
+}
+if ($only{tls}) {
+    my @tls_systems = grep { pooler_of($_) } qw(pgbouncer-tls weir-tls);
+    say_("bench: TLS: pgbench -S at $opt{tls_clients} clients, and -C -S at "
+            . "$opt{connect_clients} clients (a TLS handshake per transaction)");
+    for my $rep (1 .. $opt{repeat}) {
+        push @rows, pgbench_run($_, 'select', 'simple', $opt{tls_clients}, $rep)
+            for in_turn($rep, @tls_systems);
+        push @rows, pgbench_run($_, 'select', 'simple', $opt{connect_clients}, $rep,
+            connect => 1) for in_turn($rep, @tls_systems);
     }
     write_results();
 }

@@ -29,12 +29,13 @@ my %opt = (
     weirs => env_num('WEIR_IDLE_WEIRS', 6),
     hold => env_num('WEIR_IDLE_HOLD_SECONDS', 2),
     '100k' => 0,
+    tls => env_num('WEIR_IDLE_TLS', 0),
 );
 GetOptions(\%opt, 'clients=s', 'systems=s', 'sample=i', 'per_proc|per-process=i',
-    'per_addr|per-address=i', 'total=i', 'weirs=i', 'hold=i', '100k', 'help') or exit 2;
+    'per_addr|per-address=i', 'total=i', 'weirs=i', 'hold=i', '100k', 'tls!', 'help') or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/idle [--clients 1000,5000,19000] [--systems pgbouncer,weir] "
-        . "[--sample N]\n       tests/bench/idle --100k [--total 100000] [--weirs 6]\n";
+        . "[--sample N] [--tls]\n       tests/bench/idle --100k [--total 100000] [--weirs 6]\n";
     exit 0;
 }
 $opt{sample} //= $opt{'100k'} ? 2000 : 200;
@@ -80,7 +81,7 @@ sub start_clients {
         $left -= $k;
         my ($r, $w);
         my $pid = open2($r, $w, $client_bin, '-a', $addrs, '-p', $port, '-n', $k,
-            '-c', 64, '-t', 300);
+            '-c', 64, '-t', 300, ($opt{tls} ? ('-s') : ()));
         $CLIENT_PIDS{$pid} = 1;
         push @procs, { pid => $pid, r => $r, w => $w, n => $k };
     }
@@ -95,6 +96,22 @@ sub wait_line {
         return ($1, $2) if $l =~ $re;
     }
     bench_die("idle_clients $p->{pid} exited early");
+}
+
+# --tls: one throwaway certificate for both poolers, client_tls_sslmode = require.
+my $tls_keys;
+sub tls_keys {
+    return $tls_keys if $tls_keys;
+    my $dir = $pg->tmp . '/tls';
+    mkdir $dir;
+    my (undef, $e, $rc) = WeirTest::run_cmd(['openssl', 'req', '-x509', '-newkey', 'rsa:2048',
+            '-nodes', '-days', '2', '-subj', '/CN=localhost', '-keyout', "$dir/key.pem", '-out',
+            "$dir/cert.pem"], timeout => 60);
+    bench_die("openssl req failed: $e") if $rc;
+    chmod 0755, $dir;
+    chmod 0644, "$dir/key.pem", "$dir/cert.pem";    # PgBouncer runs as postgres
+    return $tls_keys = { client_tls_sslmode => 'require', client_tls_key_file => "$dir/key.pem",
+        client_tls_cert_file => "$dir/cert.pem" };
 }
 
 sub stop_clients {
@@ -199,7 +216,8 @@ if ($opt{'100k'}) {
         for my $sys (split /,/, $opt{systems}) {
             $run++;
             my %common = (dir => "$tmp/$sys-$n", pg_port => $pg->pgport, pool_size => 2,
-                listen_addr => addresses($n), max_client_conn => 20000);
+                listen_addr => addresses($n), max_client_conn => 20000,
+                ($opt{tls} ? (extra => tls_keys()) : ()));
             my $p = $sys eq 'weir' ? Bench::start_weir(%common)
                 : $sys eq 'pgbouncer' ? Bench::start_pgbouncer(%common)
                 : bench_die("unknown system $sys");
@@ -217,7 +235,9 @@ open my $csv, '>', "$out/idle.csv" or bench_die("$out/idle.csv: $!");
 print $csv join(',', @cols), "\n";
 for my $r (@rows) { print $csv join(',', map { $r->{$_} // '' } @cols), "\n" }
 close $csv;
-my $md = "# Idle clients: pooler memory per client connection\n\n"
+my $md = "# Idle clients: pooler memory per client connection"
+    . ($opt{tls} ? ' (TLS: client_tls_sslmode = require, every client logged in over TLS)' : '')
+    . "\n\n"
     . "RSS = the pooler's VmRSS (summed over processes), empty (after one login) and holding "
     . "the clients; B/client = the difference divided by the clients. TCP mem = the growth of "
     . "the kernel's TCP memory (/proc/net/sockstat, whole machine, both ends of each "

@@ -3,7 +3,9 @@
  * costs ~40 KB of buffers, which 100k clients cannot afford on one machine).
  *
  * usage: idle_clients -a ADDR[,ADDR...] -p PORT -n N [-U user] [-P password] [-d db]
- *                     [-c in-flight] [-t connect-timeout-s]
+ *                     [-c in-flight] [-t connect-timeout-s] [-s]
+ * -s: every client asks for TLS (SSLRequest) and logs in over it (OpenSSL, no certificate
+ * check, SSL_MODE_RELEASE_BUFFERS so that an idle session holds no buffers here either).
  * Connects N clients round-robin over the listed destination addresses (each address has its
  * own ephemeral-port space), speaks the startup packet and answers trust, cleartext and md5
  * authentication (not SCRAM), and waits for ReadyForQuery. Then prints one line:
@@ -18,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +35,7 @@
 enum conn_state {
     ST_NEW = 0,    /* not started yet */
     ST_CONNECTING, /* non-blocking connect() in progress, waiting for EPOLLOUT */
+    ST_TLS,        /* -s: SSLRequest sent, waiting for 'S', then the TLS handshake */
     ST_LOGIN,      /* startup packet sent, reading authentication/parameter messages */
     ST_IDLE,       /* logged in, ReadyForQuery seen, holds no buffer */
     ST_QUERY,      /* "SELECT 1" sent, waiting for ReadyForQuery */
@@ -44,6 +48,7 @@ struct conn {
     unsigned char got_row; /* DataRow "1" seen during ST_QUERY */
     uint16_t len;          /* bytes in buf */
     unsigned char *buf;    /* only while a reply is being read */
+    SSL *ssl;              /* -s: the TLS session */
 };
 
 #define BUF_SIZE 4096
@@ -54,6 +59,7 @@ static long nconns;
 static int epfd;
 static long in_flight, n_ok, n_failed, n_checked_ok, n_checked_failed, n_querying;
 static char first_error[256];
+static SSL_CTX *tls_ctx; /* -s */
 
 static double now(void)
 {
@@ -71,11 +77,13 @@ static void fail(struct conn *c, const char *why)
     c->fd = -1;
     free(c->buf);
     c->buf = NULL;
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     if (c->state == ST_QUERY) {
         n_checked_failed++;
         n_querying--;
     } else {
-        if (c->state == ST_CONNECTING || c->state == ST_LOGIN)
+        if (c->state == ST_CONNECTING || c->state == ST_TLS || c->state == ST_LOGIN)
             in_flight--;
         n_failed++;
     }
@@ -86,6 +94,10 @@ static void fail(struct conn *c, const char *why)
  * a short write is an error. Returns 0 or -1. */
 static int send_all(struct conn *c, const void *p, size_t len)
 {
+    if (c->ssl) {
+        size_t w;
+        return SSL_write_ex(c->ssl, p, len, &w) == 1 && w == len ? 0 : -1;
+    }
     ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
     return w == (ssize_t)len ? 0 : -1;
 }
@@ -230,7 +242,19 @@ static void on_readable(struct conn *c)
         }
     }
     for (;;) {
-        ssize_t r = recv(c->fd, c->buf + c->len, BUF_SIZE - c->len, 0);
+        ssize_t r;
+        if (c->ssl) {
+            size_t got = 0;
+            int rc = SSL_read_ex(c->ssl, c->buf + c->len, BUF_SIZE - c->len, &got);
+            int e = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, rc);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                break;
+            r = rc == 1 ? (ssize_t)got : e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+            if (r < 0)
+                errno = EPROTO;
+        } else {
+            r = recv(c->fd, c->buf + c->len, BUF_SIZE - c->len, 0);
+        }
         if (r == 0) {
             fail(c, "server closed the connection");
             return;
@@ -259,7 +283,7 @@ static void on_readable(struct conn *c)
         }
         memmove(c->buf, c->buf + pos, c->len - pos);
         c->len -= (uint16_t)pos;
-        if ((size_t)r < BUF_SIZE)
+        if ((size_t)r < BUF_SIZE && !(c->ssl && SSL_pending(c->ssl)))
             break;
     }
     if (c->state == ST_IDLE && c->len == 0) {
@@ -278,8 +302,56 @@ static void on_writable(struct conn *c)
         return;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (tls_ctx) {
+        unsigned char req[8];
+        put32(req, 8);
+        put32(req + 4, 80877103);
+        if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == -1 || send_all(c, req, 8) == -1) {
+            fail(c, "send SSLRequest");
+            return;
+        }
+        c->state = ST_TLS;
+        return;
+    }
     if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == -1 || send_startup(c) == -1) {
         fail(c, "send startup packet");
+        return;
+    }
+    c->state = ST_LOGIN;
+}
+
+/* -s: the answer to the SSLRequest, then the handshake, then the startup packet over TLS. */
+static void on_tls(struct conn *c)
+{
+    if (!c->ssl) {
+        unsigned char a;
+        ssize_t r = recv(c->fd, &a, 1, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (r != 1 || a != 'S') {
+            fail(c, r == 1 ? "the server refused TLS" : "no answer to the SSLRequest");
+            return;
+        }
+        if (!(c->ssl = SSL_new(tls_ctx)) || SSL_set_fd(c->ssl, c->fd) != 1) {
+            fail(c, "SSL_new");
+            return;
+        }
+        SSL_set_connect_state(c->ssl);
+    }
+    int rc = SSL_do_handshake(c->ssl);
+    if (rc != 1) {
+        int e = SSL_get_error(c->ssl, rc);
+        struct epoll_event ev = {.events = EPOLLIN | (e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : 0),
+                                 .data.ptr = c};
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
+            epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+            return;
+        fail(c, "TLS handshake failed");
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == -1 || send_startup(c) == -1) {
+        fail(c, "send startup packet over TLS");
         return;
     }
     c->state = ST_LOGIN;
@@ -313,6 +385,8 @@ static void run_loop(int timeout_ms)
         struct conn *c = evs[i].data.ptr;
         if (c->state == ST_CONNECTING)
             on_writable(c);
+        else if (c->state == ST_TLS)
+            on_tls(c);
         else if (c->state == ST_LOGIN || c->state == ST_QUERY || c->state == ST_IDLE)
             on_readable(c);
     }
@@ -356,7 +430,7 @@ int main(int argc, char **argv)
     int port = 0, opt;
     long max_in_flight = 128;
     double timeout = 120;
-    while ((opt = getopt(argc, argv, "a:p:n:U:P:d:c:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "a:p:n:U:P:d:c:t:s")) != -1) {
         switch (opt) {
         case 'a':
             addrs = optarg;
@@ -382,9 +456,15 @@ int main(int argc, char **argv)
         case 't':
             timeout = atof(optarg);
             break;
+        case 's':
+            if (!(tls_ctx = SSL_CTX_new(TLS_client_method())))
+                return 1;
+            SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+            SSL_CTX_set_mode(tls_ctx, SSL_MODE_RELEASE_BUFFERS);
+            break;
         default:
             fprintf(stderr, "usage: idle_clients -a ADDR[,ADDR] -p PORT -n N [-U user] "
-                            "[-P password] [-d db] [-c in-flight] [-t seconds]\n");
+                            "[-P password] [-d db] [-c in-flight] [-t seconds] [-s]\n");
             return 2;
         }
     }
@@ -416,8 +496,8 @@ int main(int argc, char **argv)
         run_loop(100);
     }
     for (long i = 0; i < nconns; i++)
-        if (conns[i].state == ST_CONNECTING || conns[i].state == ST_LOGIN ||
-            conns[i].state == ST_NEW)
+        if (conns[i].state == ST_CONNECTING || conns[i].state == ST_TLS ||
+            conns[i].state == ST_LOGIN || conns[i].state == ST_NEW)
             fail(&conns[i], "login timed out");
     if (n_failed)
         fprintf(stderr, "idle_clients: %ld logins failed; first: %s\n", n_failed, first_error);

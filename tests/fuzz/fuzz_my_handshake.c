@@ -1,5 +1,5 @@
 /* fuzz_my_handshake.c -- libFuzzer target for the HandshakeResponse41 and AuthSwitchRequest
- * parsers. */
+ * parsers, and the SSLRequest that switches a MySQL client to TLS. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[128];
     int rc = my_hs_response_parse(copy, size, &r, err, sizeof(err));
     if (rc == WR_ERROR && err[0] == '\0')
+        __builtin_trap();
+    /* The TLS switch: an SSLRequest is exactly its 32 bytes and carries CLIENT_SSL. */
+    if (rc == WR_OK && r.ssl_request && (size != MY_SSL_REQUEST_LEN || !(r.caps & CLIENT_SSL)))
         __builtin_trap();
     if (rc == WR_OK && !r.ssl_request) {
         if (r.user == NULL || (const uint8_t *)r.user + strlen(r.user) >= end)

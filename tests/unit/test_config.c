@@ -705,8 +705,21 @@ static const char every_key[] = "[weir]\n"
                                 "auth_failure_ban = 120\n"
                                 "max_pending_logins = 1000\n"
                                 "peer_id = 7\n"
+                                "client_tls_sslmode = verify-full\n"
+                                "client_tls_key_file = k.pem\n"
+                                "client_tls_cert_file = c.pem\n"
+                                "client_tls_ca_file = ca.pem\n"
+                                "client_tls_protocols = tlsv1.3\n"
+                                "client_tls_ciphers = secure\n"
+                                "server_tls_sslmode = verify-ca\n"
+                                "server_tls_ca_file = sca.pem\n"
+                                "server_tls_key_file = sk.pem\n"
+                                "server_tls_cert_file = sc.pem\n"
+                                "server_tls_protocols = all\n"
+                                "server_tls_ciphers = normal\n"
                                 "[databases]\n"
-                                "a = host=h port=5433 user=u password='p q' pool_size=3\n"
+                                "a = host=h port=5433 user=u password='p q' pool_size=3 "
+                                "server_tls_sslmode=disable\n"
                                 "b = backend=mysql\n"
                                 "[users]\n"
                                 "u = pool_mode=session max_user_connections=2\n";
@@ -926,6 +939,32 @@ static void test_peers(void)
     load_bad(TRUST "[peer]\n1 = host=a\n", "unknown section [peer]", "peers", "[peer] misspelt");
 }
 
+static void test_tls_keys(void)
+{
+    struct config *cfg = load_ok(TRUST "server_tls_sslmode = require\n[databases]\n"
+                                       "a = host=h\nb = host=h server_tls_sslmode=VERIFY-FULL\n",
+                                 "TLS keys");
+    if (cfg) {
+        is_int(cfg->client_tls_sslmode, TLS_DISABLE, "client_tls_sslmode defaults to disable");
+        is_int(config_server_tls_mode(cfg, config_find_db(cfg, "a")), TLS_REQUIRE,
+               "an entry without its own sslmode takes server_tls_sslmode");
+        is_int(config_server_tls_mode(cfg, config_find_db(cfg, "b")), TLS_VERIFY_FULL,
+               "an entry's server_tls_sslmode wins (any case)");
+        struct config *other = config_dup(cfg);
+        ok(other && config_same_server_tls(cfg, other), "a copy has the same server TLS");
+        char why[128];
+        ok(other && config_set(other, "server_tls_ca_file", "x.pem", why, sizeof(why)) == WR_OK &&
+               !config_same_server_tls(cfg, other),
+           "a changed server_tls_ca_file is a change");
+        config_free(other);
+        config_free(cfg);
+    }
+    load_bad(TRUST "client_tls_sslmode = sometimes\n", "client_tls_sslmode", NULL,
+             "an unknown client_tls_sslmode");
+    load_bad(TRUST "[databases]\na = host=h server_tls_sslmode=maybe\n", "server_tls_sslmode", NULL,
+             "an unknown server_tls_sslmode in an entry");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -948,6 +987,7 @@ int main(void)
     test_set();
     test_dup();
     test_peers();
+    test_tls_keys();
 
     unlink(path);
     rmdir(dir);

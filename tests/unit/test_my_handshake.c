@@ -294,9 +294,41 @@ static void test_auth_switch(void)
     my_out_free(&o);
 }
 
+/* The switch to TLS: an SSLRequest, and what may follow it in the same read. */
+static void test_tls_switch(void)
+{
+    uint8_t b[64] = {32, 0, 0, 1};
+    uint64_t caps = CLIENT_PROTOCOL_41 | CLIENT_SSL | CLIENT_SECURE_CONNECTION;
+    for (int i = 0; i < 4; i++)
+        b[4 + i] = (uint8_t)(caps >> (8 * i));
+    size_t at = 0;
+    uint8_t seq = 0;
+    char err[128];
+    is_int(my_tls_switch(b, 3, &at, &seq, err, sizeof(err)), WR_AGAIN, "no header yet: more");
+    is_int(my_tls_switch(b, 20, &at, &seq, err, sizeof(err)), WR_AGAIN, "half a packet: more");
+    is_int(my_tls_switch(b, 36, &at, &seq, err, sizeof(err)), WR_OK, "an SSLRequest alone");
+    ok(at == 36 && seq == 1, "TLS begins after it (%zu), its sequence id (%u)", at, seq);
+    b[36] = MY_TLS_HANDSHAKE;
+    b[37] = 3;
+    is_int(my_tls_switch(b, 40, &at, &seq, err, sizeof(err)), WR_OK,
+           "an SSLRequest with its ClientHello behind it in one read");
+    is_int(at, 36, "the ClientHello's bytes are the TLS session's");
+    b[36] = 2;
+    is_int(my_tls_switch(b, 40, &at, &seq, err, sizeof(err)), WR_ERROR,
+           "plain text behind the SSLRequest is refused");
+    ok(strstr(err, "not a TLS handshake") != NULL, "... saying so: %s", err);
+    b[5] &= (uint8_t) ~(CLIENT_SSL >> 8);
+    is_int(my_tls_switch(b, 36, &at, &seq, err, sizeof(err)), WR_DONE,
+           "32 bytes without CLIENT_SSL: the login parser's to refuse");
+    b[0] = 60;
+    is_int(my_tls_switch(b, 64, &at, &seq, err, sizeof(err)), WR_DONE,
+           "a longer packet is a login response");
+}
+
 int main(void)
 {
     test_greeting();
+    test_tls_switch();
     test_response();
     test_malformed();
     test_auth_switch();
