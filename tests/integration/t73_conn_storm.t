@@ -109,7 +109,9 @@ my ($adm1, $ref1, $oth1) = storm_totals('limited');
 my $m = metrics($mport);
 my $by_rate = $m->{'weir_refused_connections_total{reason="conn_rate"}'} // 0;
 my $by_cap = $m->{'weir_refused_connections_total{reason="conn_per_ip"}'} // 0;
-ok($adm1 + $ref1 > 1000, "the storm made " . ($adm1 + $ref1 + $oth1) . " connections");
+# How many the storm makes in its time depends on the machine's load (about 1,500 when quiet,
+# 800 under stress-ng): enough for the limits to matter is all this checks.
+ok($adm1 + $ref1 > 200, "the storm made " . ($adm1 + $ref1 + $oth1) . " connections");
 ok($ref1 > $adm1, "the limits refused most of them ($ref1 refused, $adm1 admitted)");
 ok($by_rate + $by_cap >= $ref1, "/metrics counts them: conn_rate $by_rate, conn_per_ip $by_cap");
 

@@ -21,7 +21,11 @@ my $sb = start_standby($t);
 my ($pp, $sp) = ($t->pgport, $sb->port);
 my %users = (app => 'apppass', admin => 'adminpass');
 my $w = $t->start_weir(users => \%users,
+    # server_check_delay 300: the standby entry's server must meet the promotion through its
+    # client's query (and close at release), not through a health check that a slow run
+    # (over 30 s between its uses) would make first; the second weir checks that path.
     weir => { admin_users => 'admin', pool_mode => 'transaction', default_pool_size => 8,
+        server_check_delay => 300,
         server_connect_timeout => 5, host_breaker_failures => 2, host_breaker_backoff => 1,
         host_breaker_backoff_max => 4 },
     databases => {

@@ -17,7 +17,7 @@ public final class MariadbJ {
 
     static Connection connect() throws Exception {
         String url = "jdbc:mariadb://" + tap.host + ":" + tap.port + "/" + tap.db
-                + "?useServerPrepStmts=true&connectTimeout=30000";
+                + "?useServerPrepStmts=true&connectTimeout=90000";
         return DriverManager.getConnection(url, tap.user, tap.password);
     }
 

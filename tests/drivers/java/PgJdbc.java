@@ -21,7 +21,7 @@ public final class PgJdbc {
 
     static Connection connect(String app) throws Exception {
         String url = "jdbc:postgresql://" + tap.host + ":" + tap.port + "/" + tap.db
-                + "?prepareThreshold=1&sslmode=disable&connectTimeout=30"
+                + "?prepareThreshold=1&sslmode=disable&connectTimeout=90"
                 + "&ApplicationName=" + app;
         return DriverManager.getConnection(url, tap.user, tap.password);
     }

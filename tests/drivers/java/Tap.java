@@ -22,6 +22,8 @@ final class Tap {
     static final LocalDateTime TIMESTAMP = LocalDateTime.of(2024, 2, 29, 13, 45, 56, 123456000);
     static final byte[] BYTES = new byte[1024];
     static final int CLIENTS = 12; // concurrent connections on a pool of 3 servers
+    // In session mode the last of them wait for a server through the first ones' whole work:
+    // the drivers' connect timeouts (90 s) allow for a slow machine.
     // Each concurrent transaction stores a 64 KiB value: a statement bigger than a pooler's
     // I/O buffer (weir's are 32 KiB) that arrives while its client waits for a server.
     static final byte[] BLOB = new byte[65536];

@@ -20,7 +20,7 @@ const NULLS = [null, null, null, null, null, null, null];
 async function connect() {
   const c = await mysql.createConnection({ host: A.host, port: A.port, user: A.user,
     password: A.password, database: A.db, charset: 'utf8mb4', supportBigNumbers: true,
-    bigNumberStrings: true, dateStrings: true, connectTimeout: 30000 });
+    bigNumberStrings: true, dateStrings: true, connectTimeout: 90000 });
   return t.track(c, () => c.destroy());
 }
 

@@ -15,7 +15,7 @@ types.setTypeParser(1114, (s) => s); // timestamp: the text, to the microsecond
 
 async function connect(app = 'drv-nodepg') {
   const c = new Client({ host: A.host, port: A.port, user: A.user, password: A.password,
-    database: A.db, ssl: false, connectionTimeoutMillis: 30000, application_name: app });
+    database: A.db, ssl: false, connectionTimeoutMillis: 90000, application_name: app });
   t.track(c, () => c.end());
   await c.connect();
   return c;
