@@ -1,0 +1,70 @@
+/*
+ * client_my_int.h -- inside the MySQL client session: client_my.c (the
+ * handshake, authentication, the idle client's input, the pool it joins)
+ * and client_my_cmd.c (the commands weir answers itself: KILL, also across
+ * peers, COM_PROCESS_KILL, COM_CHANGE_USER, COM_PING without a server). Not
+ * for other modules: they use client.h.
+ */
+#ifndef WEIR_CLIENT_MY_INT_H
+#define WEIR_CLIENT_MY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pooler/session/client.h"
+#include "protocol/mysql/my_auth.h"
+
+/* A login in progress: the scramble weir sent, and whether it asked for another plugin. */
+struct my_auth_state {
+    uint8_t scramble[MY_SCRAMBLE_LEN];
+    bool switched; /* an AuthSwitchRequest was sent */
+};
+
+/*
+ * Sends an AuthSwitchRequest to mysql_native_password with the scramble in
+ * c->auth and waits in CL_AUTH for the token (sequence id c->my->seq + 1).
+ */
+void client_my_auth_switch(struct client *c);
+
+/* The client proved who it is: join its pool and finish the login. */
+void client_my_authenticated(struct client *c);
+
+/* Checks a mysql_native_password token against the auth file. */
+bool client_my_check_token(struct client *c, const uint8_t *token, size_t len);
+
+/*
+ * Does c->db name a MySQL database? Else c gets 1049 and is closed (false):
+ * a PostgreSQL entry is never served on the MySQL port.
+ */
+bool client_my_db_usable(struct client *c);
+
+/* Frees c->my (the proto's free_state). */
+void client_my_free_state(struct client *c);
+
+/*
+ * A logged-in client holding no server said something: answer what weir
+ * answers itself, close on COM_QUIT, else ask for a server.
+ */
+void client_my_idle_input(struct client *c);
+
+/* Another worker or a peer answered c's KILL (the proto's kill_done). */
+void client_my_kill_done(struct client *c, uint32_t target, int result);
+
+/* A command weir answers itself at c->in's parsed offset (the proto's own_command). */
+bool client_my_own_command(struct client *c);
+
+/* Takes the whole packet at c->in->parsed (payload len) out of the client's input. */
+void client_my_consume(struct client *c, uint32_t len);
+
+/*
+ * Answers the client's command with ERR (sequence id 1), logs it, and keeps
+ * the connection. False when c was closed.
+ */
+bool client_my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
+
+/* Answers the client's command with OK (sequence id 1) and sends it. False when c was closed. */
+bool client_my_reply_ok(struct client *c);
+
+#endif
