@@ -2,10 +2,11 @@
  * pool.c -- the global pools per (database, user): FIFO waiters, per-worker
  * LIFO idle lists, limits (pool, reserve, database, user) and the eviction of
  * idle servers another pool needs, the ParameterStatus values servers
- * reported (for a client's welcome), database-wide PAUSE, DISABLE and
- * RECONNECT, gauges for the console, and retiring pools a reload changed.
+ * reported (for a client's welcome), and the registry that finds a pool.
+ * Databases as a whole (the console's PAUSE, DISABLE, RECONNECT and counts,
+ * retiring pools a reload changed) are pool_db.c.
  */
-#include "pooler/pool/pool.h"
+#include "pooler/pool/pool_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,6 @@
 #include "pooler/pool/server.h"
 #include "pooler/core/worker.h"
 
-#define POOL_BUCKETS 256
-
 /* Server counts shared by pools of one database or one login user. */
 struct user_count {
     struct user_count *next;
@@ -25,12 +24,12 @@ struct user_count {
     atomic_int n;
 };
 
-static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool *buckets[POOL_BUCKETS];
-static struct pool **all_pools; /* append-only, for sweeps */
-static int npools;
+pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+struct pool *pool_buckets[POOL_BUCKETS];
+struct pool **pools_all; /* append-only, for sweeps */
+int pools_n;
 static struct user_count *user_counts;
-static struct db_state *db_states; /* [pools_lock] */
+struct db_state *pool_db_states; /* [pools_lock] */
 
 static unsigned hash_str(unsigned h, const char *s)
 {
@@ -64,9 +63,9 @@ static atomic_int *group_counter(const struct db_entry *db, const char *client_u
 }
 
 /* The console flags of database `name`; called with pools_lock held. NULL when out of memory. */
-static struct db_state *db_state_get(const char *name)
+struct db_state *pool_db_state_get(const char *name)
 {
-    for (struct db_state *d = db_states; d; d = d->next)
+    for (struct db_state *d = pool_db_states; d; d = d->next)
         if (!strcmp(d->name, name))
             return d;
     struct db_state *d = calloc(1, sizeof(*d));
@@ -74,8 +73,8 @@ static struct db_state *db_state_get(const char *name)
         free(d);
         return NULL;
     }
-    d->next = db_states;
-    db_states = d;
+    d->next = pool_db_states;
+    pool_db_states = d;
     return d;
 }
 
@@ -151,12 +150,12 @@ static struct pool *pool_new(const struct db_entry *db, const char *client_user,
     r->idle = calloc(weir.nworkers, sizeof(*r->idle));
     r->idle_count = calloc(weir.nworkers, sizeof(*r->idle_count));
     r->stats = stats_slots_new(weir.nworkers);
-    r->dbst = db_state_get(db->name);
+    r->dbst = pool_db_state_get(db->name);
     if (r->dbst)
         r->paused = atomic_load(&r->dbst->paused);
-    struct pool **all = realloc(all_pools, sizeof(*all) * (npools + 1));
+    struct pool **all = realloc(pools_all, sizeof(*all) * (pools_n + 1));
     if (all)
-        all_pools = all;
+        pools_all = all;
     if (!r->key_user || !r->user || (pw && !r->password) || !r->idle || !r->idle_count || !all ||
         !r->stats || !r->dbst || !(r->user_servers = user_counter(r->user)) ||
         !(r->db_servers = db_counter(db)) || !(r->group_servers = group_counter(db, r->user))) {
@@ -166,7 +165,7 @@ static struct pool *pool_new(const struct db_entry *db, const char *client_user,
     for (int i = 0; i < weir.nworkers; i++)
         list_init(&r->idle[i]);
     list_init(&r->waiters);
-    all_pools[npools++] = r;
+    pools_all[pools_n++] = r;
     return r;
 }
 
@@ -179,13 +178,13 @@ struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64
     unsigned h = hash_str(hash_str(2166136261u, db->name), client_user) % POOL_BUCKETS;
     pthread_mutex_lock(&pools_lock);
     struct pool *r;
-    for (r = buckets[h]; r; r = r->hash_next)
+    for (r = pool_buckets[h]; r; r = r->hash_next)
         if (r->variant == variant && !strcmp(r->db->name, db->name) &&
             !strcmp(r->key_user, client_user))
             break;
     if (!r && (r = pool_new(db, client_user, variant, password))) {
-        r->hash_next = buckets[h];
-        buckets[h] = r;
+        r->hash_next = pool_buckets[h];
+        pool_buckets[h] = r;
     }
     pthread_mutex_unlock(&pools_lock);
     if (r)
@@ -202,28 +201,28 @@ struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64
 void pools_free_all(void)
 {
     pthread_mutex_lock(&pools_lock);
-    for (int i = 0; i < npools; i++)
-        pool_free(all_pools[i]);
-    free(all_pools);
-    all_pools = NULL;
-    npools = 0;
-    memset(buckets, 0, sizeof(buckets));
+    for (int i = 0; i < pools_n; i++)
+        pool_free(pools_all[i]);
+    free(pools_all);
+    pools_all = NULL;
+    pools_n = 0;
+    memset(pool_buckets, 0, sizeof(pool_buckets));
     while (user_counts) {
         struct user_count *u = user_counts;
         user_counts = u->next;
         free(u->name);
         free(u);
     }
-    while (db_states) {
-        struct db_state *d = db_states;
-        db_states = d->next;
+    while (pool_db_states) {
+        struct db_state *d = pool_db_states;
+        pool_db_states = d->next;
         free(d->name);
         free(d);
     }
     pthread_mutex_unlock(&pools_lock);
 }
 
-static void step_init(struct pool_step *st)
+void pool_step_init(struct pool_step *st)
 {
     st->close_reason = NULL;
     st->assigned = NULL;
@@ -335,7 +334,7 @@ static void plan_connect(struct pool *r, struct pool_step *st)
  * else the waiters need: a wake-up of a worker that has idle servers, or new
  * logins within the limits.
  */
-static void balance(struct pool *r, struct worker *w, struct pool_step *st)
+void pool_balance(struct pool *r, struct worker *w, struct pool_step *st)
 {
     if (r->paused)
         return; /* waiters stay queued until RESUME */
@@ -400,7 +399,7 @@ static void fail_waiters(struct pool *r, struct pool_step *st)
 void pool_wait(struct pool *r, struct worker *w, struct pool_waiter *c, bool front,
                struct pool_step *st)
 {
-    step_init(st);
+    pool_step_init(st);
     ev_tstamp now = ev_now(w->loop);
     char down[320];
     pthread_mutex_lock(&r->lock);
@@ -433,7 +432,7 @@ void pool_wait(struct pool *r, struct worker *w, struct pool_waiter *c, bool fro
     c->start = now;
     c->w = w;
     r->nwaiting++;
-    balance(r, w, st);
+    pool_balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -446,7 +445,7 @@ static void park(struct pool *r, struct worker *w, struct server *s)
 
 void pool_release(struct pool *r, struct worker *w, struct server *s, struct pool_step *st)
 {
-    step_init(st);
+    pool_step_init(st);
     pthread_mutex_lock(&r->lock);
     if (r->paused || s->gen != r->gen) {
         st->close = s; /* PAUSE or RECONNECT: it goes instead of back to the pool */
@@ -456,21 +455,21 @@ void pool_release(struct pool *r, struct worker *w, struct server *s, struct poo
         st->close_reason = "its pool was replaced by a configuration reload";
     } else
         park(r, w, s);
-    balance(r, w, st);
+    pool_balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
 void pool_dispatch(struct pool *r, struct worker *w, struct pool_step *st)
 {
-    step_init(st);
+    pool_step_init(st);
     pthread_mutex_lock(&r->lock);
-    balance(r, w, st);
+    pool_balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
 void pool_connected(struct pool *r, struct worker *w, struct server *s, struct pool_step *st)
 {
-    step_init(st);
+    pool_step_init(st);
     pthread_mutex_lock(&r->lock);
     r->nconnecting--;
     r->login_retry_at = 0;
@@ -482,14 +481,14 @@ void pool_connected(struct pool *r, struct worker *w, struct server *s, struct p
     } else {
         park(r, w, s);
     }
-    balance(r, w, st);
+    pool_balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
 void pool_connect_failed(struct pool *r, struct worker *w, const char *sqlstate, const char *text,
                          struct pool_step *st)
 {
-    step_init(st);
+    pool_step_init(st);
     pthread_mutex_lock(&r->lock);
     r->nconnecting--;
     r->nservers--;
@@ -502,18 +501,18 @@ void pool_connect_failed(struct pool *r, struct worker *w, const char *sqlstate,
     if (r->nservers == 0)
         fail_waiters(r, st);
     else
-        balance(r, w, st);
+        pool_balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
 void pool_connect_abandoned(struct pool *r, struct worker *w, struct pool_step *st)
 {
-    step_init(st);
+    pool_step_init(st);
     pthread_mutex_lock(&r->lock);
     r->nconnecting--;
     r->nservers--;
     give_slot(r);
-    balance(r, w, st);
+    pool_balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -530,7 +529,7 @@ void pool_unpark(struct pool *r, struct server *s)
 
 void pool_server_gone(struct pool *r, struct worker *w, struct server *s, struct pool_step *st)
 {
-    step_init(st);
+    pool_step_init(st);
     pthread_mutex_lock(&r->lock);
     if (list_linked(&s->idle_node)) {
         list_del(&s->idle_node);
@@ -543,7 +542,7 @@ void pool_server_gone(struct pool *r, struct worker *w, struct server *s, struct
         r->nshrinking--;
     }
     give_slot(r);
-    balance(r, w, st);
+    pool_balance(r, w, st);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -625,7 +624,7 @@ static bool starved_by_shared_limit(struct pool *r)
 
 /*
  * Closes one of w's idle servers of another pool that shares the limit
- * starving r, as PgBouncer does; the freed slot goes to r on its next balance.
+ * starving r, as PgBouncer does; the freed slot goes to r on its next pool_balance.
  */
 static void evict_for(struct worker *w, struct pool *r, struct pool **snap, int n)
 {
@@ -657,10 +656,10 @@ static void evict_for(struct worker *w, struct pool *r, struct pool **snap, int 
 void pools_sweep(struct worker *w)
 {
     pthread_mutex_lock(&pools_lock);
-    int n = npools;
+    int n = pools_n;
     struct pool **snap = n ? malloc(sizeof(*snap) * n) : NULL;
     if (snap)
-        memcpy(snap, all_pools, sizeof(*snap) * n);
+        memcpy(snap, pools_all, sizeof(*snap) * n);
     pthread_mutex_unlock(&pools_lock);
     if (!snap)
         return;
@@ -668,10 +667,10 @@ void pools_sweep(struct worker *w)
     for (int i = 0; i < n; i++) {
         struct pool *r = snap[i];
         struct pool_step st;
-        step_init(&st);
+        pool_step_init(&st);
         pthread_mutex_lock(&r->lock);
         if (r->nwaiting > 0)
-            balance(r, w, &st);
+            pool_balance(r, w, &st);
         if (w->id == 0 && !r->paused)
             while (r->nservers < r->min_pool_size && may_open(r, now, false))
                 plan_connect(r, &st);
@@ -682,281 +681,4 @@ void pools_sweep(struct worker *w)
             evict_for(w, r, snap, n);
     }
     free(snap);
-}
-
-/* ---- admin console ---- */
-
-int pools_snapshot(struct pool ***out)
-{
-    pthread_mutex_lock(&pools_lock);
-    int n = npools;
-    struct pool **snap = malloc(sizeof(*snap) * (n ? n : 1));
-    if (snap && n)
-        memcpy(snap, all_pools, sizeof(*snap) * n);
-    pthread_mutex_unlock(&pools_lock);
-    *out = snap;
-    return snap ? n : -1;
-}
-
-bool pool_of_db(const struct pool *r, const char *dbname)
-{
-    return !dbname || !strcmp(r->db->name, dbname);
-}
-
-static struct db_state *db_state_find(const char *dbname)
-{
-    pthread_mutex_lock(&pools_lock);
-    struct db_state *d = db_state_get(dbname);
-    pthread_mutex_unlock(&pools_lock);
-    return d;
-}
-
-void pool_db_set_disabled(const char *dbname, bool on)
-{
-    struct db_state *d = db_state_find(dbname);
-    if (d)
-        atomic_store(&d->disabled, on);
-}
-
-/* dbname's console flags, or NULL when the console never touched it (db_states live until exit). */
-static struct db_state *db_state_lookup(const char *dbname)
-{
-    struct db_state *found = NULL;
-    pthread_mutex_lock(&pools_lock);
-    for (struct db_state *d = db_states; d && !found; d = d->next)
-        if (!strcmp(d->name, dbname))
-            found = d;
-    pthread_mutex_unlock(&pools_lock);
-    return found;
-}
-
-bool pool_db_disabled(const char *dbname)
-{
-    struct db_state *d = db_state_lookup(dbname);
-    return d && atomic_load(&d->disabled);
-}
-
-bool pool_db_paused(const char *dbname)
-{
-    struct db_state *d = db_state_lookup(dbname);
-    return d && atomic_load(&d->paused);
-}
-
-void pool_db_pause(struct worker *w, const char *dbname, bool on)
-{
-    /* The flag first, so pools created from now on start paused too. */
-    const struct config *cfg = weir.cfg;
-    pthread_mutex_lock(&pools_lock);
-    for (int i = 0; i < cfg->ndbs; i++) {
-        if (dbname && strcmp(cfg->dbs[i].name, dbname))
-            continue;
-        struct db_state *d = db_state_get(cfg->dbs[i].name);
-        if (d)
-            atomic_store(&d->paused, on);
-    }
-    pthread_mutex_unlock(&pools_lock);
-    struct pool **snap;
-    int n = pools_snapshot(&snap);
-    for (int i = 0; i < n; i++) {
-        struct pool *r = snap[i];
-        if (!pool_of_db(r, dbname))
-            continue;
-        struct pool_step st;
-        step_init(&st);
-        pthread_mutex_lock(&r->lock);
-        r->paused = on;
-        if (!on)
-            balance(r, w, &st); /* the waiters held during the pause */
-        pthread_mutex_unlock(&r->lock);
-        server_apply_step(w, r, &st);
-    }
-    free(snap);
-}
-
-void pool_db_reconnect(const char *dbname)
-{
-    struct pool **snap;
-    int n = pools_snapshot(&snap);
-    for (int i = 0; i < n; i++) {
-        struct pool *r = snap[i];
-        if (!pool_of_db(r, dbname))
-            continue;
-        pthread_mutex_lock(&r->lock);
-        r->gen++;
-        r->nstale = r->ngen;
-        pthread_mutex_unlock(&r->lock);
-    }
-    free(snap);
-}
-
-void pool_db_counts(const char *dbname, int *servers, int *stale)
-{
-    *servers = *stale = 0;
-    struct pool **snap;
-    int n = pools_snapshot(&snap);
-    for (int i = 0; i < n; i++) {
-        struct pool *r = snap[i];
-        if (!pool_of_db(r, dbname))
-            continue;
-        pthread_mutex_lock(&r->lock);
-        *servers += r->nservers;
-        *stale += r->nstale;
-        pthread_mutex_unlock(&r->lock);
-    }
-    free(snap);
-}
-
-bool pool_must_close(struct pool *r, const struct server *s)
-{
-    pthread_mutex_lock(&r->lock);
-    bool yes = r->paused || s->gen != r->gen;
-    pthread_mutex_unlock(&r->lock);
-    return yes;
-}
-
-void pool_server_born(struct pool *r, struct server *s)
-{
-    pthread_mutex_lock(&r->lock);
-    s->gen = r->gen;
-    s->gen_taken = true;
-    r->ngen++;
-    pthread_mutex_unlock(&r->lock);
-}
-
-void pool_server_freed(struct pool *r, struct server *s)
-{
-    pthread_mutex_lock(&r->lock);
-    r->ngen--;
-    if (s->gen != r->gen)
-        r->nstale--;
-    pthread_mutex_unlock(&r->lock);
-    s->gen_taken = false;
-}
-
-void pool_client_join(struct pool *r)
-{
-    atomic_fetch_add(&r->nclients, 1);
-}
-
-void pool_client_leave(struct pool *r)
-{
-    atomic_fetch_sub(&r->nclients, 1);
-}
-
-void pool_counts(struct pool *r, ev_tstamp now, struct stats_pool *p)
-{
-    double check = weir.cfg->server_check_delay;
-    pthread_mutex_lock(&r->lock);
-    int used = 0;
-    for (int i = 0; i < weir.nworkers; i++) {
-        struct list *pos, *tmp;
-        list_for_each_safe(pos, tmp, &r->idle[i])
-        {
-            struct server *s = list_entry(pos, struct server, idle_node);
-            if (now - s->last_used > check)
-                used++;
-        }
-    }
-    int ncl = atomic_load(&r->nclients);
-    p->cl_waiting = r->nwaiting;
-    p->cl_active = ncl > r->nwaiting ? ncl - r->nwaiting : 0;
-    p->sv_login = r->nconnecting;
-    p->sv_idle = r->nidle - used;
-    p->sv_used = used;
-    long long tested = 0;
-    for (int i = 0; i < weir.nworkers; i++)
-        tested += (int64_t)atomic_load_explicit(&r->stats[i].tested, memory_order_relaxed);
-    /* The gauge is read without the owners' help: clamp what a moment's skew could give. */
-    int busy = r->nservers - r->nidle - r->nconnecting;
-    p->sv_tested = tested < 0 ? 0 : tested > busy ? busy : (int)tested;
-    p->sv_active = busy - p->sv_tested;
-    p->maxwait = 0;
-    if (r->nwaiting > 0) {
-        struct pool_waiter *head = list_entry(r->waiters.next, struct pool_waiter, node);
-        p->maxwait = now - head->start;
-    }
-    p->paused = r->paused;
-    p->login_failing = now < r->login_retry_at;
-    pthread_mutex_unlock(&r->lock);
-}
-
-static bool same_connection(const struct db_entry *a, const struct db_entry *b)
-{
-#define SAME_STR(f) ((!a->f && !b->f) || (a->f && b->f && !strcmp(a->f, b->f)))
-    return a->backend == b->backend && a->port == b->port && SAME_STR(host) && SAME_STR(ports) &&
-           SAME_STR(dbname) && SAME_STR(user) && SAME_STR(password) &&
-           a->target_session_attrs == b->target_session_attrs &&
-           a->load_balance_hosts == b->load_balance_hosts &&
-           a->server_tls_sslmode == b->server_tls_sslmode;
-#undef SAME_STR
-}
-
-/* Called with pools_lock held: r no longer answers pool_get. */
-static void retire(struct pool *r, const char *why)
-{
-    atomic_store(&r->retired, true);
-    /* Its servers are of an older generation now: closed on release, counted by WAIT_CLOSE. */
-    pthread_mutex_lock(&r->lock);
-    r->gen++;
-    r->nstale = r->ngen;
-    pthread_mutex_unlock(&r->lock);
-    for (struct pool **pp = &buckets[0]; pp < &buckets[POOL_BUCKETS]; pp++) {
-        for (struct pool **p = pp; *p; p = &(*p)->hash_next) {
-            if (*p == r) {
-                *p = r->hash_next;
-                r->hash_next = NULL;
-                goto unlinked;
-            }
-        }
-    }
-unlinked:
-    log_info("pool %s/%s: %s; its servers close as they are released", r->db->name, r->key_user,
-             why);
-}
-
-void pools_reconfigure(const struct config *cfg)
-{
-    pthread_mutex_lock(&pools_lock);
-    for (int i = 0; i < npools; i++) {
-        struct pool *r = all_pools[i];
-        if (pool_retired(r))
-            continue;
-        /* A pool made from a "*" entry follows the new "*" (or the entry now named). */
-        const struct db_entry *db = config_find_db_for(cfg, r->db->name, r->db->backend);
-        if (!db) {
-            retire(r, "database removed from the configuration");
-            continue;
-        }
-        if (!same_connection(r->db, db)) {
-            retire(r, "connection settings changed");
-            continue;
-        }
-        const struct user_entry *ue = config_find_user(cfg, r->key_user);
-        if (config_pool_mode(cfg, db, ue) != r->pool_mode) {
-            retire(r, "pool_mode changed");
-            continue;
-        }
-        pthread_mutex_lock(&r->lock);
-        r->pool_size = config_pool_size(cfg, db, ue);
-        r->min_pool_size = config_min_pool_size(cfg, db);
-        r->reserve_pool_size = config_reserve_pool_size(cfg, db);
-        r->max_db = config_max_db_connections(cfg, db);
-        r->max_user = config_max_user_connections(cfg, config_find_user(cfg, r->user));
-        pthread_mutex_unlock(&r->lock);
-    }
-    pthread_mutex_unlock(&pools_lock);
-}
-
-int pools_busy_servers(void)
-{
-    int busy = 0;
-    pthread_mutex_lock(&pools_lock);
-    for (int i = 0; i < npools; i++) {
-        struct pool *r = all_pools[i];
-        pthread_mutex_lock(&r->lock);
-        busy += r->nservers - r->nidle - r->nconnecting;
-        pthread_mutex_unlock(&r->lock);
-    }
-    pthread_mutex_unlock(&pools_lock);
-    return busy;
 }
