@@ -157,8 +157,8 @@ struct config {
     char *server_tls_cert_file;
     char *server_tls_protocols;
     char *server_tls_ciphers;
-    int peer_id;                   /* this process in its [peers] group; 0 = no peering */
-    struct peer_entry *peers;      /* [peers] */
+    int peer_id;              /* this process in its [peers] group; 0 = no peering */
+    struct peer_entry *peers; /* [peers] */
     int npeers;
     struct db_entry *dbs;
     int ndbs;
