@@ -53,10 +53,9 @@ static struct backend_conn *pgb_connect_start(const struct backend_params *p, ch
     } else {
         keys[n] = "hostaddr";
         vals[n++] = p->addr ? p->addr : p->host;
-        if (p->addr && strcmp(p->addr, p->host)) {
-            keys[n] = "host";
-            vals[n++] = p->host;
-        }
+        /* Always, even a numeric one: sslmode=verify-full refuses a login without host. */
+        keys[n] = "host";
+        vals[n++] = p->host;
     }
     keys[n] = "port";
     vals[n++] = port;

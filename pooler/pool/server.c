@@ -831,6 +831,8 @@ void server_sweep(struct worker *w, ev_tstamp now)
             const struct config *cfg = weir.cfg;
             if (pool_retired(s->pool))
                 server_close(s, "its pool was replaced by a configuration reload");
+            else if (pool_must_close(s->pool, s)) /* server_tls_* changed, RECONNECT, PAUSE */
+                server_close(s, "its settings changed (reload or console): replaced");
             else if (cfg->server_lifetime > 0 && now - s->created > cfg->server_lifetime)
                 server_close(s, "server_lifetime reached");
             else if (cfg->server_idle_timeout > 0 &&

@@ -6,8 +6,13 @@
  * back in CL_STARTUP and speaks through c->ssl from then on.
  *
  * Bytes the client sent behind its request in plain text are never taken
- * into the TLS session (CVE-2021-3935): the callers refuse the connection
- * when any are buffered, and the handshake reads the socket afresh.
+ * into the TLS session (CVE-2021-3935): PostgreSQL's callers refuse the
+ * connection when any are buffered behind an SSLRequest. A MySQL client does
+ * not wait after its SSLRequest: the ClientHello that came with it in one
+ * read, and PostgreSQL 17's direct-TLS ClientHello, are handed to OpenSSL as
+ * handshake input (tls_accept's pre bytes), which takes nothing but handshake
+ * records before the handshake ends; plain text is refused before that
+ * (my_tls_switch).
  */
 #include "pooler/session/client.h"
 

@@ -91,6 +91,31 @@ my @tls = ('--ssl', "--ssl-ca=$c->{ca}", '--ssl-verify-server-cert');
     ok(WeirTest::sock_closed($s, 10), '... and the connection is closed');
 }
 
+# KILL QUERY of a statement running over TLS: weir's own login for the KILL (Connector/C,
+# blocking, on the cancel queue) must use TLS too, since app is REQUIRE SSL.
+{
+    my $tmp = $m->tmp;
+    my $tls_dsn = "mariadb_ssl=1;mariadb_ssl_ca_file=$c->{ca};mariadb_ssl_verify_server_cert=1";
+    my $victim = spawn(sub {
+        my $d = $w->my_dbi(dsn_extra => $tls_dsn) or die "connect: $DBI::errstr";
+        WeirTest::spew("$tmp/victim.id", $d->{mariadb_thread_id});
+        my $t0 = time;
+        my ($v) = $d->selectrow_array('SELECT SLEEP(30)');
+        WeirTest::spew("$tmp/victim.out", join('|', $v // 'undef', $d->err // '', time - $t0));
+        return 1;
+    });
+    ok(wait_until(20, sub { -s "$tmp/victim.id" }), 'a TLS client runs SELECT SLEEP(30)');
+    my $vid = WeirTest::slurp("$tmp/victim.id");
+    sleep 1;
+    my ($o, $e) = $w->mariadb("KILL QUERY $vid", args => \@tls);
+    is($e, '', 'KILL QUERY through weir over TLS') or diag($e);
+    wait_children([$victim], 60);
+    my ($v, $err, $secs) = split /\|/, WeirTest::slurp("$tmp/victim.out") // '';
+    ok(defined $secs && $secs < 25, 'the SLEEP was interrupted (the KILL logged in with TLS)')
+        or diag("victim: " . ($v // '') . "|" . ($err // '') . "|" . ($secs // ''));
+    like($w->log_text, qr/KILL QUERY forwarded to S-/, '... the log shows the forwarded KILL');
+}
+
 my ($out) = $w->mariadb('SELECT 42', args => \@tls);
 chomp $out;
 is($out, '42', 'still serving TLS clients');
