@@ -91,7 +91,8 @@ sub silent_dns {
 
 # before_14($port) -> the port of a relay to 127.0.0.1:$port that passes everything but the
 # server's ParameterStatus messages named in_hot_standby. One forked process per connection;
-# the client's side is passed as is (weir's libpq sends no SSLRequest: sslmode=disable).
+# the client's side is passed as is; a server's answer to an SSLRequest ('N') passes too, and
+# after an 'S' (TLS) everything passes unread.
 sub before_14 {
     my ($to) = @_;
     my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
@@ -122,6 +123,8 @@ sub _relay {
         or return;
     my $sel = IO::Select->new($c, $s);
     my $pending = '';    # server bytes not yet a whole message
+    my $first = 1;       # the server's first byte may answer an SSLRequest ('N', or 'S': TLS)
+    my $raw = 0;         # TLS: nothing to read, everything passes
     while (1) {
         for my $h ($sel->can_read(60)) {
             my $n = sysread($h, my $buf, 65536);
@@ -130,8 +133,21 @@ sub _relay {
                 syswrite($s, $buf) // return;
                 next;
             }
+            if ($raw) {
+                syswrite($c, $buf) // return;
+                next;
+            }
             $pending .= $buf;
             my $out = '';
+            if ($first && $pending =~ /^[NS]/) {
+                $raw = 1 if $pending =~ /^S/;
+                $out = substr($pending, 0, 1, '');
+                if ($raw) {
+                    syswrite($c, $out . $pending) // return;
+                    next;
+                }
+            }
+            $first = 0;
             while (length($pending) >= 5) {
                 my ($type, $len) = unpack('a N', $pending);
                 last if length($pending) < 1 + $len;
