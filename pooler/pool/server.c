@@ -23,10 +23,16 @@
 
 #define RESET_TIMEOUT 30.0 /* seconds a clean-up may take before the server is closed */
 
+/*
+ * What weir needs to follow a MySQL session: every system variable and the
+ * schema, and a flag for any other change. Transaction boundaries come from
+ * the status flags; session_track_transaction_info stays off because MariaDB
+ * turns its query cache off for a session that tracks it (LOCK TABLES, which
+ * only that tracker reports, is seen in the statement's text: my_pin.h).
+ */
 const char server_my_session_sql[] =
     "SET SESSION progress_report_time = 0, session_track_state_change = ON, "
-    "session_track_schema = ON, session_track_transaction_info = STATE, "
-    "session_track_system_variables = '*'";
+    "session_track_schema = ON, session_track_system_variables = '*'";
 
 struct server_hooks server_hooks;
 
@@ -310,6 +316,7 @@ static void send_my_command(struct server *s, uint8_t cmd)
 void server_release(struct server *s, bool clean)
 {
     s->client = NULL;
+    s->served = true;
     s->xact_start = 0;
     if (!clean) {
         server_close(s, "client went away in the middle of a message");

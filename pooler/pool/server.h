@@ -70,6 +70,7 @@ struct server {
     enum backend_kind kind;
     uint64_t my_caps; /* MySQL: capabilities in force on the connection */
     bool my_dirty;    /* MySQL: session differs from a fresh one: reset before the next client */
+    bool served;      /* has had a client (its session values may predate a SET GLOBAL) */
     struct stmt_my_servers *my_stmts; /* MySQL: statements weir prepared here (session/), or NULL */
     struct my_track_state my;
     struct backend_conn *bc;
@@ -155,6 +156,12 @@ bool server_check_due(const struct server *s);
 void server_check_start(struct server *s);
 /* MySQL: queues command cmd with optional argument arg; its answer is tracked in order. */
 void server_send_my_command(struct server *s, uint8_t cmd, const char *arg);
+/*
+ * Run on every MySQL server session, after login and after each
+ * COM_RESET_CONNECTION: no unsolicited progress packets, and the server's own
+ * session tracking tells weir what a client changed (see relay_my.c).
+ */
+extern const char server_my_session_sql[];
 /* Starts a new login for pool r on worker w (counted by the pool already). */
 void server_connect(struct worker *w, struct pool *r);
 /* MSG_DNS: a host name was resolved; w's logins that waited for one go on. */

@@ -11,13 +11,6 @@
 
 #include "pooler/pool/server.h"
 
-/*
- * Run on every MySQL server session, after login and after each
- * COM_RESET_CONNECTION: no unsolicited progress packets, and the server's own
- * session tracking tells weir what a client changed (see relay_my.c).
- */
-extern const char server_my_session_sql[];
-
 /* True for a ParameterStatus value of "on". */
 static inline bool server_param_on(const char *v)
 {

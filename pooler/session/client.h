@@ -24,6 +24,7 @@
 #include "pooler/pool/pool.h"
 #include "pooler/pool/server.h"
 #include "pooler/session/stmt_my.h"
+#include "protocol/mysql/my_pin.h"
 #include "protocol/mysql/my_resp.h"
 #include "protocol/mysql/my_stmt.h"
 #include "protocol/pg/pg_msg.h"
@@ -64,8 +65,9 @@ struct client_my {
     uint16_t ncursors;                 /* statements with a cursor open on its server */
     uint8_t stmt;                      /* STMT_HOLD, STMT_TAKE, STMT_READY (stmt_my.h) */
     uint8_t ps_mode;                   /* STMT_MY_MAPPED or STMT_MY_PASSED once decided */
-    bool lock_scan;                    /* the COM_QUERY passing is being scanned for GET_LOCK */
-    struct my_lock_scan lock;          /* its scan state */
+    bool lock_scan;                    /* the COM_QUERY passing is being scanned (stmt_my.c) */
+    struct my_lock_scan lock;          /* its scan state: GET_LOCK */
+    struct my_pin_scan pin;            /* and: user variables, LOCK TABLES, ... (my_pin.h) */
     bool keep_for_diagnostics;         /* its last answer had warnings: keep the server */
 };
 

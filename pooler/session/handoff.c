@@ -15,6 +15,7 @@
 #include "pooler/session/relay.h"
 #include "pooler/session/sess_pg.h"
 #include "pooler/session/stmt_my.h"
+#include "protocol/mysql/my_cmd.h"
 #include "protocol/mysql/my_handshake.h"
 #include "protocol/pg/pg_sql.h"
 
@@ -86,11 +87,19 @@ static void server_setup_my(struct server *s, struct client *c)
             if ((strcasecmp(c->my->vars[2 * i], "collation_connection") == 0) == last)
                 append_my_var(q, sizeof(q), &len, c->my->vars[2 * i], c->my->vars[2 * i + 1]);
     bool schema = c->my->schema && strcmp(c->my->schema, s->pool->db->dbname);
+    /*
+     * Session mode: a server that has had a client took its session values
+     * from the globals when it was cleaned after that client, and a SET GLOBAL
+     * made since would not show. It is reset again as this client takes it,
+     * so that it reads the globals as a new connection would (the reset and
+     * weir's SET go in the same write: one round trip per login).
+     */
+    bool refresh = s->pool->pool_mode == POOL_SESSION && s->served;
     if (len >= sizeof(q)) {
         server_close(s, "client session variables too long to re-apply");
         return;
     }
-    if (len == 0 && !schema) {
+    if (len == 0 && !schema && !refresh) {
         server_set_state(s, SV_ACTIVE);
         client_server_ready(c);
         return;
@@ -100,6 +109,11 @@ static void server_setup_my(struct server *s, struct client *c)
     s->setup_error[0] = 0;
     s->my_dirty = true;
 
+    if (refresh) {
+        stmt_my_server_forget(s); /* the reset closes its statements */
+        server_send_my_command(s, COM_RESET_CONNECTION, NULL);
+        server_send_my_command(s, COM_QUERY, server_my_session_sql);
+    }
     if (len)
         server_send_my_command(s, COM_QUERY, q);
     if (schema)

@@ -626,6 +626,44 @@ static bool var_set(struct client *c, const uint8_t *name, size_t nlen, const ui
     return true;
 }
 
+/* Forgets the client's value of name, if it set one. */
+static void var_unset(struct client *c, const char *name)
+{
+    for (int i = 0; i < c->my->nvars; i++) {
+        if (strcasecmp(c->my->vars[2 * i], name))
+            continue;
+        free(c->my->vars[2 * i]);
+        free(c->my->vars[2 * i + 1]);
+        c->my->nvars--;
+        c->my->vars[2 * i] = c->my->vars[2 * c->my->nvars];
+        c->my->vars[2 * i + 1] = c->my->vars[2 * c->my->nvars + 1];
+        return;
+    }
+}
+
+/*
+ * SET NAMES changed the client's character set (the tracker reports
+ * character_set_client and _results only): the connection's character set
+ * is the same, and its collation the one named by COLLATE or the default,
+ * which setting character_set_connection gives (handoff.c sets
+ * collation_connection after it). False when it cannot be recorded.
+ */
+static bool names_follow(struct client *c, const uint8_t *cs, size_t cs_len)
+{
+    struct my_pin_scan *ps = &c->my->pin;
+    ps->names = false;
+    if (!var_set(c, (const uint8_t *)"character_set_connection", 24, cs, cs_len))
+        return false;
+    if (ps->collate[0] && strcasecmp(ps->collate, "DEFAULT")) {
+        size_t n = strlen(ps->collate);
+        return is_identifier((const uint8_t *)ps->collate, n) &&
+               var_set(c, (const uint8_t *)"collation_connection", 20, (const uint8_t *)ps->collate,
+                       n);
+    }
+    var_unset(c, "collation_connection");
+    return true;
+}
+
 /*
  * An OK packet of the server, whole: with CLIENT_SESSION_TRACK and the
  * state-changed flag it says what changed in the session. System variables
@@ -657,6 +695,10 @@ void relay_my_session_state(struct server *s, struct client *c, const uint8_t *p
                 var_set(c, e.name, e.name_len, e.value, e.value_len))
                 explained = true;
             else
+                c->pinned = true;
+            if (c->my->pin.names && e.name_len == 20 &&
+                !strncasecmp((const char *)e.name, "character_set_client", 20) &&
+                !names_follow(c, e.value, e.value_len))
                 c->pinned = true;
             break;
         case SESSION_TRACK_SCHEMA:

@@ -408,22 +408,43 @@ void stmt_my_answered(struct server *s, struct client *c)
                            !(st & SERVER_STATUS_LAST_ROW_SENT));
 }
 
-/* ---- GET_LOCK ---- */
+/* ---- GET_LOCK, user variables, LOCK TABLES ---- */
 
 void stmt_my_query_scan(struct client *c, struct server *s)
 {
     if (c->pinned || s->pool->pool_mode == POOL_SESSION)
         return;
     memset(&c->my->lock, 0, sizeof(c->my->lock));
+    my_pin_scan_init(&c->my->pin);
     c->my->lock_scan = true; /* its text is looked at as it passes (stmt_my_query_more) */
 }
 
 void stmt_my_query_more(struct client *c, struct server *s, const uint8_t *p, size_t n)
 {
-    if (!c->pinned && my_lock_scan_feed(&c->my->lock, p, n)) {
+    if (c->pinned) {
+        c->my->lock_scan = false;
+        return;
+    }
+    if (my_lock_scan_feed(&c->my->lock, p, n)) {
         stmt_my_pin_for_lock(c, s);
         c->my->lock_scan = false;
+        return;
     }
+    enum my_pin_why why = my_pin_scan_feed(&c->my->pin, p, n);
+    if (why == MY_PIN_NONE)
+        return;
+    /*
+     * The session tracker reports a user variable only as "something changed"
+     * (and not at all when a system variable changes in the same statement),
+     * and LOCK TABLES only through the transaction-state tracker, which weir
+     * leaves off (it turns MariaDB's query cache off): the text says it first.
+     */
+    c->pinned = true;
+    s->my_dirty = true;
+    c->my->lock_scan = false;
+    log_client(c, LOG_LVL_INFO, "%s: keeps its server connection until it disconnects",
+               why == MY_PIN_USER_VAR ? "a user variable is assigned"
+                                      : "a statement keeps state on the connection");
 }
 
 /* ---- without a server, and forgetting ---- */

@@ -1,15 +1,18 @@
-/* fuzz_my_stmt.c -- libFuzzer target for the COM_STMT_* heads and the GET_LOCK scan.
+/* fuzz_my_stmt.c -- libFuzzer target for the COM_STMT_* heads, the GET_LOCK scan and the pin
+ * scan (my_pin.h).
  *
  * Input: bytes 0-1 the statement's parameter count (little-endian), byte 2 the piece size for
  * the GET_LOCK scan (0 = 1), then one payload, read as a prepare OK, an EXECUTE or
  * BULK_EXECUTE head (whole and cut short), SEND_LONG_DATA, CLOSE/RESET/FETCH, and SQL text.
  * Checks: a head lies inside its payload and parses the same from any longer prefix, a
  * shorter prefix asks for more, the rewritten head has the announced length, and the scan in
- * pieces finds GET_LOCK exactly when the scan of the whole text does. */
+ * pieces finds GET_LOCK exactly when the scan of the whole text does, and the pin scan in
+ * pieces says what the whole text says, SET NAMES's collation included. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/mysql/my_pin.h"
 #include "protocol/mysql/my_stmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -80,6 +83,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t at = 0; at < len; at += step)
         pieces |= my_lock_scan_feed(&st, p + at, len - at < step ? len - at : step);
     if (whole != pieces)
+        __builtin_trap();
+
+    struct my_pin_scan ws, ps;
+    my_pin_scan_init(&ws);
+    enum my_pin_why why = my_pin_scan_feed(&ws, p, len), why_pieces = MY_PIN_NONE;
+    if (!why)
+        why = my_pin_scan_end(&ws);
+    my_pin_scan_init(&ps);
+    for (size_t at = 0; at < len && !why_pieces; at += step)
+        why_pieces = my_pin_scan_feed(&ps, p + at, len - at < step ? len - at : step);
+    if (!why_pieces)
+        why_pieces = my_pin_scan_end(&ps);
+    if (why != why_pieces)
+        __builtin_trap();
+    /* What SET NAMES leaves is the same too (a collation's name cut anywhere). */
+    if (!why && (ws.names != ps.names || strcmp(ws.collate, ps.collate) ||
+                 strlen(ws.collate) != ws.collate_len))
         __builtin_trap();
     free(p);
     return 0;

@@ -1,9 +1,11 @@
-/* test_my_stmt.c -- unit tests of the COM_STMT_* heads and packets and the GET_LOCK scan. */
+/* test_my_stmt.c -- unit tests of the COM_STMT_* heads and packets, the GET_LOCK scan and the
+ * scan for what else pins (my_pin.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/mysql/my_pin.h"
 #include "protocol/mysql/my_stmt.h"
 #include "tests/tap.h"
 
@@ -234,6 +236,129 @@ static void test_lock(void)
     ok(!my_has_get_lock(buf, 7), "length bounds the text");
 }
 
+/* What pins s, fed in pieces of `step` bytes and ended. */
+static enum my_pin_why pin_pieces(const char *s, size_t step)
+{
+    struct my_pin_scan st;
+    my_pin_scan_init(&st);
+    for (size_t at = 0, n = strlen(s); at < n; at += step)
+        if (my_pin_scan_feed(&st, (const uint8_t *)s + at, n - at < step ? n - at : step))
+            return (enum my_pin_why)st.pin;
+    return my_pin_scan_end(&st);
+}
+
+static void test_pin(void)
+{
+    enum { N = MY_PIN_NONE, V = MY_PIN_USER_VAR, S = MY_PIN_STATEMENT };
+    static const struct {
+        const char *sql;
+        int why;
+    } cases[] = {
+        {"SET @v = 1", V},
+        {"set @v=1", V},
+        {"SET @v = @@sql_mode, sql_mode = 'ANSI'", V},
+        {"SET sql_mode = 'ANSI', @v = 2", V},
+        {"SELECT @v := 1", V},
+        {"SELECT @v:=1", V},
+        {"SELECT @`v w` := 1", V},
+        {"SELECT @'v' := 1", V},
+        {"UPDATE t SET c = (@n := @n + 1)", V},
+        {"SELECT 1 INTO @v", V},
+        {"SELECT a, b FROM t LIMIT 1 INTO @a, @b", V},
+        {"SELECT 1 INTO\n  @v", V},
+        {"select 1 into @`v`", V},
+        {"CALL p(@out)", V},
+        {"LOAD DATA INFILE 'f' INTO TABLE t (@c) SET x = @c", V},
+        {"SELECT 1; SET @v = 2", V},
+        {"/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */", V},
+        {"/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY */", V},
+        {"/* a comment */ SET @v = 1", V},
+        {"-- a comment\nSET @v = 1", V},
+        {"# a comment\nSET @v = 1", V},
+        {"SELECT 'it''s', \"q\\\"\" INTO @v", V},
+        {"LOCK TABLES t WRITE", S},
+        {"lock table t read", S},
+        {"FLUSH TABLES WITH READ LOCK", S},
+        {"BACKUP LOCK t", S},
+        {"HANDLER t OPEN", S},
+        {"XA START 'x'", S},
+        {"EXECUTE IMMEDIATE 'SET @v = 1'", S},
+        {"SELECT 1; LOCK TABLES t WRITE", S},
+        {"SELECT @v", N},
+        {"SELECT @v = 1", N},
+        {"SELECT * FROM t WHERE c = @v", N},
+        {"SELECT @@sql_mode", N},
+        {"SELECT @@session.sql_mode INTO OUTFILE '/tmp/x'", N},
+        {"SET sql_mode = 'ANSI'", N},
+        {"SET @@session.sql_mode = 'ANSI'", N},
+        {"SET NAMES utf8mb4 COLLATE utf8mb4_bin", N},
+        {"SET CHARACTER SET latin1", S},
+        {"SET CHARSET latin1", S},
+        {"SET NAMES utf8mb4 COLLATE = x", S},
+        {"SET NAMES utf8mb4 COLLATE 'a\\b'", S},
+        {"INSERT INTO users (email) VALUES ('bob@example.com')", N},
+        {"INSERT INTO t VALUES ('SET @v = 1; LOCK TABLES', \"@x := 1\")", N},
+        {"SELECT 1 /* SET @v = 1 */", N},
+        {"SELECT 1 -- INTO @v", N},
+        {"SELECT 1 # LOCK TABLES", N},
+        {"SELECT `@v` FROM t", N},
+        {"SELECT 'a\\' INTO @v' FROM t", N},
+        {"EXECUTE s USING @v", N},
+        {"SELECT 1 /*Mx SET @v = 1 */", N},
+        {"UNLOCK TABLES", N},
+        {"SELECT c FROM t FOR UPDATE", N},
+        {"SELECT 5--3", N},
+        {"", N},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *sql = cases[i].sql;
+        char name[128];
+        snprintf(name, sizeof(name), "%s", sql);
+        for (char *q = name; *q; q++)
+            if (*q == '\n')
+                *q = ' '; /* one TAP line */
+        ok(my_pin_text((const uint8_t *)sql, strlen(sql)) == (enum my_pin_why)cases[i].why,
+           "\"%s\" pins: %s", name,
+           cases[i].why == V   ? "user variable"
+           : cases[i].why == S ? "statement"
+                               : "no");
+        bool same = true;
+        for (size_t step = 1; step <= strlen(sql); step++)
+            same &= pin_pieces(sql, step) == (enum my_pin_why)cases[i].why;
+        ok(same, "  the same in pieces of every size");
+    }
+    /* SET NAMES: noted, with its collation, whatever the pieces. */
+    static const struct {
+        const char *sql, *collate;
+    } names[] = {
+        {"SET NAMES utf8mb4", ""},
+        {"set names utf8mb3 collate utf8mb3_general_mysql500_ci", "utf8mb3_general_mysql500_ci"},
+        {"SET NAMES 'utf8mb4' COLLATE 'utf8mb4_bin'", "utf8mb4_bin"},
+        {"SET NAMES `latin1` COLLATE `latin1_bin`;", "latin1_bin"},
+        {"SET NAMES utf8mb4 COLLATE DEFAULT", ""},
+        {"SET NAMES latin1 COLLATE latin1_bin, NAMES utf8mb4", ""},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *sql = names[i].sql;
+        bool same = true;
+        for (size_t step = 1; step <= strlen(sql); step++) {
+            struct my_pin_scan st;
+            my_pin_scan_init(&st);
+            for (size_t at = 0, n = strlen(sql); at < n; at += step)
+                (void)my_pin_scan_feed(&st, (const uint8_t *)sql + at,
+                                       n - at < step ? n - at : step);
+            same &= my_pin_scan_end(&st) == MY_PIN_NONE && st.names &&
+                    !strcmp(st.collate, names[i].collate);
+        }
+        ok(same, "\"%s\": SET NAMES, collation \"%s\", in pieces of every size", sql,
+           names[i].collate);
+    }
+    /* Not NUL-terminated: the length bounds the text. */
+    const uint8_t buf[] = {'S', 'E', 'T', ' ', '@', 'v'};
+    ok(my_pin_text(buf, 4) == MY_PIN_NONE, "length bounds the text");
+    ok(my_pin_text(buf, 6) == MY_PIN_USER_VAR, "  and the whole of it pins");
+}
+
 int main(void)
 {
     test_prep_ok();
@@ -243,5 +368,6 @@ int main(void)
     test_small();
     test_builders();
     test_lock();
+    test_pin();
     return done_testing();
 }
