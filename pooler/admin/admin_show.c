@@ -321,26 +321,30 @@ void admin_show_mem(struct admin_result *r)
     int npools = pools_snapshot(&pools);
     free(pools);
     long long clients = atomic_load(&weir.nclients);
+    long my_c, my_cb, my_s, my_sb;
+    stmt_my_mem(&my_c, &my_cb, &my_s, &my_sb);
     struct {
         const char *name;
-        long long size, used;
+        long long size, used, total; /* total < 0: size * used */
     } rows[] = {
-        {"client_cache", sizeof(struct client), clients},
-        {"server_cache", sizeof(struct server), servers},
-        {"pool_cache", sizeof(struct pool), npools > 0 ? npools : 0},
-        {"iobuf", IOBUF_SIZE, 0},
+        {"client_cache", sizeof(struct client), clients, -1},
+        {"server_cache", sizeof(struct server), servers, -1},
+        {"pool_cache", sizeof(struct pool), npools > 0 ? npools : 0, -1},
+        {"iobuf", IOBUF_SIZE, 0, -1},
         /* Prepared statements: a client's (fixed part; memtotal adds texts and names) and a
-           server's. */
-        {"ps_client_stmt", sizeof(struct ps_stmt), ps_stmt_count()},
-        {"ps_server_stmt", sizeof(struct ps_node), ps_cache_nodes()},
+           server's. MySQL's: the fixed parts and texts (kept prepare responses and column
+           definitions not counted). */
+        {"ps_client_stmt", sizeof(struct ps_stmt), ps_stmt_count(), ps_stmt_bytes()},
+        {"ps_server_stmt", sizeof(struct ps_node), ps_cache_nodes(), -1},
+        {"my_client_stmt", sizeof(struct stmt_my_client), my_c, my_cb},
+        {"my_server_stmt", sizeof(struct stmt_my_server), my_s, my_sb},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         admin_cell(r, rows[i].name);
         admin_cell_int(r, rows[i].size);
         admin_cell_int(r, rows[i].used);
         admin_cell_int(r, 0);
-        bool texts = !strcmp(rows[i].name, "ps_client_stmt");
-        admin_cell_int(r, texts ? ps_stmt_bytes() : rows[i].size * rows[i].used);
+        admin_cell_int(r, rows[i].total >= 0 ? rows[i].total : rows[i].size * rows[i].used);
     }
 }
 

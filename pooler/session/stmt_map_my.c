@@ -7,6 +7,7 @@
  */
 #include "pooler/session/stmt_my.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,29 @@
 #include "protocol/mysql/my_stmt.h"
 
 /* FNV-1a: statement texts are hashed once per PREPARE, not per EXECUTE. */
+/* Statements alive in the whole process and their bytes (fixed part and text): SHOW MEM. */
+static _Atomic long client_n, client_bytes, server_n, server_bytes;
+
+static void count_add(_Atomic long *n, _Atomic long *bytes, size_t b)
+{
+    atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(bytes, (long)b, memory_order_relaxed);
+}
+
+static void count_sub(_Atomic long *n, _Atomic long *bytes, size_t b)
+{
+    atomic_fetch_sub_explicit(n, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(bytes, (long)b, memory_order_relaxed);
+}
+
+void stmt_my_mem(long *nclient, long *client_mem, long *nserver, long *server_mem)
+{
+    *nclient = atomic_load_explicit(&client_n, memory_order_relaxed);
+    *client_mem = atomic_load_explicit(&client_bytes, memory_order_relaxed);
+    *nserver = atomic_load_explicit(&server_n, memory_order_relaxed);
+    *server_mem = atomic_load_explicit(&server_bytes, memory_order_relaxed);
+}
+
 static uint32_t hash_bytes(const uint8_t *p, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -115,6 +139,7 @@ struct stmt_my_client *stmt_my_client_add(struct stmt_my_clients *t, uint32_t id
     e->id = id;
     e->key = *key;
     memset(key, 0, sizeof(*key));
+    count_add(&client_n, &client_bytes, sizeof(*e) + e->key.len);
     uint32_t h = id & (t->nbucket - 1);
     e->next = t->bucket[h];
     t->bucket[h] = e;
@@ -124,6 +149,7 @@ struct stmt_my_client *stmt_my_client_add(struct stmt_my_clients *t, uint32_t id
 
 static void client_free(struct stmt_my_client *e)
 {
+    count_sub(&client_n, &client_bytes, sizeof(*e) + e->key.len);
     stmt_my_key_free(&e->key);
     free(e->types);
     free(e->long_data);
@@ -173,6 +199,7 @@ struct stmt_my_servers *stmt_my_servers_new(void)
 
 static void server_entry_free(struct stmt_my_server *e)
 {
+    count_sub(&server_n, &server_bytes, sizeof(*e) + e->key.len);
     stmt_my_key_free(&e->key);
     free(e->types);
     free(e->resp);
@@ -241,6 +268,7 @@ struct stmt_my_server *stmt_my_server_add(struct stmt_my_servers *t, const struc
     e->id = id;
     e->nparams = nparams;
     e->ncols = ncols;
+    count_add(&server_n, &server_bytes, sizeof(*e) + e->key.len);
     uint32_t h = k->hash & (t->nbucket - 1);
     e->next = t->bucket[h];
     t->bucket[h] = e;

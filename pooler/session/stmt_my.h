@@ -136,6 +136,8 @@ struct stmt_my_servers {
 /* An empty table, or NULL when out of memory. */
 struct stmt_my_servers *stmt_my_servers_new(void);
 void stmt_my_servers_free(struct stmt_my_servers *t);
+/* MySQL statements alive in the process: clients' and servers', with their bytes (SHOW MEM). */
+void stmt_my_mem(long *nclient, long *client_mem, long *nserver, long *server_mem);
 /* The statement with key k (and it becomes the most recently used), or NULL. */
 struct stmt_my_server *stmt_my_server_find(struct stmt_my_servers *t, const struct stmt_my_key *k);
 /* Adds a statement (key copied) as the most recently used. NULL when out of memory. */

@@ -204,6 +204,7 @@ sub start_weir {
         log_connections => 0,
         log_disconnections => 0,
         verbose => 0,
+        stats_users => 'app',    # SHOW MEM during prepared-statement runs
         %{ $o{extra} // {} },
     );
     my $myport;

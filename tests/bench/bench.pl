@@ -195,7 +195,8 @@ if (grep { $_ eq 'floor' } @systems) {
 my @rows;    # one hash per run
 my @csv_cols = qw(bench test mode clients system rep seconds login_ms transactions tps qps
     lat_avg_ms lat_p99_ms pooler_cpu_s stat_cpu_us_per_txn task_clock_s cpu_us_per_txn syscalls
-    syscalls_per_txn cswitch_per_txn machine_us_per_txn note);
+    syscalls_per_txn cswitch_per_txn machine_us_per_txn stmt_client_n stmt_client_bytes
+    stmt_server_n stmt_server_bytes note);
 
 sub sysbench_argv {
     my ($port, $threads) = @_;
@@ -301,11 +302,13 @@ sub pgbench_run {
     for my $try (1, 2) {
         my $t = ($secs + $login_s) * $try;
         $row{seconds} = $t;
+        my $mem = $mode eq 'prepared' ? stmt_mem_sample($sys, $label, $t / 2) : undef;
         $r = pgbench_once($sys, $label, $port, $t, $try == 2,
             ($sys =~ /-tls$/ ? (db => 'dbname=testdb sslmode=require') : ()), '-n', '-c',
             $clients, '-j', $jobs,
             '-T', $t, '-M', $mode, '-l', "--log-prefix=$raw/$label",
             ($script eq 'select' ? '-S' : ()), ($o{connect} ? '-C' : ()));
+        stmt_mem_figures($mem, 'ps', $r // {}) if $mem;
         last if $r;
         print "no transaction within ${t}s (logins too slow); again with more time\n";
     }
@@ -406,6 +409,7 @@ sub sysbench_run {
     my $port = $sys eq 'direct' ? $my->port : $sys eq 'floor' ? $floor_my->port
         : pooler_of($sys)->{mysql_port};
     print "  $label ... ";
+    my $mem = $ps eq 'prepared' ? stmt_mem_sample($sys, $label, $secs / 2) : undef;
     my $r = measure($sys, 'my', $label, sub {
         my ($out, $err, $rc, $to) = run_cmd([sysbench_argv($port, $threads), "--time=$secs",
                 '--percentile=99', '--db-ps-mode=' . ($ps eq 'prepared' ? 'auto' : 'disable'),
@@ -425,10 +429,53 @@ sub sysbench_run {
             lat_avg_ms => $avg, lat_p99_ms => $p99,
             ($errs ? (note => "$errs ignored errors") : ()) };
     });
+    stmt_mem_figures($mem, 'my', $r) if $mem;
     %row = (%row, %$r);
     printf "%s tps, %s qps, avg %s ms, p99 %s ms%s\n", $row{tps}, $row{qps}, $row{lat_avg_ms},
         $row{lat_p99_ms}, cost_figures(\%row);
     return \%row;
+}
+
+# stmt_mem_sample($sys, $label, $after) -> pid of a child that reads weir's SHOW MEM $after
+# seconds into a run (clients connected, statements cached) into $raw/$label.mem; undef for
+# the other systems.
+sub stmt_mem_sample {
+    my ($sys, $label, $after) = @_;
+    return undef unless $sys eq 'weir' || $sys eq 'base';
+    my $port = pooler_of($sys)->port;
+    my $pid = fork // bench_die("fork: $!");
+    if (!$pid) {
+        sleep $after;
+        local $ENV{PGPASSWORD} = 'apppass';
+        my ($o) = run_cmd(['psql', '-h', '127.0.0.1', '-p', $port, '-U', 'app', '-d', 'weir',
+            '-X', '-A', '-t', '-F', ' ', '-c', 'SHOW MEM'], timeout => 30);
+        WeirTest::spew("$raw/$label.mem", $o // '');
+        POSIX::_exit(0);
+    }
+    return { pid => $pid, file => "$raw/$label.mem" };
+}
+
+# stmt_mem_figures($sample, 'ps' | 'my', $row): waits for the sample and adds the number of
+# cached statements and their bytes each, clients' and servers' (SHOW MEM rows <kind>_client_stmt
+# and <kind>_server_stmt), to the row and the progress line.
+sub stmt_mem_figures {
+    my ($m, $kind, $row) = @_;
+    waitpid($m->{pid}, 0);
+    my %mem;
+    for (split /\n/, (-e $m->{file} ? WeirTest::slurp($m->{file}) : '')) {
+        my ($name, $size, $used, $free, $total) = split / /;
+        $mem{$name} = [$used, $total] if defined $total;
+    }
+    my @s;
+    for my $side ('client', 'server') {
+        my $e = $mem{"${kind}_${side}_stmt"} or next;
+        my ($used, $total) = @$e;
+        my $each = $used ? sprintf('%.0f', $total / $used) : '';
+        $row->{"stmt_${side}_n"} = $used;
+        $row->{"stmt_${side}_bytes"} = $each;
+        push @s, "$side statements $used" . ($used ? " ($each B each)" : '');
+    }
+    print '[', join(', ', @s), '] ' if @s;
 }
 
 # Systems in turn; the order rotates with the repetition so no system is always first.
@@ -675,6 +722,12 @@ sub write_results {
         for my $s (@all) {
             my @rs = @{ $agg{$k}{$s} // [] };
             push @notes, "$s $_->{note}" for grep { $_->{note} } @rs;
+            # prepared-statement runs: weir's cached statements halfway through (SHOW MEM)
+            if (my ($r) = grep { $_->{stmt_server_n} } @rs) {
+                push @notes, "$s cached statements: clients' $r->{stmt_client_n} "
+                    . "($r->{stmt_client_bytes} B each), servers' $r->{stmt_server_n} "
+                    . "($r->{stmt_server_bytes} B each)";
+            }
             for my $f (qw(tps lat_avg_ms lat_p99_ms cpu_us_per_txn syscalls_per_txn
                 cswitch_per_txn machine_us_per_txn))
             {

@@ -346,6 +346,13 @@ $c->close;
             . ($st->{total_server_parse_count} // 'none'));
     ok($st && $st->{total_bind_count} >= $st->{total_client_parse_count},
         'SHOW STATS: total_bind_count ' . ($st->{total_bind_count} // 'none'));
+    # SHOW MEM: the statements the servers hold (the clients have gone, theirs with them).
+    my $mem = $con ? $con->selectall_hashref('SHOW MEM', 'name') : {};
+    my ($cs, $ss) = @$mem{qw(my_client_stmt my_server_stmt)};
+    ok($cs && $cs->{used} == 0 && $cs->{memtotal} == 0, 'SHOW MEM: no client statement left');
+    ok($ss && $ss->{used} >= 1 && $ss->{memtotal} > $ss->{size} * $ss->{used},
+        'SHOW MEM: statements held by servers, with their texts ('
+            . ($ss ? "$ss->{used}, $ss->{memtotal} B" : 'none') . ')');
     $con->disconnect if $con;
 }
 $w->stop;
