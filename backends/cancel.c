@@ -11,6 +11,11 @@
  * done is called with the queue's lock held. That is what makes shutdown
  * safe: once backend_cancels_stop has closed the queue, no late request can
  * post to a worker that no longer exists.
+ *
+ * A thread frees its own OpenSSL state (error queue, random generators: the
+ * connectors' TLS logins create them) before it says it has stopped, and
+ * backend_cancels_stop waits for that: a process that exits while a queue
+ * thread is still on its way out would otherwise leave that state behind.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "backends/backend.h"
 #include "backends/cancel.h"
@@ -36,7 +43,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_cv;    /* a job was queued, or the queue closed */
-static pthread_cond_t drained_cv; /* queued + running reached 0 */
+static pthread_cond_t drained_cv; /* queued + running reached 0, or a thread stopped */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct cancel_job *head, *tail;
 static int queued, running, threads, idle;
@@ -97,9 +104,29 @@ static void *cancel_thread(void *unused)
         if (queued + running == 0)
             pthread_cond_broadcast(&drained_cv);
     }
+    pthread_mutex_unlock(&lock);
+    OPENSSL_thread_stop();
+    pthread_mutex_lock(&lock);
     threads--;
+    pthread_cond_broadcast(&drained_cv);
     pthread_mutex_unlock(&lock);
     return NULL;
+}
+
+/* Waits on drained_cv until deadline (CLOCK_MONOTONIC seconds); false on an error. */
+static bool wait_drained(double deadline)
+{
+    if (now_mono() >= deadline)
+        return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 50 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int rc = pthread_cond_timedwait(&drained_cv, &lock, &ts);
+    return rc == 0 || rc == ETIMEDOUT;
 }
 
 /* Starts one more queue thread; the caller holds lock. Returns 0 or an errno. */
@@ -165,18 +192,8 @@ int backend_cancels_stop(double wait_seconds, int *dropped)
     pthread_once(&once, init_conds);
     double deadline = now_mono() + wait_seconds;
     pthread_mutex_lock(&lock);
-    while (queued + running > 0 && now_mono() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 50 * 1000 * 1000;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        int rc = pthread_cond_timedwait(&drained_cv, &lock, &ts);
-        if (rc != 0 && rc != ETIMEDOUT)
-            break;
-    }
+    while (queued + running > 0 && wait_drained(deadline))
+        ;
     closed = true;
     /* What never started is answered now, while the workers can still take the answer. */
     int n = 0;
@@ -191,6 +208,10 @@ int backend_cancels_stop(double wait_seconds, int *dropped)
     queued = 0;
     int left = running;
     pthread_cond_broadcast(&work_cv);
+    /* The idle threads stop now; those still running a request stop after it. */
+    double exit_deadline = now_mono() + 2.0;
+    while (threads > running && wait_drained(exit_deadline))
+        ;
     pthread_mutex_unlock(&lock);
     if (dropped)
         *dropped = n;

@@ -777,6 +777,16 @@ sub pid  { $_[0]{pid} }
 sub log_file { $_[0]{log} }
 sub log_text { WeirTest::slurp($_[0]{log}) }
 
+# log_like(qr/.../, $name, $secs): a test that passes once the log matches, waiting up to $secs
+# (default 15) for a line weir writes after what the test itself saw (a cancel's answer, a
+# host's new role, a connection closed on a slow machine).
+sub log_like {
+    my ($self, $re, $name, $secs) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = WeirTest::wait_until($secs // 15, sub { ($self->log_text // '') =~ $re });
+    return ok($ok, $name) || (diag("the log of $self->{name} never matched $re"), 0);
+}
+
 sub _reap {
     my ($self) = @_;
     return 1 if $self->{exited};

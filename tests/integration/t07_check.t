@@ -76,7 +76,7 @@ my $base = "[databases]\ntestdb = host=127.0.0.1 port=$pg dbname=testdb\n\n"
 {
     my $w = $t->start_weir(weir => { defualt_pool_size => 5 }, expect_fail => 1);
     ok(wait_until(20, sub { !$w->alive }), 'a start with an unknown key exits');
-    like($w->log_text, qr/unknown setting "defualt_pool_size".*did you mean default_pool_size\?/,
+    $w->log_like(qr/unknown setting "defualt_pool_size".*did you mean default_pool_size\?/,
         '... saying why');
     $w->{stopped} = 1;
 }
@@ -89,7 +89,7 @@ my $base = "[databases]\ntestdb = host=127.0.0.1 port=$pg dbname=testdb\n\n"
     spew($w->{conf}, $bad);
     kill 'HUP', $w->pid;
     ok(wait_until(20, sub { $w->log_text =~ /reload refused/ }), 'a reload with a typo is refused');
-    like($w->log_text, qr/reload refused.*unknown setting "defualt_pool_size".*did you mean/,
+    $w->log_like(qr/reload refused.*unknown setting "defualt_pool_size".*did you mean/,
         '... with the reason in the log');
     my ($out2) = $w->psql('SELECT 1', user => 'app', password => 'apppass');
     is($out2, '1', 'weir keeps serving');

@@ -83,7 +83,7 @@ is(mode_of($pgsock), 0777, 'default unix_socket_mode 0777');
     my @cols = split /\|/, (grep { /\|admin\|weir\|/ } split /\n/, $out)[0] // '';
     is($cols[4], 'unix', '... SHOW CLIENTS shows a unix client as addr "unix"');
     like($cols[5] // '', qr/^[1-9]\d*$/, '... with its pid as the port (SO_PEERCRED)');
-    like($w->log_text, qr/admin\@unix\(\d+\)/, 'the log names a unix client "unix(pid)"');
+    $w->log_like(qr/admin\@unix\(\d+\)/, 'the log names a unix client "unix(pid)"');
 }
 $w->stop(signal => 'TERM');
 ok(!-e $pgsock && !-e $mysock, 'both socket files are removed at exit');
@@ -127,7 +127,7 @@ mkdir $shared or die "mkdir $shared: $!";
     my $w5 = $t->start_weir(port => $port, weir => { unix_socket_dir => $shared },
         expect_fail => 1);
     ok(wait_until(20, sub { !$w5->alive }), 'a regular file at the socket path: weir refuses to start');
-    like($w5->log_text, qr/\Q$path\E: the file exists and is not a socket/, '... saying why');
+    $w5->log_like(qr/\Q$path\E: the file exists and is not a socket/, '... saying why');
     is(slurp($path), "not a socket\n", '... and leaves the file alone');
     $w5->{stopped} = 1;
     unlink $path;
@@ -156,7 +156,7 @@ mkdir $shared or die "mkdir $shared: $!";
     kill 'HUP', $b->pid;
     ok(wait_until(20, sub { $b->log_text =~ /configuration reloaded|reload refused/ }),
         'a reload that changes unix_socket_dir');
-    like($b->log_text, qr/unix_socket_dir changes only at restart; keeping \Q$shared\E/,
+    $b->log_like(qr/unix_socket_dir changes only at restart; keeping \Q$shared\E/,
         '... warns that it changes only at restart');
     is((psql_unix($shared, $port, 'SELECT 3'))[0], '3', '... and the socket keeps serving');
     $b->stop(signal => 'TERM');

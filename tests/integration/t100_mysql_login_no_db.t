@@ -126,7 +126,7 @@ $dbh->disconnect;
 spew($stop, '');
 my $st = wait_children(\@bg, 60);
 is_deeply([sort values %$st], [0, 0], 'the background clients saw only their own results');
-like($w->log_text, qr/database shop picked after the login \(USE, transaction pooling\)/,
+$w->log_like(qr/database shop picked after the login \(USE, transaction pooling\)/,
     'the log says which database a late USE picked');
 $w->stop;
 $w2->stop;

@@ -107,7 +107,7 @@ sub psql_tls {
     my $b = WeirTest::read_byte($s, 10);
     isnt($b // '', 'S', 'pipelined data behind an SSLRequest: no TLS');
     ok(WeirTest::sock_closed($s, 10), '... and the connection is closed');
-    like($w->log_text, qr/unencrypted data after SSL request/, '... with a log line');
+    $w->log_like(qr/unencrypted data after SSL request/, '... with a log line');
 }
 
 # A handshake that stops half way is dropped by client_login_timeout.
@@ -119,7 +119,7 @@ sub psql_tls {
     my $t0 = time;
     ok(WeirTest::sock_closed($s, 15), 'a half-done handshake is closed');
     cmp_ok(time - $t0, '<', 14, '... by client_login_timeout (2 s, generous margin)');
-    like($w->log_text, qr/TLS handshake did not finish/, '... with a log line');
+    $w->log_like(qr/TLS handshake did not finish/, '... with a log line');
 }
 
 # PostgreSQL 17's direct TLS, ALPN "postgresql", then a startup packet (python3's ssl).

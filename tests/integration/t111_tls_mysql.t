@@ -113,7 +113,8 @@ my @tls = ('--ssl', "--ssl-ca=$c->{ca}", '--ssl-verify-server-cert');
     my ($v, $err, $secs) = split /\|/, WeirTest::slurp("$tmp/victim.out") // '';
     ok(defined $secs && $secs < 25, 'the SLEEP was interrupted (the KILL logged in with TLS)')
         or diag("victim: " . ($v // '') . "|" . ($err // '') . "|" . ($secs // ''));
-    like($w->log_text, qr/KILL QUERY forwarded to S-/, '... the log shows the forwarded KILL');
+    ok(wait_until(15, sub { $w->log_text =~ /KILL QUERY forwarded to S-/ }),
+        '... the log shows the forwarded KILL');
 }
 
 my ($out) = $w->mariadb('SELECT 42', args => \@tls);

@@ -39,7 +39,7 @@ is($out, '42', 'a client certificate signed by client_tls_ca_file: logged in') o
 
 ($out, $err, $rc) = psql_cert();
 isnt($rc, 0, 'no client certificate: refused');
-like($w->log_text, qr/TLS handshake failed: .*(certificate|peer)/i, '... with a log line');
+$w->log_like(qr/TLS handshake failed: .*(certificate|peer)/i, '... with a log line');
 
 ($out, $err, $rc) = psql_cert(cert => $other->{client_cert}, key => $other->{client_key});
 isnt($rc, 0, 'a client certificate from another CA: refused');

@@ -59,14 +59,14 @@ ok($before >= 1 && $before <= 2, "before reload: at most 2 server connections (s
 
 edit(sub { s/^default_pool_size = 2$/default_pool_size = 5/m });
 ok(hup(), 'reload after raising default_pool_size');
-like($w->log_text, qr/configuration reloaded/, 'weir logs the reload');
+$w->log_like(qr/configuration reloaded/, 'weir logs the reload');
 my $after = max_conns(3, 8, sub { $_[0] > 2 });
 ok($after > 2 && $after <= 5, "after reload: more servers, at most 5 (saw $after)");
 
 # A broken file: refused with the reason, the old configuration keeps running.
 edit(sub { s/^default_pool_size = 5$/default_pool_size = banana/m });
 ok(hup(), 'reload of a broken file answered');
-like($w->log_text, qr/reload refused.*invalid value "banana" for default_pool_size/,
+$w->log_like(qr/reload refused.*invalid value "banana" for default_pool_size/,
     'broken configuration refused with file, line and reason');
 ok($w->alive, 'weir still running');
 my $kept = max_conns(1.5);
@@ -125,7 +125,7 @@ my $port = $w->port;
 my $other = free_port();
 edit(sub { s/^listen_port = \d+$/listen_port = $other/m });
 ok(hup(), 'reload changing listen_port');
-like($w->log_text, qr/listen_port changes only at restart; keeping $port/,
+$w->log_like(qr/listen_port changes only at restart; keeping $port/,
     'listen_port change is reported and not applied');
 ($out, $err, $rc) = $w->psql('SELECT 1');
 is($out, '1', 'still serving on the old port');

@@ -271,7 +271,7 @@ PY
     $h->disconnect;
     my ($o2) = $w->mariadb('SELECT 1');
     is($o2, "1\n", "$mode: weir still serves new clients");
-    like($w->log_text, qr/KILL QUERY forwarded to S-/, "$mode: the log shows the forwarded KILL");
+    $w->log_like(qr/KILL QUERY forwarded to S-/, "$mode: the log shows the forwarded KILL");
     $w->stop;
 }
 

@@ -110,7 +110,7 @@ for my $case (@cases) {
     is($out, '42', 'the MySQL port still serves');
 }
 
-like($w->log_text, qr/error 08P01: Got packets out of order/, 'the log names the offence');
+$w->log_like(qr/error 08P01: Got packets out of order/, 'the log names the offence');
 ok($w->alive, 'weir still running');
 $w->stop;
 done_testing;

@@ -51,7 +51,7 @@ sub listening_ports {
     my $port = free_port();
     my $wx = $t->start_weir(port => $port, weir => { metrics_port => $port }, expect_fail => 1);
     ok(wait_until(20, sub { !$wx->alive }), 'metrics_port = listen_port: weir exits');
-    like($wx->log_text, qr/metrics_port \d+ is also a pool port/, '... saying why');
+    $wx->log_like(qr/metrics_port \d+ is also a pool port/, '... saying why');
     unlike($wx->log_text, qr/Sanitizer|runtime error/, '... without a sanitizer report');
     $wx->{stopped} = 1;
 }

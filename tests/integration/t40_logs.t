@@ -252,7 +252,7 @@ SKIP: {
     ok(!(grep { /\n/ } @msgs), 'no newline inside a syslog message');
     $w->stop;
     # The text still went to stderr as well.
-    like($w->log_text, qr/LOG C-\d+ testdb\/app\@127\.0\.0\.1:\d+ login/, 'stderr too');
+    $w->log_like(qr/LOG C-\d+ testdb\/app\@127\.0\.0\.1:\d+ login/, 'stderr too');
 }
 
 done_testing();

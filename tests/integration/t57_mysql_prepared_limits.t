@@ -101,7 +101,7 @@ sub txn_weir {
     is(join("\n", @bad), '', 'every statement prepared and ran although MariaDB refused some '
             . 'prepares (ERR 1461)');
     ok($max <= 10, "Prepared_stmt_count stayed within MariaDB's 10 (max $max)");
-    like($w->log_text, qr/max_prepared_stmt_count is reached/, 'the log says why statements '
+    $w->log_like(qr/max_prepared_stmt_count is reached/, 'the log says why statements '
             . 'were closed');
     $c->close;
     $w->stop;

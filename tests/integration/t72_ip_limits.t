@@ -127,7 +127,7 @@ set(auth_failure_ban => 5);
         '... naming the limit and the end of the ban');
     my $checked2 = () = $w->log_text =~ /authentication failed/g;
     is($checked2, $checked, '... refused before any password is checked');
-    like($w->log_text, qr/127\.0\.0\.6:\d+.*auth_failure_limit: 3 failed logins within 60 s/,
+    $w->log_like(qr/127\.0\.0\.6:\d+.*auth_failure_limit: 3 failed logins within 60 s/,
         'the ban is logged with the address');
     my ($in7) = logins(1, '127.0.0.7');
     is(scalar @$in7, 1, '127.0.0.7 still logs in');

@@ -70,8 +70,8 @@ my $line = <$rd> // '';
 my ($el, $res, $err) = split ' ', $line;
 ok(defined $el && $el < 10, "the victim's SLEEP ended early (after $el s, result $res)");
 diag(sprintf('KILL QUERY answered in %.2f s', time - $t0));
-like($w[1]->log_text, qr/KILL of thread $tid forwarded to peer 1/, 'weir 2 forwarded it');
-like($w[0]->log_text, qr/peer KILL QUERY $tid for user "app"/, 'weir 1 carried it out');
+$w[1]->log_like(qr/KILL of thread $tid forwarded to peer 1/, 'weir 2 forwarded it');
+$w[0]->log_like(qr/peer KILL QUERY $tid for user "app"/, 'weir 1 carried it out');
 my ($one) = $victim->selectrow_array('SELECT 1');
 is($one, 1, 'the victim\'s session goes on after KILL QUERY');
 

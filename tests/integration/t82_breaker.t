@@ -76,7 +76,7 @@ $r = host_row($sp);
 is($r->{state}, 'closed', 'SHOW HOSTS: closed');
 is($r->{failures}, 0, 'failures forgotten');
 ok(!defined $r->{next_probe}, 'no next probe');
-like($w->log_text, qr/breaker open after 2 failure/, 'the opening was logged');
+$w->log_like(qr/breaker open after 2 failure/, 'the opening was logged');
 
 $w->stop;
 done_testing();

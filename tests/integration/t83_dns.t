@@ -74,7 +74,7 @@ like($e, qr/could not resolve|server login has been failing/, "at once, with the
 ok(time - $t1 < 10, sprintf('without waiting for the name server (%.1f s)', time - $t1));
 ($o, $e, $rc) = $w->psql('SELECT 1', db => 'byname');
 is($o, '1', 'localhost still resolves (hosts file)');
-like($w->log_text, qr/dns: could not resolve \Q$name\E/, 'the failure is logged');
+$w->log_like(qr/dns: could not resolve \Q$name\E/, 'the failure is logged');
 
 $w->stop;
 done_testing();

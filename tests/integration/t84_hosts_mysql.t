@@ -71,7 +71,7 @@ is(port_of('ro_12'), $p2, 'read-only: now the second');
 is(port_of('sb_21'), $p2, 'standby: now the second');
 ($h1) = grep { $_->{port} == $p1 && $_->{host} eq '127.0.0.1' } @{ console($w, 'SHOW HOSTS') };
 is($h1->{role}, 'primary', 'SHOW HOSTS: the first server is a primary again');
-like($w->log_text, qr/host 127\.0\.0\.1:$p1: now primary/, 'the role change is logged');
+$w->log_like(qr/host 127\.0\.0\.1:$p1: now primary/, 'the role change is logged');
 
 # Both read_only: the read-write entry fails at once with a clear error.
 read_only($m1, 1);

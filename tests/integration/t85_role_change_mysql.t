@@ -61,7 +61,7 @@ like($d->errstr // '', qr/read.only|read-only/i, 'with the server\'s read-only e
     . ($d->errstr // ''));
 ok(wait_until(10, sub { $w->log_text =~ /its host's role changed/ }),
     'weir read the role at release and closed that server');
-like($w->log_text, qr/host 127\.0\.0\.1:$p1: now standby/, 'the host is now known as a standby');
+$w->log_like(qr/host 127\.0\.0\.1:$p1: now standby/, 'the host is now known as a standby');
 ($port) = $d->selectrow_array('SELECT @@port');
 is($port, $p2, 'the same client\'s next transaction reaches the new primary');
 ok($d->do('INSERT INTO t85 VALUES (3)'), 'and writes there');
