@@ -46,6 +46,14 @@ struct backend_params {
     const char *ssl_min_version; /* "TLSv1.2" ... (libpq's names) */
     const char *ssl_max_version;
     const char *ssl_ciphers; /* OpenSSL cipher list (MySQL only: libpq 15 has no such option) */
+    /*
+     * MySQL pass-through: once logged in as user/password (weir's auth_user),
+     * switch with COM_CHANGE_USER to switch_user, whose token weir computes
+     * from switch_stage1 = SHA1(its password) (20 bytes) as a client would,
+     * without ever knowing the password. init_sql runs again afterwards.
+     */
+    const char *switch_user;
+    const uint8_t *switch_stage1;
 };
 
 struct backend_conn; /* connector-private */

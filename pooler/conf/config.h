@@ -92,6 +92,7 @@ struct config {
     char *unix_socket_group; /* group to give them, or NULL: the process's own */
     enum auth_type auth_type;
     char *auth_file;
+    char *auth_user; /* MySQL pass-through: who weir logs in as before a change of user */
     char *admin_users;
     char *stats_users;
     enum pool_mode pool_mode;

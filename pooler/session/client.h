@@ -69,6 +69,7 @@ struct client_my {
     struct my_lock_scan lock;          /* its scan state: GET_LOCK */
     struct my_pin_scan pin;            /* and: user variables, LOCK TABLES, ... (my_pin.h) */
     bool keep_for_diagnostics;         /* its last answer had warnings: keep the server */
+    uint8_t *stage1; /* logged in without a database: SHA1(password) for its pool, or NULL */
 };
 
 /* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */

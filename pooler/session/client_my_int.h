@@ -18,7 +18,9 @@
 /* A login in progress: the scramble weir sent, and whether it asked for another plugin. */
 struct my_auth_state {
     uint8_t scramble[MY_SCRAMBLE_LEN];
-    bool switched; /* an AuthSwitchRequest was sent */
+    bool switched;      /* an AuthSwitchRequest was sent */
+    bool has_stage1;    /* the token was checked against a stored hash: */
+    uint8_t stage1[20]; /* SHA1(password) it carried, for the pool's pass-through logins */
 };
 
 /*
@@ -26,6 +28,9 @@ struct my_auth_state {
  * c->auth and waits in CL_AUTH for the token (sequence id c->my->seq + 1).
  */
 void client_my_auth_switch(struct client *c);
+
+/* Forgets the SHA1(password) kept for a login without a database (c->my->stage1). */
+void client_my_forget_stage1(struct client *c);
 
 /* The client proved who it is: join its pool and finish the login. */
 void client_my_authenticated(struct client *c);
