@@ -109,7 +109,22 @@ struct backend_ops {
 
     /* Closes the connection and frees the handle. */
     void (*close)(struct backend_conn *c);
+
+    /*
+     * Looks a user up (auth_user's query): logs in with p (host, port, user,
+     * password, TLS), runs query with its first '?' replaced by user as a
+     * quoted literal, and calls done(arg, NULL, rows) with the first column
+     * of each row, one per line (at most BACKEND_LOOKUP_MAX bytes), or
+     * done(arg, err, NULL). Blocking work, on the cancel queue; done runs
+     * there, with its lock held. False (err set, done never called) when it
+     * cannot be queued. NULL where not supported (PostgreSQL, for now).
+     */
+    bool (*lookup)(const struct backend_params *p, const char *query, const char *user,
+                   void (*done)(void *arg, const char *err, const char *rows), void *arg, char *err,
+                   size_t errlen);
 };
+
+#define BACKEND_LOOKUP_MAX 380
 
 extern const struct backend_ops backend_pg_ops;
 extern const struct backend_ops backend_mysql_ops;

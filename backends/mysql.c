@@ -644,6 +644,119 @@ static bool myb_cancel(struct backend_conn *c, void (*done)(void *arg, const cha
     return false;
 }
 
+/* ---- looking a user up (auth_user) ---- */
+
+struct my_lookup_job {
+    struct cancel_job base;
+    char host[256];
+    int port;
+    char user[128]; /* auth_user */
+    char password[256];
+    struct my_tls tls;
+    char query[1024];
+    char who[128]; /* the user looked up */
+    char rows[BACKEND_LOOKUP_MAX + 1];
+    void (*done)(void *arg, const char *err, const char *rows);
+    void *arg;
+};
+
+static bool my_lookup_run(struct cancel_job *base, char *err, size_t errlen)
+{
+    struct my_lookup_job *job = (struct my_lookup_job *)base;
+    MYSQL *my = mysql_init(NULL);
+    if (!my) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    unsigned int connect_timeout = KILL_CONNECT_TIMEOUT, io_timeout = KILL_IO_TIMEOUT;
+    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+    tls_apply(my, &job->tls);
+    bool unix_socket = job->host[0] == '/';
+    bool ok = false;
+    MYSQL_RES *res = NULL;
+    if (!mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
+                            unix_socket ? 0 : job->port, unix_socket ? job->host : NULL, 0)) {
+        snprintf(err, errlen, "auth_user %s cannot log in: %s (%u)", job->user, mysql_error(my),
+                 mysql_errno(my));
+        goto done;
+    }
+    /* The query with its first '?' as the name, quoted by the connector. */
+    char esc[2 * sizeof(job->who) + 1], q[sizeof(job->query) + sizeof(esc) + 2];
+    mysql_real_escape_string(my, esc, job->who, strlen(job->who));
+    const char *mark = strchr(job->query, '?');
+    if (!mark) {
+        snprintf(q, sizeof(q), "%s", job->query);
+    } else {
+        snprintf(q, sizeof(q), "%.*s'%s'%s", (int)(mark - job->query), job->query, esc, mark + 1);
+    }
+    if (mysql_query(my, q) != 0 || !(res = mysql_store_result(my))) {
+        snprintf(err, errlen, "the lookup query failed: %s (%u)", mysql_error(my), mysql_errno(my));
+        goto done;
+    }
+    MYSQL_ROW row;
+    size_t n = 0;
+    while ((row = mysql_fetch_row(res))) {
+        const char *v = row[0] ? row[0] : "";
+        size_t k = strlen(v);
+        if (strchr(v, '\n') || n + k + 1 > BACKEND_LOOKUP_MAX)
+            continue; /* not a hash of a native password anyway */
+        memcpy(job->rows + n, v, k);
+        n += k;
+        job->rows[n++] = '\n';
+    }
+    job->rows[n] = 0;
+    ok = true;
+done:
+    if (res)
+        mysql_free_result(res);
+    mysql_close(my);
+    return ok;
+}
+
+static void my_lookup_done(void *arg, const char *err, int ms)
+{
+    struct my_lookup_job *job = arg;
+    (void)ms;
+    job->done(job->arg, err, err ? NULL : job->rows);
+}
+
+static void my_lookup_release(struct cancel_job *base)
+{
+    struct my_lookup_job *job = (struct my_lookup_job *)base;
+    explicit_bzero(job, sizeof(*job));
+    free(job);
+}
+
+static bool myb_lookup(const struct backend_params *p, const char *query, const char *user,
+                       void (*done)(void *arg, const char *err, const char *rows), void *arg,
+                       char *err, size_t errlen)
+{
+    struct my_lookup_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    snprintf(job->host, sizeof(job->host), "%s", p->addr && p->host[0] != '/' ? p->addr : p->host);
+    job->port = p->port;
+    snprintf(job->user, sizeof(job->user), "%s", p->user);
+    snprintf(job->password, sizeof(job->password), "%s", p->password ? p->password : "");
+    tls_copy(&job->tls, p);
+    snprintf(job->query, sizeof(job->query), "%s", query);
+    snprintf(job->who, sizeof(job->who), "%s", user);
+    job->done = done;
+    job->arg = arg;
+    job->base.run = my_lookup_run;
+    job->base.release = my_lookup_release;
+    job->base.done = my_lookup_done;
+    job->base.arg = job;
+    if (cancel_submit(&job->base, err, errlen))
+        return true;
+    my_lookup_release(&job->base);
+    return false;
+}
+
 static void *myb_tls(const struct backend_conn *c)
 {
     /* mysql->net.pvio->ctls->ssl: see the top of this file. */
@@ -688,4 +801,5 @@ const struct backend_ops backend_mysql_ops = {
     .caps = myb_caps,
     .cancel = myb_cancel,
     .close = myb_close,
+    .lookup = myb_lookup,
 };

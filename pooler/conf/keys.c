@@ -91,6 +91,10 @@ static const struct key keys[] = {
     ENUM(auth_type, auth_type_names, EXACT, RELOAD, "md5"),
     STR(auth_file, RELOAD, NULL),
     STR(auth_user, RELOAD, NULL),
+    STR(mysql_auth_query, RELOAD,
+        "SELECT authentication_string FROM mysql.user WHERE User = ? AND plugin = "
+        "'mysql_native_password' AND password_expired = 'N' AND is_role = 'N'"),
+    INT(auth_query_cache_seconds, 0, 86400, RELOAD, "30"),
     STR(admin_users, RELOAD, NULL),
     STR(stats_users, RELOAD, NULL),
     ENUM(pool_mode, pool_mode_names, ANY_CASE, RELOAD, "session"),

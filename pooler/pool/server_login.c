@@ -17,9 +17,8 @@
 #include "pooler/pool/stats.h"
 #include "protocol/mysql/my_charset.h"
 
-/* server_tls_* (the entry's sslmode over the global one) as the connector's TLS settings. */
-static void server_tls_params(const struct config *cfg, const struct db_entry *db,
-                              struct backend_params *bp)
+void server_tls_params(const struct config *cfg, const struct db_entry *db,
+                       struct backend_params *bp)
 {
     static const char *const versions[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
     bp->sslmode = config_tls_mode_name(config_server_tls_mode(cfg, db));

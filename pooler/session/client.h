@@ -326,6 +326,10 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key);
 #define CANCEL_TTL_MASK 3u
 /* The worker of this process that owns the client with cancel pid `pid`, or NULL. */
 struct worker *client_pid_worker(uint32_t pid);
+/* The client registered under pid on w (its cancel pid, a MySQL thread id), or NULL. */
+struct client *client_by_pid(struct worker *w, uint32_t pid);
+/* MSG_AUTH_LOOKUP: a MySQL user looked up on the server; its client's login goes on. */
+void client_my_lookup_reply(struct worker *w, const struct msg *m);
 /* The peer id a cancel pid names (0 when peer_id is not set). */
 int client_pid_peer(uint32_t pid);
 /*

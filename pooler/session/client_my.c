@@ -403,6 +403,17 @@ static void my_tls_missing(struct client *c)
                 config_tls_mode_name(weir.cfg->client_tls_sslmode));
 }
 
+/* Finishes a login after the token's check (nothing yet while the user is looked up). */
+static void my_verified(struct client *c, enum my_verify v)
+{
+    if (v == MY_VERIFY_OK) {
+        client_my_authenticated(c);
+    } else if (v == MY_VERIFY_DENIED) {
+        client_auth_failed(c);
+        client_fail(c, "28000", "Access denied for user '%s'", c->user);
+    }
+}
+
 /* The HandshakeResponse41 (or SSLRequest) in b. */
 static void my_handshake_response(struct client *c, const uint8_t *payload, uint32_t len,
                                   uint8_t seq)
@@ -450,12 +461,7 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
     }
     bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);
     if (native) {
-        if (!client_my_check_token(c, r.auth, r.auth_len)) {
-            client_auth_failed(c);
-            client_fail(c, "28000", "Access denied for user '%s'", c->user);
-            return;
-        }
-        client_my_authenticated(c);
+        my_verified(c, client_my_verify(c, r.auth, r.auth_len));
         return;
     }
     /* Another plugin (caching_sha2_password from a MySQL 8 client): switch to ours. */
@@ -467,6 +473,11 @@ static void my_login_input(struct client *c)
     struct iobuf *b = c->in;
     uint32_t len;
     uint8_t seq;
+    const struct my_auth_state *as = c->auth;
+    if (as && as->waiting) {
+        client_fail(c, "08P01", "bad handshake: data while the login is being checked");
+        return;
+    }
     if (c->state == CL_STARTUP && !c->ssl) {
         /* The switch to TLS: its handshake may have come in the same read. */
         size_t at;
@@ -512,12 +523,7 @@ static void my_login_input(struct client *c)
         my_handshake_response(c, b->data + 4, len, seq);
     } else {
         c->my->seq = seq + 1;
-        if (!client_my_check_token(c, b->data + 4, len)) {
-            client_auth_failed(c);
-            client_fail(c, "28000", "Access denied for user '%s'", c->user);
-        } else {
-            client_my_authenticated(c);
-        }
+        my_verified(c, client_my_verify(c, b->data + 4, len));
     }
     buf_put(&w->bufs, b);
 }

@@ -4,7 +4,10 @@
 # go in as auth_user and change user with a token computed from it (COM_CHANGE_USER), so weir
 # never knows the password. On a transaction pool of two with clients in parallel (several
 # server logins), after a login without a database, with a wrong password (refused by weir),
-# and without auth_user (the server login fails with a clear error).
+# and without auth_user (the server login fails with a clear error). Then users the auth file
+# does not have at all: looked up on the server (mysql_auth_query as auth_user), with the same
+# pass-through; a wrong password, an unknown user and an expired password are refused, and a
+# password changed on the server works at once.
 use strict;
 use warnings;
 use FindBin;
@@ -75,4 +78,30 @@ my $ok = $d2 && $d2->selectrow_array('SELECT 1');
 ok(!$ok, 'without auth_user the user cannot reach the server');
 $w2->log_like(qr/weir needs auth_user to log in as that user/, '... and the log says why');
 $w2->stop;
+
+# ---- users looked up on the server ----
+$m->admin_sql("CREATE USER 'looked'\@'%' IDENTIFIED BY 'lpass';
+    GRANT ALL ON shop.* TO 'looked'\@'%';
+    CREATE USER 'expired'\@'%' IDENTIFIED BY 'epass'; GRANT ALL ON shop.* TO 'expired'\@'%';
+    ALTER USER 'expired'\@'%' PASSWORD EXPIRE;
+    GRANT SELECT ON mysql.user TO 'app'\@'%'; GRANT SELECT ON mysql.user TO 'app'\@'localhost';");
+my $w3 = $m->start_weir(weir => { pool_mode => 'transaction', default_pool_size => 2,
+        auth_user => 'app' },
+    users => { app => 'apppass' });
+my $l = $w3->my_dbi(user => 'looked', password => 'lpass');
+ok($l, 'a user only the server knows logs in with its password') or diag($DBI::errstr);
+is($l ? scalar $l->selectrow_array('SELECT CURRENT_USER()') : undef, 'looked@%',
+    '... and runs as itself');
+$l->disconnect if $l;
+ok(!$w3->my_dbi(user => 'looked', password => 'nope'), 'a wrong password is refused');
+ok(!$w3->my_dbi(user => 'nobody', password => 'x'), 'a user the server does not know either');
+ok(!$w3->my_dbi(user => 'expired', password => 'epass'), 'an expired password is refused');
+$m->admin_sql("ALTER USER 'looked'\@'%' IDENTIFIED BY 'lpass2'");
+my $l2 = $w3->my_dbi(user => 'looked', password => 'lpass2');
+ok($l2, 'a password changed on the server works at once (looked up again)')
+    or diag($DBI::errstr);
+is($l2 ? scalar $l2->selectrow_array('SELECT CURRENT_USER()') : undef, 'looked@%',
+    '... as the user');
+$l2->disconnect if $l2;
+$w3->stop;
 done_testing();
