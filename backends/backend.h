@@ -46,6 +46,14 @@ struct backend_params {
     const char *ssl_min_version; /* "TLSv1.2" ... (libpq's names) */
     const char *ssl_max_version;
     const char *ssl_ciphers; /* OpenSSL cipher list (MySQL only: libpq 15 has no such option) */
+    /*
+     * MySQL pass-through: once logged in as user/password (weir's auth_user),
+     * switch with COM_CHANGE_USER to switch_user, whose token weir computes
+     * from switch_stage1 = SHA1(its password) (20 bytes) as a client would,
+     * without ever knowing the password. init_sql runs again afterwards.
+     */
+    const char *switch_user;
+    const uint8_t *switch_stage1;
 };
 
 struct backend_conn; /* connector-private */
@@ -101,7 +109,22 @@ struct backend_ops {
 
     /* Closes the connection and frees the handle. */
     void (*close)(struct backend_conn *c);
+
+    /*
+     * Looks a user up (auth_user's query): logs in with p (host, port, user,
+     * password, TLS), runs query with its first '?' replaced by user as a
+     * quoted literal, and calls done(arg, NULL, rows) with the first column
+     * of each row, one per line (at most BACKEND_LOOKUP_MAX bytes), or
+     * done(arg, err, NULL). Blocking work, on the cancel queue; done runs
+     * there, with its lock held. False (err set, done never called) when it
+     * cannot be queued. NULL where not supported (PostgreSQL, for now).
+     */
+    bool (*lookup)(const struct backend_params *p, const char *query, const char *user,
+                   void (*done)(void *arg, const char *err, const char *rows), void *arg, char *err,
+                   size_t errlen);
 };
+
+#define BACKEND_LOOKUP_MAX 380
 
 extern const struct backend_ops backend_pg_ops;
 extern const struct backend_ops backend_mysql_ops;

@@ -10,6 +10,15 @@
  * the way they expect. Progress reports are switched off at login so that
  * no unsolicited packet ever reaches a client.
  *
+ * Pass-through (switch_user): the connector logs in as weir's auth_user,
+ * then this file sends COM_CHANGE_USER itself, through the connection's
+ * socket or its TLS session, with the token computed from the user's
+ * SHA1(password) and the scramble the server gave the connector (the
+ * server checks a change of user against it), answers an AuthSwitchRequest
+ * to mysql_native_password the same way, and runs init_sql again (the
+ * change of user reset the session). Connector/C's own mysql_change_user
+ * needs the password itself, which weir never has.
+ *
  * When the pooler asks for the server's role (want_role), the login goes on
  * with one more round trip, `SELECT @@global.read_only, @@innodb_read_only`,
  * through the same non-blocking calls; param("read_only") then says "1" when
@@ -26,6 +35,7 @@
  * with the blocking API as a job on the cancel queue (cancel.c), which
  * PostgreSQL's cancels need anyway.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +57,13 @@ typedef unsigned char uchar;
 
 #include "backends/backend.h"
 #include "backends/cancel.h"
+#include "backends/my_switch.h"
 
 /* Where a login stands. */
 enum my_phase {
     PH_CONNECT, /* mysql_real_connect_start/_cont */
+    PH_SWITCH,  /* COM_CHANGE_USER by hand (switch_io) */
+    PH_INIT,    /* init_sql again after the switch: mysql_real_query_start/_cont */
     PH_QUERY,   /* the role query: mysql_real_query_start/_cont */
     PH_STORE,   /* its result: mysql_store_result_start/_cont */
     PH_DONE,
@@ -137,6 +150,14 @@ struct backend_conn {
     char version[64];
     unsigned long thread_id;
     struct my_tls tls;
+    char init_sql[512];
+    /* Pass-through: the user to switch to, its SHA1(password), the packet in flight. */
+    char switch_user[128];
+    uint8_t stage1[20];
+    bool do_switch;
+    bool switch_reading;
+    uint8_t io[512];
+    size_t io_len, io_off;
 };
 
 static void set_want(struct backend_conn *c, int *fd, int *want)
@@ -179,12 +200,20 @@ static struct backend_conn *myb_connect_start(const struct backend_params *p, ch
     snprintf(c->user, sizeof(c->user), "%s", p->user);
     snprintf(c->password, sizeof(c->password), "%s", p->password ? p->password : "");
     snprintf(c->dbname, sizeof(c->dbname), "%s", p->dbname);
+    if (p->switch_user && p->switch_stage1) {
+        c->do_switch = true;
+        snprintf(c->switch_user, sizeof(c->switch_user), "%s", p->switch_user);
+        memcpy(c->stage1, p->switch_stage1, sizeof(c->stage1));
+        snprintf(c->init_sql, sizeof(c->init_sql), "%s", p->init_sql ? p->init_sql : "");
+    }
     /* The connector keeps these pointers until the login completes: pass our own copies. */
     bool unix_socket = c->host[0] == '/';
     MYSQL *ret = NULL;
-    c->status = mysql_real_connect_start(&ret, c->my, unix_socket ? NULL : c->host, c->user,
-                                         c->password, c->dbname, unix_socket ? 0 : c->port,
-                                         unix_socket ? c->host : NULL, p->client_flags);
+    /* Switching: auth_user needs no rights on the database, the change of user names it. */
+    c->status =
+        mysql_real_connect_start(&ret, c->my, unix_socket ? NULL : c->host, c->user, c->password,
+                                 c->do_switch ? NULL : c->dbname, unix_socket ? 0 : c->port,
+                                 unix_socket ? c->host : NULL, p->client_flags);
     if (c->status == 0 && !ret) {
         snprintf(err, errlen, "%s", mysql_error(c->my));
         mysql_close(c->my);
@@ -244,6 +273,134 @@ static int take_role(struct backend_conn *c, MYSQL_RES *res, char *err, size_t e
     return WR_OK;
 }
 
+static uint64_t myb_caps(const struct backend_conn *c);
+
+/* COM_CHANGE_USER to c->switch_user, answering the scramble the server gave the connector. */
+static bool switch_start(struct backend_conn *c)
+{
+    c->io_len =
+        my_switch_change_user(c->io, sizeof(c->io), c->switch_user, c->dbname,
+                              c->my->charset ? (uint16_t)c->my->charset->nr : 0, myb_caps(c),
+                              c->stage1, (const uint8_t *)c->my->scramble_buff);
+    c->io_off = 0;
+    c->switch_reading = false;
+    return c->io_len > 0;
+}
+
+/* Moves bytes of c->io: sends what is left, or reads into it. -1 error, 0 would block, 1 done. */
+static int switch_move(struct backend_conn *c, bool reading, size_t want)
+{
+    SSL *ssl = myb_tls(c);
+    int fd = mysql_get_socket(c->my);
+    while (reading ? c->io_len < want : c->io_off < c->io_len) {
+        ssize_t n;
+        if (ssl) {
+            ERR_clear_error();
+            int r = reading ? SSL_read(ssl, c->io + c->io_len, (int)(want - c->io_len))
+                            : SSL_write(ssl, c->io + c->io_off, (int)(c->io_len - c->io_off));
+            if (r <= 0) {
+                int e = SSL_get_error(ssl, r);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                    c->status = e == SSL_ERROR_WANT_READ ? MYSQL_WAIT_READ : MYSQL_WAIT_WRITE;
+                    return 0;
+                }
+                return -1;
+            }
+            n = r;
+        } else {
+            n = reading ? recv(fd, c->io + c->io_len, want - c->io_len, 0)
+                        : send(fd, c->io + c->io_off, c->io_len - c->io_off, MSG_NOSIGNAL);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                c->status = reading ? MYSQL_WAIT_READ : MYSQL_WAIT_WRITE;
+                return 0;
+            }
+            if (n <= 0)
+                return -1;
+        }
+        if (reading)
+            c->io_len += (size_t)n;
+        else
+            c->io_off += (size_t)n;
+    }
+    return 1;
+}
+
+/*
+ * Advances the switch of user. WR_OK once the server said OK, WR_AGAIN
+ * (c->status says what to wait for), WR_ERROR with the server's message.
+ */
+static int switch_io(struct backend_conn *c, char *err, size_t errlen, char *sqlstate)
+{
+    c->status = 0;
+    for (;;) {
+        int r;
+        if (!c->switch_reading) {
+            r = switch_move(c, false, 0);
+            if (r <= 0)
+                goto io;
+            c->switch_reading = true;
+            c->io_len = 0;
+        }
+        r = switch_move(c, true, 4);
+        if (r <= 0)
+            goto io;
+        uint32_t len = (uint32_t)c->io[0] | (uint32_t)c->io[1] << 8 | (uint32_t)c->io[2] << 16;
+        uint8_t seq = c->io[3];
+        if (len == 0 || 4 + len > sizeof(c->io)) {
+            snprintf(err, errlen, "COM_CHANGE_USER to %s: answer of %u bytes", c->switch_user, len);
+            snprintf(sqlstate, 6, "08P01");
+            return WR_ERROR;
+        }
+        if ((r = switch_move(c, true, 4 + len)) <= 0)
+            goto io;
+        const uint8_t *scramble = NULL;
+        switch (my_switch_read(c->io + 4, len, err, errlen, sqlstate, &scramble)) {
+        case MY_SWITCH_OK:
+            return WR_OK;
+        case MY_SWITCH_AGAIN:
+            /* A new scramble: the same token computed again. */
+            c->io_len =
+                my_switch_token(c->io, sizeof(c->io), (uint8_t)(seq + 1), c->stage1, scramble);
+            c->io_off = 0;
+            c->switch_reading = false;
+            if (c->io_len > 0)
+                continue;
+            snprintf(err, errlen, "COM_CHANGE_USER to %s: cannot answer", c->switch_user);
+            snprintf(sqlstate, 6, "08P01");
+            return WR_ERROR;
+        default:
+            return WR_ERROR;
+        }
+    io:
+        if (r < 0) {
+            snprintf(err, errlen, "COM_CHANGE_USER to %s: connection lost", c->switch_user);
+            snprintf(sqlstate, 6, "08006");
+            return WR_ERROR;
+        }
+        return WR_AGAIN;
+    }
+}
+
+/* After the switch: init_sql again, or the role query, or done. */
+static int after_switch(struct backend_conn *c, char *err, size_t errlen, char *sqlstate);
+
+/* init_sql answered: the role query next, or done. */
+static int init_done(struct backend_conn *c, char *err, size_t errlen, char *sqlstate)
+{
+    int qerr = 0;
+    if (!c->want_role) {
+        c->phase = PH_DONE;
+        return WR_OK;
+    }
+    c->phase = PH_QUERY;
+    c->status = mysql_real_query_start(&qerr, c->my, role_sql, sizeof(role_sql) - 1);
+    if (c->status == 0 && qerr) {
+        login_error(c, err, errlen, sqlstate);
+        return WR_ERROR;
+    }
+    return WR_OK;
+}
+
 /*
  * Starts the login's next phases until one waits (c->status set) or all are
  * done. Returns WR_AGAIN, WR_OK or WR_ERROR (err, sqlstate set).
@@ -256,6 +413,20 @@ static int advance(struct backend_conn *c, char *err, size_t errlen, char *sqlst
         if (c->phase == PH_CONNECT) {
             snprintf(c->version, sizeof(c->version), "%s", mysql_get_server_info(c->my));
             c->thread_id = mysql_thread_id(c->my);
+            if (c->do_switch) {
+                c->phase = PH_SWITCH;
+                if (!switch_start(c)) {
+                    snprintf(err, errlen, "COM_CHANGE_USER to %s: name too long", c->switch_user);
+                    snprintf(sqlstate, 6, "08P01");
+                    return WR_ERROR;
+                }
+                int rc = switch_io(c, err, errlen, sqlstate);
+                if (rc != WR_OK)
+                    return rc;
+                if (after_switch(c, err, errlen, sqlstate) != WR_OK)
+                    return WR_ERROR;
+                continue;
+            }
             if (!c->want_role) {
                 c->phase = PH_DONE;
                 break;
@@ -276,6 +447,29 @@ static int advance(struct backend_conn *c, char *err, size_t errlen, char *sqlst
     return c->phase == PH_DONE ? WR_OK : WR_AGAIN;
 }
 
+static int after_switch(struct backend_conn *c, char *err, size_t errlen, char *sqlstate)
+{
+    int qerr = 0;
+    c->do_switch = false;
+    explicit_bzero(c->stage1, sizeof(c->stage1));
+    if (c->init_sql[0]) {
+        c->phase = PH_INIT;
+        c->status = mysql_real_query_start(&qerr, c->my, c->init_sql, strlen(c->init_sql));
+    } else if (c->want_role) {
+        c->phase = PH_QUERY;
+        c->status = mysql_real_query_start(&qerr, c->my, role_sql, sizeof(role_sql) - 1);
+    } else {
+        c->phase = PH_DONE;
+    }
+    if (c->status == 0 && qerr) {
+        login_error(c, err, errlen, sqlstate);
+        return WR_ERROR;
+    }
+    if (c->status == 0 && c->phase == PH_INIT)
+        return init_done(c, err, errlen, sqlstate);
+    return WR_OK;
+}
+
 static int myb_connect_poll(struct backend_conn *c, int *fd, int *want, char *err, size_t errlen,
                             char *sqlstate)
 {
@@ -289,6 +483,22 @@ static int myb_connect_poll(struct backend_conn *c, int *fd, int *want, char *er
             c->status = mysql_real_connect_cont(&ret, c->my, c->status);
             if (c->status == 0 && !ret) {
                 login_error(c, err, errlen, sqlstate);
+                return WR_ERROR;
+            }
+            break;
+        case PH_SWITCH: {
+            int rc = switch_io(c, err, errlen, sqlstate);
+            if (rc == WR_ERROR)
+                return WR_ERROR;
+            if (rc == WR_OK && after_switch(c, err, errlen, sqlstate) != WR_OK)
+                return WR_ERROR;
+            break;
+        }
+        case PH_INIT:
+            c->status = mysql_real_query_cont(&qerr, c->my, c->status);
+            if (c->status == 0 && (qerr || init_done(c, err, errlen, sqlstate) != WR_OK)) {
+                if (qerr)
+                    login_error(c, err, errlen, sqlstate);
                 return WR_ERROR;
             }
             break;
@@ -434,6 +644,119 @@ static bool myb_cancel(struct backend_conn *c, void (*done)(void *arg, const cha
     return false;
 }
 
+/* ---- looking a user up (auth_user) ---- */
+
+struct my_lookup_job {
+    struct cancel_job base;
+    char host[256];
+    int port;
+    char user[128]; /* auth_user */
+    char password[256];
+    struct my_tls tls;
+    char query[1024];
+    char who[128]; /* the user looked up */
+    char rows[BACKEND_LOOKUP_MAX + 1];
+    void (*done)(void *arg, const char *err, const char *rows);
+    void *arg;
+};
+
+static bool my_lookup_run(struct cancel_job *base, char *err, size_t errlen)
+{
+    struct my_lookup_job *job = (struct my_lookup_job *)base;
+    MYSQL *my = mysql_init(NULL);
+    if (!my) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    unsigned int connect_timeout = KILL_CONNECT_TIMEOUT, io_timeout = KILL_IO_TIMEOUT;
+    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+    tls_apply(my, &job->tls);
+    bool unix_socket = job->host[0] == '/';
+    bool ok = false;
+    MYSQL_RES *res = NULL;
+    if (!mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
+                            unix_socket ? 0 : job->port, unix_socket ? job->host : NULL, 0)) {
+        snprintf(err, errlen, "auth_user %s cannot log in: %s (%u)", job->user, mysql_error(my),
+                 mysql_errno(my));
+        goto done;
+    }
+    /* The query with its first '?' as the name, quoted by the connector. */
+    char esc[2 * sizeof(job->who) + 1], q[sizeof(job->query) + sizeof(esc) + 2];
+    mysql_real_escape_string(my, esc, job->who, strlen(job->who));
+    const char *mark = strchr(job->query, '?');
+    if (!mark) {
+        snprintf(q, sizeof(q), "%s", job->query);
+    } else {
+        snprintf(q, sizeof(q), "%.*s'%s'%s", (int)(mark - job->query), job->query, esc, mark + 1);
+    }
+    if (mysql_query(my, q) != 0 || !(res = mysql_store_result(my))) {
+        snprintf(err, errlen, "the lookup query failed: %s (%u)", mysql_error(my), mysql_errno(my));
+        goto done;
+    }
+    MYSQL_ROW row;
+    size_t n = 0;
+    while ((row = mysql_fetch_row(res))) {
+        const char *v = row[0] ? row[0] : "";
+        size_t k = strlen(v);
+        if (strchr(v, '\n') || n + k + 1 > BACKEND_LOOKUP_MAX)
+            continue; /* not a hash of a native password anyway */
+        memcpy(job->rows + n, v, k);
+        n += k;
+        job->rows[n++] = '\n';
+    }
+    job->rows[n] = 0;
+    ok = true;
+done:
+    if (res)
+        mysql_free_result(res);
+    mysql_close(my);
+    return ok;
+}
+
+static void my_lookup_done(void *arg, const char *err, int ms)
+{
+    struct my_lookup_job *job = arg;
+    (void)ms;
+    job->done(job->arg, err, err ? NULL : job->rows);
+}
+
+static void my_lookup_release(struct cancel_job *base)
+{
+    struct my_lookup_job *job = (struct my_lookup_job *)base;
+    explicit_bzero(job, sizeof(*job));
+    free(job);
+}
+
+static bool myb_lookup(const struct backend_params *p, const char *query, const char *user,
+                       void (*done)(void *arg, const char *err, const char *rows), void *arg,
+                       char *err, size_t errlen)
+{
+    struct my_lookup_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    snprintf(job->host, sizeof(job->host), "%s", p->addr && p->host[0] != '/' ? p->addr : p->host);
+    job->port = p->port;
+    snprintf(job->user, sizeof(job->user), "%s", p->user);
+    snprintf(job->password, sizeof(job->password), "%s", p->password ? p->password : "");
+    tls_copy(&job->tls, p);
+    snprintf(job->query, sizeof(job->query), "%s", query);
+    snprintf(job->who, sizeof(job->who), "%s", user);
+    job->done = done;
+    job->arg = arg;
+    job->base.run = my_lookup_run;
+    job->base.release = my_lookup_release;
+    job->base.done = my_lookup_done;
+    job->base.arg = job;
+    if (cancel_submit(&job->base, err, errlen))
+        return true;
+    my_lookup_release(&job->base);
+    return false;
+}
+
 static void *myb_tls(const struct backend_conn *c)
 {
     /* mysql->net.pvio->ctls->ssl: see the top of this file. */
@@ -478,4 +801,5 @@ const struct backend_ops backend_mysql_ops = {
     .caps = myb_caps,
     .cancel = myb_cancel,
     .close = myb_close,
+    .lookup = myb_lookup,
 };

@@ -39,6 +39,9 @@ static void handle_msg(struct worker *w, struct msg *m)
     case MSG_KILL_DONE:
         client_kill_reply(w, m);
         break;
+    case MSG_AUTH_LOOKUP:
+        client_my_lookup_reply(w, m);
+        break;
     case MSG_CANCEL_DONE:
         server_cancel_done(m);
         break;

@@ -92,6 +92,9 @@ struct config {
     char *unix_socket_group; /* group to give them, or NULL: the process's own */
     enum auth_type auth_type;
     char *auth_file;
+    char *auth_user;              /* who weir logs in as to look users up and to switch to them */
+    char *mysql_auth_query;       /* MySQL: the lookup ('?' is the user); "" = none */
+    int auth_query_cache_seconds; /* how long looked-up secrets are used again */
     char *admin_users;
     char *stats_users;
     enum pool_mode pool_mode;

@@ -46,6 +46,7 @@ enum msg_kind {
     MSG_ADMIN_DONE,  /* every worker ran the console job: answer (console client's worker) */
     MSG_ADMIN_CHECK, /* servers went away: re-check a console's PAUSE / WAIT_CLOSE */
     MSG_DNS,         /* a host name was resolved (or failed): logins waiting for one go on */
+    MSG_AUTH_LOOKUP, /* a user looked up on the server (auth_user) for one of its clients (pid) */
 };
 
 struct msg {

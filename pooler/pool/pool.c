@@ -95,6 +95,7 @@ static void pool_free(struct pool *r)
     free(r->key_user);
     free(r->user);
     free(r->password);
+    explicit_bzero(r->my_stage1, sizeof(r->my_stage1));
     free(r->idle);
     free(r->idle_count);
     ps_cache_free(r->ps_known);
@@ -196,6 +197,14 @@ struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64
         pthread_mutex_unlock(&r->lock);
     }
     return r;
+}
+
+void pool_set_stage1(struct pool *r, const uint8_t stage1[20])
+{
+    pthread_mutex_lock(&r->lock);
+    memcpy(r->my_stage1, stage1, sizeof(r->my_stage1)); /* the latest: a changed password too */
+    r->has_stage1 = true;
+    pthread_mutex_unlock(&r->lock);
 }
 
 void pools_free_all(void)

@@ -67,7 +67,10 @@ struct pool {
     struct stats_slot *stats;  /* one per worker, each written by its worker only */
     atomic_int nclients;       /* logged-in clients of this pool (console's cl_active) */
     /* [pool lock] from here on (and the limits above, which a reload changes) */
-    char *password;  /* login password, or NULL */
+    char *password; /* login password, or NULL */
+    /* MySQL pass-through: SHA1 of the user's password, from a client's token (pool_set_stage1) */
+    uint8_t my_stage1[20];
+    bool has_stage1;
     int nservers;    /* open or opening, every state */
     int nshrinking;  /* of those, idle ones being closed for server_idle_timeout */
     int nconnecting; /* logins in progress */
@@ -126,6 +129,12 @@ struct pool_step {
  */
 struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64_t variant,
                       const char *password);
+/*
+ * MySQL: a client proved it knows the user's password against a stored hash:
+ * its SHA1(password) lets weir's logins for the pool pass through (as
+ * auth_user, then a change of user), when the pool has no password.
+ */
+void pool_set_stage1(struct pool *r, const uint8_t stage1[20]);
 /* MySQL pool variants: framing-relevant capability flags, charset in bits 48..63. */
 #define POOL_VARIANT_CHARSET(v) ((unsigned)((v) >> 48))
 #define POOL_VARIANT_FLAGS(v)   ((v) & ((1ULL << 48) - 1))

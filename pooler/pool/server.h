@@ -162,6 +162,9 @@ void server_send_my_command(struct server *s, uint8_t cmd, const char *arg);
  * session tracking tells weir what a client changed (see relay_my.c).
  */
 extern const char server_my_session_sql[];
+/* server_tls_* (the entry's sslmode over the global one) as the connector's TLS settings. */
+void server_tls_params(const struct config *cfg, const struct db_entry *db,
+                       struct backend_params *bp);
 /* Starts a new login for pool r on worker w (counted by the pool already). */
 void server_connect(struct worker *w, struct pool *r);
 /* MSG_DNS: a host name was resolved; w's logins that waited for one go on. */

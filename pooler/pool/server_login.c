@@ -10,15 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pooler/conf/userlist.h"
 #include "pooler/core/log.h"
 #include "pooler/core/tls.h"
 #include "pooler/core/worker.h"
 #include "pooler/pool/stats.h"
 #include "protocol/mysql/my_charset.h"
 
-/* server_tls_* (the entry's sslmode over the global one) as the connector's TLS settings. */
-static void server_tls_params(const struct config *cfg, const struct db_entry *db,
-                              struct backend_params *bp)
+void server_tls_params(const struct config *cfg, const struct db_entry *db,
+                       struct backend_params *bp)
 {
     static const char *const versions[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
     bp->sslmode = config_tls_mode_name(config_server_tls_mode(cfg, db));
@@ -183,7 +183,30 @@ static void connect_next(struct server *s)
         s->deadline = now + cfg->server_connect_timeout; /* per attempt, as libpq's */
         pthread_mutex_lock(&r->lock);
         char *password = r->password ? strdup(r->password) : NULL;
+        uint8_t stage1[20];
+        bool hashed = s->kind == BACKEND_MYSQL && !password && r->has_stage1;
+        bool pass = hashed && cfg->auth_user;
+        if (pass)
+            memcpy(stage1, r->my_stage1, sizeof(stage1));
         pthread_mutex_unlock(&r->lock);
+        if (hashed && !pass) {
+            char text[300];
+            snprintf(text, sizeof(text),
+                     "the auth file has only a hash for \"%s\": weir needs auth_user to log in "
+                     "as that user",
+                     r->user);
+            connect_failed(s, "28000", text);
+            return;
+        }
+        if (pass) {
+            /*
+             * Pass-through: weir knows the user's SHA1(password), not the
+             * password. It logs in as auth_user (its password from the auth
+             * file) and changes to the user with a token computed from it.
+             */
+            const char *aup = userlist_secret(weir.users, cfg->auth_user);
+            password = aup && aup[0] != '*' ? strdup(aup) : NULL;
+        }
         struct backend_params bp = {
             .host = name,
             .addr = name[0] == '/' ? NULL : addr,
@@ -200,10 +223,15 @@ static void connect_next(struct server *s)
             .init_sql = s->kind == BACKEND_MYSQL ? server_my_session_sql : NULL,
             .replication = pool_replication(r),
             .want_role = r->db->target_session_attrs != TSA_ANY,
+            .switch_user = pass ? r->user : NULL,
+            .switch_stage1 = pass ? stage1 : NULL,
         };
+        if (pass)
+            bp.user = cfg->auth_user;
         server_tls_params(cfg, r->db, &bp);
         char err[256];
         s->bc = s->ops->connect_start(&bp, err, sizeof(err));
+        explicit_bzero(stage1, sizeof(stage1));
         if (password) {
             explicit_bzero(password, strlen(password));
             free(password);

@@ -551,6 +551,11 @@ static struct client *cancel_find(struct worker *w, uint32_t pid)
     return c;
 }
 
+struct client *client_by_pid(struct worker *w, uint32_t pid)
+{
+    return cancel_find(w, pid);
+}
+
 /*
  * Asks c's server to cancel the query running there, if one is. The server
  * logs "forwarded" once the request has really been sent, or why it was not.

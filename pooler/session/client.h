@@ -69,6 +69,7 @@ struct client_my {
     struct my_lock_scan lock;          /* its scan state: GET_LOCK */
     struct my_pin_scan pin;            /* and: user variables, LOCK TABLES, ... (my_pin.h) */
     bool keep_for_diagnostics;         /* its last answer had warnings: keep the server */
+    uint8_t *stage1; /* logged in without a database: SHA1(password) for its pool, or NULL */
 };
 
 /* A peer's address, binary; formatted ("ip:port") only when shown, by client_addr_text. */
@@ -325,6 +326,10 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key);
 #define CANCEL_TTL_MASK 3u
 /* The worker of this process that owns the client with cancel pid `pid`, or NULL. */
 struct worker *client_pid_worker(uint32_t pid);
+/* The client registered under pid on w (its cancel pid, a MySQL thread id), or NULL. */
+struct client *client_by_pid(struct worker *w, uint32_t pid);
+/* MSG_AUTH_LOOKUP: a MySQL user looked up on the server; its client's login goes on. */
+void client_my_lookup_reply(struct worker *w, const struct msg *m);
 /* The peer id a cancel pid names (0 when peer_id is not set). */
 int client_pid_peer(uint32_t pid);
 /*

@@ -146,6 +146,7 @@ void client_my_free_state(struct client *c)
         free(c->auth);
         c->auth = NULL;
     }
+    client_my_forget_stage1(c);
 }
 
 /*
@@ -270,7 +271,10 @@ bool client_my_check_token(struct client *c, const uint8_t *token, size_t len)
     } else {
         my_native_secret_from_password(secret, &ns);
     }
-    bool good = my_native_check(&ns, as->scramble, token, len);
+    /* Against a stored hash, the token also gives SHA1(password): weir can pass it on. */
+    bool good = secret[0] == '*' ? my_native_check_stage1(&ns, as->scramble, token, len, as->stage1,
+                                                          &as->has_stage1)
+                                 : my_native_check(&ns, as->scramble, token, len);
     explicit_bzero(&ns, sizeof(ns));
     return good;
 }
@@ -285,8 +289,12 @@ static void my_welcome_idle(struct client *c)
         client_close(c, "cannot write to client");
 }
 
-/* Joins the pool of (c->db, c->user) for c's framing. False when c failed (it is closed). */
-static bool my_join_pool(struct client *c)
+/*
+ * Joins the pool of (c->db, c->user) for c's framing; stage1, when not NULL,
+ * is the user's SHA1(password) from its token (pass-through logins). False
+ * when c failed (it is closed).
+ */
+static bool my_join_pool(struct client *c, const uint8_t *stage1)
 {
     const char *password = NULL; /* the pool keeps a copy for its logins to the server */
     if (!c->db->user) {
@@ -301,12 +309,28 @@ static bool my_join_pool(struct client *c)
         client_fail(c, "53200", "out of memory");
         return false;
     }
+    if (stage1 && !c->db->user)
+        pool_set_stage1(c->pool, stage1);
     client_share_names(c);
     return true;
 }
 
+void client_my_forget_stage1(struct client *c)
+{
+    if (c->my && c->my->stage1) {
+        explicit_bzero(c->my->stage1, 20);
+        free(c->my->stage1);
+        c->my->stage1 = NULL;
+    }
+}
+
 void client_my_authenticated(struct client *c)
 {
+    struct my_auth_state *as = c->auth;
+    uint8_t stage1[20];
+    bool pass = as && as->has_stage1;
+    if (pass)
+        memcpy(stage1, as->stage1, sizeof(stage1));
     client_my_free_state(c);
     client_login_done(c);
     if (c->db == session_console_db(BACKEND_MYSQL)) {
@@ -315,10 +339,15 @@ void client_my_authenticated(struct client *c)
     }
     if (!c->db) {
         /* No database yet: the first command that needs a server picks one (my_late_db). */
+        if (pass && (c->my->stage1 = malloc(sizeof(stage1))))
+            memcpy(c->my->stage1, stage1, sizeof(stage1));
+        explicit_bzero(stage1, sizeof(stage1));
         my_welcome_idle(c);
         return;
     }
-    if (!my_join_pool(c))
+    bool joined = my_join_pool(c, pass ? stage1 : NULL);
+    explicit_bzero(stage1, sizeof(stage1));
+    if (!joined)
         return;
     struct param_set cached = {0};
     if (pool_welcome(c->pool, &cached)) {
@@ -374,6 +403,17 @@ static void my_tls_missing(struct client *c)
                 config_tls_mode_name(weir.cfg->client_tls_sslmode));
 }
 
+/* Finishes a login after the token's check (nothing yet while the user is looked up). */
+static void my_verified(struct client *c, enum my_verify v)
+{
+    if (v == MY_VERIFY_OK) {
+        client_my_authenticated(c);
+    } else if (v == MY_VERIFY_DENIED) {
+        client_auth_failed(c);
+        client_fail(c, "28000", "Access denied for user '%s'", c->user);
+    }
+}
+
 /* The HandshakeResponse41 (or SSLRequest) in b. */
 static void my_handshake_response(struct client *c, const uint8_t *payload, uint32_t len,
                                   uint8_t seq)
@@ -421,12 +461,7 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
     }
     bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);
     if (native) {
-        if (!client_my_check_token(c, r.auth, r.auth_len)) {
-            client_auth_failed(c);
-            client_fail(c, "28000", "Access denied for user '%s'", c->user);
-            return;
-        }
-        client_my_authenticated(c);
+        my_verified(c, client_my_verify(c, r.auth, r.auth_len));
         return;
     }
     /* Another plugin (caching_sha2_password from a MySQL 8 client): switch to ours. */
@@ -438,6 +473,11 @@ static void my_login_input(struct client *c)
     struct iobuf *b = c->in;
     uint32_t len;
     uint8_t seq;
+    const struct my_auth_state *as = c->auth;
+    if (as && as->waiting) {
+        client_fail(c, "08P01", "bad handshake: data while the login is being checked");
+        return;
+    }
     if (c->state == CL_STARTUP && !c->ssl) {
         /* The switch to TLS: its handshake may have come in the same read. */
         size_t at;
@@ -483,12 +523,7 @@ static void my_login_input(struct client *c)
         my_handshake_response(c, b->data + 4, len, seq);
     } else {
         c->my->seq = seq + 1;
-        if (!client_my_check_token(c, b->data + 4, len)) {
-            client_auth_failed(c);
-            client_fail(c, "28000", "Access denied for user '%s'", c->user);
-        } else {
-            client_my_authenticated(c);
-        }
+        my_verified(c, client_my_verify(c, b->data + 4, len));
     }
     buf_put(&w->bufs, b);
 }
@@ -555,7 +590,9 @@ static enum late_db my_late_db(struct client *c, uint32_t len)
         return LATE_WAITING;
     }
     c->db = db;
-    if (!my_join_pool(c))
+    bool joined = my_join_pool(c, c->my->stage1);
+    client_my_forget_stage1(c);
+    if (!joined)
         return LATE_WAITING;
     log_client(c, weir.cfg->log_connections ? LOG_LVL_INFO : LOG_LVL_DEBUG,
                "database %s picked after the login (%s, %s pooling)", db->name,

@@ -18,7 +18,13 @@
 /* A login in progress: the scramble weir sent, and whether it asked for another plugin. */
 struct my_auth_state {
     uint8_t scramble[MY_SCRAMBLE_LEN];
-    bool switched; /* an AuthSwitchRequest was sent */
+    bool switched;     /* an AuthSwitchRequest was sent */
+    bool waiting;      /* the user is being looked up on the server (client_my_auth.c) */
+    bool refreshed;    /* looked up again: what was kept did not match */
+    uint8_t token_len; /* the token, kept for the lookup's answer */
+    uint8_t token[20];
+    bool has_stage1;    /* the token was checked against a stored hash: */
+    uint8_t stage1[20]; /* SHA1(password) it carried, for the pool's pass-through logins */
 };
 
 /*
@@ -26,6 +32,19 @@ struct my_auth_state {
  * c->auth and waits in CL_AUTH for the token (sequence id c->my->seq + 1).
  */
 void client_my_auth_switch(struct client *c);
+
+enum my_verify { MY_VERIFY_OK, MY_VERIFY_DENIED, MY_VERIFY_WAIT };
+
+/*
+ * Checks a mysql_native_password token: against the auth file, or, for a
+ * user it lacks with auth_user set, against the server's hashes (cached, or
+ * looked up: MY_VERIFY_WAIT, and the login goes on in
+ * client_my_lookup_reply). The caller finishes the other two.
+ */
+enum my_verify client_my_verify(struct client *c, const uint8_t *token, size_t len);
+
+/* Forgets the SHA1(password) kept for a login without a database (c->my->stage1). */
+void client_my_forget_stage1(struct client *c);
 
 /* The client proved who it is: join its pool and finish the login. */
 void client_my_authenticated(struct client *c);

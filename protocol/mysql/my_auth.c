@@ -116,10 +116,13 @@ void my_native_secret_format(const struct my_native_secret *s, char out[MY_NATIV
     out[MY_NATIVE_HASH_LEN] = '\0';
 }
 
-bool my_native_check(const struct my_native_secret *s, const uint8_t scramble[MY_SCRAMBLE_LEN],
-                     const uint8_t *token, size_t token_len)
+bool my_native_check_stage1(const struct my_native_secret *s,
+                            const uint8_t scramble[MY_SCRAMBLE_LEN], const uint8_t *token,
+                            size_t token_len, uint8_t stage1_out[20], bool *has_stage1)
 {
     uint8_t mix[20], stage1[20], check[20];
+    if (has_stage1)
+        *has_stage1 = false;
     if (s->empty)
         return token_len == 0;
     if (token_len != MY_NATIVE_TOKEN_LEN)
@@ -127,8 +130,29 @@ bool my_native_check(const struct my_native_secret *s, const uint8_t scramble[MY
     digest2(EVP_sha1(), scramble, MY_SCRAMBLE_LEN, s->stage2, sizeof(s->stage2), mix);
     xor_into(stage1, token, mix, sizeof(stage1));
     SHA1(stage1, sizeof(stage1), check);
+    bool good = CRYPTO_memcmp(check, s->stage2, sizeof(check)) == 0;
+    if (good && stage1_out) {
+        memcpy(stage1_out, stage1, sizeof(stage1));
+        if (has_stage1)
+            *has_stage1 = true;
+    }
     OPENSSL_cleanse(stage1, sizeof(stage1));
-    return CRYPTO_memcmp(check, s->stage2, sizeof(check)) == 0;
+    return good;
+}
+
+bool my_native_check(const struct my_native_secret *s, const uint8_t scramble[MY_SCRAMBLE_LEN],
+                     const uint8_t *token, size_t token_len)
+{
+    return my_native_check_stage1(s, scramble, token, token_len, NULL, NULL);
+}
+
+void my_native_token_stage1(const uint8_t stage1[20], const uint8_t scramble[MY_SCRAMBLE_LEN],
+                            uint8_t out[MY_NATIVE_TOKEN_LEN])
+{
+    uint8_t stage2[20], mix[20];
+    SHA1(stage1, 20, stage2);
+    digest2(EVP_sha1(), scramble, MY_SCRAMBLE_LEN, stage2, sizeof(stage2), mix);
+    xor_into(out, stage1, mix, MY_NATIVE_TOKEN_LEN);
 }
 
 size_t my_sha2_token(const char *password, const uint8_t scramble[MY_SCRAMBLE_LEN],

@@ -72,6 +72,21 @@ bool my_native_check(const struct my_native_secret *s, const uint8_t scramble[MY
                      const uint8_t *token, size_t token_len);
 
 /*
+ * my_native_check that also gives, when the token is good, the client's
+ * stage1 = SHA1(pw): what weir needs to log in to a server as that user
+ * without knowing the password (my_native_token_stage1). *has_stage1 is
+ * false for an empty password (there is none to pass on).
+ */
+bool my_native_check_stage1(const struct my_native_secret *s,
+                            const uint8_t scramble[MY_SCRAMBLE_LEN], const uint8_t *token,
+                            size_t token_len, uint8_t stage1[20], bool *has_stage1);
+
+/* The client token for a scramble from stage1 = SHA1(pw): stage1 XOR SHA1(scramble ||
+ * SHA1(stage1)). */
+void my_native_token_stage1(const uint8_t stage1[20], const uint8_t scramble[MY_SCRAMBLE_LEN],
+                            uint8_t out[MY_NATIVE_TOKEN_LEN]);
+
+/*
  * Client token for caching_sha2_password's fast path: MY_SHA2_TOKEN_LEN bytes
  * written and returned, or 0 for an empty password.
  */

@@ -186,3 +186,22 @@ int my_change_user_parse(const uint8_t *payload, size_t len, uint64_t caps,
     }
     return WR_OK;
 }
+
+void my_out_change_user(struct my_out *o, const struct my_change_user *cu, uint64_t caps)
+{
+    my_out_begin(o, 0);
+    my_out_int1(o, COM_CHANGE_USER);
+    my_out_str(o, cu->user);
+    if (cu->auth_len > 255) {
+        o->failed = true;
+        return;
+    }
+    my_out_int1(o, (uint8_t)cu->auth_len);
+    my_out_bytes(o, cu->auth, cu->auth_len);
+    my_out_str(o, cu->database ? cu->database : "");
+    my_out_int2(o, cu->charset);
+    my_out_str(o, cu->plugin ? cu->plugin : MY_NATIVE_PLUGIN);
+    if (caps & CLIENT_CONNECT_ATTRS)
+        my_out_lenenc(o, 0);
+    my_out_end(o);
+}

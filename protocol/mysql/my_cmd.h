@@ -83,4 +83,12 @@ struct my_change_user {
 int my_change_user_parse(const uint8_t *payload, size_t len, uint64_t caps,
                          struct my_change_user *out, char *err, size_t errlen) WR_MUST_CHECK;
 
+/*
+ * Appends a COM_CHANGE_USER packet (sequence id 0) as a client with
+ * CLIENT_SECURE_CONNECTION and CLIENT_PLUGIN_AUTH sends it: the fields of
+ * struct my_change_user (auth_len at most 255), and an empty set of
+ * connection attributes when caps has CLIENT_CONNECT_ATTRS.
+ */
+void my_out_change_user(struct my_out *o, const struct my_change_user *cu, uint64_t caps);
+
 #endif

@@ -5,6 +5,8 @@
 # plain text pipelined behind the SSLRequest refused (CVE-2021-3935's MySQL twin; a MySQL
 # client's TLS handshake follows its SSLRequest without waiting, and those bytes are the TLS
 # session's: the mariadb CLI runs are repeated so that both arrive in one read now and then).
+# Last, a REQUIRE SSL user only the server knows (looked up as auth_user): the change of user
+# weir writes itself goes through the connector's TLS session.
 use strict;
 use warnings;
 use FindBin;
@@ -121,4 +123,22 @@ my ($out) = $w->mariadb('SELECT 42', args => \@tls);
 chomp $out;
 is($out, '42', 'still serving TLS clients');
 $w->stop;
+
+{
+    my (undef, $err, $rc) = $m->admin_sql("CREATE USER 'tlsuser'\@'%' IDENTIFIED BY 'tpass' "
+            . "REQUIRE SSL; GRANT ALL ON shop.* TO 'tlsuser'\@'%'; "
+            . "GRANT SELECT ON mysql.user TO 'app'\@'%'; GRANT SELECT ON mysql.user TO 'app'\@'localhost';");
+    is($rc, 0, 'MariaDB: tlsuser, REQUIRE SSL, only on the server') or diag($err);
+    my $w2 = $m->start_weir(weir => {
+            server_tls_sslmode => 'verify-full',
+            server_tls_ca_file => $c->{ca},
+            auth_user => 'app',
+        });
+    my ($o, $e) = $w2->mariadb(
+        "SELECT CURRENT_USER(); SHOW SESSION STATUS LIKE 'Ssl_version'",
+        user => 'tlsuser', password => 'tpass');
+    like($o, qr/^tlsuser\@%\nSsl_version\s+TLSv1\.[23]/,
+        'looked up, then weir\'s change of user over the server\'s TLS session') or diag($e);
+    $w2->stop;
+}
 done_testing;

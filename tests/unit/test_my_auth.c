@@ -115,9 +115,42 @@ static void test_scramble(void)
     ok(memcmp(a, b, 20) != 0, "two scrambles differ");
 }
 
+/* Pass-through: the token yields SHA1(pw), which answers any other scramble as the password would.
+ */
+static void test_stage1(void)
+{
+    uint8_t s1[MY_SCRAMBLE_LEN], s2[MY_SCRAMBLE_LEN], token[MY_NATIVE_TOKEN_LEN];
+    uint8_t stage1[20], again[MY_NATIVE_TOKEN_LEN], direct[MY_NATIVE_TOKEN_LEN];
+    for (int i = 0; i < MY_SCRAMBLE_LEN; i++) {
+        s1[i] = (uint8_t)(33 + i);
+        s2[i] = (uint8_t)(90 - i);
+    }
+    struct my_native_secret sec;
+    ok(my_native_secret_parse("*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19", &sec) == WR_OK,
+       "stored hash of \"password\"");
+    my_native_token("password", s1, token);
+    bool has = false;
+    ok(my_native_check_stage1(&sec, s1, token, sizeof(token), stage1, &has) && has,
+       "a good token gives its stage1");
+    my_native_token_stage1(stage1, s2, again);
+    my_native_token("password", s2, direct);
+    ok(!memcmp(again, direct, sizeof(direct)), "stage1 answers another scramble as the password");
+    ok(my_native_check(&sec, s2, again, sizeof(again)), "... and the server accepts it");
+    token[0] ^= 1;
+    has = true;
+    ok(!my_native_check_stage1(&sec, s1, token, sizeof(token), stage1, &has) && !has,
+       "a bad token gives nothing");
+    struct my_native_secret none;
+    my_native_secret_from_password("", &none);
+    has = true;
+    ok(my_native_check_stage1(&none, s1, token, 0, stage1, &has) && !has,
+       "an empty password: accepted, no stage1 to pass on");
+}
+
 int main(void)
 {
     test_native();
+    test_stage1();
     test_sha2();
     test_scramble();
     return done_testing();

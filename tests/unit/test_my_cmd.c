@@ -189,8 +189,39 @@ static void test_use(void)
     is_int(use_of("\x0e", 1, name), WR_DONE, "COM_PING is no USE");
 }
 
+/* COM_CHANGE_USER as weir sends it parses back as a client's. */
+static void test_change_user_out(void)
+{
+    uint8_t token[20];
+    for (int i = 0; i < 20; i++)
+        token[i] = (uint8_t)(i * 7);
+    struct my_change_user cu = {.user = "bob",
+                                .auth = token,
+                                .auth_len = 20,
+                                .database = "shop",
+                                .has_charset = true,
+                                .charset = 45,
+                                .plugin = MY_NATIVE_PLUGIN};
+    uint64_t caps = CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS;
+    struct my_out o;
+    my_out_init(&o);
+    my_out_change_user(&o, &cu, caps);
+    ok(!o.failed && o.len > 4 && o.data[3] == 0, "built, sequence id 0");
+    struct my_change_user back;
+    char err[100];
+    ok(my_change_user_parse(o.data + 4, o.len - 4, caps, &back, err, sizeof(err)) == WR_OK,
+       "parses back");
+    ok(!strcmp(back.user, "bob") && back.auth_len == 20 && !memcmp(back.auth, token, 20) &&
+           !strcmp(back.database, "shop") && back.has_charset && back.charset == 45 &&
+           back.plugin && !strcmp(back.plugin, MY_NATIVE_PLUGIN),
+       "every field as given");
+    ok(o.data[o.len - 1] == 0, "an empty set of attributes last");
+    my_out_free(&o);
+}
+
 int main(void)
 {
+    test_change_user_out();
     test_kill();
     test_process_kill();
     test_change_user();
