@@ -4,7 +4,7 @@
 # between clients (user variables, temporary tables, an open transaction), a >16 MiB result
 # set and a 20 MiB row, auth_file secrets in MariaDB's "*" hash form, a forced backend user,
 # and sysbench oltp_point_select / oltp_read_write with and without prepared statements
-# (qps beside a direct run, printed, never asserted).
+# (qps printed, never asserted).
 use strict;
 use warnings;
 use FindBin;
@@ -296,7 +296,8 @@ section("sysbench", sub {
             my $label = "$test " . ($ps ? 'prepared statements' : '--db-ps-mode=disable');
             # uniform keys: the default 'special' distribution makes deadlocks (ignored
             # errors 1213) in oltp_read_write even without weir on 2x1000 rows.
-            my %o = (test => $test, ps => $ps, threads => 8, time => 8,
+            # (Speed beside a direct connection is the benchmark harness's: tests/bench/.)
+            my %o = (test => $test, ps => $ps, threads => 8, time => 5,
                 args => ['--rand-type=uniform']);
             my ($wo, $we, $wrc, $ws) = $w->sysbench(%o);
             is($wrc, 0, "sysbench $label through weir: exit status 0")
@@ -305,11 +306,7 @@ section("sysbench", sub {
                 or diag("stdout:\n$wo");
             is($ws->{reconnects}, 0, "sysbench $label through weir: reconnects: 0");
             ok(($ws->{queries} // 0) > 0, "sysbench $label through weir ran queries");
-            my ($do, $de, $drc, $ds) = $m->sysbench(%o);
-            is($drc, 0, "sysbench $label direct: exit status 0") or diag("$do\n$de");
-            diag(sprintf('%-45s weir %9.1f qps (%s ignored errors)   direct %9.1f qps (%s)',
-                    $label, $ws->{qps} // 0, $ws->{ignored_errors} // '?', $ds->{qps} // 0,
-                    $ds->{ignored_errors} // '?'));
+            diag(sprintf('%-45s weir %9.1f qps', $label, $ws->{qps} // 0));
         }
     }
     ok($m->count_backends <= 10, 'at most 10 weir connections after sysbench');

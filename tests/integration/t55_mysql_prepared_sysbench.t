@@ -7,7 +7,8 @@
 # threads never got past initialisation. MariaDB's Prepared_stmt_count stays within pool_size x
 # max_prepared_statements, and a second run with max_prepared_statements = 4 (below what one
 # oltp_read_write thread prepares) keeps it within 8 x 4 while weir closes and prepares
-# statements again all along. qps beside a direct run are printed, never asserted.
+# statements again all along. qps are printed, never asserted (the benchmark harness
+# measures speed beside a direct connection).
 use strict;
 use warnings;
 use FindBin;
@@ -98,10 +99,8 @@ for my $test ('oltp_point_select', 'oltp_read_write') {
     ok($ws->{maxps} <= 8 * 200, "$label: MariaDB's Prepared_stmt_count stayed within "
             . "8 servers x 200 (max $ws->{maxps})");
     ok($ws->{maxps} >= 1, "$label: statements were prepared on the servers ($ws->{maxps})");
-    my ($do, $de, $drc, $ds) = $m->sysbench(%o);
-    is($drc, 0, "$test direct: exit status 0") or diag("$do\n$de");
-    diag(sprintf('%-60s weir %9.1f qps (max %d servers, %d statements)   direct %9.1f qps',
-            $label, $ws->{qps} // 0, $ws->{max}, $ws->{maxps}, $ds->{qps} // 0));
+    diag(sprintf('%-60s weir %9.1f qps (max %d servers, %d statements)', $label,
+            $ws->{qps} // 0, $ws->{max}, $ws->{maxps}));
 }
 $w->stop;
 ok(wait_until(10, sub { $m->count_backends == 0 }), 'stopped weir: its backends are gone');
