@@ -573,27 +573,42 @@ struct my_cancel_job {
     struct my_tls tls;
 };
 
-static bool my_cancel_run(struct cancel_job *base, char *err, size_t errlen)
+/*
+ * A short blocking login of the cancel queue's (a KILL QUERY's, a lookup's),
+ * bounded by KILL_CONNECT_TIMEOUT and KILL_IO_TIMEOUT. Returns the handle,
+ * or NULL with err set ("what failed: why"); a failed handle is closed.
+ */
+static MYSQL *short_login(const char *host, int port, const char *user, const char *password,
+                          const struct my_tls *tls, const char *what, char *err, size_t errlen)
 {
-    struct my_cancel_job *job = (struct my_cancel_job *)base;
     MYSQL *my = mysql_init(NULL);
     if (!my) {
         snprintf(err, errlen, "out of memory");
-        return false;
+        return NULL;
     }
     unsigned int connect_timeout = KILL_CONNECT_TIMEOUT, io_timeout = KILL_IO_TIMEOUT;
     mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
     mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
     mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
-    tls_apply(my, &job->tls);
-    bool unix_socket = job->host[0] == '/';
-    bool sent = false;
-    if (!mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
-                            unix_socket ? 0 : job->port, unix_socket ? job->host : NULL, 0)) {
-        snprintf(err, errlen, "login for KILL QUERY failed: %s (%u)", mysql_error(my),
-                 mysql_errno(my));
-        goto done;
+    tls_apply(my, tls);
+    bool unix_socket = host[0] == '/';
+    if (!mysql_real_connect(my, unix_socket ? NULL : host, user, password, NULL,
+                            unix_socket ? 0 : port, unix_socket ? host : NULL, 0)) {
+        snprintf(err, errlen, "%s failed: %s (%u)", what, mysql_error(my), mysql_errno(my));
+        mysql_close(my);
+        return NULL;
     }
+    return my;
+}
+
+static bool my_cancel_run(struct cancel_job *base, char *err, size_t errlen)
+{
+    struct my_cancel_job *job = (struct my_cancel_job *)base;
+    MYSQL *my = short_login(job->host, job->port, job->user, job->password, &job->tls,
+                            "login for KILL QUERY", err, errlen);
+    if (!my)
+        return false;
+    bool sent = false;
     char q[64];
     snprintf(q, sizeof(q), "KILL QUERY %lu", job->thread_id);
     if (mysql_query(my, q) == 0) {
@@ -604,7 +619,6 @@ static bool my_cancel_run(struct cancel_job *base, char *err, size_t errlen)
     } else {
         snprintf(err, errlen, "%s: %s (%u)", q, mysql_error(my), mysql_errno(my));
     }
-done:
     mysql_close(my);
     return sent;
 }
@@ -663,25 +677,12 @@ struct my_lookup_job {
 static bool my_lookup_run(struct cancel_job *base, char *err, size_t errlen)
 {
     struct my_lookup_job *job = (struct my_lookup_job *)base;
-    MYSQL *my = mysql_init(NULL);
-    if (!my) {
-        snprintf(err, errlen, "out of memory");
+    MYSQL *my = short_login(job->host, job->port, job->user, job->password, &job->tls,
+                            "auth_user's login", err, errlen);
+    if (!my)
         return false;
-    }
-    unsigned int connect_timeout = KILL_CONNECT_TIMEOUT, io_timeout = KILL_IO_TIMEOUT;
-    mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-    mysql_options(my, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
-    mysql_options(my, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
-    tls_apply(my, &job->tls);
-    bool unix_socket = job->host[0] == '/';
     bool ok = false;
     MYSQL_RES *res = NULL;
-    if (!mysql_real_connect(my, unix_socket ? NULL : job->host, job->user, job->password, NULL,
-                            unix_socket ? 0 : job->port, unix_socket ? job->host : NULL, 0)) {
-        snprintf(err, errlen, "auth_user %s cannot log in: %s (%u)", job->user, mysql_error(my),
-                 mysql_errno(my));
-        goto done;
-    }
     /* The query with its first '?' as the name, quoted by the connector. */
     char esc[2 * sizeof(job->who) + 1], q[sizeof(job->query) + sizeof(esc) + 2];
     mysql_real_escape_string(my, esc, job->who, strlen(job->who));
