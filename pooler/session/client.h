@@ -223,6 +223,12 @@ struct my_out;
 void client_my_queue(struct client *c, struct my_out *o);
 /* MySQL: the same, then sends; false when c was closed because that failed. */
 bool client_my_reply(struct client *c, struct my_out *o);
+/*
+ * Answers the client's command with ERR (sequence id 1), logs it, and keeps
+ * the connection. False when c was closed.
+ */
+bool client_my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
 
 extern const struct client_proto client_pg_proto;
 extern const struct client_proto client_my_proto;

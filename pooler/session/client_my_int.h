@@ -76,13 +76,6 @@ bool client_my_own_command(struct client *c);
 /* Takes the whole packet at c->in->parsed (payload len) out of the client's input. */
 void client_my_consume(struct client *c, uint32_t len);
 
-/*
- * Answers the client's command with ERR (sequence id 1), logs it, and keeps
- * the connection. False when c was closed.
- */
-bool client_my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt,
-                         ...) __attribute__((format(printf, 4, 5)));
-
 /* Answers the client's command with OK (sequence id 1) and sends it. False when c was closed. */
 bool client_my_reply_ok(struct client *c);
 

@@ -313,10 +313,11 @@ static bool prepare_act(struct client *c, struct server *s)
             stmt_my_pin_for_lock(c, s);
         if (c->my->stmts.n >= STMT_MY_CLIENT_MAX) {
             stmt_my_work_free(c);
-            return stmt_my_reply_err(c, 1461, "42000",
-                                     "Can't create more than max_prepared_stmt_count statements "
-                                     "(current value: %d): weir keeps at most that many per client",
-                                     STMT_MY_CLIENT_MAX);
+            return client_my_reply_err(
+                c, 1461, "42000",
+                "Can't create more than max_prepared_stmt_count statements "
+                "(current value: %d): weir keeps at most that many per client",
+                STMT_MY_CLIENT_MAX);
         }
         const char *sch;
         size_t sch_len;
@@ -342,7 +343,7 @@ static bool prepare_act(struct client *c, struct server *s)
     }
     if (w->sent) {
         stmt_my_work_free(c);
-        return stmt_my_reply_err(c, 1105, "HY000", "weir: the statement could not be prepared");
+        return client_my_reply_err(c, 1105, "HY000", "weir: the statement could not be prepared");
     }
     return send_prepare(c, s, w);
 }
@@ -360,8 +361,8 @@ static bool prepare_take(struct client *c, struct server *s, struct iobuf *b, ui
         /* Answered now; the text, 16 MiB or more, is taken out and dropped. */
         w->prep_err_sent = true;
         stmt_my_take_start(c, b, len, 0, TAKE_PREPARE);
-        return stmt_my_reply_err(c, 1153, "08S01",
-                                 "weir: a statement text of 16 MiB or more cannot be prepared");
+        return client_my_reply_err(c, 1153, "08S01",
+                                   "weir: a statement text of 16 MiB or more cannot be prepared");
     }
     w->prep_len = len;
     w->prep_have = 0;
@@ -390,7 +391,7 @@ static bool exec_refuse(struct client *c, struct iobuf *b, uint32_t len, const u
         return false;
     }
     bool ok = err ? stmt_my_reply_err_payload(c, err, err_len)
-                  : stmt_my_reply_err(c, code, "HY000", "%s", msg ? msg : "");
+                  : client_my_reply_err(c, code, "HY000", "%s", msg ? msg : "");
     if (!ok)
         return false;
     struct stmt_my_work *w = c->my->work;

@@ -14,7 +14,6 @@
  */
 #include "pooler/session/stmt_my_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,22 +122,6 @@ bool stmt_my_flush_client(struct client *c)
         return false;
     }
     return true;
-}
-
-/* Answers the command with ERR (sequence id 1) and logs it. False when c was closed. */
-bool stmt_my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    log_client(c, weir.cfg->log_pooler_errors ? LOG_LVL_INFO : LOG_LVL_DEBUG, "error %u: %s", code,
-               msg);
-    struct my_out o;
-    my_out_init(&o);
-    my_out_err(&o, 1, code, sqlstate, "%s", msg);
-    return client_my_reply(c, &o);
 }
 
 /* Answers the command with the server's ERR payload. False when c was closed. */

@@ -122,10 +122,6 @@ void stmt_my_work_set_err(struct stmt_my_work *w, uint16_t code, const char *sql
 void stmt_my_take_start(struct client *c, struct iobuf *b, uint32_t len, uint32_t head,
                         enum take_to to);
 
-/* Answers the command with ERR (sequence id 1) and logs it. False when c was closed. */
-bool stmt_my_reply_err(struct client *c, uint16_t code, const char *sqlstate, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* The client statement an EXECUTE-like command's id names (MariaDB's -1: the last prepared). */
 struct stmt_my_client *stmt_my_client_stmt(struct client *c, uint32_t id);
 
