@@ -726,7 +726,7 @@ static void my_lookup_done(void *arg, const char *err, int ms)
 static void my_lookup_release(struct cancel_job *base)
 {
     struct my_lookup_job *job = (struct my_lookup_job *)base;
-    explicit_bzero(job, sizeof(*job));
+    explicit_bzero(job->password, sizeof(job->password));
     free(job);
 }
 
