@@ -1,8 +1,8 @@
 # t73_conn_storm.t -- a reconnect storm from one address while another runs pgbench. Four
-# processes connect from 127.0.0.9, each at up to 200 connections a second (800/s in all, the
-# same offered load in every run; each connection sends a startup packet, reads the first
-# answer and hangs up; at most 1,600 connections or 8 s per process) while
-# pgbench -S runs from 127.0.0.1 through the same weir. Three runs of pgbench: alone, during a
+# processes (clients/conn_storm.c, in C so the storm itself costs the machine little) connect
+# from 127.0.0.9, each at up to 200 connections a second (800/s in all, the same offered load
+# in every run; each connection sends a startup packet, reads the first answer and hangs up;
+# at most 1,600 connections or 8 s per process) while pgbench -S runs from 127.0.0.1 through the same weir. Three runs of pgbench: alone, during a
 # storm with the per-address limits on (client_conn_rate 20/s, burst 40,
 # max_client_conn_per_ip 20), and during a storm with them off. The tps of each run and the
 # storm's figures are printed, never gated on: the test asserts that pgbench completes without
@@ -28,48 +28,29 @@ my $w = $t->start_weir(users => \%users, weir => { admin_users => 'admin',
 my $port = $w->port;
 my $dir = $t->tmp;
 
-# storm($tag) -> pids of 4 processes hammering weir from 127.0.0.9; each writes
-# "admitted refused other" to $dir/storm-$tag-$i.
+# storm($tag) -> pids of 4 conn_storm processes (clients/conn_storm.c) hammering weir from
+# 127.0.0.9; each writes its counts and its own CPU time to $dir/storm-$tag-$i.
 sub storm {
     my ($tag) = @_;
+    my $bin = WeirTest::client_bin('conn_storm');
     my @pids;
     for my $i (1 .. 4) {
         push @pids, spawn(sub {
-            my ($adm, $ref, $oth) = (0, 0, 0);
-            my $start = time;
-            for my $n (1 .. 1600) {
-                my $now = time;
-                last if $now > $start + 8;
-                my $due = $start + $n / 200;
-                sleep($due - $now) if $due > $now;
-                my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                    LocalAddr => '127.0.0.9', Proto => 'tcp', Timeout => 2);
-                unless ($s) { $oth++; next }
-                syswrite($s, startup_packet(user => 'app', database => 'testdb'));
-                my ($type, $body) = read_msg($s, 2);
-                if (($type // '') eq 'R') {
-                    $adm++;
-                } elsif (($type // '') eq 'E') {
-                    my $e = parse_error_fields($body);
-                    ($e->{C} // '') eq '53300' ? $ref++ : $oth++;
-                } else {
-                    $oth++;
-                }
-                close $s;
-            }
-            spew("$dir/storm-$tag-$i", "$adm $ref $oth\n");
-            return 1;
+            open(STDOUT, '>', "$dir/storm-$tag-$i") or die "storm output: $!";
+            exec($bin, '127.0.0.1', $port, '127.0.0.9', 200, 1600, 8) or die "exec $bin: $!";
         });
     }
     return @pids;
 }
 
+# storm_totals($tag) -> (admitted, refused, other, CPU seconds of the storm's processes)
 sub storm_totals {
     my ($tag) = @_;
-    my @sum = (0, 0, 0);
+    my @sum = (0, 0, 0, 0);
     for my $i (1 .. 4) {
-        my @v = split ' ', (eval { slurp("$dir/storm-$tag-$i") } // '0 0 0');
-        $sum[$_] += $v[$_] // 0 for 0 .. 2;
+        my $l = eval { slurp("$dir/storm-$tag-$i") } // '';
+        my @v = $l =~ /admitted=(\d+) refused=(\d+) other=(\d+) cpu=([\d.]+)/;
+        $sum[$_] += $v[$_] // 0 for 0 .. 3;
     }
     return @sum;
 }
@@ -105,7 +86,7 @@ my ($limited, $x_limited) = bench('during a storm, limits on');
 my $st = wait_children(\@pids, 60);
 my $cpu_limited = weir_cpu() - $cpu0;
 is(scalar(grep { $_ ne '0' } values %$st), 0, 'the storm processes finished');
-my ($adm1, $ref1, $oth1) = storm_totals('limited');
+my ($adm1, $ref1, $oth1, $scpu1) = storm_totals('limited');
 my $m = metrics($mport);
 my $by_rate = $m->{'weir_refused_connections_total{reason="conn_rate"}'} // 0;
 my $by_cap = $m->{'weir_refused_connections_total{reason="conn_per_ip"}'} // 0;
@@ -124,7 +105,7 @@ sleep 0.5;
 my ($open, $x_open) = bench('during a storm, limits off');
 $st = wait_children(\@pids, 60);
 my $cpu_open = weir_cpu() - $cpu0;
-my ($adm2, $ref2, $oth2) = storm_totals('open');
+my ($adm2, $ref2, $oth2, $scpu2) = storm_totals('open');
 
 diag(sprintf("pgbench -S from 127.0.0.1: %.0f tps alone, %.0f tps during a storm with the limits "
         . "on (storm: %d connections, %d refused, %d admitted, %d other), %.0f tps during a storm "
@@ -132,7 +113,8 @@ diag(sprintf("pgbench -S from 127.0.0.1: %.0f tps alone, %.0f tps during a storm
         $alone, $limited, $adm1 + $ref1 + $oth1, $ref1, $adm1, $oth1, $open,
         $adm2 + $ref2 + $oth2, $adm2));
 diag(sprintf("weir's CPU time: %.2f s alone, %.2f s with the storm and the limits on, %.2f s with "
-        . "the storm and the limits off", $cpu_alone, $cpu_limited, $cpu_open));
+        . "the storm and the limits off; the storm's own processes: %.2f s and %.2f s",
+        $cpu_alone, $cpu_limited, $cpu_open, $scpu1, $scpu2));
 # weir's CPU per storm connection, estimated: the run's CPU time less pgbench's transactions at
 # what they cost alone.
 my $per_x = $x_alone ? $cpu_alone / $x_alone : 0;
