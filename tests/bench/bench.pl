@@ -46,7 +46,8 @@ GetOptions(\%opt, 'quick!', 'seconds=i', 'repeat=i', 'only=s', 'clients=s', 'thr
     'systems=s', 'scripts=s', 'modes=s', 'sb_tests|sysbench-tests=s', 'sb_ps|sysbench-ps=s', 'pool_size|pool-size=i',
     'scale=i', 'syscalls!', 'pg_max_conn|pg-max-connections=i', 'weir_workers|weir-workers=i',
     'backend=s', 'floor_threads|floor-threads=i', 'baseline=s', 'tls_clients|tls-clients=i',
-    'profile_mode|profile-mode=s', 'profile_clients|profile-clients=i', 'help')
+    'profile_mode|profile-mode=s', 'profile_clients|profile-clients=i',
+    'profile_script|profile-script=s', 'help')
     or exit 2;
 if ($opt{help}) {
     print "usage: tests/bench/run [--quick] [--seconds S] [--repeat R] "
@@ -57,7 +58,7 @@ if ($opt{help}) {
         . "       [--sysbench-ps text,prepared] [--pool-size N] "
         . "[--scale N] [--no-syscalls] [--weir-workers N] [--floor-threads N] [--backend tcp|unix]\n"
         . "       [--baseline REV] [--profile-mode simple|extended|prepared] "
-        . "[--profile-clients N]\n";
+        . "[--profile-clients N] [--profile-script select|tpcb]\n";
     exit 0;
 }
 my $secs = $opt{seconds} // ($opt{quick} ? 3 : 15);
@@ -607,12 +608,13 @@ sub parser_cost {
 }
 
 # profile_weir: perf record -g on weir during pgbench -S (-c 50, simple, unless
-# --profile-clients / --profile-mode say otherwise); writes profile.txt.
+# --profile-clients / --profile-mode / --profile-script tpcb say otherwise); writes profile.txt.
 sub profile_weir {
     return unless $weir;
     my $pc = $opt{profile_clients} // 50;
     my $pm = $opt{profile_mode} // 'simple';
-    say_("bench: profiling weir (perf record -g, pgbench -S -c $pc -M $pm)");
+    my @script = ($opt{profile_script} // 'select') eq 'tpcb' ? () : ('-S');
+    say_("bench: profiling weir (perf record -g, pgbench @script -c $pc -M $pm)");
     pg_settle();
     my $data = "$raw/weir.perf.data";
     my $perf = fork // bench_die("fork: $!");
@@ -624,7 +626,7 @@ sub profile_weir {
     }
     sleep 0.5;
     my ($o, $e, $rc) = $pg->pgbench(port => $weir->port,
-        args => ['-n', '-S', '-c', $pc, '-j', min(4, $pc), '-T', $secs, '-M', $pm],
+        args => ['-n', @script, '-c', $pc, '-j', min(4, $pc), '-T', $secs, '-M', $pm],
         timeout => $secs + 120);
     kill 'INT', $perf;
     waitpid($perf, 0);
