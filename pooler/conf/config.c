@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pooler/conf/config_int.h"
+#include "pooler/conf/hba.h"
 
 /* Makes a path relative to the config file's directory, as PgBouncer users expect. */
 static char *resolve_path(const char *cfg_path, const char *p)
@@ -27,9 +28,29 @@ static char *resolve_path(const char *cfg_path, const char *p)
 
 int config_check(struct config *cfg, char *err, size_t errlen)
 {
-    if (cfg->auth_type != AUTH_TRUST && !cfg->auth_file) {
+    if (cfg->auth_type != AUTH_TRUST && cfg->auth_type != AUTH_CERT && !cfg->auth_file) {
         snprintf(err, errlen, "%s: auth_type needs an auth_file", cfg->path);
         return WR_ERROR;
+    }
+    if (cfg->auth_type == AUTH_HBA) {
+        if (!cfg->auth_hba_file || !cfg->auth_hba_file[0]) {
+            snprintf(err, errlen, "%s: auth_type = hba needs an auth_hba_file", cfg->path);
+            return WR_ERROR;
+        }
+        char *p = resolve_path(cfg->path, cfg->auth_hba_file);
+        if (!p) {
+            snprintf(err, errlen, "out of memory");
+            return WR_ERROR;
+        }
+        free(cfg->auth_hba_file);
+        cfg->auth_hba_file = p;
+        char why[300];
+        hba_unref(cfg->hba);
+        cfg->hba = NULL;
+        if (hba_load(p, &cfg->hba, why, sizeof(why)) != WR_OK) {
+            snprintf(err, errlen, "auth_hba_file %s", why);
+            return WR_ERROR;
+        }
     }
     if (cfg->unix_socket_dir && cfg->unix_socket_dir[0]) {
         if (cfg->unix_socket_dir[0] != '/') {
@@ -94,6 +115,7 @@ struct config *config_dup(const struct config *src)
     cfg->ndbs = cfg->nusers = 0;
     cfg->peers = NULL;
     cfg->npeers = 0;
+    cfg->hba = hba_ref(src->hba);
     bool ok = keys_dup(cfg, src);
     ok = ok && (cfg->path = strdup(src->path)) != NULL;
     ok = ok && (!src->notes || (cfg->notes = strdup(src->notes)) != NULL);
@@ -114,6 +136,7 @@ void config_free(struct config *cfg)
     entries_free(cfg);
     peers_free(cfg);
     keys_free(cfg);
+    hba_unref(cfg->hba);
     free(cfg->path);
     free(cfg->notes);
     free(cfg);

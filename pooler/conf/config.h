@@ -16,12 +16,22 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "pooler/conf/hba.h"
 #include "pooler/conf/hostlist.h"
 #include "pooler/conf/netlist.h"
 #include "protocol/result.h"
 
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1, POOL_STATEMENT = 2 };
-enum auth_type { AUTH_TRUST = 0, AUTH_PLAIN = 1, AUTH_MD5 = 2, AUTH_SCRAM = 3 };
+/* hba: per connection, from auth_hba_file (hba.h); cert: the client certificate's CN is the user.
+ */
+enum auth_type {
+    AUTH_TRUST = 0,
+    AUTH_PLAIN = 1,
+    AUTH_MD5 = 2,
+    AUTH_SCRAM = 3,
+    AUTH_HBA = 4,
+    AUTH_CERT = 5,
+};
 enum backend_kind { BACKEND_POSTGRES = 0, BACKEND_MYSQL = 1 };
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
@@ -92,6 +102,8 @@ struct config {
     char *unix_socket_group; /* group to give them, or NULL: the process's own */
     enum auth_type auth_type;
     char *auth_file;
+    char *auth_hba_file;          /* auth_type = hba: the rules */
+    struct hba *hba;              /* parsed from it by config_check (shared by copies) */
     char *auth_user;              /* who weir logs in as to look users up and to switch to them */
     char *mysql_auth_query;       /* MySQL: the lookup ('?' is the user); "" = none */
     int auth_query_cache_seconds; /* how long looked-up secrets are used again */

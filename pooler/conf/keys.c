@@ -64,11 +64,10 @@ struct key {
 #define EXACT    false
 #define ANY_CASE true
 
-static const char *const auth_type_names[] = {[AUTH_TRUST] = "trust",
-                                              [AUTH_PLAIN] = "plain",
-                                              [AUTH_MD5] = "md5",
-                                              [AUTH_SCRAM] = "scram-sha-256",
-                                              [AUTH_SCRAM + 1] = NULL};
+static const char *const auth_type_names[] = {
+    [AUTH_TRUST] = "trust",         [AUTH_PLAIN] = "plain", [AUTH_MD5] = "md5",
+    [AUTH_SCRAM] = "scram-sha-256", [AUTH_HBA] = "hba",     [AUTH_CERT] = "cert",
+    [AUTH_CERT + 1] = NULL};
 static const char *const pool_mode_names[] = {[POOL_SESSION] = "session",
                                               [POOL_TRANSACTION] = "transaction",
                                               [POOL_STATEMENT] = "statement",
@@ -90,6 +89,7 @@ static const struct key keys[] = {
     STR(unix_socket_group, AT_START, NULL),
     ENUM(auth_type, auth_type_names, EXACT, RELOAD, "md5"),
     STR(auth_file, RELOAD, NULL),
+    STR(auth_hba_file, RELOAD, NULL),
     STR(auth_user, RELOAD, NULL),
     STR(mysql_auth_query, RELOAD,
         "SELECT authentication_string FROM mysql.user WHERE User = ? AND plugin = "
@@ -187,7 +187,6 @@ static const char *const pgbouncer_only_keys[] = {"pidfile",
                                                   "job_name",
                                                   "query_wait_notify",
                                                   "scram_iterations",
-                                                  "auth_hba_file",
                                                   "auth_ident_file",
                                                   "auth_query",
                                                   "auth_dbname",

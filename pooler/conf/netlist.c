@@ -7,8 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* One entry, "addr" or "addr/bits", into *c. */
-static bool parse_one(const char *s, struct net_cidr *c)
+bool net_cidr_parse(const char *s, struct net_cidr *c)
 {
     char addr[INET6_ADDRSTRLEN + 1];
     const char *slash = strchr(s, '/');
@@ -64,7 +63,7 @@ int netlist_parse(const char *text, struct netlist *out, char *err, size_t errle
             snprintf(err, errlen, "more than %d networks", NETLIST_MAX);
             return WR_ERROR;
         }
-        if (n >= sizeof(entry) || !parse_one(entry, &out->nets[out->n])) {
+        if (n >= sizeof(entry) || !net_cidr_parse(entry, &out->nets[out->n])) {
             snprintf(err, errlen, "\"%s\" is not a numeric address or address/bits", entry);
             return WR_ERROR;
         }
@@ -85,17 +84,20 @@ static bool prefix_match(const uint8_t *a, const uint8_t *net, int bits)
     return (a[whole] & mask) == net[whole];
 }
 
-bool netlist_match(const struct netlist *nl, int family, const uint8_t *ip)
+bool net_cidr_match(const struct net_cidr *c, int family, const uint8_t *ip)
 {
     static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (family == AF_INET6 && !memcmp(ip, v4mapped, sizeof(v4mapped))) {
         family = AF_INET;
         ip += 12;
     }
-    for (int i = 0; i < nl->n; i++) {
-        const struct net_cidr *c = &nl->nets[i];
-        if (c->family == family && prefix_match(ip, c->addr, c->bits))
+    return c->family == family && prefix_match(ip, c->addr, c->bits);
+}
+
+bool netlist_match(const struct netlist *nl, int family, const uint8_t *ip)
+{
+    for (int i = 0; i < nl->n; i++)
+        if (net_cidr_match(&nl->nets[i], family, ip))
             return true;
-    }
     return false;
 }

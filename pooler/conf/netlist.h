@@ -40,4 +40,9 @@ int netlist_parse(const char *text, struct netlist *out, char *err, size_t errle
  */
 bool netlist_match(const struct netlist *nl, int family, const uint8_t *ip);
 
+/* One entry, "addr" or "addr/bits", into *c (host bits cleared). False when it is not one. */
+bool net_cidr_parse(const char *s, struct net_cidr *c);
+/* Is ip inside c? An IPv4-mapped IPv6 address matches as IPv4. */
+bool net_cidr_match(const struct net_cidr *c, int family, const uint8_t *ip);
+
 #endif

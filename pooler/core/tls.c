@@ -352,6 +352,32 @@ void tls_describe(SSL *ssl, char *out, size_t len)
     snprintf(out, len, "%s/%s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 }
 
+bool tls_peer_cn(SSL *ssl, char *out, size_t len)
+{
+    if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK)
+        return false;
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    if (!cert)
+        return false;
+    X509_NAME *name = X509_get_subject_name(cert);
+    int i = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+    bool ok = false;
+    if (i >= 0 && X509_NAME_get_index_by_NID(name, NID_commonName, i) < 0) { /* exactly one */
+        ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+        unsigned char *utf8 = NULL;
+        int n = ASN1_STRING_to_UTF8(&utf8, d);
+        /* a CN with a NUL inside could pass for a shorter name */
+        if (n > 0 && (size_t)n < len && memchr(utf8, 0, (size_t)n) == NULL) {
+            memcpy(out, utf8, (size_t)n);
+            out[n] = '\0';
+            ok = true;
+        }
+        OPENSSL_free(utf8);
+    }
+    X509_free(cert);
+    return ok;
+}
+
 bool tls_server_end_point(SSL *ssl, uint8_t *out, size_t *len)
 {
     X509 *cert = ssl ? SSL_get_certificate(ssl) : NULL;

@@ -109,6 +109,13 @@ void tls_describe(SSL *ssl, char *out, size_t len);
  */
 bool tls_server_end_point(SSL *ssl, uint8_t *out, size_t *len);
 
+/*
+ * The common name of the client's certificate, when it sent one that
+ * verified (client_tls_sslmode verify-ca / verify-full ask for one). False
+ * when there is none, it did not verify, or its CN does not fit out (len).
+ */
+bool tls_peer_cn(SSL *ssl, char *out, size_t len);
+
 /* ---- the calls of the forwarding code: plain or TLS (see the top) ---- */
 
 static inline ssize_t io_recv(int fd, SSL *ssl, struct iobuf *b)

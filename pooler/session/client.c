@@ -306,6 +306,77 @@ void client_close(struct client *c, const char *reason)
     client_free(c);
 }
 
+enum hba_method client_auth_method(struct client *c)
+{
+    const struct config *cfg = weir.cfg;
+    enum hba_method m = HBA_NONE;
+    int line = 0;
+    switch (cfg->auth_type) {
+    case AUTH_TRUST:
+        return HBA_TRUST;
+    case AUTH_PLAIN:
+        m = HBA_PASSWORD;
+        break;
+    case AUTH_MD5:
+        m = HBA_MD5;
+        break;
+    case AUTH_SCRAM:
+        m = HBA_SCRAM;
+        break;
+    case AUTH_CERT:
+        m = HBA_CERT;
+        break;
+    case AUTH_HBA: {
+        struct hba_conn hc = {.family = c->addr.family,
+                              .ip = c->addr.ip,
+                              .tls = c->ssl != NULL,
+                              .replication = c->replication != 0,
+                              .database = c->dbname ? c->dbname : "",
+                              .user = c->user ? c->user : ""};
+        m = hba_match(cfg->hba, &hc, &line);
+        break;
+    }
+    }
+    char addr[CLIENT_ADDR_TEXT];
+    if (m == HBA_NONE || m == HBA_REJECT) {
+        client_addr_text(c, addr);
+        char *colon = c->addr.family == AF_UNIX ? NULL : strrchr(addr, ':');
+        if (colon)
+            *colon = '\0'; /* the host alone, as PostgreSQL names it */
+        if (m == HBA_NONE)
+            client_fail(c, "28000",
+                        "no auth_hba_file entry for host \"%s\", user \"%s\", database \"%s\"%s",
+                        addr, c->user ? c->user : "", c->dbname ? c->dbname : "",
+                        c->ssl ? ", TLS" : ", no TLS");
+        else
+            client_fail(c, "28000",
+                        "auth_hba_file rejects connection for host \"%s\", user \"%s\", "
+                        "database \"%s\" (line %d)",
+                        addr, c->user ? c->user : "", c->dbname ? c->dbname : "", line);
+        return HBA_NONE;
+    }
+    if (m != HBA_CERT)
+        return m;
+    char cn[256];
+    if (!tls_peer_cn(c->ssl, cn, sizeof(cn))) {
+        client_auth_failed(c);
+        client_fail(c, "28000",
+                    "certificate authentication failed for user \"%s\": no verified client "
+                    "certificate (client_tls_sslmode verify-ca or verify-full asks for one)",
+                    c->user ? c->user : "");
+        return HBA_NONE;
+    }
+    if (!c->user || strcmp(cn, c->user)) {
+        client_auth_failed(c);
+        client_fail(c, "28000",
+                    "certificate authentication failed for user \"%s\": the certificate is "
+                    "for \"%.64s\"",
+                    c->user ? c->user : "", cn);
+        return HBA_NONE;
+    }
+    return HBA_TRUST;
+}
+
 void client_fail(struct client *c, const char *sqlstate, const char *fmt, ...)
 {
     char msg[512];

@@ -302,6 +302,15 @@ int client_proxy_input(struct client *c) WR_MUST_CHECK;
 bool client_unexpected_proxy(struct client *c, const uint8_t *data, size_t len);
 /* c authenticated: it no longer counts against max_pending_logins. */
 void client_login_done(struct client *c);
+/*
+ * How c proves who it is: auth_type's method, or with auth_type = hba the
+ * method of the first auth_hba_file rule matching its address, TLS,
+ * database and user. auth_type = cert and "cert" rules are settled here
+ * (the verified client certificate's CN must be the user): HBA_TRUST when
+ * it is. HBA_NONE when c was refused here (no rule matched, a "reject"
+ * rule, no certificate or another name in it): c is failed and closed.
+ */
+enum hba_method client_auth_method(struct client *c);
 /* A login of c failed (wrong password, unknown user): counts for auth_failure_limit. */
 void client_auth_failed(struct client *c);
 /* Frees a client that is off every list and watcher. */

@@ -459,6 +459,14 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
         client_fail(c, "3D000", "database does not allow connections: %s", c->db->name);
         return;
     }
+    /* auth_type hba or cert: the rule (or the certificate) may settle it before any token */
+    enum hba_method m = client_auth_method(c);
+    if (m == HBA_NONE)
+        return; /* refused and closed */
+    if (m == HBA_TRUST) {
+        client_my_authenticated(c);
+        return;
+    }
     bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);
     if (native) {
         my_verified(c, client_my_verify(c, r.auth, r.auth_len));

@@ -307,8 +307,10 @@ static void auth_failed(struct client *c, const char *why)
 /* Chooses and starts the authentication exchange for a parsed startup. */
 static void client_start_auth(struct client *c)
 {
-    enum auth_type at = weir.cfg->auth_type;
-    if (at == AUTH_TRUST) {
+    enum hba_method m = client_auth_method(c);
+    if (m == HBA_NONE)
+        return; /* refused and closed */
+    if (m == HBA_TRUST) {
         client_authenticated(c, NULL);
         return;
     }
@@ -320,10 +322,10 @@ static void client_start_auth(struct client *c)
     c->auth = as;
     as->secret = userlist_secret(weir.users, c->user);
     enum pg_secret_kind kind = as->secret ? pg_secret_kind(as->secret) : PG_SECRET_PLAIN;
-    if (at == AUTH_PLAIN) {
+    if (m == HBA_PASSWORD) {
         as->method = AM_PLAIN;
         pg_out_auth(client_out(c), 3, NULL, 0);
-    } else if (at == AUTH_MD5 && kind != PG_SECRET_SCRAM) {
+    } else if (m == HBA_MD5 && kind != PG_SECRET_SCRAM) {
         as->method = AM_MD5;
         uint32_t salt = client_random32();
         memcpy(as->salt, &salt, 4);
@@ -633,7 +635,7 @@ static void client_startup(struct client *c)
         client_fail(c, "08P01", "database does not allow connections: %s", c->db->name);
         return;
     }
-    if (weir.cfg->auth_type != AUTH_TRUST && !weir.users) {
+    if (weir.cfg->auth_type != AUTH_TRUST && weir.cfg->auth_type != AUTH_CERT && !weir.users) {
         client_fail(c, "28000", "no auth_file loaded");
         return;
     }

@@ -251,7 +251,7 @@ static void test_main_invalid(void)
         {"log_connections", "maybe"},
         {"log_disconnections", "y"},
         {"auth_type", "MD5"},
-        {"auth_type", "cert"},
+        {"auth_type", "pam"},
         {"auth_type", ""},
         {"pool_mode", "sessions"},
         {"pool_mode", ""},
@@ -650,6 +650,7 @@ static const char every_key[] = "[weir]\n"
                                 "unix_socket_group = root\n"
                                 "auth_type = plain\n"
                                 "auth_file = /etc/weir/users.txt\n"
+                                "auth_hba_file = /etc/weir/hba.conf\n"
                                 "admin_users = admin\n"
                                 "stats_users = stats\n"
                                 "pool_mode = Statement\n"
