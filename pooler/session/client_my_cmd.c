@@ -258,6 +258,14 @@ static bool my_change_user(struct client *c, const uint8_t *p, uint32_t len)
     c->my->seq = 1;
     if (c->dbname[0] && !client_my_db_usable(c))
         return false;
+    /* the rules (auth_type hba, cert) for the new user and database, as at a login */
+    enum hba_method m = client_auth_method(c);
+    if (m == HBA_NONE || m == HBA_TRUST) {
+        explicit_bzero(token, sizeof(token));
+        if (m == HBA_TRUST)
+            client_my_authenticated(c);
+        return false; /* refused and closed, or logged in again */
+    }
     memcpy(as->scramble, c->my->scramble, MY_SCRAMBLE_LEN);
     c->my->seq = 1;
     bool good =

@@ -4,8 +4,8 @@
 # clients from 127.0.0.1 are asked for SCRAM and md5 (the first bytes of the exchange show
 # which), a raw client from 127.0.0.2 is refused by a reject rule naming its line, one from
 # 127.0.0.3 by no rule at all; the MySQL port follows the same file (a password rule for the
-# shop database, a reject for 127.0.0.2 via the client's --bind-address); a reload with a new
-# file takes effect for the next login. A second weir with auth_type = cert and verify-full
+# shop database, a reject for a raw client from 127.0.0.2, COM_CHANGE_USER to a user without a
+# rule); a reload with a new file takes effect for the next login. A second weir with auth_type = cert and verify-full
 # lets in the user its client certificate names (CN=app) without a password, and refuses
 # another user with the same certificate. A file weir cannot read fails --check with the line.
 use strict;
@@ -106,6 +106,13 @@ $l = my_login(IO::Socket::UNIX->new(Peer => "$w->{dir}/.s.MYSQL.$w->{mysql_port}
         // die("unix socket: $!"), user => 'app', password => 'not the password', db => 'shop');
 ok($l->{ok}, 'MySQL over the unix socket: local trust, any password')
     or diag(explain($l->{error}));
+
+# COM_CHANGE_USER is a login too: the rules are asked again for the new user
+($out, $err, $rc) = run_cmd([WeirTest::client_bin('my_change_user'), '127.0.0.1',
+        $w->mysql_port, 'app', 'apppass', 'shop', 'admin', 'adminpass', 'shop'], timeout => 60);
+like($out, qr/^before: app/m, 'MySQL: logged in as app') or diag("$out\n$err");
+like($out, qr/^change: error 1045 .*no auth_hba_file entry for host "127\.0\.0\.1", user "admin", database "shop"/m,
+    '... COM_CHANGE_USER to admin, who has no rule for shop: refused');
 
 # ---- reload ----------------------------------------------------------------------------------
 spew($hba, "local all all trust\nhost all all 127.0.0.1/32 reject\n");
