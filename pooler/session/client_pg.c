@@ -23,6 +23,7 @@
 #include <sys/random.h>
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include "pooler/core/log.h"
@@ -46,8 +47,21 @@ struct auth_state {
     const char *secret; /* from the auth file, or NULL (unknown user: fails at the end) */
     uint8_t salt[4];
     bool scram_started;
+    bool plus_offered; /* SCRAM-SHA-256-PLUS offered: the client is on TLS */
     struct scram_server scram;
 };
+
+/* The client's tls-server-end-point channel binding data, or false when it has none. */
+static bool channel_binding(struct client *c, uint8_t *out, size_t *len)
+{
+    uint8_t cb[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    if (!c->ssl || !tls_server_end_point(c->ssl, cb, &n) || n == 0 || n > SCRAM_CBIND_MAX)
+        return false;
+    memcpy(out, cb, n);
+    *len = n;
+    return true;
+}
 
 static void client_readable(struct client *c);
 
@@ -339,8 +353,16 @@ static void client_start_auth(struct client *c)
             return;
         }
         as->method = AM_SCRAM;
+        /* on TLS, channel binding first (PostgreSQL's order): libpq's channel_binding=require */
         static const char mechs[] = SCRAM_MECHANISM "\0";
-        pg_out_auth(client_out(c), 10, mechs, sizeof(mechs));
+        static const char both[] = SCRAM_MECHANISM_PLUS "\0" SCRAM_MECHANISM "\0";
+        uint8_t cb[SCRAM_CBIND_MAX];
+        size_t cbl;
+        as->plus_offered = channel_binding(c, cb, &cbl);
+        if (as->plus_offered)
+            pg_out_auth(client_out(c), 10, both, sizeof(both));
+        else
+            pg_out_auth(client_out(c), 10, mechs, sizeof(mechs));
     }
     c->state = CL_AUTH;
     if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
@@ -437,10 +459,15 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
                 client_fail(c, "08P01", "malformed SASLInitialResponse");
                 return;
             }
-            if (strcmp(mech, SCRAM_MECHANISM) != 0) {
+            bool plus = as->plus_offered && !strcmp(mech, SCRAM_MECHANISM_PLUS);
+            if (!plus && strcmp(mech, SCRAM_MECHANISM) != 0) {
                 client_fail(c, "08P01", "unsupported SASL mechanism");
                 return;
             }
+            uint8_t cb[SCRAM_CBIND_MAX];
+            size_t cbl;
+            if (as->plus_offered && channel_binding(c, cb, &cbl))
+                scram_server_channel_binding(&as->scram, cb, cbl, plus);
             struct scram_secret ss;
             if (scram_secret_for(c, &ss) != WR_OK ||
                 scram_server_first(&as->scram, &ss, data, n, out, sizeof(out), &out_len) != WR_OK) {

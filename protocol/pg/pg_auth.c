@@ -23,6 +23,7 @@ enum {
     ST_INIT = 0,              /* zeroed: expecting client-first */
     ST_WAIT_FINAL_N = 0x5c41, /* server-first sent, client said gs2 "n,," */
     ST_WAIT_FINAL_Y = 0x5c42, /* server-first sent, client said gs2 "y,," */
+    ST_WAIT_FINAL_P = 0x5c43, /* server-first sent, client said "p=tls-server-end-point,," */
     ST_FINISHED = 0x5c4f,     /* final step ran (either outcome); nothing more accepted */
 };
 
@@ -307,18 +308,35 @@ static int server_first(struct scram_server *st, const struct scram_secret *secr
         return WR_ERROR;
     end = m + len;
 
-    /* gs2-header: cbind flag, then an empty authzid ("a=" is not supported). */
-    if (m[0] == 'n')
-        next_state = ST_WAIT_FINAL_N;
-    else if (m[0] == 'y')
-        next_state = ST_WAIT_FINAL_Y;
-    else
-        return WR_ERROR; /* "p=": channel binding, which we never advertise */
-    if (m[1] != ',' || m[2] != ',')
-        return WR_ERROR;
+    /*
+     * gs2-header: cbind flag, then an empty authzid ("a=" is not supported).
+     * "p=" only with SCRAM-SHA-256-PLUS chosen, and then it must be sent; "y"
+     * (the client could bind, but thinks the server cannot) while PLUS was
+     * offered is a downgrade: refused, as PostgreSQL does.
+     */
+    static const char tse[] = "p=" SCRAM_CHANNEL_BINDING ",,";
+    size_t gs2_len = 3;
+    if (m[0] == 'p') {
+        if (st->plus != SCRAM_PLUS_CHOSEN || len < sizeof(tse) - 1 ||
+            memcmp(m, tse, sizeof(tse) - 1) != 0)
+            return WR_ERROR;
+        next_state = ST_WAIT_FINAL_P;
+        gs2_len = sizeof(tse) - 1;
+    } else {
+        if (st->plus == SCRAM_PLUS_CHOSEN)
+            return WR_ERROR; /* PLUS chosen, no binding sent */
+        if (m[0] == 'n')
+            next_state = ST_WAIT_FINAL_N;
+        else if (m[0] == 'y' && st->plus != SCRAM_PLUS_OFFERED)
+            next_state = ST_WAIT_FINAL_Y;
+        else
+            return WR_ERROR;
+        if (m[1] != ',' || m[2] != ',')
+            return WR_ERROR;
+    }
 
     /* client-first-bare: n=<user>,r=<nonce> and nothing else. */
-    const char *bare = m + 3;
+    const char *bare = m + gs2_len;
     size_t bare_len = (size_t)(end - bare);
     if (bare_len >= sizeof(st->client_first_bare))
         return WR_ERROR;
@@ -390,9 +408,20 @@ int scram_server_final(struct scram_server *st, const uint8_t *msg, size_t len, 
     *out_len = 0;
     int was = st->state;
     st->state = ST_FINISHED; /* one attempt per exchange; out of order also ends it */
-    if (was != ST_WAIT_FINAL_N && was != ST_WAIT_FINAL_Y)
+    if (was != ST_WAIT_FINAL_N && was != ST_WAIT_FINAL_Y && was != ST_WAIT_FINAL_P)
         return WR_ERROR;
-    const char *cbind = was == ST_WAIT_FINAL_N ? "biws" : "eSws"; /* b64 of "n,," / "y,," */
+    /* c=: base64 of the gs2 header ("n,," "biws", "y,," "eSws"), with the binding data for "p=" */
+    static const char tse[] = "p=" SCRAM_CHANNEL_BINDING ",,";
+    char cbind[B64_LEN(sizeof(tse) - 1 + SCRAM_CBIND_MAX) + 1];
+    if (was == ST_WAIT_FINAL_P) {
+        uint8_t hdr[sizeof(tse) - 1 + SCRAM_CBIND_MAX];
+        memcpy(hdr, tse, sizeof(tse) - 1);
+        memcpy(hdr + sizeof(tse) - 1, st->cbind, st->cbind_len);
+        b64_encode(hdr, sizeof(tse) - 1 + st->cbind_len, cbind);
+    } else {
+        memcpy(cbind, was == ST_WAIT_FINAL_N ? "biws" : "eSws", 5);
+    }
+    size_t cbind_len = strlen(cbind);
     if (len < 2 || len > SCRAM_FINAL_MAX || memchr(m, '\0', len) != NULL)
         goto done;
     end = m + len;
@@ -402,7 +431,7 @@ int scram_server_final(struct scram_server *st, const uint8_t *msg, size_t len, 
         goto done;
     p = m + 2;
     comma = memchr(p, ',', (size_t)(end - p));
-    if (comma == NULL || (size_t)(comma - p) != 4 || memcmp(p, cbind, 4) != 0)
+    if (comma == NULL || (size_t)(comma - p) != cbind_len || memcmp(p, cbind, cbind_len) != 0)
         goto done;
 
     /* r=<combined nonce>, exactly what we sent. */
@@ -458,6 +487,16 @@ done:
     OPENSSL_cleanse(client_key, sizeof(client_key));
     OPENSSL_cleanse(stored, sizeof(stored));
     return rc;
+}
+
+void scram_server_channel_binding(struct scram_server *st, const uint8_t *data, size_t len,
+                                  bool chosen)
+{
+    if (len == 0 || len > SCRAM_CBIND_MAX)
+        return; /* nothing to bind to: PLUS stays unoffered */
+    memcpy(st->cbind, data, len);
+    st->cbind_len = (uint8_t)len;
+    st->plus = chosen ? SCRAM_PLUS_CHOSEN : SCRAM_PLUS_OFFERED;
 }
 
 void scram_server_clear(struct scram_server *st)

@@ -69,10 +69,18 @@ int scram_format_verifier(const struct scram_secret *secret, char *out, size_t c
  * (or one passed through scram_server_clear); each step is accepted once, in
  * order.
  */
+#define SCRAM_CBIND_MAX       64 /* EVP_MAX_MD_SIZE: the longest certificate hash */
+#define SCRAM_CHANNEL_BINDING "tls-server-end-point"
+#define SCRAM_MECHANISM_PLUS  "SCRAM-SHA-256-PLUS"
+enum { SCRAM_PLUS_NONE = 0, SCRAM_PLUS_OFFERED = 1, SCRAM_PLUS_CHOSEN = 2 };
+
 struct scram_server {
     struct scram_secret secret;
-    int state;       /* internal */
-    char nonce[128]; /* client nonce + server nonce */
+    int state;    /* internal */
+    uint8_t plus; /* SCRAM_PLUS_*: scram_server_channel_binding */
+    uint8_t cbind_len;
+    uint8_t cbind[SCRAM_CBIND_MAX]; /* tls-server-end-point data of the client's TLS session */
+    char nonce[128];                /* client nonce + server nonce */
     char client_first_bare[512];
     char server_first[512];
     uint8_t client_key_proof_ok; /* internal */
@@ -82,8 +90,10 @@ struct scram_server {
  * Step 1: takes the client-first-message (the data of SASLInitialResponse,
  * mechanism already checked by the caller) and writes the server-first-
  * message into out (NUL-terminated), *out_len set. Supports gs2 headers
- * "n,," and "y,,"; a channel-binding request ("p=") is WR_ERROR since we
- * never advertise SCRAM-SHA-256-PLUS. WR_OK or WR_ERROR (malformed).
+ * "n,," and "y,,", and "p=tls-server-end-point,," when the client chose
+ * SCRAM-SHA-256-PLUS (scram_server_channel_binding); a binding request
+ * without it, none with it, and "y" while PLUS was offered (a downgrade) are
+ * WR_ERROR. WR_OK or WR_ERROR (malformed).
  */
 int scram_server_first(struct scram_server *st, const struct scram_secret *secret,
                        const uint8_t *msg, size_t len, char *out, size_t cap,
@@ -97,6 +107,16 @@ int scram_server_first(struct scram_server *st, const struct scram_secret *secre
  */
 int scram_server_final(struct scram_server *st, const uint8_t *msg, size_t len, char *out,
                        size_t cap, size_t *out_len) WR_MUST_CHECK;
+
+/*
+ * Before step 1, for a client on TLS: data is the session's tls-server-end-
+ * point binding (len at most SCRAM_CBIND_MAX; 0 leaves PLUS unoffered), and
+ * chosen says the client picked SCRAM-SHA-256-PLUS (it then must bind, and
+ * its final message must carry the data). Offered but not chosen, a client
+ * saying "y" is refused (RFC 5802's downgrade check).
+ */
+void scram_server_channel_binding(struct scram_server *st, const uint8_t *data, size_t len,
+                                  bool chosen);
 
 /* Wipes key material and resets the struct for a new exchange. */
 void scram_server_clear(struct scram_server *st);

@@ -54,6 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(first, data, first_len);
 
     memset(&st, 0, sizeof(st));
+    /* A client-first that asks for channel binding runs with SCRAM-SHA-256-PLUS chosen, one
+     * saying "y" with PLUS offered: both the binding and the downgrade paths are reached. */
+    static const uint8_t cbind[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                      12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                      23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+    if (first_len > 0 && (first[0] == 'p' || (first[0] == 'y' && size % 2)))
+        scram_server_channel_binding(&st, cbind, sizeof(cbind), first[0] == 'p');
     int rc = scram_server_first_with_nonce(&st, &secret, first, first_len, SERVER_NONCE, out,
                                            sizeof(out), &out_len);
     free(first);

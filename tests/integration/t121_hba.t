@@ -2,7 +2,7 @@
 # with PostgreSQL and MySQL databases and rules by connection type, address, database and
 # user: a unix-socket client gets in without a password (local trust), TLS and plain TCP
 # clients from 127.0.0.1 are asked for SCRAM and md5 (the first bytes of the exchange show
-# which), a raw client from 127.0.0.2 is refused by a reject rule naming its line, one from
+# which; libpq's channel_binding=require gets SCRAM-SHA-256-PLUS over TLS), a raw client from 127.0.0.2 is refused by a reject rule naming its line, one from
 # 127.0.0.3 by no rule at all; the MySQL port follows the same file (a password rule for the
 # shop database, a reject for a raw client from 127.0.0.2, COM_CHANGE_USER to a user without a
 # rule); a reload with a new file takes effect for the next login. A second weir with auth_type = cert and verify-full
@@ -70,6 +70,12 @@ is($out, '1', 'local (unix socket): trust, any password') or diag($err);
     'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
 is($out, 'f', 'hostssl from 127.0.0.1: logged in over TLS (weir to the server: plain)')
     or diag($err);
+($out, $err) = psql_at("host=127.0.0.1 port=$port dbname=testdb user=app sslmode=require "
+        . "channel_binding=require", 'SELECT 8');
+is($out, '8', 'channel_binding=require: SCRAM-SHA-256-PLUS over TLS') or diag($err);
+($out, $err, $rc) = psql_at("host=127.0.0.1 port=$port dbname=testdb user=app sslmode=require "
+        . "channel_binding=require", 'SELECT 8', password => 'wrong');
+like($err, qr/password authentication failed/, '... with a wrong password: refused');
 is_deeply([ first_answer('127.0.0.1') ], ['R', 5], 'hostnossl from 127.0.0.1: md5 asked');
 ($out, $err) = psql_at("host=127.0.0.1 port=$port dbname=testdb user=app sslmode=disable",
     'SELECT 2');

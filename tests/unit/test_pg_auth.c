@@ -329,6 +329,69 @@ static void test_exchange(void)
     is_int(final(&st, cf, out, 47), WR_OK, "server-final: exact cap");
 }
 
+/* SCRAM-SHA-256-PLUS: tls-server-end-point channel binding and the downgrade check. */
+static void test_channel_binding(void)
+{
+    struct scram_secret sec;
+    struct scram_server st;
+    char sfirst[512], cf[512], out[128], want_v[64], cbind[128], other[128];
+    uint8_t cb[32], hdr[24 + 32];
+    for (int i = 0; i < 32; i++)
+        cb[i] = (uint8_t)(i * 7 + 1);
+    memcpy(hdr, "p=tls-server-end-point,,", 24);
+    memcpy(hdr + 24, cb, 32);
+    b64(hdr, sizeof(hdr), cbind);
+    hdr[30] ^= 1;
+    b64(hdr, sizeof(hdr), other);
+    if (scram_parse_verifier(PG15_VERIFIER, &sec) != WR_OK)
+        diag("cannot parse the pg15 verifier");
+    const char *pfirst = "p=tls-server-end-point,,n=,r=abcdef";
+    const char *bare = strstr(pfirst, ",,") + 2;
+
+    memset(&st, 0, sizeof(st));
+    scram_server_channel_binding(&st, cb, sizeof(cb), true);
+    is_int(first(&st, &sec, pfirst, sfirst, sizeof(sfirst)), WR_OK, "PLUS: server-first");
+    client_final("secret-pw", bare, sfirst, cbind, cf, sizeof(cf), want_v);
+    is_int(final(&st, cf, out, sizeof(out)), WR_OK, "PLUS: the binding data echoed: accepted");
+    is_str(out, want_v, "PLUS: server signature");
+
+    memset(&st, 0, sizeof(st));
+    scram_server_channel_binding(&st, cb, sizeof(cb), true);
+    is_int(first(&st, &sec, pfirst, sfirst, sizeof(sfirst)), WR_OK, "PLUS, other data: first");
+    client_final("secret-pw", bare, sfirst, other, cf, sizeof(cf), want_v);
+    is_int(final(&st, cf, out, sizeof(out)), WR_ERROR,
+           "PLUS: another session's binding data (a man in the middle) refused");
+
+    memset(&st, 0, sizeof(st));
+    scram_server_channel_binding(&st, cb, sizeof(cb), true);
+    is_int(first(&st, &sec, pfirst, sfirst, sizeof(sfirst)), WR_OK, "PLUS, c=biws: first");
+    client_final("secret-pw", bare, sfirst, "biws", cf, sizeof(cf), want_v);
+    is_int(final(&st, cf, out, sizeof(out)), WR_ERROR, "PLUS: a final without the binding refused");
+
+    memset(&st, 0, sizeof(st));
+    scram_server_channel_binding(&st, cb, sizeof(cb), true);
+    is_int(first(&st, &sec, "n,,n=,r=abcdef", sfirst, sizeof(sfirst)), WR_ERROR,
+           "PLUS chosen, gs2 n: refused");
+    memset(&st, 0, sizeof(st));
+    scram_server_channel_binding(&st, cb, sizeof(cb), true);
+    is_int(first(&st, &sec, "p=tls-unique,,n=,r=abcdef", sfirst, sizeof(sfirst)), WR_ERROR,
+           "PLUS: another binding type refused");
+    memset(&st, 0, sizeof(st));
+    scram_server_channel_binding(&st, cb, sizeof(cb), false);
+    is_int(first(&st, &sec, "y,,n=,r=abcdef", sfirst, sizeof(sfirst)), WR_ERROR,
+           "PLUS offered, gs2 y: a downgrade, refused");
+    memset(&st, 0, sizeof(st));
+    scram_server_channel_binding(&st, cb, sizeof(cb), false);
+    is_int(first(&st, &sec, "n,,n=,r=abcdef", sfirst, sizeof(sfirst)), WR_OK,
+           "PLUS offered, the client cannot bind (gs2 n): server-first");
+    client_final("secret-pw", "n=,r=abcdef", sfirst, "biws", cf, sizeof(cf), want_v);
+    is_int(final(&st, cf, out, sizeof(out)), WR_OK, "... and accepted");
+    memset(&st, 0, sizeof(st));
+    is_int(first(&st, &sec, pfirst, sfirst, sizeof(sfirst)), WR_ERROR,
+           "PLUS not offered: a binding request refused");
+    scram_server_clear(&st);
+}
+
 static void test_malformed_first(void)
 {
     struct scram_secret sec;
@@ -492,6 +555,7 @@ int main(void)
     test_verifiers();
     test_rfc_exchange();
     test_exchange();
+    test_channel_binding();
     test_malformed_first();
     test_malformed_final();
     return done_testing();
