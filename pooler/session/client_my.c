@@ -403,8 +403,7 @@ static void my_tls_missing(struct client *c)
                 config_tls_mode_name(weir.cfg->client_tls_sslmode));
 }
 
-/* Finishes a login after the token's check (nothing yet while the user is looked up). */
-static void my_verified(struct client *c, enum my_verify v)
+void client_my_verified(struct client *c, enum my_verify v)
 {
     if (v == MY_VERIFY_OK) {
         client_my_authenticated(c);
@@ -469,10 +468,13 @@ static void my_handshake_response(struct client *c, const uint8_t *payload, uint
     }
     bool native = !r.plugin || !strcmp(r.plugin, MY_NATIVE_PLUGIN);
     if (native) {
-        my_verified(c, client_my_verify(c, r.auth, r.auth_len));
+        client_my_verified(c, client_my_verify(c, r.auth, r.auth_len));
         return;
     }
-    /* Another plugin (caching_sha2_password from a MySQL 8 client): switch to ours. */
+    /* caching_sha2_password (MySQL 8 clients) where the auth file can serve it; else a switch */
+    if (r.plugin && !strcmp(r.plugin, MY_SHA2_PLUGIN) &&
+        client_my_sha2_begin(c, r.auth, r.auth_len))
+        return;
     client_my_auth_switch(c);
 }
 
@@ -529,9 +531,12 @@ static void my_login_input(struct client *c)
     c->in = NULL; /* consumed whatever happens; c may be gone afterwards */
     if (c->state == CL_STARTUP) {
         my_handshake_response(c, b->data + 4, len, seq);
+    } else if (as && (as->sha2_full || as->sha2_switched)) {
+        c->my->seq = seq + 1;
+        client_my_sha2_input(c, b->data + 4, len);
     } else {
         c->my->seq = seq + 1;
-        my_verified(c, client_my_verify(c, b->data + 4, len));
+        client_my_verified(c, client_my_verify(c, b->data + 4, len));
     }
     buf_put(&w->bufs, b);
 }

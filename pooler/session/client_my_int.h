@@ -23,6 +23,8 @@ struct my_auth_state {
     bool refreshed;    /* looked up again: what was kept did not match */
     uint8_t token_len; /* the token, kept for the lookup's answer */
     uint8_t token[20];
+    bool sha2_switched; /* caching_sha2_password: switched to it, its token comes next */
+    bool sha2_full;     /* caching_sha2_password: full authentication asked (client_my_sha2.c) */
     bool has_stage1;    /* the token was checked against a stored hash: */
     uint8_t stage1[20]; /* SHA1(password) it carried, for the pool's pass-through logins */
 };
@@ -34,6 +36,19 @@ struct my_auth_state {
 void client_my_auth_switch(struct client *c);
 
 enum my_verify { MY_VERIFY_OK, MY_VERIFY_DENIED, MY_VERIFY_WAIT };
+
+/* Finishes a login after its check: logged in, refused (1045), or nothing yet (WAIT). */
+void client_my_verified(struct client *c, enum my_verify v);
+
+/*
+ * caching_sha2_password (client_my_sha2.c). begin: the client's first token
+ * came with that plugin; false when the user's secret cannot serve it (the
+ * caller switches the client to mysql_native_password). input: the client's
+ * next packet after a switch to the plugin (as->sha2_switched) or while a
+ * full authentication runs (as->sha2_full).
+ */
+bool client_my_sha2_begin(struct client *c, const uint8_t *token, size_t len);
+void client_my_sha2_input(struct client *c, const uint8_t *payload, size_t len);
 
 /*
  * Checks a mysql_native_password token: against the auth file, or, for a
