@@ -197,7 +197,7 @@ enum my_verify client_my_verify(struct client *c, const uint8_t *token, size_t l
     if (cache_get(key, rows, sizeof(rows))) {
         if (check_rows(as, rows))
             return MY_VERIFY_OK;
-        as->refreshed = true; /* a password changed since? Ask once more. */
+        /* a password changed since? Ask the server once more. */
     }
     if (!lookup_start(c, db, key))
         return MY_VERIFY_DENIED;

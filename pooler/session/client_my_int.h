@@ -20,7 +20,6 @@ struct my_auth_state {
     uint8_t scramble[MY_SCRAMBLE_LEN];
     bool switched;     /* an AuthSwitchRequest was sent */
     bool waiting;      /* the user is being looked up on the server (client_my_auth.c) */
-    bool refreshed;    /* looked up again: what was kept did not match */
     uint8_t token_len; /* the token, kept for the lookup's answer */
     uint8_t token[20];
     bool sha2_switched; /* caching_sha2_password: switched to it, its token comes next */
