@@ -9,6 +9,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use WeirTest;
 use MyTest;
+use EdgeTest;
 use Test::More;
 
 my $m = MyTest->new(mysqld_args => ['--query-cache-type=1', '--query-cache-size=16M']);
@@ -18,13 +19,20 @@ my $admin = $m->admin_dbi;
 my ($default_mode) = $admin->selectrow_array('SELECT @@GLOBAL.sql_mode');
 
 # ---- session mode, one server: the globals as they are when a client takes it ----
-my $w = $m->start_weir(weir => { pool_mode => 'session', default_pool_size => 1 });
+my $w = $m->start_weir(weir => { pool_mode => 'session', default_pool_size => 1,
+        admin_users => 'admin' }, users => { app => 'apppass', forced => 'forcedpass',
+        admin => 'adminpass' });
+my $console = console($w);
+ok($console, 'the console') or diag($DBI::errstr);
 my $dbh = $w->my_dbi;
 ok($dbh, 'first client') or diag($DBI::errstr);
 my ($id1, $mode1) = $dbh->selectrow_array('SELECT CONNECTION_ID(), @@sql_mode');
 is($mode1, $default_mode, 'the server\'s sql_mode');
 $dbh->disconnect;
-sleep 1;    # the server is cleaned and back in the pool
+ok(wait_until(10, sub {
+            my ($p) = grep { $_->{database} eq 'shop' } @{ console_rows($console, 'SHOW POOLS') // [] };
+            $p && $p->{sv_idle} == 1 && $p->{cl_active} == 0;
+        }), 'the server is back in the pool (SHOW POOLS)');
 ok($admin->do(q{SET GLOBAL sql_mode = 'ANSI_QUOTES,NO_ZERO_DATE'}), 'SET GLOBAL sql_mode');
 $dbh = $w->my_dbi;
 my ($id2, $mode2) = $dbh->selectrow_array('SELECT CONNECTION_ID(), @@sql_mode');
