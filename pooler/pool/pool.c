@@ -633,9 +633,11 @@ static bool starved_by_shared_limit(struct pool *r)
 
 /*
  * Closes one of w's idle servers of another pool that shares the limit
- * starving r, as PgBouncer does; the freed slot goes to r on its next pool_balance.
+ * starving r, as PgBouncer does. True when one was closed: its slot is free,
+ * and r must take it at once (pools_sweep), before that pool's own next
+ * client opens a server in it again.
  */
-static void evict_for(struct worker *w, struct pool *r, struct pool **snap, int n)
+static bool evict_for(struct worker *w, struct pool *r, struct pool **snap, int n)
 {
     pthread_mutex_lock(&r->lock);
     bool by_db = r->max_db > 0, by_user = r->max_user > 0;
@@ -657,9 +659,10 @@ static void evict_for(struct worker *w, struct pool *r, struct pool **snap, int 
         if (victim) {
             /* Only w takes servers off its own idle lists, so victim stays idle until closed. */
             server_close(victim, "making room for another pool (max_db/user_connections)");
-            return;
+            return true;
         }
     }
+    return false;
 }
 
 void pools_sweep(struct worker *w)
@@ -686,8 +689,13 @@ void pools_sweep(struct worker *w)
         bool starved = starved_by_shared_limit(r);
         pthread_mutex_unlock(&r->lock);
         server_apply_step(w, r, &st);
-        if (starved)
-            evict_for(w, r, snap, n);
+        if (starved && evict_for(w, r, snap, n)) {
+            pool_step_init(&st);
+            pthread_mutex_lock(&r->lock);
+            pool_balance(r, w, &st);
+            pthread_mutex_unlock(&r->lock);
+            server_apply_step(w, r, &st);
+        }
     }
     free(snap);
 }
