@@ -2,7 +2,6 @@
 #include "pooler/conf/hba.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "pooler/conf/netlist.h"
+#include "pooler/conf/textfile.h"
 
 enum hba_type { T_LOCAL, T_HOST, T_HOSTSSL, T_HOSTNOSSL };
 
@@ -358,35 +358,15 @@ int hba_parse(const char *text, size_t len, struct hba **out, char *err, size_t 
 int hba_load(const char *path, struct hba **out, char *err, size_t errlen)
 {
     *out = NULL;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char *text;
+    size_t len;
+    if (textfile_read(path, &text, &len, err, errlen) != WR_OK)
         return WR_ERROR;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                snprintf(err, errlen, "out of memory");
-                return WR_ERROR;
-            }
-            text = t;
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
     char why[256];
     int rc = hba_parse(text ? text : "", len, out, why, sizeof(why));
     if (rc != WR_OK)
         snprintf(err, errlen, "%s: %s", path, why);
-    free(text);
+    textfile_free(text, len);
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /* userlist.c -- parser of PgBouncer-style auth files ("user" "secret" per line). */
 #include "pooler/conf/userlist.h"
+#include "pooler/conf/textfile.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,35 +112,15 @@ int userlist_parse(const char *text, size_t len, struct userlist **out, char *er
 
 int userlist_load(const char *path, struct userlist **out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char *text;
+    size_t len;
+    if (textfile_read(path, &text, &len, err, errlen) != WR_OK)
         return WR_ERROR;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return WR_ERROR;
-            }
-            text = t;
-        }
-        memcpy(text + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
     char lerr[200];
     int r = userlist_parse(text ? text : "", len, out, lerr, sizeof(lerr));
     if (r != WR_OK)
         snprintf(err, errlen, "%s: %s", path, lerr);
-    free(text);
+    textfile_free(text, len);
     return r;
 }
 

@@ -369,15 +369,23 @@ void client_my_authenticated(struct client *c)
  */
 void client_my_auth_switch(struct client *c)
 {
+    client_my_auth_switch_to(c, MY_NATIVE_PLUGIN);
+}
+
+void client_my_auth_switch_to(struct client *c, const char *plugin)
+{
     struct my_auth_state *as = c->auth;
     uint8_t data[MY_SCRAMBLE_LEN + 1];
     memcpy(data, as->scramble, MY_SCRAMBLE_LEN);
     data[MY_SCRAMBLE_LEN] = 0;
     struct my_out o;
     my_out_init(&o);
-    my_out_auth_switch(&o, c->my->seq, MY_NATIVE_PLUGIN, data, sizeof(data));
+    my_out_auth_switch(&o, c->my->seq, plugin, data, sizeof(data));
     client_my_queue(c, &o);
-    as->switched = true;
+    if (!strcmp(plugin, MY_SHA2_PLUGIN))
+        as->sha2_switched = true;
+    else
+        as->switched = true;
     c->my->seq++; /* the sequence id of the client's answer */
     c->state = CL_AUTH;
     if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)

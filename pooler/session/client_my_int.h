@@ -33,6 +33,8 @@ struct my_auth_state {
  * c->auth and waits in CL_AUTH for the token (sequence id c->my->seq + 1).
  */
 void client_my_auth_switch(struct client *c);
+/* The same to plugin (MY_NATIVE_PLUGIN or MY_SHA2_PLUGIN). */
+void client_my_auth_switch_to(struct client *c, const char *plugin);
 
 enum my_verify { MY_VERIFY_OK, MY_VERIFY_DENIED, MY_VERIFY_WAIT };
 

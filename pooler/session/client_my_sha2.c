@@ -164,17 +164,7 @@ static void sha2_token(struct client *c, const char *secret, const uint8_t *toke
     struct my_auth_state *as = c->auth;
     c->state = CL_AUTH;
     if (len == 0 && secret[0] && may_switch) {
-        uint8_t data[MY_SCRAMBLE_LEN + 1];
-        memcpy(data, as->scramble, MY_SCRAMBLE_LEN);
-        data[MY_SCRAMBLE_LEN] = 0;
-        struct my_out o;
-        my_out_init(&o);
-        my_out_auth_switch(&o, c->my->seq, MY_SHA2_PLUGIN, data, sizeof(data));
-        client_my_queue(c, &o);
-        c->my->seq++;
-        as->sha2_switched = true;
-        if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
-            client_close(c, "cannot write to client");
+        client_my_auth_switch_to(c, MY_SHA2_PLUGIN);
         return;
     }
     struct my_sha2_secret s;
