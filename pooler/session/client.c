@@ -306,6 +306,28 @@ void client_close(struct client *c, const char *reason)
     client_free(c);
 }
 
+static void hba_conn_of(const struct client *c, const char *database, struct hba_conn *hc)
+{
+    *hc = (struct hba_conn){.family = c->addr.family,
+                            .ip = c->addr.ip,
+                            .tls = c->ssl != NULL,
+                            .replication = c->replication != 0,
+                            .database = database ? database : "",
+                            .user = c->user ? c->user : ""};
+}
+
+bool client_hba_allows(const struct client *c, const char *database)
+{
+    const struct config *cfg = weir.cfg;
+    if (cfg->auth_type != AUTH_HBA)
+        return true;
+    struct hba_conn hc;
+    hba_conn_of(c, database, &hc);
+    int line;
+    enum hba_method m = hba_match(cfg->hba, &hc, &line);
+    return m != HBA_NONE && m != HBA_REJECT;
+}
+
 enum hba_method client_auth_method(struct client *c)
 {
     const struct config *cfg = weir.cfg;
@@ -327,12 +349,8 @@ enum hba_method client_auth_method(struct client *c)
         m = HBA_CERT;
         break;
     case AUTH_HBA: {
-        struct hba_conn hc = {.family = c->addr.family,
-                              .ip = c->addr.ip,
-                              .tls = c->ssl != NULL,
-                              .replication = c->replication != 0,
-                              .database = c->dbname ? c->dbname : "",
-                              .user = c->user ? c->user : ""};
+        struct hba_conn hc;
+        hba_conn_of(c, c->dbname, &hc);
         m = hba_match(cfg->hba, &hc, &line);
         break;
     }

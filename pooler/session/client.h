@@ -311,6 +311,12 @@ void client_login_done(struct client *c);
  * rule, no certificate or another name in it): c is failed and closed.
  */
 enum hba_method client_auth_method(struct client *c);
+/*
+ * auth_type = hba, a MySQL client that picks its database after the login
+ * (USE): do c's rules let it into database at all (a rule matches, and it is
+ * not "reject")? True without hba.
+ */
+bool client_hba_allows(const struct client *c, const char *database);
 /* A login of c failed (wrong password, unknown user): counts for auth_failure_limit. */
 void client_auth_failed(struct client *c);
 /* Frees a client that is off every list and watcher. */

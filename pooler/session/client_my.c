@@ -605,6 +605,15 @@ static enum late_db my_late_db(struct client *c, uint32_t len)
                                       why);
         return open ? LATE_ANSWERED : LATE_WAITING;
     }
+    if (!client_hba_allows(c, want)) {
+        client_my_consume(c, len);
+        log_client(c, LOG_LVL_INFO, "database %s refused by auth_hba_file", want);
+        return client_my_reply_err(c, 1044, "42000",
+                                   "Access denied for user '%s' to database '%s' (auth_hba_file)",
+                                   c->user, want)
+                   ? LATE_ANSWERED
+                   : LATE_WAITING;
+    }
     bool answer_here = use == WR_OK && strcmp(db->dbname, want);
     if (!client_set_names(c, NULL, want)) {
         client_fail(c, "53200", "out of memory");

@@ -5,7 +5,7 @@
 # which; libpq's channel_binding=require gets SCRAM-SHA-256-PLUS over TLS), a raw client from 127.0.0.2 is refused by a reject rule naming its line, one from
 # 127.0.0.3 by no rule at all; the MySQL port follows the same file (a password rule for the
 # shop database, a reject for a raw client from 127.0.0.2, COM_CHANGE_USER to a user without a
-# rule); a reload with a new file takes effect for the next login. A second weir with auth_type = cert and verify-full
+# rule, a client without a database whose USE of a rejected database gets 1044); a reload with a new file takes effect for the next login. A second weir with auth_type = cert and verify-full
 # lets in the user its client certificate names (CN=app) without a password, and refuses
 # another user with the same certificate. A file weir cannot read fails --check with the line.
 use strict;
@@ -32,6 +32,8 @@ hostnossl testdb    app    127.0.0.1/32   md5
 host      shop      app    127.0.0.1/32   password
 host      postgres  app    127.0.0.1/32   password
 host      weir      admin  127.0.0.1/32   md5
+host      shopforced app   127.0.0.1/32   reject
+host      all       app    127.0.0.1/32   password
 EOF2
 spew($hba, $rules);
 my $w = $m->start_weir(pg => $t, users => { app => 'apppass', admin => 'adminpass' },
@@ -112,6 +114,20 @@ $l = my_login(IO::Socket::UNIX->new(Peer => "$w->{dir}/.s.MYSQL.$w->{mysql_port}
         // die("unix socket: $!"), user => 'app', password => 'not the password', db => 'shop');
 ok($l->{ok}, 'MySQL over the unix socket: local trust, any password')
     or diag(explain($l->{error}));
+
+# a MySQL client without a database matches "all"; the database it picks later (USE) must be
+# one its rules let it into
+my $ms = connect_from('127.0.0.1', $w->mysql_port);
+$l = my_login($ms, user => 'app', password => 'apppass', db => undef);
+ok($l->{ok}, 'MySQL without a database: the "all" rule') or diag(explain($l));
+my $q = my_query($ms, 'USE shopforced');
+is($q->{error}{code} // 0, 1044, 'USE of a database a rule rejects: 1044');
+like($q->{error}{msg} // '', qr/auth_hba_file/, '... saying why');
+$q = my_query($ms, 'USE shop');
+ok(!$q->{error}, 'USE shop on the same connection: allowed') or diag(explain($q->{error}));
+$q = my_query($ms, 'SELECT DATABASE()');
+is($q->{results}[0]{rows}[0][0] // '', 'shop', '... and the session is in shop');
+close $ms;
 
 # COM_CHANGE_USER is a login too: the rules are asked again for the new user
 ($out, $err, $rc) = run_cmd([WeirTest::client_bin('my_change_user'), '127.0.0.1',
