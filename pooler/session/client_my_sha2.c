@@ -43,6 +43,7 @@ struct sha2_entry {
     char user[64];
     uint8_t secret_sum[32]; /* SHA256 of the auth_file secret it was verified against */
     uint8_t stage2[32];
+    uint8_t stage1[20]; /* SHA1(password), for the pool's pass-through login (as the token gives) */
     bool used;
 };
 static struct sha2_entry sha2_cache[SHA2_CACHE];
@@ -56,7 +57,8 @@ static size_t slot_of(const char *user)
     return h % SHA2_CACHE;
 }
 
-static bool cache_get(const char *user, const char *secret, struct my_sha2_secret *out)
+static bool cache_get(const char *user, const char *secret, struct my_sha2_secret *out,
+                      uint8_t stage1[20])
 {
     if (strlen(user) >= sizeof(sha2_cache[0].user))
         return false;
@@ -68,13 +70,15 @@ static bool cache_get(const char *user, const char *secret, struct my_sha2_secre
     if (e->used && !strcmp(e->user, user) && !CRYPTO_memcmp(e->secret_sum, sum, sizeof(sum))) {
         out->empty = false;
         memcpy(out->stage2, e->stage2, sizeof(out->stage2));
+        memcpy(stage1, e->stage1, sizeof(e->stage1));
         hit = true;
     }
     pthread_mutex_unlock(&sha2_lock);
     return hit;
 }
 
-static void cache_put(const char *user, const char *secret, const char *password)
+static void cache_put(const char *user, const char *secret, const char *password,
+                      const uint8_t stage1[20])
 {
     if (strlen(user) >= sizeof(sha2_cache[0].user))
         return;
@@ -85,6 +89,7 @@ static void cache_put(const char *user, const char *secret, const char *password
     strcpy(e->user, user);
     SHA256((const uint8_t *)secret, strlen(secret), e->secret_sum);
     memcpy(e->stage2, s.stage2, sizeof(e->stage2));
+    memcpy(e->stage1, stage1, sizeof(e->stage1));
     e->used = true;
     pthread_mutex_unlock(&sha2_lock);
     OPENSSL_cleanse(&s, sizeof(s));
@@ -168,16 +173,22 @@ static void sha2_token(struct client *c, const char *secret, const uint8_t *toke
         return;
     }
     struct my_sha2_secret s;
-    bool known = false;
+    uint8_t stage1[20] = {0};
+    bool known = false, cached = false;
     if (secret[0] != '*') {
         my_sha2_secret_from_password(secret, &s);
         known = true;
     } else {
-        known = cache_get(c->user, secret, &s);
+        known = cached = cache_get(c->user, secret, &s, stage1);
     }
     if (known) {
         bool good = my_sha2_check(&s, as->scramble, token, len);
         OPENSSL_cleanse(&s, sizeof(s));
+        if (good && cached) {
+            memcpy(as->stage1, stage1, sizeof(stage1)); /* the pass-through login's, as at first */
+            as->has_stage1 = true;
+        }
+        OPENSSL_cleanse(stage1, sizeof(stage1));
         if (!good) {
             client_my_verified(c, MY_VERIFY_DENIED);
             return;
@@ -291,7 +302,7 @@ void client_my_sha2_input(struct client *c, const uint8_t *payload, size_t len)
     }
     bool good = full_check(c, secret, pw);
     if (good && secret[0] == '*')
-        cache_put(c->user, secret, pw);
+        cache_put(c->user, secret, pw, as->stage1);
     OPENSSL_cleanse(pw, sizeof(pw));
     as->sha2_full = false;
     client_my_verified(c, good ? MY_VERIFY_OK : MY_VERIFY_DENIED);
