@@ -479,6 +479,7 @@ int scram_server_final(struct scram_server *st, const uint8_t *msg, size_t len, 
     b64_encode(sig, SCRAM_KEY_LEN, out + 2);
     *out_len = 2 + B64_LEN(SCRAM_KEY_LEN);
     st->client_key_proof_ok = 1;
+    memcpy(st->client_key, client_key, SCRAM_KEY_LEN);
     rc = WR_OK;
 
 done:
@@ -500,6 +501,178 @@ void scram_server_channel_binding(struct scram_server *st, const uint8_t *data, 
 }
 
 void scram_server_clear(struct scram_server *st)
+{
+    OPENSSL_cleanse(st, sizeof(*st));
+}
+
+/* ---- client side ---- */
+
+enum { CL_INIT = 0, CL_FIRST_SENT = 0x6c41, CL_FINAL_SENT = 0x6c42, CL_DONE = 0x6c4f };
+
+int scram_client_password(struct scram_client *st, const char *password)
+{
+    memset(st, 0, sizeof(*st));
+    size_t n = strlen(password);
+    if (n >= sizeof(st->password))
+        return WR_ERROR;
+    memcpy(st->password, password, n + 1);
+    return WR_OK;
+}
+
+void scram_client_keys(struct scram_client *st, const uint8_t client_key[SCRAM_KEY_LEN],
+                       const uint8_t server_key[SCRAM_KEY_LEN])
+{
+    memset(st, 0, sizeof(*st));
+    st->keys_given = true;
+    memcpy(st->client_key, client_key, SCRAM_KEY_LEN);
+    memcpy(st->server_key, server_key, SCRAM_KEY_LEN);
+}
+
+int scram_client_first_with_nonce(struct scram_client *st, const char *nonce, char *out, size_t cap,
+                                  size_t *out_len)
+{
+    *out_len = 0;
+    size_t n = strlen(nonce);
+    if (st->state != CL_INIT || !is_nonce(nonce, n) || n >= sizeof(st->nonce)) {
+        st->state = CL_DONE;
+        return WR_ERROR;
+    }
+    memcpy(st->nonce, nonce, n + 1);
+    int w = snprintf(st->client_first_bare, sizeof(st->client_first_bare), "n=,r=%s", nonce);
+    if (w < 0 || (size_t)w >= sizeof(st->client_first_bare) || (size_t)w + 3 >= cap) {
+        st->state = CL_DONE;
+        return WR_ERROR;
+    }
+    memcpy(out, "n,,", 3);
+    memcpy(out + 3, st->client_first_bare, (size_t)w + 1);
+    *out_len = (size_t)w + 3;
+    st->state = CL_FIRST_SENT;
+    return WR_OK;
+}
+
+int scram_client_first(struct scram_client *st, char *out, size_t cap, size_t *out_len)
+{
+    uint8_t raw[SCRAM_NONCE_RAW];
+    char nonce[B64_LEN(SCRAM_NONCE_RAW) + 1];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        *out_len = 0;
+        st->state = CL_DONE;
+        return WR_ERROR;
+    }
+    b64_encode(raw, sizeof(raw), nonce);
+    return scram_client_first_with_nonce(st, nonce, out, cap, out_len);
+}
+
+/* One "x=value" attribute at *p (within end), value up to the next ',' or end. */
+static bool attr(const char **p, const char *end, char name, const char **val, size_t *vlen)
+{
+    const char *q = *p;
+    if (end - q < 2 || q[0] != name || q[1] != '=')
+        return false;
+    q += 2;
+    const char *comma = memchr(q, ',', (size_t)(end - q));
+    *val = q;
+    *vlen = (size_t)((comma ? comma : end) - q);
+    *p = comma ? comma + 1 : end;
+    return true;
+}
+
+int scram_client_final(struct scram_client *st, const uint8_t *server_first, size_t len, char *out,
+                       size_t cap, size_t *out_len)
+{
+    const char *m = (const char *)server_first, *end = m + len, *p = m;
+    const char *nonce, *salt_b64, *iter;
+    size_t nonce_len, salt_len, iter_len;
+    uint8_t salt[SCRAM_SALT_MAX + 3], salted[SCRAM_KEY_LEN], stored[SCRAM_KEY_LEN];
+    uint8_t sig[SCRAM_KEY_LEN], proof[SCRAM_KEY_LEN];
+    char auth_msg[sizeof(st->client_first_bare) + 600 + 200];
+    char final_wo[SCRAM_CLIENT_NONCE_MAX + 16];
+    int rc = WR_ERROR;
+
+    *out_len = 0;
+    int was = st->state;
+    st->state = CL_DONE;
+    if (was != CL_FIRST_SENT || len == 0 || len > 600 || memchr(m, '\0', len) != NULL)
+        goto done;
+    /* r=<our nonce + theirs>,s=<salt>,i=<iterations>, and nothing more (m= is refused) */
+    size_t ours = strlen(st->nonce);
+    if (!attr(&p, end, 'r', &nonce, &nonce_len) || nonce_len <= ours ||
+        nonce_len > SCRAM_CLIENT_NONCE_MAX || memcmp(nonce, st->nonce, ours) != 0 ||
+        !is_nonce(nonce, nonce_len))
+        goto done;
+    if (!attr(&p, end, 's', &salt_b64, &salt_len) || salt_len > B64_LEN(SCRAM_SALT_MAX))
+        goto done;
+    int salt_n = b64_decode(salt_b64, salt_len, salt, sizeof(salt));
+    if (salt_n < 1 || salt_n > SCRAM_SALT_MAX)
+        goto done;
+    if (!attr(&p, end, 'i', &iter, &iter_len) || p != end || iter_len < 1 || iter_len > 7)
+        goto done;
+    long iterations = 0;
+    for (size_t i = 0; i < iter_len; i++) {
+        if (iter[i] < '0' || iter[i] > '9')
+            goto done;
+        iterations = iterations * 10 + (iter[i] - '0');
+    }
+    if (iterations < 1 || iterations > SCRAM_CLIENT_ITER_MAX)
+        goto done;
+
+    if (!st->keys_given) {
+        if (PKCS5_PBKDF2_HMAC(st->password, (int)strlen(st->password), salt, salt_n,
+                              (int)iterations, EVP_sha256(), SCRAM_KEY_LEN, salted) != 1 ||
+            !hmac_sha256(salted, SCRAM_KEY_LEN, "Client Key", 10, st->client_key) ||
+            !hmac_sha256(salted, SCRAM_KEY_LEN, "Server Key", 10, st->server_key))
+            goto done;
+    }
+    int w = snprintf(final_wo, sizeof(final_wo), "c=biws,r=%.*s", (int)nonce_len, nonce);
+    if (w < 0 || (size_t)w >= sizeof(final_wo))
+        goto done;
+    int a = snprintf(auth_msg, sizeof(auth_msg), "%s,%.*s,%s", st->client_first_bare, (int)len, m,
+                     final_wo);
+    if (a < 0 || (size_t)a >= sizeof(auth_msg))
+        goto done;
+    SHA256(st->client_key, SCRAM_KEY_LEN, stored);
+    if (!hmac_sha256(stored, SCRAM_KEY_LEN, auth_msg, (size_t)a, sig))
+        goto done;
+    for (int i = 0; i < SCRAM_KEY_LEN; i++)
+        proof[i] = st->client_key[i] ^ sig[i];
+    if (!hmac_sha256(st->server_key, SCRAM_KEY_LEN, auth_msg, (size_t)a, st->server_signature))
+        goto done;
+    if ((size_t)w + 3 + SCRAM_PROOF_B64_LEN + 1 > cap)
+        goto done;
+    memcpy(out, final_wo, (size_t)w);
+    memcpy(out + w, ",p=", 3);
+    b64_encode(proof, SCRAM_KEY_LEN, out + w + 3);
+    *out_len = (size_t)w + 3 + SCRAM_PROOF_B64_LEN;
+    st->state = CL_FINAL_SENT;
+    rc = WR_OK;
+done:
+    OPENSSL_cleanse(salted, sizeof(salted));
+    OPENSSL_cleanse(stored, sizeof(stored));
+    OPENSSL_cleanse(sig, sizeof(sig));
+    OPENSSL_cleanse(proof, sizeof(proof));
+    OPENSSL_cleanse(auth_msg, sizeof(auth_msg));
+    return rc;
+}
+
+int scram_client_verify(struct scram_client *st, const uint8_t *server_final, size_t len)
+{
+    const char *m = (const char *)server_final;
+    uint8_t sig[SCRAM_KEY_LEN + 3];
+    int was = st->state;
+    st->state = CL_DONE;
+    if (was != CL_FINAL_SENT || len < 2 || memchr(m, '\0', len) != NULL)
+        return WR_ERROR;
+    if (m[0] == 'e' && m[1] == '=')
+        return WR_DONE;
+    if (m[0] != 'v' || m[1] != '=' || len != 2 + SCRAM_PROOF_B64_LEN ||
+        b64_decode(m + 2, SCRAM_PROOF_B64_LEN, sig, sizeof(sig)) != SCRAM_KEY_LEN)
+        return WR_ERROR;
+    bool good = CRYPTO_memcmp(sig, st->server_signature, SCRAM_KEY_LEN) == 0;
+    OPENSSL_cleanse(sig, sizeof(sig));
+    return good ? WR_OK : WR_ERROR;
+}
+
+void scram_client_clear(struct scram_client *st)
 {
     OPENSSL_cleanse(st, sizeof(*st));
 }

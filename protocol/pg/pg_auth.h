@@ -1,7 +1,9 @@
 /*
- * pg_auth.h -- password checks of PostgreSQL authentication, server side:
- * md5 hashing, SCRAM-SHA-256 (RFC 5802/7677) verifiers and the server half of
- * the SASL exchange. Built on OpenSSL primitives; no I/O.
+ * pg_auth.h -- password checks of PostgreSQL authentication: md5 hashing,
+ * SCRAM-SHA-256 (RFC 5802/7677) verifiers, the server half of the SASL
+ * exchange (with SCRAM-SHA-256-PLUS), and the client half for weir's own
+ * logins, with a password or with a verifier's keys (pass-through). Built on
+ * OpenSSL primitives; no I/O.
  *
  * Secrets as stored in an auth file, as PgBouncer and pg_authid store them:
  *   plain text, "md5" + 32 hex digits, or
@@ -84,6 +86,9 @@ struct scram_server {
     char client_first_bare[512];
     char server_first[512];
     uint8_t client_key_proof_ok; /* internal */
+    /* After a valid proof: the ClientKey recovered from it (proof XOR ClientSignature), with
+     * which weir can log in to a server holding the same verifier (pass-through). */
+    uint8_t client_key[SCRAM_KEY_LEN];
 };
 
 /*
@@ -128,5 +133,53 @@ void scram_server_clear(struct scram_server *st);
 int scram_server_first_with_nonce(struct scram_server *st, const struct scram_secret *secret,
                                   const uint8_t *msg, size_t len, const char *server_nonce,
                                   char *out, size_t cap, size_t *out_len) WR_MUST_CHECK;
+
+/*
+ * Client side of one SASL SCRAM-SHA-256 exchange (weir logging in to a
+ * server), with a password, or with the ClientKey and ServerKey of the
+ * server's verifier (pass-through: the ClientKey recovered from a client's
+ * proof, the ServerKey from the verifier, so the server is still checked).
+ * Start from scram_client_password or scram_client_keys; then first, final,
+ * verify, each once and in order. What the server sends is bounded: a nonce
+ * of at most SCRAM_CLIENT_NONCE_MAX characters that starts with ours, a salt
+ * of at most SCRAM_SALT_MAX bytes, iterations from 1 to
+ * SCRAM_CLIENT_ITER_MAX, no extensions; anything else is WR_ERROR.
+ */
+#define SCRAM_CLIENT_NONCE_MAX 256
+#define SCRAM_CLIENT_ITER_MAX  (1 << 20)
+
+struct scram_client {
+    int state;          /* internal */
+    bool keys_given;    /* ClientKey and ServerKey given, no password */
+    char password[256]; /* or the password (no SASLprep, as the server side) */
+    uint8_t client_key[SCRAM_KEY_LEN];
+    uint8_t server_key[SCRAM_KEY_LEN];
+    char nonce[48];                          /* our nonce */
+    char client_first_bare[64];              /* "n=,r=<nonce>" */
+    uint8_t server_signature[SCRAM_KEY_LEN]; /* what server-final must carry */
+};
+
+/* Starts an exchange with a password (WR_ERROR: too long). */
+int scram_client_password(struct scram_client *st, const char *password) WR_MUST_CHECK;
+/* Starts an exchange with the verifier's keys. */
+void scram_client_keys(struct scram_client *st, const uint8_t client_key[SCRAM_KEY_LEN],
+                       const uint8_t server_key[SCRAM_KEY_LEN]);
+/* Step 1: the client-first-message ("n,,n=,r=<nonce>") into out. WR_OK or WR_ERROR. */
+int scram_client_first(struct scram_client *st, char *out, size_t cap,
+                       size_t *out_len) WR_MUST_CHECK;
+/* For tests: step 1 with a fixed nonce (printable, no ','). */
+int scram_client_first_with_nonce(struct scram_client *st, const char *nonce, char *out, size_t cap,
+                                  size_t *out_len) WR_MUST_CHECK;
+/* Step 2: takes the server-first-message, writes the client-final-message. */
+int scram_client_final(struct scram_client *st, const uint8_t *server_first, size_t len, char *out,
+                       size_t cap, size_t *out_len) WR_MUST_CHECK;
+/*
+ * Step 3: the server-final-message. WR_OK: "v=" with the right signature;
+ * WR_DONE: the server said "e=..." (it refused); WR_ERROR: anything else,
+ * a wrong signature included (not the server it claims to be).
+ */
+int scram_client_verify(struct scram_client *st, const uint8_t *server_final,
+                        size_t len) WR_MUST_CHECK;
+void scram_client_clear(struct scram_client *st);
 
 #endif

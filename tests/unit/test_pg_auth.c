@@ -392,6 +392,102 @@ static void test_channel_binding(void)
     scram_server_clear(&st);
 }
 
+/* weir's own SCRAM client against weir's own server, with a password and with the keys. */
+static void test_client(void)
+{
+    struct scram_secret sec;
+    struct scram_server sv;
+    struct scram_client cl;
+    char cfirst[128], sfirst[512], cfinal[512], sfinal[128];
+    size_t n;
+    if (scram_parse_verifier(PG15_VERIFIER, &sec) != WR_OK)
+        diag("cannot parse the pg15 verifier");
+
+    is_int(scram_client_password(&cl, "secret-pw"), WR_OK, "client: password");
+    is_int(scram_client_first(&cl, cfirst, sizeof(cfirst), &n), WR_OK, "client: first");
+    ok(!strncmp(cfirst, "n,,n=,r=", 8) && n == strlen(cfirst), "client: first is n,,n=,r=...");
+    memset(&sv, 0, sizeof(sv));
+    is_int(first(&sv, &sec, cfirst, sfirst, sizeof(sfirst)), WR_OK, "server takes it");
+    is_int(scram_client_final(&cl, u8(sfirst), strlen(sfirst), cfinal, sizeof(cfinal), &n), WR_OK,
+           "client: final");
+    is_int(final(&sv, cfinal, sfinal, sizeof(sfinal)), WR_OK, "server: the proof is right");
+    is_int(scram_client_verify(&cl, u8(sfinal), strlen(sfinal)), WR_OK,
+           "client: the server's signature is right");
+    uint8_t recovered[SCRAM_KEY_LEN];
+    memcpy(recovered, sv.client_key, sizeof(recovered));
+
+    /* pass-through: the ClientKey the server recovered, the ServerKey from the verifier */
+    scram_client_keys(&cl, recovered, sec.server_key);
+    is_int(scram_client_first(&cl, cfirst, sizeof(cfirst), &n), WR_OK, "keys: first");
+    memset(&sv, 0, sizeof(sv));
+    is_int(first(&sv, &sec, cfirst, sfirst, sizeof(sfirst)), WR_OK, "keys: server-first");
+    is_int(scram_client_final(&cl, u8(sfirst), strlen(sfirst), cfinal, sizeof(cfinal), &n), WR_OK,
+           "keys: final");
+    is_int(final(&sv, cfinal, sfinal, sizeof(sfinal)), WR_OK,
+           "keys: a login with the recovered ClientKey, no password");
+    is_int(scram_client_verify(&cl, u8(sfinal), strlen(sfinal)), WR_OK, "keys: server checked");
+
+    /* a server that does not know the password: its signature is wrong */
+    is_int(scram_client_password(&cl, "secret-pw"), WR_OK, "impostor: password");
+    is_int(scram_client_first_with_nonce(&cl, "abc", cfirst, sizeof(cfirst), &n), WR_OK,
+           "impostor: first");
+    const char *sf = "r=abcXYZ,s=Un4hNCY4+jZ2/PLOlEksWw==,i=4096";
+    is_int(scram_client_final(&cl, u8(sf), strlen(sf), cfinal, sizeof(cfinal), &n), WR_OK,
+           "impostor: final");
+    const char *fake = "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    is_int(scram_client_verify(&cl, u8(fake), strlen(fake)), WR_ERROR,
+           "impostor: a wrong server signature is WR_ERROR");
+    is_int(scram_client_password(&cl, "x"), WR_OK, "e=: password");
+    is_int(scram_client_first_with_nonce(&cl, "abc", cfirst, sizeof(cfirst), &n), WR_OK, "e=");
+    is_int(scram_client_final(&cl, u8(sf), strlen(sf), cfinal, sizeof(cfinal), &n), WR_OK, "e=");
+    is_int(scram_client_verify(&cl, u8("e=invalid-proof"), 15), WR_DONE,
+           "the server's e= is WR_DONE (refused)");
+
+    /* hostile server-first messages (CVE-2026-6665 among them) */
+    static char huge[2048];
+    memset(huge, 'A', sizeof(huge) - 1);
+    memcpy(huge, "r=abc", 5);
+    static const char *const bad[] = {
+        "r=xyzDEF,s=Un4hNCY4+jZ2/PLOlEksWw==,i=4096",
+        "r=abc,s=Un4hNCY4+jZ2/PLOlEksWw==,i=4096",
+        "r=abcD,s=Un4hNCY4+jZ2/PLOlEksWw==,i=0",
+        "r=abcD,s=Un4hNCY4+jZ2/PLOlEksWw==,i=99999999",
+        "r=abcD,s=Un4hNCY4+jZ2/PLOlEksWw==,i=4096,x=1",
+        "r=abcD,s=!!!!,i=4096",
+        "r=abcD,i=4096",
+        "m=ext,r=abcD,s=Un4hNCY4+jZ2/PLOlEksWw==,i=1",
+        "r=abcD,s=Un4hNCY4+jZ2/PLOlEksWw==,i=12a",
+        "",
+        huge,
+    };
+    static const char *const why[] = {
+        "a nonce that does not start with ours",
+        "no nonce of the server's own",
+        "0 iterations",
+        "iterations past the bound",
+        "an extension after i=",
+        "a salt that is not base64",
+        "no salt",
+        "an m= extension first",
+        "iterations not a number",
+        "an empty message",
+        "a 2 KB nonce",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (scram_client_password(&cl, "x") != WR_OK ||
+            scram_client_first_with_nonce(&cl, "abc", cfirst, sizeof(cfirst), &n) != WR_OK)
+            diag("setup failed");
+        ok(scram_client_final(&cl, u8(bad[i]), strlen(bad[i]), cfinal, sizeof(cfinal), &n) ==
+               WR_ERROR,
+           "server-first refused: %s", why[i]);
+        ok(scram_client_verify(&cl, u8(fake), strlen(fake)) == WR_ERROR,
+           "... and the exchange is over (%s)", why[i]);
+    }
+    is_int(scram_client_final(&cl, u8(sf), strlen(sf), cfinal, sizeof(cfinal), &n), WR_ERROR,
+           "final out of order");
+    scram_client_clear(&cl);
+}
+
 static void test_malformed_first(void)
 {
     struct scram_secret sec;
@@ -556,6 +652,7 @@ int main(void)
     test_rfc_exchange();
     test_exchange();
     test_channel_binding();
+    test_client();
     test_malformed_first();
     test_malformed_final();
     return done_testing();
