@@ -96,6 +96,8 @@ like($r[2] // '', qr/no auth_hba_file entry for host "127\.0\.0\.3", user "app",
     'from 127.0.0.3: no rule matches, refused');
 is_deeply([ first_answer('127.0.0.1', user => 'admin', db => 'weir') ], ['R', 5],
     'the console follows the rules too (md5 for admin)');
+($out, $err, $rc) = psql_at("host=$w->{dir} port=$port dbname=weir user=app", 'SHOW VERSION');
+like($err, qr/not allowed/, 'a trust rule does not open the console to a user not in admin_users');
 @r = first_answer('127.0.0.1', user => 'admin', db => 'testdb');
 like($r[2] // '', qr/no auth_hba_file entry/, 'admin has no rule for testdb');
 
