@@ -146,6 +146,14 @@ void pg_md5_secret(const char *password, const char *user, char out[PG_MD5_LEN +
     md5_hex(password, strlen(password), user, strlen(user), out);
 }
 
+bool pg_md5_response(const char *md5_secret, const uint8_t salt[4], char out[PG_MD5_LEN + 1])
+{
+    if (pg_secret_kind(md5_secret) != PG_SECRET_MD5)
+        return false;
+    md5_hex(md5_secret + 3, 32, salt, 4, out);
+    return out[3] != 'x';
+}
+
 bool pg_md5_check(const char *md5_secret, const uint8_t salt[4], const char *response)
 {
     char expected[PG_MD5_LEN + 1];

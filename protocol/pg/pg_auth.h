@@ -39,6 +39,12 @@ void pg_md5_secret(const char *password, const char *user, char out[PG_MD5_LEN +
  */
 bool pg_md5_check(const char *md5_secret, const uint8_t salt[4], const char *response);
 
+/*
+ * The client's answer to an md5 challenge from the stored md5 secret alone
+ * (the server needs no more: pass-through). False when secret is not one.
+ */
+bool pg_md5_response(const char *md5_secret, const uint8_t salt[4], char out[PG_MD5_LEN + 1]);
+
 struct scram_secret {
     int iterations;
     uint8_t salt[SCRAM_SALT_MAX];
