@@ -188,7 +188,8 @@ static void find_start_only(void *arg, const char *key, const char *value, bool 
  */
 static bool start_only(const char *key)
 {
-    struct key_query q = {key, !strcmp(key, "auth_file")};
+    /* the files are read on RELOAD (a SET of anything else keeps what was read) */
+    struct key_query q = {key, !strcmp(key, "auth_file") || !strcmp(key, "auth_hba_file")};
     config_each(weir.cfg, find_start_only, &q);
     return q.start_only;
 }
@@ -197,7 +198,7 @@ int weir_set(const char *key, const char *value, char *err, size_t errlen)
 {
     if (start_only(key)) {
         snprintf(err, errlen, "%s cannot be changed while running (edit the file; %s)", key,
-                 strcmp(key, "auth_file") ? "restart" : "RELOAD");
+                 strcmp(key, "auth_file") && strcmp(key, "auth_hba_file") ? "restart" : "RELOAD");
         return WR_ERROR;
     }
     pthread_mutex_lock(&reload_lock);

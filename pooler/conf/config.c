@@ -32,7 +32,8 @@ int config_check(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: auth_type needs an auth_file", cfg->path);
         return WR_ERROR;
     }
-    if (cfg->auth_type == AUTH_HBA) {
+    /* Read once per loaded file: a copy made for a SET shares what its original read. */
+    if (cfg->auth_type == AUTH_HBA && !cfg->hba) {
         if (!cfg->auth_hba_file || !cfg->auth_hba_file[0]) {
             snprintf(err, errlen, "%s: auth_type = hba needs an auth_hba_file", cfg->path);
             return WR_ERROR;
@@ -45,8 +46,6 @@ int config_check(struct config *cfg, char *err, size_t errlen)
         free(cfg->auth_hba_file);
         cfg->auth_hba_file = p;
         char why[300];
-        hba_unref(cfg->hba);
-        cfg->hba = NULL;
         if (hba_load(p, &cfg->hba, why, sizeof(why)) != WR_OK) {
             snprintf(err, errlen, "auth_hba_file %s", why);
             return WR_ERROR;

@@ -47,8 +47,7 @@ struct auth_state {
     const char *secret; /* from the auth file, or NULL (unknown user: fails at the end) */
     uint8_t salt[4];
     bool scram_started;
-    bool plus_offered; /* SCRAM-SHA-256-PLUS offered: the client is on TLS */
-    struct scram_server scram;
+    struct scram_server scram; /* .plus: SCRAM-SHA-256-PLUS offered (a TLS client) */
 };
 
 /* The client's tls-server-end-point channel binding data, or false when it has none. */
@@ -358,8 +357,9 @@ static void client_start_auth(struct client *c)
         static const char both[] = SCRAM_MECHANISM_PLUS "\0" SCRAM_MECHANISM "\0";
         uint8_t cb[SCRAM_CBIND_MAX];
         size_t cbl;
-        as->plus_offered = channel_binding(c, cb, &cbl);
-        if (as->plus_offered)
+        if (channel_binding(c, cb, &cbl))
+            scram_server_channel_binding(&as->scram, cb, cbl, false);
+        if (as->scram.plus == SCRAM_PLUS_OFFERED)
             pg_out_auth(client_out(c), 10, both, sizeof(both));
         else
             pg_out_auth(client_out(c), 10, mechs, sizeof(mechs));
@@ -459,15 +459,13 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
                 client_fail(c, "08P01", "malformed SASLInitialResponse");
                 return;
             }
-            bool plus = as->plus_offered && !strcmp(mech, SCRAM_MECHANISM_PLUS);
+            bool plus = as->scram.plus == SCRAM_PLUS_OFFERED && !strcmp(mech, SCRAM_MECHANISM_PLUS);
             if (!plus && strcmp(mech, SCRAM_MECHANISM) != 0) {
                 client_fail(c, "08P01", "unsupported SASL mechanism");
                 return;
             }
-            uint8_t cb[SCRAM_CBIND_MAX];
-            size_t cbl;
-            if (as->plus_offered && channel_binding(c, cb, &cbl))
-                scram_server_channel_binding(&as->scram, cb, cbl, plus);
+            if (plus)
+                scram_server_choose_plus(&as->scram);
             struct scram_secret ss;
             if (scram_secret_for(c, &ss) != WR_OK ||
                 scram_server_first(&as->scram, &ss, data, n, out, sizeof(out), &out_len) != WR_OK) {

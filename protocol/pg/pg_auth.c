@@ -508,6 +508,12 @@ void scram_server_channel_binding(struct scram_server *st, const uint8_t *data, 
     st->plus = chosen ? SCRAM_PLUS_CHOSEN : SCRAM_PLUS_OFFERED;
 }
 
+void scram_server_choose_plus(struct scram_server *st)
+{
+    if (st->plus == SCRAM_PLUS_OFFERED)
+        st->plus = SCRAM_PLUS_CHOSEN;
+}
+
 void scram_server_clear(struct scram_server *st)
 {
     OPENSSL_cleanse(st, sizeof(*st));

@@ -128,6 +128,8 @@ int scram_server_final(struct scram_server *st, const uint8_t *msg, size_t len, 
  */
 void scram_server_channel_binding(struct scram_server *st, const uint8_t *data, size_t len,
                                   bool chosen);
+/* Offered earlier (above), then chosen by the client's SASLInitialResponse. */
+void scram_server_choose_plus(struct scram_server *st);
 
 /* Wipes key material and resets the struct for a new exchange. */
 void scram_server_clear(struct scram_server *st);

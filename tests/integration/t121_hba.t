@@ -138,6 +138,11 @@ like($out, qr/^before: app/m, 'MySQL: logged in as app') or diag("$out\n$err");
 like($out, qr/^change: error 1045 .*no auth_hba_file entry for host "127\.0\.0\.1", user "admin", database "shop"/m,
     '... COM_CHANGE_USER to admin, who has no rule for shop: refused');
 
+($out, $err, $rc) = psql_at("host=127.0.0.1 port=$port dbname=weir user=admin sslmode=disable",
+    "SET auth_hba_file = '/nonexistent'", password => 'adminpass');
+like($err, qr/auth_hba_file cannot be changed while running.*RELOAD/,
+    'SET auth_hba_file is refused: the file is read on RELOAD');
+
 # ---- reload ----------------------------------------------------------------------------------
 spew($hba, "local all all trust\nhost all all 127.0.0.1/32 reject\n");
 kill 'HUP', $w->pid;
