@@ -45,7 +45,7 @@ struct backend_params {
     const char *sslkey;
     const char *ssl_min_version; /* "TLSv1.2" ... (libpq's names) */
     const char *ssl_max_version;
-    const char *ssl_ciphers; /* OpenSSL cipher list (MySQL only: libpq 15 has no such option) */
+    const char *ssl_ciphers; /* OpenSSL cipher list (TLS 1.2 and below) */
     /*
      * MySQL pass-through: once logged in as user/password (weir's auth_user),
      * switch with COM_CHANGE_USER to switch_user, whose token weir computes
@@ -54,6 +54,15 @@ struct backend_params {
      */
     const char *switch_user;
     const uint8_t *switch_stage1;
+    /*
+     * PostgreSQL pass-through, where weir has no password for user: its md5
+     * secret ("md5" + 32 hex), and/or the ClientKey a client's SCRAM proof
+     * gave with the verifier's ServerKey (SCRAM_KEY_LEN bytes each). The
+     * server must hold the same secret.
+     */
+    const char *md5_secret;
+    const uint8_t *scram_client_key;
+    const uint8_t *scram_server_key;
 };
 
 struct backend_conn; /* connector-private */
@@ -111,13 +120,15 @@ struct backend_ops {
     void (*close)(struct backend_conn *c);
 
     /*
-     * Looks a user up (auth_user's query): logs in with p (host, port, user,
-     * password, TLS), runs query with its first '?' replaced by user as a
-     * quoted literal, and calls done(arg, NULL, rows) with the first column
-     * of each row, one per line (at most BACKEND_LOOKUP_MAX bytes), or
-     * done(arg, err, NULL). Blocking work, on the cancel queue; done runs
-     * there, with its lock held. False (err set, done never called) when it
-     * cannot be queued. NULL where not supported (PostgreSQL, for now).
+     * Looks a user up (auth_user's query): logs in with p (host, port,
+     * dbname, user, password, TLS) and runs query with user as its
+     * parameter: MySQL's first '?' becomes a quoted literal, PostgreSQL's $1
+     * is bound (extended protocol). Calls done(arg, NULL, rows) with one line
+     * per row (at most BACKEND_LOOKUP_MAX bytes): MySQL's first column,
+     * PostgreSQL's second (PgBouncer's query returns the name, then the
+     * secret; a NULL is an empty line), or done(arg, err, NULL). Blocking
+     * work, on the cancel queue; done runs there, with its lock held. False
+     * (err set, done never called) when it cannot be queued.
      */
     bool (*lookup)(const struct backend_params *p, const char *query, const char *user,
                    void (*done)(void *arg, const char *err, const char *rows), void *arg, char *err,
