@@ -100,6 +100,18 @@ struct backend_conn {
     bool query_failed;
 };
 
+/* snprintf into an error buffer; a cut message is fine. */
+static void say(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
@@ -180,7 +192,7 @@ static bool address(struct backend_conn *c, const struct backend_params *p, bool
         un->sun_family = AF_UNIX;
         int n = snprintf(un->sun_path, sizeof(un->sun_path), "%s/.s.PGSQL.%d", p->host, p->port);
         if (n < 0 || (size_t)n >= sizeof(un->sun_path)) {
-            snprintf(err, errlen, "unix socket path too long: %s", p->host);
+            say(err, errlen, "unix socket path too long: %s", p->host);
             return false;
         }
         c->salen = sizeof(*un);
@@ -194,8 +206,8 @@ static bool address(struct backend_conn *c, const struct backend_params *p, bool
                     *res = NULL;
     int rc = getaddrinfo(a, port, &hints, &res);
     if (rc != 0 || !res) {
-        snprintf(err, errlen, "could not translate host name \"%s\" to address: %s", a,
-                 gai_strerror(rc));
+        say(err, errlen, "could not translate host name \"%s\" to address: %s", a,
+            gai_strerror(rc));
         return false;
     }
     memcpy(&c->sa, res->ai_addr, res->ai_addrlen);
@@ -226,7 +238,7 @@ static bool open_socket(struct backend_conn *c, char *err, size_t errlen)
 {
     c->fd = socket(c->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        snprintf(err, errlen, "could not create a socket: %s", strerror(errno));
+        say(err, errlen, "could not create a socket: %s", strerror(errno));
         return false;
     }
     if (c->sa.ss_family != AF_UNIX) {
@@ -236,7 +248,7 @@ static bool open_socket(struct backend_conn *c, char *err, size_t errlen)
     }
     if (connect(c->fd, (struct sockaddr *)&c->sa, c->salen) != 0 && errno != EINPROGRESS &&
         errno != EAGAIN) {
-        snprintf(err, errlen, "connection to %s failed: %s", c->where, strerror(errno));
+        say(err, errlen, "connection to %s failed: %s", c->where, strerror(errno));
         drop_socket(c);
         return false;
     }
@@ -291,7 +303,7 @@ static bool tls_setup(struct backend_conn *c, char *err, size_t errlen)
 {
     int lo = TLS1_2_VERSION, hi = 0; /* libpq's default minimum */
     if ((c->minv && !tls_version(c->minv, &lo)) || (c->maxv && !tls_version(c->maxv, &hi))) {
-        snprintf(err, errlen, "unknown TLS protocol version");
+        say(err, errlen, "unknown TLS protocol version");
         return false;
     }
     c->ctx = SSL_CTX_new(TLS_client_method());
@@ -303,10 +315,10 @@ static bool tls_setup(struct backend_conn *c, char *err, size_t errlen)
         goto tls_error;
     if (c->level >= L_VERIFY_CA) {
         if (!c->ca) {
-            snprintf(err, errlen,
-                     "server_tls_sslmode=%s needs server_tls_ca_file to check the server's "
-                     "certificate",
-                     level_names[c->level]);
+            say(err, errlen,
+                "server_tls_sslmode=%s needs server_tls_ca_file to check the server's "
+                "certificate",
+                level_names[c->level]);
             return false;
         }
         if (!SSL_CTX_load_verify_locations(c->ctx, c->ca, NULL))
@@ -338,7 +350,7 @@ static bool tls_setup(struct backend_conn *c, char *err, size_t errlen)
 tls_error : {
     char why[200];
     tls_reason(c, why, sizeof(why));
-    snprintf(err, errlen, "TLS setup for %s failed: %s", c->where, why);
+    say(err, errlen, "TLS setup for %s failed: %s", c->where, why);
     return false;
 }
 }
@@ -419,6 +431,8 @@ static int fill_in(struct backend_conn *c, size_t cap, int *want)
 
 static void consume_in(struct backend_conn *c, size_t n)
 {
+    if (n == 0)
+        return;
     memmove(c->in, c->in + n, c->in_len - n);
     c->in_len -= n;
 }
@@ -505,7 +519,7 @@ static bool retry_other_way(struct backend_conn *c, char *err, size_t errlen)
     c->retried = true;
     c->tls_now = !c->tls_now;
     if (!open_socket(c, e2, sizeof(e2))) {
-        snprintf(err, errlen, "%s", e2);
+        say(err, errlen, "%s", e2);
         return false;
     }
     return true;
@@ -678,7 +692,7 @@ static struct backend_conn *conn_new(const struct backend_params *p, bool resolv
 {
     struct backend_conn *c = calloc(1, sizeof(*c));
     if (!c) {
-        snprintf(err, errlen, "out of memory");
+        say(err, errlen, "out of memory");
         return NULL;
     }
     c->fd = -1;
@@ -709,7 +723,7 @@ static struct backend_conn *conn_new(const struct backend_params *p, bool resolv
     c->tls_now = c->level >= L_PREFER;
     if (!c->user || !address(c, p, resolve, err, errlen) || !open_socket(c, err, errlen)) {
         if (!c->user)
-            snprintf(err, errlen, "out of memory");
+            say(err, errlen, "out of memory");
         backend_pg_ops.close(c);
         return NULL;
     }
@@ -816,7 +830,7 @@ static bool wait_ready(int fd, int want, double deadline, const char *what, char
     for (;;) {
         double left = deadline - mono_now();
         if (left <= 0) {
-            snprintf(err, errlen, "%s: no answer in %d s", what, JOB_TIMEOUT);
+            say(err, errlen, "%s: no answer in %d s", what, JOB_TIMEOUT);
             return false;
         }
         struct pollfd pfd = {.fd = fd,
@@ -826,7 +840,7 @@ static bool wait_ready(int fd, int want, double deadline, const char *what, char
         if (r > 0)
             return true;
         if (r < 0 && errno != EINTR) {
-            snprintf(err, errlen, "%s: poll: %s", what, strerror(errno));
+            say(err, errlen, "%s: poll: %s", what, strerror(errno));
             return false;
         }
     }
@@ -861,7 +875,7 @@ static bool pg_cancel_run(struct cancel_job *base, char *err, size_t errlen)
     double deadline = mono_now() + JOB_TIMEOUT;
     int fd = socket(job->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, errlen, "could not create a socket: %s", strerror(errno));
+        say(err, errlen, "could not create a socket: %s", strerror(errno));
         return false;
     }
     bool sent = false;
@@ -871,7 +885,7 @@ static bool pg_cancel_run(struct cancel_job *base, char *err, size_t errlen)
     pg_put32(pkt + 8, job->pid);
     pg_put32(pkt + 12, job->key);
     if (connect(fd, (struct sockaddr *)&job->sa, job->salen) != 0 && errno != EINPROGRESS) {
-        snprintf(err, errlen, "connection to %s failed: %s", job->where, strerror(errno));
+        say(err, errlen, "connection to %s failed: %s", job->where, strerror(errno));
         goto done;
     }
     if (!wait_ready(fd, BACKEND_WANT_WRITE, deadline, "cancel", err, errlen))
@@ -880,7 +894,7 @@ static bool pg_cancel_run(struct cancel_job *base, char *err, size_t errlen)
     socklen_t el = sizeof(e);
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
     if (e || send(fd, pkt, sizeof(pkt), MSG_NOSIGNAL) != (ssize_t)sizeof(pkt)) {
-        snprintf(err, errlen, "connection to %s failed: %s", job->where, strerror(e ? e : errno));
+        say(err, errlen, "connection to %s failed: %s", job->where, strerror(e ? e : errno));
         goto done;
     }
     /* The server closes the connection once it has the request (as PQcancel waits for). */
@@ -908,12 +922,12 @@ static bool pgb_cancel(struct backend_conn *c, void (*done)(void *arg, const cha
                        void *arg, char *err, size_t errlen)
 {
     if (!c->logged_in || (!c->pid && !c->key_secret)) {
-        snprintf(err, errlen, "the server sent no cancel key");
+        say(err, errlen, "the server sent no cancel key");
         return false;
     }
     struct pg_cancel_job *job = calloc(1, sizeof(*job));
     if (!job) {
-        snprintf(err, errlen, "out of memory");
+        say(err, errlen, "out of memory");
         return false;
     }
     job->sa = c->sa;
@@ -956,7 +970,7 @@ static bool pg_lookup_run(struct cancel_job *base, char *err, size_t errlen)
     bool ok = false;
     char why[256];
     if (run_blocking(c, deadline, "auth_user's login", why, sizeof(why)) != WR_OK) {
-        snprintf(err, errlen, "auth_user's login failed: %s", why);
+        say(err, errlen, "auth_user's login failed: %s", why);
         goto done;
     }
     /* Parse, Bind with the name as $1 (text), Execute, Sync: no quoting of the name. */
@@ -981,14 +995,14 @@ static bool pg_lookup_run(struct cancel_job *base, char *err, size_t errlen)
     pg_out_end(o);
     pg_out_sync(o);
     if (o->failed) {
-        snprintf(err, errlen, "out of memory");
+        say(err, errlen, "out of memory");
         goto done;
     }
     c->rows_len = 0;
     c->rows[0] = 0;
     c->state = ST_QUERY;
     if (run_blocking(c, deadline, "the lookup query", why, sizeof(why)) != WR_OK) {
-        snprintf(err, errlen, "the lookup query failed: %s", why);
+        say(err, errlen, "the lookup query failed: %s", why);
         goto done;
     }
     memcpy(job->rows, c->rows, sizeof(job->rows));
@@ -1025,7 +1039,7 @@ static bool pgb_lookup(const struct backend_params *p, const char *query, const 
 {
     struct pg_lookup_job *job = calloc(1, sizeof(*job));
     if (!job) {
-        snprintf(err, errlen, "out of memory");
+        say(err, errlen, "out of memory");
         return false;
     }
     COPY(host, p->host);

@@ -40,7 +40,7 @@ static void handle_msg(struct worker *w, struct msg *m)
         client_kill_reply(w, m);
         break;
     case MSG_AUTH_LOOKUP:
-        client_my_lookup_reply(w, m);
+        client_lookup_reply(w, m);
         break;
     case MSG_CANCEL_DONE:
         server_cancel_done(m);

@@ -102,10 +102,12 @@ struct config {
     char *unix_socket_group; /* group to give them, or NULL: the process's own */
     enum auth_type auth_type;
     char *auth_file;
-    char *auth_hba_file;          /* auth_type = hba: the rules */
-    struct hba *hba;              /* parsed from it by config_check (shared by copies) */
-    char *auth_user;              /* who weir logs in as to look users up and to switch to them */
-    char *mysql_auth_query;       /* MySQL: the lookup ('?' is the user); "" = none */
+    char *auth_hba_file;    /* auth_type = hba: the rules */
+    struct hba *hba;        /* parsed from it by config_check (shared by copies) */
+    char *auth_user;        /* who weir logs in as to look users up and to switch to them */
+    char *mysql_auth_query; /* MySQL: the lookup ('?' is the user); "" = none */
+    char *auth_query;       /* PostgreSQL: the lookup ($1 is the user); "" = none */
+    char *auth_dbname;      /* PostgreSQL: the entry the lookup logs in to; NULL: the client's */
     int auth_query_cache_seconds; /* how long looked-up secrets are used again */
     char *admin_users;
     char *stats_users;

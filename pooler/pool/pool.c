@@ -96,6 +96,9 @@ static void pool_free(struct pool *r)
     free(r->user);
     free(r->password);
     explicit_bzero(r->my_stage1, sizeof(r->my_stage1));
+    explicit_bzero(r->pg_md5, sizeof(r->pg_md5));
+    explicit_bzero(r->pg_client_key, sizeof(r->pg_client_key));
+    explicit_bzero(r->pg_server_key, sizeof(r->pg_server_key));
     free(r->idle);
     free(r->idle_count);
     ps_cache_free(r->ps_known);
@@ -204,6 +207,20 @@ void pool_set_stage1(struct pool *r, const uint8_t stage1[20])
     pthread_mutex_lock(&r->lock);
     memcpy(r->my_stage1, stage1, sizeof(r->my_stage1)); /* the latest: a changed password too */
     r->has_stage1 = true;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void pool_set_pg_secret(struct pool *r, const char *md5_secret, const uint8_t client_key[32],
+                        const uint8_t server_key[32])
+{
+    pthread_mutex_lock(&r->lock);
+    if (md5_secret)
+        snprintf(r->pg_md5, sizeof(r->pg_md5), "%s", md5_secret);
+    if (client_key && server_key) {
+        memcpy(r->pg_client_key, client_key, sizeof(r->pg_client_key));
+        memcpy(r->pg_server_key, server_key, sizeof(r->pg_server_key));
+        r->has_pg_keys = true;
+    }
     pthread_mutex_unlock(&r->lock);
 }
 

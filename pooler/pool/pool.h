@@ -71,6 +71,10 @@ struct pool {
     /* MySQL pass-through: SHA1 of the user's password, from a client's token (pool_set_stage1) */
     uint8_t my_stage1[20];
     bool has_stage1;
+    /* PostgreSQL pass-through (pool_set_pg_secret): the md5 secret, SCRAM's ClientKey/ServerKey */
+    char pg_md5[36];
+    uint8_t pg_client_key[32], pg_server_key[32];
+    bool has_pg_keys;
     int nservers;    /* open or opening, every state */
     int nshrinking;  /* of those, idle ones being closed for server_idle_timeout */
     int nconnecting; /* logins in progress */
@@ -135,6 +139,14 @@ struct pool *pool_get(const struct db_entry *db, const char *client_user, uint64
  * auth_user, then a change of user), when the pool has no password.
  */
 void pool_set_stage1(struct pool *r, const uint8_t stage1[20]);
+/*
+ * PostgreSQL: a client proved itself against a stored secret (auth file or
+ * auth_query) and the pool has no password: its logins pass through with
+ * that md5 secret, or with the ClientKey the client's SCRAM proof gave and
+ * the verifier's ServerKey (either may be NULL; the latest client's win).
+ */
+void pool_set_pg_secret(struct pool *r, const char *md5_secret, const uint8_t client_key[32],
+                        const uint8_t server_key[32]);
 /* MySQL pool variants: framing-relevant capability flags, charset in bits 48..63. */
 #define POOL_VARIANT_CHARSET(v) ((unsigned)((v) >> 48))
 #define POOL_VARIANT_FLAGS(v)   ((v) & ((1ULL << 48) - 1))

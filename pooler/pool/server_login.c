@@ -188,6 +188,16 @@ static void connect_next(struct server *s)
         bool pass = hashed && cfg->auth_user;
         if (pass)
             memcpy(stage1, r->my_stage1, sizeof(stage1));
+        /* PostgreSQL pass-through: what clients' proofs left (pool_set_pg_secret). */
+        char pg_md5[36] = "";
+        uint8_t pg_ck[32], pg_sk[32];
+        bool pg_keys = s->kind == BACKEND_POSTGRES && !password && r->has_pg_keys;
+        if (s->kind == BACKEND_POSTGRES && !password)
+            memcpy(pg_md5, r->pg_md5, sizeof(pg_md5));
+        if (pg_keys) {
+            memcpy(pg_ck, r->pg_client_key, sizeof(pg_ck));
+            memcpy(pg_sk, r->pg_server_key, sizeof(pg_sk));
+        }
         pthread_mutex_unlock(&r->lock);
         if (hashed && !pass) {
             char text[300];
@@ -225,6 +235,9 @@ static void connect_next(struct server *s)
             .want_role = r->db->target_session_attrs != TSA_ANY,
             .switch_user = pass ? r->user : NULL,
             .switch_stage1 = pass ? stage1 : NULL,
+            .md5_secret = pg_md5[0] ? pg_md5 : NULL,
+            .scram_client_key = pg_keys ? pg_ck : NULL,
+            .scram_server_key = pg_keys ? pg_sk : NULL,
         };
         if (pass)
             bp.user = cfg->auth_user;
@@ -232,6 +245,9 @@ static void connect_next(struct server *s)
         char err[256];
         s->bc = s->ops->connect_start(&bp, err, sizeof(err));
         explicit_bzero(stage1, sizeof(stage1));
+        explicit_bzero(pg_md5, sizeof(pg_md5));
+        explicit_bzero(pg_ck, sizeof(pg_ck));
+        explicit_bzero(pg_sk, sizeof(pg_sk));
         if (password) {
             explicit_bzero(password, strlen(password));
             free(password);

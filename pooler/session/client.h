@@ -349,8 +349,20 @@ void client_cancel_request(struct worker *w, uint32_t pid, uint32_t key);
 struct worker *client_pid_worker(uint32_t pid);
 /* The client registered under pid on w (its cancel pid, a MySQL thread id), or NULL. */
 struct client *client_by_pid(struct worker *w, uint32_t pid);
-/* MSG_AUTH_LOOKUP: a MySQL user looked up on the server; its client's login goes on. */
-void client_my_lookup_reply(struct worker *w, const struct msg *m);
+/*
+ * Users looked up on the server as auth_user (auth_lookup.c): the cache of
+ * answers (auth_query_cache_seconds), keyed by auth_lookup_key; a lookup
+ * started for c (registered under its pid) with the connector's lookup op.
+ */
+void auth_lookup_key(const struct db_entry *db, const char *user, char *key, size_t cap);
+bool auth_lookup_cached(const char *key, char *rows, size_t cap);
+void auth_lookup_forget(const char *key);
+bool auth_lookup_start(struct client *c, const struct backend_ops *ops,
+                       const struct backend_params *bp, const char *query, const char *key);
+/* MSG_AUTH_LOOKUP: a user looked up on the server; its client's login goes on. */
+void client_lookup_reply(struct worker *w, const struct msg *m);
+void client_my_lookup_reply(struct client *c, const struct msg *m);
+void client_pg_lookup_reply(struct client *c, const struct msg *m);
 /* The peer id a cancel pid names (0 when peer_id is not set). */
 int client_pid_peer(uint32_t pid);
 /*

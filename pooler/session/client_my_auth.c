@@ -5,9 +5,8 @@
  * mysql.user), run as auth_user on the first host of the client's entry (or
  * of mysql_default_database's, for a login without a database).
  *
- * The lookup is blocking work (a Connector/C login and a query), so it runs
- * on the cancel queue's threads; the client waits in its login state and the
- * answer comes back to its worker as MSG_AUTH_LOOKUP, found again by its pid.
+ * The lookup (auth_lookup.c) is blocking work, a Connector/C login and a
+ * query on the cancel queue's threads; the client waits in its login state.
  * A good token also yields SHA1(password): the pool's logins pass through
  * (server_login.c), so the password lives on the server only.
  *
@@ -31,60 +30,6 @@
 #include "pooler/core/worker.h"
 #include "pooler/pool/server.h"
 #include "protocol/mysql/my_auth.h"
-
-#define CACHE_SLOTS 256
-
-struct cached {
-    char key[300]; /* "host:port/user"; "" = free */
-    char rows[BACKEND_LOOKUP_MAX + 1];
-    double at; /* CLOCK_MONOTONIC seconds */
-};
-
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cached cache[CACHE_SLOTS];
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Copies a fresh answer for key into rows; false when none. */
-static bool cache_get(const char *key, char *rows, size_t cap)
-{
-    int ttl = weir.cfg->auth_query_cache_seconds;
-    bool hit = false;
-    pthread_mutex_lock(&cache_lock);
-    for (int i = 0; i < CACHE_SLOTS && ttl > 0; i++) {
-        if (!strcmp(cache[i].key, key) && now_mono() - cache[i].at < ttl) {
-            snprintf(rows, cap, "%s", cache[i].rows);
-            hit = true;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&cache_lock);
-    return hit;
-}
-
-/* Keeps an answer, in key's slot or else the oldest. */
-static void cache_put(const char *key, const char *rows)
-{
-    pthread_mutex_lock(&cache_lock);
-    int slot = 0;
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (!strcmp(cache[i].key, key)) {
-            slot = i;
-            break;
-        }
-        if (cache[i].at < cache[slot].at)
-            slot = i;
-    }
-    snprintf(cache[slot].key, sizeof(cache[slot].key), "%s", key);
-    snprintf(cache[slot].rows, sizeof(cache[slot].rows), "%s", rows);
-    cache[slot].at = now_mono();
-    pthread_mutex_unlock(&cache_lock);
-}
 
 /* Is the token good for one of the hashes in rows (one per line)? Sets the auth state's stage1. */
 static bool check_rows(struct my_auth_state *as, const char *rows)
@@ -117,46 +62,11 @@ static const struct db_entry *lookup_entry(const struct client *c)
     return def && def[0] ? config_find_db_for(weir.cfg, def, BACKEND_MYSQL) : NULL;
 }
 
-static void lookup_key(const struct db_entry *db, const char *user, char *key, size_t cap)
-{
-    snprintf(key, cap, "%s:%d/%s", db->hosts[0].name, db->hosts[0].port, user);
-}
-
-struct lookup_arg {
-    struct client *client;
-    uint32_t pid;
-    char key[300];
-};
-
-/* On a cancel-queue thread: keep the answer, hand it to the client's worker. */
-static void lookup_done(void *arg, const char *err, const char *rows)
-{
-    struct lookup_arg *a = arg;
-    if (!err)
-        cache_put(a->key, rows);
-    struct worker *w = client_pid_worker(a->pid);
-    struct msg *m = w ? msg_new(MSG_AUTH_LOOKUP) : NULL;
-    if (m) {
-        m->pid = a->pid;
-        m->client = a->client;
-        m->arg = err != NULL;
-        snprintf(m->text, sizeof(m->text), "%s", err ? err : rows);
-        worker_post(w, m);
-    }
-    free(a);
-}
-
 /* Queues the lookup of c's user on db's first host. False when it cannot (logged). */
 static bool lookup_start(struct client *c, const struct db_entry *db, const char *key)
 {
     const struct config *cfg = weir.cfg;
     const char *pw = userlist_secret(weir.users, cfg->auth_user);
-    struct lookup_arg *a = calloc(1, sizeof(*a));
-    if (!a)
-        return false;
-    a->client = c;
-    a->pid = c->cancel_pid;
-    snprintf(a->key, sizeof(a->key), "%s", key);
     struct backend_params bp = {
         .host = db->hosts[0].name,
         .port = db->hosts[0].port,
@@ -164,14 +74,7 @@ static bool lookup_start(struct client *c, const struct db_entry *db, const char
         .password = pw && pw[0] != '*' ? pw : NULL,
     };
     server_tls_params(cfg, db, &bp);
-    char err[256];
-    if (!backend_mysql_ops.lookup(&bp, cfg->mysql_auth_query, c->user, lookup_done, a, err,
-                                  sizeof(err))) {
-        log_client(c, LOG_LVL_WARNING, "cannot look user %s up: %s", c->user, err);
-        free(a);
-        return false;
-    }
-    return true;
+    return auth_lookup_start(c, &backend_mysql_ops, &bp, cfg->mysql_auth_query, key);
 }
 
 enum my_verify client_my_verify(struct client *c, const uint8_t *token, size_t len)
@@ -193,8 +96,8 @@ enum my_verify client_my_verify(struct client *c, const uint8_t *token, size_t l
     memcpy(as->token, token, len);
     as->token_len = (uint8_t)len;
     char key[300], rows[BACKEND_LOOKUP_MAX + 1];
-    lookup_key(db, c->user, key, sizeof(key));
-    if (cache_get(key, rows, sizeof(rows))) {
+    auth_lookup_key(db, c->user, key, sizeof(key));
+    if (auth_lookup_cached(key, rows, sizeof(rows))) {
         if (check_rows(as, rows))
             return MY_VERIFY_OK;
         /* a password changed since? Ask the server once more. */
@@ -205,10 +108,9 @@ enum my_verify client_my_verify(struct client *c, const uint8_t *token, size_t l
     return MY_VERIFY_WAIT;
 }
 
-void client_my_lookup_reply(struct worker *w, const struct msg *m)
+void client_my_lookup_reply(struct client *c, const struct msg *m)
 {
-    struct client *c = client_by_pid(w, m->pid);
-    struct my_auth_state *as = c && c == m->client && c->my ? c->auth : NULL;
+    struct my_auth_state *as = c->auth;
     if (!as || !as->waiting)
         return; /* gone meanwhile (closed, timed out) */
     as->waiting = false;

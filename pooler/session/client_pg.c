@@ -44,11 +44,27 @@ enum auth_method { AM_NONE, AM_PLAIN, AM_MD5, AM_SCRAM };
 
 struct auth_state {
     enum auth_method method;
-    const char *secret; /* from the auth file, or NULL (unknown user: fails at the end) */
+    enum hba_method hba; /* the method the rules (or auth_type) chose */
+    const char *secret;  /* from the auth file or looked up, or NULL (fails at the end) */
+    char *looked_up;     /* the secret auth_query gave (owned), or NULL */
+    bool waiting;        /* the user is being looked up on the server */
+    bool from_cache;     /* the secret is a cached answer: forgotten if the login fails */
+    char lookup_key[300];
     uint8_t salt[4];
     bool scram_started;
     struct scram_server scram; /* .plus: SCRAM-SHA-256-PLUS offered (a TLS client) */
 };
+
+static void auth_state_free(struct auth_state *as)
+{
+    scram_server_clear(&as->scram);
+    if (as->looked_up) {
+        explicit_bzero(as->looked_up, strlen(as->looked_up));
+        free(as->looked_up);
+    }
+    explicit_bzero(as, sizeof(*as));
+    free(as);
+}
 
 /* The client's tls-server-end-point channel binding data, or false when it has none. */
 static bool channel_binding(struct client *c, uint8_t *out, size_t *len)
@@ -248,13 +264,29 @@ static void pg_server_ready(struct client *c)
 static void client_authenticated(struct client *c, const char *password)
 {
     struct auth_state *as = c->auth;
-    if (as) {
-        scram_server_clear(&as->scram);
-        free(as);
-        c->auth = NULL;
+    c->auth = NULL;
+    /*
+     * Pass-through: without a password, the pool's logins use the secret the
+     * client proved itself against, as PgBouncer does: the md5 secret, or
+     * the ClientKey its SCRAM proof gave with the verifier's ServerKey.
+     */
+    const char *md5 = NULL;
+    const uint8_t *ck = NULL, *sk = NULL;
+    if (as && as->secret && !password) {
+        enum pg_secret_kind kind = pg_secret_kind(as->secret);
+        if (kind == PG_SECRET_PLAIN)
+            password = as->secret;
+        else if (kind == PG_SECRET_MD5)
+            md5 = as->secret;
+        else if (as->method == AM_SCRAM) {
+            ck = as->scram.client_key;
+            sk = as->scram.secret.server_key;
+        }
     }
     client_login_done(c);
     if (c->db == session_console_db(BACKEND_POSTGRES)) {
+        if (as)
+            auth_state_free(as);
         console_hooks.login(c);
         return;
     }
@@ -272,6 +304,11 @@ static void client_authenticated(struct client *c, const char *password)
                        : c->replication == 1 ? POOL_VARIANT_REPL_PHYSICAL
                                              : 0;
     c->pool = pool_get(c->db, c->user, variant, password);
+    if (c->pool && !password && !c->db->user && (md5 || ck))
+        pool_set_pg_secret(c->pool, md5, ck, sk);
+    if (as)
+        auth_state_free(as); /* password may point into it */
+    password = NULL;
     if (!c->pool) {
         client_fail(c, "53200", "out of memory");
         return;
@@ -286,7 +323,8 @@ static void client_authenticated(struct client *c, const char *password)
     client_share_names(c);
     c->ps_on = ps_enabled_for(c->pool);
     pg_out_auth(client_out(c), 0, NULL, 0);
-    client_cancel_register(c->w, c);
+    if (!c->cancel_pid) /* else registered for a lookup's answer */
+        client_cancel_register(c->w, c);
     struct param_set cached = {0};
     /* Settings from options are tried on a server first: one the server refuses fails the login. */
     bool welcomed = !variant && !sess_pg_has_login_settings(c) && pool_welcome(c->pool, &cached);
@@ -312,28 +350,19 @@ static void client_authenticated(struct client *c, const char *password)
 
 static void auth_failed(struct client *c, const char *why)
 {
+    struct auth_state *as = c->auth;
+    if (as && as->from_cache)
+        auth_lookup_forget(as->lookup_key); /* a changed password: the next login asks again */
     log_client(c, LOG_LVL_INFO, "authentication failed: %s", why);
     client_auth_failed(c);
     client_fail(c, "28P01", "password authentication failed for user \"%s\"", c->user);
 }
 
-/* Chooses and starts the authentication exchange for a parsed startup. */
-static void client_start_auth(struct client *c)
+/* Sends the authentication request for the method chosen and the secret known. */
+static void start_exchange(struct client *c)
 {
-    enum hba_method m = client_auth_method(c);
-    if (m == HBA_NONE)
-        return; /* refused and closed */
-    if (m == HBA_TRUST) {
-        client_authenticated(c, NULL);
-        return;
-    }
-    struct auth_state *as = calloc(1, sizeof(*as));
-    if (!as) {
-        client_fail(c, "53200", "out of memory");
-        return;
-    }
-    c->auth = as;
-    as->secret = userlist_secret(weir.users, c->user);
+    struct auth_state *as = c->auth;
+    enum hba_method m = as->hba;
     enum pg_secret_kind kind = as->secret ? pg_secret_kind(as->secret) : PG_SECRET_PLAIN;
     if (m == HBA_PASSWORD) {
         as->method = AM_PLAIN;
@@ -367,6 +396,108 @@ static void client_start_auth(struct client *c)
     c->state = CL_AUTH;
     if (client_out_failed(c) || client_flush_out(c) == WR_ERROR)
         client_close(c, "cannot write to client");
+}
+
+/* The first line of a lookup's answer as the secret ("" when the server gave none). */
+static void take_looked_up(struct auth_state *as, const char *rows)
+{
+    size_t n = strcspn(rows, "\n");
+    if (n == 0)
+        return; /* no such user, no password, or an expired one (rolvaliduntil) */
+    as->looked_up = strndup(rows, n);
+    as->secret = as->looked_up;
+}
+
+/*
+ * A user the auth file lacks, with auth_user and auth_query set: its secret
+ * from the cache, or a lookup started (true: wait for client_pg_lookup_reply).
+ */
+static bool lookup_user(struct client *c)
+{
+    const struct config *cfg = weir.cfg;
+    struct auth_state *as = c->auth;
+    if (!cfg->auth_user || !cfg->auth_query || !cfg->auth_query[0] ||
+        c->db == session_console_db(BACKEND_POSTGRES))
+        return false;
+    const struct db_entry *db = c->db;
+    if (cfg->auth_dbname && cfg->auth_dbname[0])
+        db = config_find_db_for(cfg, cfg->auth_dbname, BACKEND_POSTGRES);
+    if (!db || db->nhosts < 1 || db->backend != BACKEND_POSTGRES) {
+        log_client(c, LOG_LVL_WARNING,
+                   "cannot look user %s up: auth_dbname \"%s\" is no PostgreSQL database entry",
+                   c->user, cfg->auth_dbname);
+        return false;
+    }
+    auth_lookup_key(db, c->user, as->lookup_key, sizeof(as->lookup_key));
+    char rows[BACKEND_LOOKUP_MAX + 1];
+    if (auth_lookup_cached(as->lookup_key, rows, sizeof(rows))) {
+        take_looked_up(as, rows);
+        as->from_cache = true;
+        explicit_bzero(rows, sizeof(rows));
+        return false;
+    }
+    /* auth_user logs in with its password or md5 secret from the auth file. */
+    const char *aus = userlist_secret(weir.users, cfg->auth_user);
+    enum pg_secret_kind kind = aus ? pg_secret_kind(aus) : PG_SECRET_PLAIN;
+    if (kind == PG_SECRET_SCRAM) {
+        log_client(c, LOG_LVL_WARNING,
+                   "cannot look user %s up: auth_user %s has a SCRAM verifier in the auth file; "
+                   "weir needs its password or md5 secret to log in as it",
+                   c->user, cfg->auth_user);
+        return false;
+    }
+    struct backend_params bp = {
+        .host = db->hosts[0].name,
+        .port = db->hosts[0].port,
+        .dbname = db->dbname,
+        .user = cfg->auth_user,
+        .password = kind == PG_SECRET_PLAIN ? aus : NULL,
+        .md5_secret = kind == PG_SECRET_MD5 ? aus : NULL,
+    };
+    server_tls_params(cfg, db, &bp);
+    if (!c->cancel_pid)
+        client_cancel_register(c->w, c); /* the answer finds the client by its pid */
+    if (!auth_lookup_start(c, &backend_pg_ops, &bp, cfg->auth_query, as->lookup_key))
+        return false;
+    as->waiting = true;
+    c->state = CL_AUTH;
+    return true;
+}
+
+void client_pg_lookup_reply(struct client *c, const struct msg *m)
+{
+    struct auth_state *as = c->auth;
+    if (!as || !as->waiting)
+        return;
+    as->waiting = false;
+    if (m->arg)
+        log_client(c, LOG_LVL_WARNING, "looking user %s up failed: %s", c->user, m->text);
+    else
+        take_looked_up(as, m->text);
+    start_exchange(c); /* without a secret it fails at the end, as for an unknown user */
+}
+
+/* Chooses and starts the authentication exchange for a parsed startup. */
+static void client_start_auth(struct client *c)
+{
+    enum hba_method m = client_auth_method(c);
+    if (m == HBA_NONE)
+        return; /* refused and closed */
+    if (m == HBA_TRUST) {
+        client_authenticated(c, NULL);
+        return;
+    }
+    struct auth_state *as = calloc(1, sizeof(*as));
+    if (!as) {
+        client_fail(c, "53200", "out of memory");
+        return;
+    }
+    c->auth = as;
+    as->hba = m;
+    as->secret = userlist_secret(weir.users, c->user);
+    if (!as->secret && lookup_user(c))
+        return;
+    start_exchange(c);
 }
 
 static bool check_plain(struct client *c, const char *password)
@@ -755,10 +886,8 @@ static void pg_error(struct client *c, const char *sqlstate, const char *msg)
 
 static void pg_free_state(struct client *c)
 {
-    struct auth_state *as = c->auth;
-    if (as) {
-        scram_server_clear(&as->scram);
-        free(as);
+    if (c->auth) {
+        auth_state_free(c->auth);
         c->auth = NULL;
     }
 }
