@@ -61,9 +61,8 @@ static const char *const level_names[] = {"disable", "allow",     "prefer",
 
 enum state { ST_CONNECT, ST_SSLREQ, ST_SSLANS, ST_HANDSHAKE, ST_LOGIN, ST_QUERY, ST_DONE };
 
-#define NPARAMS_MAX   64
-#define QUERY_MSG_MAX (64 * 1024) /* one message of a query's answer (the role, a lookup) */
-#define SSLREQUEST    80877103
+#define NPARAMS_MAX 64
+#define SSLREQUEST  80877103
 
 struct backend_conn {
     int fd;
@@ -94,10 +93,7 @@ struct backend_conn {
     char *names[NPARAMS_MAX], *values[NPARAMS_MAX];
     uint32_t pid, key_secret; /* BackendKeyData */
     char in_recovery[4];      /* "on"/"off" from the role query; "" otherwise */
-    /* the answer of a query: column 1 (or 0 when the row has one) of each row, a line each */
-    char rows[BACKEND_LOOKUP_MAX + 1];
-    size_t rows_len;
-    bool query_failed;
+    struct pg_answer answer;  /* of a query after the login (protocol/pg) */
 };
 
 /* snprintf into an error buffer; a cut message is fine. */
@@ -439,64 +435,26 @@ static void consume_in(struct backend_conn *c, size_t n)
 
 /* ---- a query's answer (the role query, a lookup) ---- */
 
-static void keep_row(struct backend_conn *c, const uint8_t *body, uint32_t len)
-{
-    struct pg_in in;
-    pg_in_init(&in, body, len);
-    uint16_t nf = pg_in_int16(&in);
-    int want = nf >= 2 ? 1 : 0;
-    for (int i = 0; i < nf && !in.failed; i++) {
-        uint32_t n = pg_in_int32(&in);
-        const uint8_t *v = n == 0xffffffffu ? (const uint8_t *)"" : pg_in_bytes(&in, n);
-        if (n == 0xffffffffu)
-            n = 0;
-        if (i != want || in.failed)
-            continue;
-        if (memchr(v, '\n', n) || c->rows_len + n + 1 > BACKEND_LOOKUP_MAX)
-            return; /* not a secret anyway */
-        memcpy(c->rows + c->rows_len, v, n);
-        c->rows_len += n;
-        c->rows[c->rows_len++] = '\n';
-        c->rows[c->rows_len] = 0;
-        return;
-    }
-}
+_Static_assert(PG_ANSWER_ROWS_MAX == BACKEND_LOOKUP_MAX, "one bound for a lookup's rows");
 
-/* Reads the answer up to ReadyForQuery. WR_OK, WR_AGAIN or WR_ERROR (err set). */
+/* Reads the answer up to ReadyForQuery (protocol/pg). WR_OK, WR_AGAIN or WR_ERROR (err set). */
 static int query_step(struct backend_conn *c, int *want, char *err, size_t errlen, char *sqlstate)
 {
     for (;;) {
         size_t used = 0;
-        for (;;) {
-            char type;
-            uint32_t body_len;
-            int rc = pg_msg_peek(c->in + used, c->in_len - used, QUERY_MSG_MAX, &type, &body_len);
-            if (rc == WR_AGAIN || (rc == WR_OK && c->in_len - used < PG_HDR_LEN + body_len))
-                break;
-            if (rc != WR_OK)
-                return fail(c, err, errlen, sqlstate, "08P01",
-                            "%s sent a malformed message or one longer than %d bytes", c->where,
-                            QUERY_MSG_MAX);
-            const uint8_t *body = c->in + used + PG_HDR_LEN;
-            used += PG_HDR_LEN + body_len;
-            if (type == 'D' && !c->query_failed) {
-                keep_row(c, body, body_len);
-            } else if (type == 'E') {
-                struct pg_error_fields f;
-                bool ok = pg_error_parse(body, body_len, &f) == WR_OK;
-                c->query_failed = true;
-                fail(c, err, errlen, sqlstate, ok ? f.sqlstate : NULL, "%s",
-                     ok && f.message ? f.message : "the query failed (no message)");
-            } else if (type == 'Z') {
-                consume_in(c, used);
-                if (c->in_len)
-                    return fail(c, err, errlen, sqlstate, "08P01",
-                                "%s sent more than was asked for", c->where);
-                return c->query_failed ? WR_ERROR : WR_OK;
-            }
-        }
+        int rc = c->in_len ? pg_answer_input(&c->answer, c->in, c->in_len, &used) : WR_AGAIN;
         consume_in(c, used);
-        int rc = fill_in(c, QUERY_MSG_MAX + PG_HDR_LEN, want);
+        if (rc == WR_ERROR)
+            return fail(c, err, errlen, sqlstate, "08P01", "%s: %s", c->where, c->answer.error);
+        if (rc == WR_OK) {
+            if (c->in_len)
+                return fail(c, err, errlen, sqlstate, "08P01", "%s sent more than was asked for",
+                            c->where);
+            if (c->answer.failed)
+                return fail(c, err, errlen, sqlstate, c->answer.sqlstate, "%s", c->answer.error);
+            return WR_OK;
+        }
+        rc = fill_in(c, PG_ANSWER_MSG_MAX + PG_HDR_LEN, want);
         if (rc == WR_AGAIN)
             return WR_AGAIN;
         if (rc != WR_OK)
@@ -643,8 +601,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
                     /* before PostgreSQL 14 */
                     pg_out_query(&c->out, "SELECT pg_catalog.pg_is_in_recovery()");
                     c->role_query = true;
-                    c->rows_len = 0;
-                    c->rows[0] = 0;
+                    pg_answer_init(&c->answer);
                     c->state = ST_QUERY;
                     break;
                 }
@@ -676,7 +633,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
                 return rc;
             if (c->role_query) {
                 snprintf(c->in_recovery, sizeof(c->in_recovery), "%s",
-                         !strcmp(c->rows, "t\n") ? "on" : "off");
+                         !strcmp(c->answer.rows, "t\n") ? "on" : "off");
                 c->role_query = false;
             }
             c->state = ST_DONE;
@@ -998,14 +955,13 @@ static bool pg_lookup_run(struct cancel_job *base, char *err, size_t errlen)
         say(err, errlen, "out of memory");
         goto done;
     }
-    c->rows_len = 0;
-    c->rows[0] = 0;
+    pg_answer_init(&c->answer);
     c->state = ST_QUERY;
     if (run_blocking(c, deadline, "the lookup query", why, sizeof(why)) != WR_OK) {
         say(err, errlen, "the lookup query failed: %s", why);
         goto done;
     }
-    memcpy(job->rows, c->rows, sizeof(job->rows));
+    memcpy(job->rows, c->answer.rows, sizeof(job->rows));
     ok = true;
 done:
     pgb_close(c);

@@ -227,3 +227,78 @@ void pg_login_clear(struct pg_login *l)
     OPENSSL_cleanse(l->client_key, sizeof(l->client_key));
     OPENSSL_cleanse(l->server_key, sizeof(l->server_key));
 }
+
+void pg_answer_init(struct pg_answer *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+/* Keeps the wanted column of one DataRow. */
+static void answer_row(struct pg_answer *a, struct pg_in *in)
+{
+    uint16_t nf = pg_in_int16(in);
+    int want = nf >= 2 ? 1 : 0;
+    for (int i = 0; i < nf && !in->failed; i++) {
+        uint32_t n = pg_in_int32(in);
+        const uint8_t *v = (const uint8_t *)"";
+        if (n == 0xffffffffu)
+            n = 0;
+        else
+            v = pg_in_bytes(in, n);
+        if (i != want || in->failed)
+            continue;
+        if (memchr(v, '\n', n) || memchr(v, 0, n) || a->rows_len + n + 1 > PG_ANSWER_ROWS_MAX)
+            return;
+        memcpy(a->rows + a->rows_len, v, n);
+        a->rows_len += n;
+        a->rows[a->rows_len++] = '\n';
+        a->rows[a->rows_len] = 0;
+        return;
+    }
+}
+
+int pg_answer_input(struct pg_answer *a, const uint8_t *in, size_t len, size_t *used)
+{
+    *used = 0;
+    for (;;) {
+        char type;
+        uint32_t body_len;
+        int rc = pg_msg_peek(in + *used, len - *used, PG_ANSWER_MSG_MAX, &type, &body_len);
+        if (rc == WR_AGAIN || (rc == WR_OK && len - *used < PG_HDR_LEN + body_len))
+            return WR_AGAIN;
+        if (rc != WR_OK) {
+            snprintf(a->error, sizeof(a->error),
+                     "a message from the server longer than %d bytes, or malformed",
+                     PG_ANSWER_MSG_MAX);
+            return WR_ERROR;
+        }
+        const uint8_t *body = in + *used + PG_HDR_LEN;
+        *used += PG_HDR_LEN + body_len;
+        struct pg_in pin;
+        pg_in_init(&pin, body, body_len);
+        if (type == 'D' && !a->failed) {
+            answer_row(a, &pin);
+        } else if (type == 'E') {
+            /* as in the login: C and M taken, a missing one left empty */
+            const char *code = NULL, *msg = NULL;
+            for (;;) {
+                uint8_t f = pg_in_byte(&pin);
+                if (pin.failed || f == 0)
+                    break;
+                const char *v = pg_in_str(&pin);
+                if (!v)
+                    break;
+                if (f == 'C')
+                    code = v;
+                else if (f == 'M')
+                    msg = v;
+            }
+            a->failed = true;
+            snprintf(a->sqlstate, sizeof(a->sqlstate), "%s", code && strlen(code) == 5 ? code : "");
+            snprintf(a->error, sizeof(a->error), "%s",
+                     msg && msg[0] ? msg : "the query failed (no message)");
+        } else if (type == 'Z') {
+            return WR_OK;
+        }
+    }
+}

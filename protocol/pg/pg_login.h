@@ -66,4 +66,33 @@ int pg_login_input(struct pg_login *l, const uint8_t *in, size_t len, size_t *us
 /* Wipes the key material. */
 void pg_login_clear(struct pg_login *l);
 
+/*
+ * The answer to a query weir sends on its own after a login (the role query,
+ * an auth_query lookup), read up to ReadyForQuery: of each DataRow, column 1
+ * (or column 0 when the row has one), a line each in rows (a NULL is an
+ * empty line; a value holding a newline or a NUL, or one that would
+ * overflow rows, is skipped); of an ErrorResponse, its message and SQLSTATE. Other messages
+ * are skipped; none may be longer than PG_ANSWER_MSG_MAX.
+ */
+#define PG_ANSWER_MSG_MAX  (64 * 1024)
+#define PG_ANSWER_ROWS_MAX 380
+
+struct pg_answer {
+    char rows[PG_ANSWER_ROWS_MAX + 1];
+    size_t rows_len;
+    bool failed;      /* an ErrorResponse came */
+    char sqlstate[6]; /* its SQLSTATE ("" when it gave none) */
+    char error[256];  /* its message, or what was malformed */
+};
+
+void pg_answer_init(struct pg_answer *a);
+
+/*
+ * Takes the server's bytes in[0..len); *used is set to the whole messages
+ * consumed. WR_AGAIN: more bytes needed; WR_OK: ReadyForQuery consumed (an
+ * error, if one came, in a->failed); WR_ERROR: malformed or too long
+ * (a->error says which).
+ */
+int pg_answer_input(struct pg_answer *a, const uint8_t *in, size_t len, size_t *used) WR_MUST_CHECK;
+
 #endif

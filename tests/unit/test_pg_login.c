@@ -260,10 +260,84 @@ static void test_startup(void)
     pg_out_free(&o);
 }
 
+/* A DataRow of n text values (NULL for a SQL NULL). */
+static void data_row(struct pg_out *s, int n, const char *const *v)
+{
+    pg_out_begin(s, 'D');
+    pg_out_int16(s, (uint16_t)n);
+    for (int i = 0; i < n; i++) {
+        pg_out_int32(s, v[i] ? (uint32_t)strlen(v[i]) : 0xffffffffu);
+        if (v[i])
+            pg_out_bytes(s, v[i], strlen(v[i]));
+    }
+    pg_out_end(s);
+}
+
+/* The answer to weir's own query: the lookup's second column, the role's only one, errors. */
+static void test_answer(void)
+{
+    struct pg_out s;
+    pg_out_init(&s);
+    static const char *const r1[] = {"app", "md5e8fb1bce2ad3a1e9b7af5c8ea50bf7d5"};
+    static const char *const r2[] = {"old", NULL};
+    static const char *const r3[] = {"nl", "a\nb"};
+    pg_out_begin(&s, '1');
+    pg_out_end(&s);
+    data_row(&s, 2, r1);
+    data_row(&s, 2, r2);
+    data_row(&s, 2, r3);
+    pg_out_begin(&s, 'C');
+    pg_out_str(&s, "SELECT 3");
+    pg_out_end(&s);
+    pg_out_ready(&s, 'I');
+    struct pg_answer a;
+    pg_answer_init(&a);
+    size_t at = 0, used;
+    int rc = WR_AGAIN;
+    for (size_t have = 1; rc == WR_AGAIN && have <= s.len; have++) {
+        rc = pg_answer_input(&a, s.data + at, have - at, &used);
+        at += used;
+    }
+    ok(rc == WR_OK && at == s.len, "a lookup's answer read byte by byte, to ReadyForQuery");
+    is_str(a.rows, "md5e8fb1bce2ad3a1e9b7af5c8ea50bf7d5\n\n",
+           "the second column a line each, a NULL as an empty line, a newline's row skipped");
+    ok(!a.failed, "no error");
+
+    pg_out_reset(&s);
+    static const char *const role[] = {"t"};
+    data_row(&s, 1, role);
+    pg_out_error(&s, "ERROR", "42501", "permission denied for table pg_authid");
+    pg_out_ready(&s, 'I');
+    pg_answer_init(&a);
+    rc = pg_answer_input(&a, s.data, s.len, &used);
+    ok(rc == WR_OK && a.failed, "an error, then ReadyForQuery: the answer ends, failed");
+    is_str(a.sqlstate, "42501", "... with its SQLSTATE");
+    is_str(a.error, "permission denied for table pg_authid", "... and its message");
+    is_str(a.rows, "t\n", "the row before it kept (a one-column row: its column)");
+
+    pg_out_reset(&s);
+    pg_out_begin(&s, 'D');
+    pg_out_int16(&s, 2);
+    pg_out_int32(&s, 1000);
+    pg_out_bytes(&s, "ab", 2);
+    pg_out_end(&s);
+    pg_out_ready(&s, 'I');
+    pg_answer_init(&a);
+    rc = pg_answer_input(&a, s.data, s.len, &used);
+    ok(rc == WR_OK && a.rows_len == 0, "a row whose value runs past its message keeps nothing");
+
+    uint8_t big[5] = {'D', 0x7f, 0, 0, 0};
+    pg_answer_init(&a);
+    rc = pg_answer_input(&a, big, sizeof(big), &used);
+    ok(rc == WR_ERROR && a.error[0], "a message longer than PG_ANSWER_MSG_MAX: refused");
+    pg_out_free(&s);
+}
+
 int main(void)
 {
     no_plan();
     test_startup();
+    test_answer();
     test_simple();
     test_scram();
     test_hostile();
