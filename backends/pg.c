@@ -472,11 +472,26 @@ static bool retry_other_way(struct backend_conn *c, char *err, size_t errlen)
                    ((c->level == L_ALLOW && !c->tls_now) || (c->level == L_PREFER && c->tls_now));
     if (!allowed)
         return false;
-    char e2[256];
-    drop_socket(c);
+    /*
+     * The new socket is opened before the old one is closed, so its number
+     * differs: the pooler's watcher (libev) sees a new fd, never a reused one.
+     */
+    int old_fd = c->fd;
+    SSL *old_ssl = c->ssl;
+    SSL_CTX *old_ctx = c->ctx;
+    c->fd = -1;
+    c->ssl = NULL;
+    c->ctx = NULL;
     c->retried = true;
     c->tls_now = !c->tls_now;
-    if (!open_socket(c, e2, sizeof(e2))) {
+    char e2[256];
+    bool opened = open_socket(c, e2, sizeof(e2));
+    if (old_ssl)
+        SSL_free(old_ssl);
+    if (old_ctx)
+        SSL_CTX_free(old_ctx);
+    close(old_fd);
+    if (!opened) {
         say(err, errlen, "%s", e2);
         return false;
     }

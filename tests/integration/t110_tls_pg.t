@@ -50,7 +50,11 @@ my %tls = (
     client_login_timeout => 2,
     admin_users => 'app',
 );
-my $w = $t->start_weir(weir => \%tls);
+my $pgp = $t->pgport;
+my $w = $t->start_weir(weir => \%tls, databases => {
+        allowdb => "host=127.0.0.1 port=$pgp dbname=testdb server_tls_sslmode=allow",
+        plaindb => "host=127.0.0.1 port=$pgp dbname=testdb server_tls_sslmode=disable",
+        namedb => "host=localhost port=$pgp dbname=testdb" });
 
 sub psql_tls {
     my ($sql, %o) = @_;
@@ -201,6 +205,27 @@ SKIP: {
     WeirTest::spew($c->{ca}, WeirTest::slurp($b->{ca}));
     ($out, $err, $rc) = psql_tls('SELECT 1');
     is($out, '1', 'and verifies it against the new CA (verify-full)') or diag($err);
+}
+
+# server_tls_sslmode per entry against the hostssl-only server: allow tries plain, is refused,
+# and logs in over TLS; disable is refused with the server's reason; verify-full with a CA that
+# did not sign the server's certificate refuses the server.
+{
+    my ($out, $err) = psql_tls('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+        db => 'allowdb');
+    is($out, 't', 'server_tls_sslmode=allow: refused in plain text, logged in over TLS')
+        or diag($err);
+    ($out, $err) = psql_tls('SELECT 1', db => 'plaindb');
+    like($err, qr/no pg_hba.conf entry .*no encryption/,
+        "server_tls_sslmode=disable: the server's refusal reaches the client");
+    my $ca_a = $t->tmp . '/ca-a.pem';
+    my $other = make_certs($t->tmp . '/certs', 'c');
+    WeirTest::spew($ca_a, WeirTest::slurp($other->{ca}));
+    ($out, $err) = psql_tls('SELECT 1', db => 'namedb');
+    like($err, qr/certificate/i, 'verify-full with a CA that did not sign the server: refused')
+        or diag($err);
+    ($out, $err) = psql_tls('SELECT 1');
+    is($out, '1', 'a client of another entry is still served (its idle server)') or diag($err);
 }
 
 $w->stop;
