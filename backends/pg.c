@@ -465,6 +465,16 @@ static int query_step(struct backend_conn *c, int *want, char *err, size_t errle
 
 /* ---- the login ---- */
 
+/* The login is over: the socket is the pooler's, the buffers are not needed until a query. */
+static void logged_in(struct backend_conn *c)
+{
+    c->state = ST_DONE;
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    pg_out_free(&c->out);
+}
+
 /* allow and prefer: after a failure, one attempt the other way round. */
 static bool retry_other_way(struct backend_conn *c, char *err, size_t errlen)
 {
@@ -620,7 +630,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
                     c->state = ST_QUERY;
                     break;
                 }
-                c->state = ST_DONE;
+                logged_in(c);
                 return WR_OK;
             }
             if (c->out.len)
@@ -651,7 +661,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
                          !strcmp(c->answer.rows, "t\n") ? "on" : "off");
                 c->role_query = false;
             }
-            c->state = ST_DONE;
+            logged_in(c);
             return WR_OK;
         case ST_DONE:
             return WR_OK;
