@@ -203,6 +203,18 @@ enum tls_mode config_server_tls_mode(const struct config *cfg, const struct db_e
                                              : (enum tls_mode)cfg->server_tls_sslmode;
 }
 
+const char *config_auth_user(const struct config *cfg, const struct db_entry *db)
+{
+    const char *u = db && db->auth_user ? db->auth_user : cfg->auth_user;
+    return u && u[0] ? u : NULL;
+}
+
+const char *config_auth_dbname(const struct config *cfg, const struct db_entry *db)
+{
+    const char *n = db && db->auth_dbname ? db->auth_dbname : cfg->auth_dbname;
+    return n && n[0] ? n : NULL;
+}
+
 static bool same_text(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && !strcmp(a, b));

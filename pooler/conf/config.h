@@ -69,6 +69,8 @@ struct db_entry {
     int reserve_pool_size;                  /* -1: global reserve_pool_size */
     int max_db_connections;                 /* -1: global max_db_connections */
     int server_tls_sslmode;                 /* -1: global server_tls_sslmode (enum tls_mode) */
+    char *auth_user;                        /* this database's auth_user, or NULL: the global */
+    char *auth_dbname;                      /* this database's auth_dbname, or NULL: the global */
     enum backend_kind backend;
 };
 
@@ -237,6 +239,9 @@ enum pool_mode config_pool_mode(const struct config *cfg, const struct db_entry 
 const char *config_pool_mode_name(enum pool_mode m);
 /* The sslmode a database's servers are logged in with (its own, else server_tls_sslmode). */
 enum tls_mode config_server_tls_mode(const struct config *cfg, const struct db_entry *db);
+/* A database's auth_user and auth_dbname (its own, else the global one), or NULL for none. */
+const char *config_auth_user(const struct config *cfg, const struct db_entry *db);
+const char *config_auth_dbname(const struct config *cfg, const struct db_entry *db);
 /* The enum tls_mode called name ("disable" ... "verify-full"), or -1. */
 int config_parse_tls_mode(const char *name);
 /* The name of sslmode m. */

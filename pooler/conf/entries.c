@@ -26,6 +26,8 @@ static const char *const db_keys[] = {"host",
                                       "target_session_attrs",
                                       "load_balance_hosts",
                                       "server_tls_sslmode",
+                                      "auth_user",
+                                      "auth_dbname",
                                       NULL};
 
 static const char *const user_keys[] = {"pool_mode", "pool_size", "max_user_connections", NULL};
@@ -131,6 +133,10 @@ static bool db_pair(void *arg, const char *k, const char *v)
         str = &db->user;
     } else if (!strcmp(k, "password")) {
         str = &db->password;
+    } else if (!strcmp(k, "auth_user")) {
+        str = &db->auth_user;
+    } else if (!strcmp(k, "auth_dbname")) {
+        str = &db->auth_dbname;
     } else if (!strcmp(k, "pool_size")) {
         if (!conf_parse_int(v, 1, 100000, &n))
             goto bad;
@@ -306,11 +312,13 @@ bool entries_copy_db(struct db_entry *d, const struct db_entry *s)
 {
     *d = *s;
     d->name = d->host = d->dbname = d->user = d->password = d->ports = NULL;
+    d->auth_user = d->auth_dbname = NULL;
     d->hosts = NULL;
     d->nhosts = 0;
     if (!(dup_str(&d->name, s->name) && dup_str(&d->host, s->host) &&
           dup_str(&d->dbname, s->dbname) && dup_str(&d->user, s->user) &&
-          dup_str(&d->password, s->password) && dup_str(&d->ports, s->ports)))
+          dup_str(&d->password, s->password) && dup_str(&d->ports, s->ports) &&
+          dup_str(&d->auth_user, s->auth_user) && dup_str(&d->auth_dbname, s->auth_dbname)))
         return false;
     if (s->nhosts && !(d->hosts = hostlist_dup(s->hosts, s->nhosts)))
         return false;
@@ -347,6 +355,8 @@ void entries_free_db(struct db_entry *db)
     free(db->user);
     free(db->password);
     free(db->ports);
+    free(db->auth_user);
+    free(db->auth_dbname);
     hostlist_free(db->hosts, db->nhosts);
 }
 

@@ -185,7 +185,8 @@ static void connect_next(struct server *s)
         char *password = r->password ? strdup(r->password) : NULL;
         uint8_t stage1[20];
         bool hashed = s->kind == BACKEND_MYSQL && !password && r->has_stage1;
-        bool pass = hashed && cfg->auth_user;
+        const char *auth_user = config_auth_user(cfg, r->db);
+        bool pass = hashed && auth_user;
         if (pass)
             memcpy(stage1, r->my_stage1, sizeof(stage1));
         /* PostgreSQL pass-through: what clients' proofs left (pool_set_pg_secret). */
@@ -214,7 +215,7 @@ static void connect_next(struct server *s)
              * password. It logs in as auth_user (its password from the auth
              * file) and changes to the user with a token computed from it.
              */
-            const char *aup = userlist_secret(weir.users, cfg->auth_user);
+            const char *aup = userlist_secret(weir.users, auth_user);
             password = aup && aup[0] != '*' ? strdup(aup) : NULL;
         }
         struct backend_params bp = {
@@ -240,7 +241,7 @@ static void connect_next(struct server *s)
             .scram_server_key = pg_keys ? pg_sk : NULL,
         };
         if (pass)
-            bp.user = cfg->auth_user;
+            bp.user = auth_user;
         server_tls_params(cfg, r->db, &bp);
         char err[256];
         s->bc = s->ops->connect_start(&bp, err, sizeof(err));

@@ -66,11 +66,12 @@ static const struct db_entry *lookup_entry(const struct client *c)
 static bool lookup_start(struct client *c, const struct db_entry *db, const char *key)
 {
     const struct config *cfg = weir.cfg;
-    const char *pw = userlist_secret(weir.users, cfg->auth_user);
+    const char *auth_user = config_auth_user(cfg, db);
+    const char *pw = userlist_secret(weir.users, auth_user);
     struct backend_params bp = {
         .host = db->hosts[0].name,
         .port = db->hosts[0].port,
-        .user = cfg->auth_user,
+        .user = auth_user,
         .password = pw && pw[0] != '*' ? pw : NULL,
     };
     server_tls_params(cfg, db, &bp);
@@ -81,8 +82,9 @@ enum my_verify client_my_verify(struct client *c, const uint8_t *token, size_t l
 {
     const struct config *cfg = weir.cfg;
     struct my_auth_state *as = c->auth;
-    if (cfg->auth_type == AUTH_TRUST || userlist_secret(weir.users, c->user) || !cfg->auth_user ||
-        !cfg->mysql_auth_query || !cfg->mysql_auth_query[0] || !as)
+    if (cfg->auth_type == AUTH_TRUST || userlist_secret(weir.users, c->user) ||
+        !config_auth_user(cfg, lookup_entry(c)) || !cfg->mysql_auth_query ||
+        !cfg->mysql_auth_query[0] || !as)
         return client_my_check_token(c, token, len) ? MY_VERIFY_OK : MY_VERIFY_DENIED;
     const struct db_entry *db = lookup_entry(c);
     if (!db || db->nhosts < 1 || len > sizeof(as->token)) {

@@ -416,16 +416,18 @@ static bool lookup_user(struct client *c)
 {
     const struct config *cfg = weir.cfg;
     struct auth_state *as = c->auth;
-    if (!cfg->auth_user || !cfg->auth_query || !cfg->auth_query[0] ||
+    const char *auth_user = config_auth_user(cfg, c->db);
+    if (!auth_user || !cfg->auth_query || !cfg->auth_query[0] ||
         c->db == session_console_db(BACKEND_POSTGRES))
         return false;
     const struct db_entry *db = c->db;
-    if (cfg->auth_dbname && cfg->auth_dbname[0])
-        db = config_find_db_for(cfg, cfg->auth_dbname, BACKEND_POSTGRES);
+    const char *auth_dbname = config_auth_dbname(cfg, c->db);
+    if (auth_dbname)
+        db = config_find_db_for(cfg, auth_dbname, BACKEND_POSTGRES);
     if (!db || db->nhosts < 1 || db->backend != BACKEND_POSTGRES) {
         log_client(c, LOG_LVL_WARNING,
                    "cannot look user %s up: auth_dbname \"%s\" is no PostgreSQL database entry",
-                   c->user, cfg->auth_dbname);
+                   c->user, auth_dbname);
         return false;
     }
     auth_lookup_key(db, c->user, as->lookup_key, sizeof(as->lookup_key));
@@ -437,20 +439,20 @@ static bool lookup_user(struct client *c)
         return false;
     }
     /* auth_user logs in with its password or md5 secret from the auth file. */
-    const char *aus = userlist_secret(weir.users, cfg->auth_user);
+    const char *aus = userlist_secret(weir.users, auth_user);
     enum pg_secret_kind kind = aus ? pg_secret_kind(aus) : PG_SECRET_PLAIN;
     if (kind == PG_SECRET_SCRAM) {
         log_client(c, LOG_LVL_WARNING,
                    "cannot look user %s up: auth_user %s has a SCRAM verifier in the auth file; "
                    "weir needs its password or md5 secret to log in as it",
-                   c->user, cfg->auth_user);
+                   c->user, auth_user);
         return false;
     }
     struct backend_params bp = {
         .host = db->hosts[0].name,
         .port = db->hosts[0].port,
         .dbname = db->dbname,
-        .user = cfg->auth_user,
+        .user = auth_user,
         .password = kind == PG_SECRET_PLAIN ? aus : NULL,
         .md5_secret = kind == PG_SECRET_MD5 ? aus : NULL,
     };

@@ -116,17 +116,23 @@ ok($w->alive, 'weir is still running');
 $w->stop;
 
 # The same attack on an auth_query that does not qualify pg_authid: only the lookup's own
-# parameters (none of the client's) decide what it reads.
+# parameters (none of the client's) decide what it reads. auth_user and auth_dbname are the
+# database entry's own here (PgBouncer's per-database keys), none global.
+my $pgp = $t->pgport;
 $w = $t->start_weir(
-    weir => { auth_user => 'weir_auth', auth_dbname => 'postgres',
-        auth_query => 'SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1' },
+    weir => { auth_query => 'SELECT rolname, rolpassword FROM pg_authid WHERE rolname = $1' },
+    databases => { testdb => "host=127.0.0.1 port=$pgp dbname=testdb auth_user=weir_auth "
+            . "auth_dbname=postgres" },
     users => { app => 'apppass', weir_auth => 'authpass' });
 {
     local $ENV{PGOPTIONS} = '-c search_path=evil,pg_catalog';
     ($out, $err) = login('victim', 'scrampass');
     ok(!defined $out, "an unqualified auth_query: the attacker's password is still refused");
     ($out, $err) = login('victim', 'victimpass');
-    like($out // '', qr/^victim\n/, "... and victim's own works") or diag($err);
+    like($out // '', qr/^victim\n/, "... and victim's own works (the entry's auth_user)")
+        or diag($err);
 }
+($out, $err) = login('scram_u', 'newpass', db => 'postgres');
+ok(!defined $out, 'an entry without auth_user (none global either) looks nobody up');
 $w->stop;
 done_testing;

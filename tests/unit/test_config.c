@@ -971,6 +971,32 @@ static void test_tls_keys(void)
              "an unknown server_tls_sslmode in an entry");
 }
 
+/* auth_user and auth_dbname: global, and per database entry (PgBouncer's keys). */
+static void test_auth_lookup_keys(void)
+{
+    struct config *cfg = load_ok(TRUST "auth_user = looker\nauth_dbname = meta\n[databases]\n"
+                                       "a = host=h\nb = host=h auth_user=other auth_dbname=b\n"
+                                       "meta = host=h dbname=postgres\n",
+                                 "auth lookup keys");
+    if (cfg) {
+        const struct db_entry *a = config_find_db(cfg, "a"), *b = config_find_db(cfg, "b");
+        is_str(config_auth_user(cfg, a), "looker", "an entry without auth_user takes the global");
+        is_str(config_auth_dbname(cfg, a), "meta", "... and auth_dbname");
+        is_str(config_auth_user(cfg, b), "other", "an entry's auth_user wins");
+        is_str(config_auth_dbname(cfg, b), "b", "... and its auth_dbname");
+        struct config *copy = config_dup(cfg);
+        ok(copy && !strcmp(config_auth_user(copy, config_find_db(copy, "b")), "other"),
+           "a copy keeps the entry's auth_user");
+        config_free(copy);
+        config_free(cfg);
+    }
+    cfg = load_ok(TRUST "[databases]\na = host=h\n", "no auth_user");
+    if (cfg) {
+        ok(!config_auth_user(cfg, config_find_db(cfg, "a")), "none set: no auth_user");
+        config_free(cfg);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -994,6 +1020,7 @@ int main(void)
     test_dup();
     test_peers();
     test_tls_keys();
+    test_auth_lookup_keys();
 
     unlink(path);
     rmdir(dir);
