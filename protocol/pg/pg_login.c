@@ -150,6 +150,28 @@ static int auth_request(struct pg_login *l, struct pg_in *in, struct pg_out *o)
     }
 }
 
+/*
+ * An ErrorResponse's SQLSTATE and message (NULL when missing). Fields are a
+ * type byte and a C string each, to a zero byte; a malformed tail ends them
+ * (what came before is kept: a hostile server's error is still reported).
+ */
+static void error_fields(struct pg_in *in, const char **code, const char **msg)
+{
+    *code = *msg = NULL;
+    for (;;) {
+        uint8_t f = pg_in_byte(in);
+        if (in->failed || f == 0)
+            break;
+        const char *v = pg_in_str(in);
+        if (!v)
+            break;
+        if (f == 'C')
+            *code = v;
+        else if (f == 'M')
+            *msg = v;
+    }
+}
+
 int pg_login_input(struct pg_login *l, const uint8_t *in, size_t len, size_t *used,
                    struct pg_out *o)
 {
@@ -175,20 +197,8 @@ int pg_login_input(struct pg_login *l, const uint8_t *in, size_t len, size_t *us
                 return WR_ERROR;
             break;
         case 'E': {
-            /* fields: a type byte, then a C string; C and M taken, a missing one left empty */
-            const char *code = NULL, *msg = NULL;
-            for (;;) {
-                uint8_t f = pg_in_byte(&pin);
-                if (pin.failed || f == 0)
-                    break;
-                const char *v = pg_in_str(&pin);
-                if (!v)
-                    break;
-                if (f == 'C')
-                    code = v;
-                else if (f == 'M')
-                    msg = v;
-            }
+            const char *code, *msg;
+            error_fields(&pin, &code, &msg);
             snprintf(l->sqlstate, sizeof(l->sqlstate), "%s", code && strlen(code) == 5 ? code : "");
             return fail(l, "%s", msg && msg[0] ? msg : "the server refused the login (no message)");
         }
@@ -279,20 +289,8 @@ int pg_answer_input(struct pg_answer *a, const uint8_t *in, size_t len, size_t *
         if (type == 'D' && !a->failed) {
             answer_row(a, &pin);
         } else if (type == 'E') {
-            /* as in the login: C and M taken, a missing one left empty */
-            const char *code = NULL, *msg = NULL;
-            for (;;) {
-                uint8_t f = pg_in_byte(&pin);
-                if (pin.failed || f == 0)
-                    break;
-                const char *v = pg_in_str(&pin);
-                if (!v)
-                    break;
-                if (f == 'C')
-                    code = v;
-                else if (f == 'M')
-                    msg = v;
-            }
+            const char *code, *msg;
+            error_fields(&pin, &code, &msg);
             a->failed = true;
             snprintf(a->sqlstate, sizeof(a->sqlstate), "%s", code && strlen(code) == 5 ? code : "");
             snprintf(a->error, sizeof(a->error), "%s",
