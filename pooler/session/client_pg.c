@@ -502,6 +502,14 @@ static void client_start_auth(struct client *c)
     start_exchange(c);
 }
 
+/* Why a user has no secret, for the log. */
+static const char *no_secret(const struct auth_state *as)
+{
+    return as->lookup_key[0] ? "auth_query gave no secret (no such user, no password, an expired "
+                               "one, or the lookup failed)"
+                             : "user not in auth_file";
+}
+
 static bool check_plain(struct client *c, const char *password)
 {
     struct auth_state *as = c->auth;
@@ -552,7 +560,7 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
             return;
         }
         if (!check_plain(c, pw)) {
-            auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
+            auth_failed(c, as->secret ? "wrong password" : no_secret(as));
             return;
         }
         client_authenticated(c, pw);
@@ -565,7 +573,7 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
             return;
         }
         if (!as->secret) {
-            auth_failed(c, "user not in auth_file");
+            auth_failed(c, no_secret(as));
             return;
         }
         char md5[PG_MD5_LEN + 1];
@@ -616,7 +624,7 @@ static void client_auth_message(struct client *c, const uint8_t *body, uint32_t 
                 return;
             }
             if (rc == WR_DONE || !as->secret) {
-                auth_failed(c, as->secret ? "wrong password" : "user not in auth_file");
+                auth_failed(c, as->secret ? "wrong password" : no_secret(as));
                 return;
             }
             pg_out_auth(client_out(c), 12, out, out_len);
