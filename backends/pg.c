@@ -139,7 +139,8 @@ static int fail(struct backend_conn *c, char *err, size_t errlen, char *sqlstate
 /* Why the last TLS call failed, in words. */
 static void tls_reason(struct backend_conn *c, char *buf, size_t cap)
 {
-    long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    /* A verify result counts only where it is enforced (below verify-ca it is recorded anyway). */
+    long vr = c->ssl && c->level >= L_VERIFY_CA ? SSL_get_verify_result(c->ssl) : X509_V_OK;
     unsigned long e = ERR_peek_last_error();
     if (vr != X509_V_OK)
         snprintf(buf, cap, "the server's certificate: %s", X509_verify_cert_error_string(vr));
@@ -942,19 +943,57 @@ struct pg_lookup_job {
     void *arg;
 };
 
+/*
+ * Logs in as auth_user for a lookup: to the address the pooler resolved, or
+ * else to each address the host name has in turn (blocking is fine here).
+ */
+static struct backend_conn *lookup_login(struct pg_lookup_job *job, double deadline, char *err,
+                                         size_t errlen)
+{
+    char why[256] = "no address";
+    char addrs[8][64];
+    int n = 0;
+    if (job->p.addr || job->p.host[0] == '/') {
+        n = 1;
+        snprintf(addrs[0], sizeof(addrs[0]), "%s", job->p.addr ? job->p.addr : "");
+    } else {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        int rc = getaddrinfo(job->p.host, NULL, &hints, &res);
+        if (rc != 0) {
+            say(err, errlen, "could not translate host name \"%s\" to address: %s", job->p.host,
+                gai_strerror(rc));
+            return NULL;
+        }
+        for (struct addrinfo *ai = res; ai && n < 8; ai = ai->ai_next)
+            if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addrs[n], sizeof(addrs[n]), NULL, 0,
+                            NI_NUMERICHOST) == 0)
+                n++;
+        freeaddrinfo(res);
+    }
+    for (int i = 0; i < n; i++) {
+        struct backend_params p = job->p;
+        if (addrs[i][0])
+            p.addr = addrs[i];
+        struct backend_conn *c = conn_new(&p, false, why, sizeof(why));
+        if (!c)
+            continue;
+        if (run_blocking(c, deadline, "auth_user's login", why, sizeof(why)) == WR_OK)
+            return c;
+        pgb_close(c);
+    }
+    say(err, errlen, "auth_user's login failed: %s", why);
+    return NULL;
+}
+
 static bool pg_lookup_run(struct cancel_job *base, char *err, size_t errlen)
 {
     struct pg_lookup_job *job = (struct pg_lookup_job *)base;
     double deadline = mono_now() + JOB_TIMEOUT;
-    struct backend_conn *c = conn_new(&job->p, true, err, errlen);
+    struct backend_conn *c = lookup_login(job, deadline, err, errlen);
     if (!c)
         return false;
     bool ok = false;
     char why[256];
-    if (run_blocking(c, deadline, "auth_user's login", why, sizeof(why)) != WR_OK) {
-        say(err, errlen, "auth_user's login failed: %s", why);
-        goto done;
-    }
     /* Parse, Bind with the name as $1 (text), Execute, Sync: no quoting of the name. */
     struct pg_out *o = &c->out;
     pg_out_begin(o, 'P');
@@ -1021,6 +1060,15 @@ static bool pgb_lookup(const struct backend_params *p, const char *query, const 
     struct pg_lookup_job *job = calloc(1, sizeof(*job));
     if (!job) {
         say(err, errlen, "out of memory");
+        return false;
+    }
+    /* Refused rather than cut: a shortened query, password or name would fail obscurely. */
+    if (strlen(query) >= sizeof(job->query) || strlen(user) >= sizeof(job->who) ||
+        (p->password && strlen(p->password) >= sizeof(job->password)) ||
+        strlen(p->user) >= sizeof(job->user) || strlen(p->host) >= sizeof(job->host) ||
+        (p->dbname && strlen(p->dbname) >= sizeof(job->dbname))) {
+        say(err, errlen, "the query, a name or the password is too long for a lookup");
+        free(job);
         return false;
     }
     COPY(host, p->host);

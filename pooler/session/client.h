@@ -137,6 +137,7 @@ struct client {
     uint32_t in_remaining; /* body bytes of the current message still to pass */
     uint32_t cancel_pid;   /* the BackendKeyData weir gave this client */
     uint32_t cancel_key;
+    uint32_t lookup_id; /* the user lookup this client waits for (auth_lookup.c), 0 = none */
     enum client_state state;
     struct pool_waiter wait; /* its place in its pool's wait queue [pool lock] */
     struct peer_addr addr;
@@ -354,7 +355,8 @@ struct client *client_by_pid(struct worker *w, uint32_t pid);
  * answers (auth_query_cache_seconds), keyed by auth_lookup_key; a lookup
  * started for c (registered under its pid) with the connector's lookup op.
  */
-void auth_lookup_key(const struct db_entry *db, const char *user, char *key, size_t cap);
+void auth_lookup_key(const struct db_entry *db, const char *auth_user, const char *user, char *key,
+                     size_t cap);
 bool auth_lookup_cached(const char *key, char *rows, size_t cap);
 void auth_lookup_forget(const char *key);
 bool auth_lookup_start(struct client *c, const struct backend_ops *ops,

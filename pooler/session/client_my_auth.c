@@ -98,7 +98,7 @@ enum my_verify client_my_verify(struct client *c, const uint8_t *token, size_t l
     memcpy(as->token, token, len);
     as->token_len = (uint8_t)len;
     char key[300], rows[BACKEND_LOOKUP_MAX + 1];
-    auth_lookup_key(db, c->user, key, sizeof(key));
+    auth_lookup_key(db, config_auth_user(weir.cfg, db), c->user, key, sizeof(key));
     if (auth_lookup_cached(key, rows, sizeof(rows))) {
         if (check_rows(as, rows))
             return MY_VERIFY_OK;

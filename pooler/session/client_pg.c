@@ -430,7 +430,7 @@ static bool lookup_user(struct client *c)
                    c->user, auth_dbname);
         return false;
     }
-    auth_lookup_key(db, c->user, as->lookup_key, sizeof(as->lookup_key));
+    auth_lookup_key(db, auth_user, c->user, as->lookup_key, sizeof(as->lookup_key));
     char rows[BACKEND_LOOKUP_MAX + 1];
     if (auth_lookup_cached(as->lookup_key, rows, sizeof(rows))) {
         take_looked_up(as, rows);
