@@ -10,7 +10,7 @@
  * A good token also yields SHA1(password): the pool's logins pass through
  * (server_login.c), so the password lives on the server only.
  *
- * Answers are kept auth_query_cache_seconds (default 30) per host and user.
+ * Answers are kept auth_query_cache_seconds (default 30; auth_lookup.c).
  * A token that does not match what is kept looks the user up again once, so
  * a new password works at once; an old one keeps working in weir until the
  * entry expires, but the server, which has the new hash, refuses the pass-
