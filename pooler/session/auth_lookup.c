@@ -153,14 +153,16 @@ bool auth_lookup_start(struct client *c, const struct backend_ops *ops,
         a->id = atomic_fetch_add(&lookup_seq, 1) + 1;
     } while (a->id == 0);
     snprintf(a->key, sizeof(a->key), "%s", key);
+    /* Set before the job is queued: once it is, a belongs to the queue (freed when answered). */
+    c->lookup_id = a->id;
     char err[256];
     if (!ops->lookup(bp, query, c->user, lookup_done, a, err, sizeof(err))) {
         log_client(c, LOG_LVL_WARNING, "cannot look user %s up: %s", c->user, err);
         atomic_fetch_sub(&lookups_in_flight, 1);
+        c->lookup_id = 0;
         free(a);
         return false;
     }
-    c->lookup_id = a->id;
     return true;
 }
 

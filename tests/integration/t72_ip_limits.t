@@ -170,7 +170,8 @@ set(max_pending_logins => 4);
     ok($r{conn_rate} >= 2, "refusals: conn_rate $r{conn_rate}");
     # 10, and any made while waiting for the ban to end
     ok($r{auth_failures} >= 10, "refusals: auth_failures $r{auth_failures}");
-    is($r{pending_logins}, 1, 'refusals: pending_logins 1');
+    # 1, and any made while waiting for the silent connections' ends to reach weir
+    ok($r{pending_logins} >= 1, "refusals: pending_logins $r{pending_logins}");
     is($r{proxy_header}, 0, 'refusals: proxy_header 0');
 }
 
