@@ -121,13 +121,11 @@ static void wipe_free(char *s)
     }
 }
 
-static int fail(struct backend_conn *c, char *err, size_t errlen, char *sqlstate, const char *code,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fail(char *err, size_t errlen, char *sqlstate, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static int fail(struct backend_conn *c, char *err, size_t errlen, char *sqlstate, const char *code,
-                const char *fmt, ...)
+static int fail(char *err, size_t errlen, char *sqlstate, const char *code, const char *fmt, ...)
 {
-    (void)c;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -446,21 +444,21 @@ static int query_step(struct backend_conn *c, int *want, char *err, size_t errle
         int rc = c->in_len ? pg_answer_input(&c->answer, c->in, c->in_len, &used) : WR_AGAIN;
         consume_in(c, used);
         if (rc == WR_ERROR)
-            return fail(c, err, errlen, sqlstate, "08P01", "%s: %s", c->where, c->answer.error);
+            return fail(err, errlen, sqlstate, "08P01", "%s: %s", c->where, c->answer.error);
         if (rc == WR_OK) {
             if (c->in_len)
-                return fail(c, err, errlen, sqlstate, "08P01", "%s sent more than was asked for",
+                return fail(err, errlen, sqlstate, "08P01", "%s sent more than was asked for",
                             c->where);
             if (c->answer.failed)
-                return fail(c, err, errlen, sqlstate, c->answer.sqlstate, "%s", c->answer.error);
+                return fail(err, errlen, sqlstate, c->answer.sqlstate, "%s", c->answer.error);
             return WR_OK;
         }
         rc = fill_in(c, PG_ANSWER_MSG_MAX + PG_HDR_LEN, want);
         if (rc == WR_AGAIN)
             return WR_AGAIN;
         if (rc != WR_OK)
-            return fail(c, err, errlen, sqlstate, "08006",
-                        "%s closed the connection during a query", c->where);
+            return fail(err, errlen, sqlstate, "08006", "%s closed the connection during a query",
+                        c->where);
     }
 }
 
@@ -525,8 +523,8 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
             if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0)
                 e = errno;
             if (e != 0)
-                return fail(c, err, errlen, sqlstate, "08006", "connection to %s failed: %s",
-                            c->where, strerror(e));
+                return fail(err, errlen, sqlstate, "08006", "connection to %s failed: %s", c->where,
+                            strerror(e));
             if (c->tls_now) {
                 pg_out_begin(&c->out, 0);
                 pg_out_int32(&c->out, SSLREQUEST);
@@ -543,8 +541,8 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
             if (rc == WR_AGAIN)
                 return WR_AGAIN;
             if (rc != WR_OK)
-                return fail(c, err, errlen, sqlstate, "08006", "connection to %s failed: %s",
-                            c->where, strerror(errno));
+                return fail(err, errlen, sqlstate, "08006", "connection to %s failed: %s", c->where,
+                            strerror(errno));
             c->state = ST_SSLANS;
             break;
         case ST_SSLANS: {
@@ -555,23 +553,23 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
                 return WR_AGAIN;
             }
             if (r <= 0)
-                return fail(c, err, errlen, sqlstate, "08006",
+                return fail(err, errlen, sqlstate, "08006",
                             "%s closed the connection at the SSLRequest", c->where);
             if (b == 'S') {
                 char why[256];
                 if (!tls_setup(c, why, sizeof(why)))
-                    return fail(c, err, errlen, sqlstate, "08006", "%s", why);
+                    return fail(err, errlen, sqlstate, "08006", "%s", why);
                 c->state = ST_HANDSHAKE;
             } else if (b == 'N') {
                 if (c->level >= L_REQUIRE)
-                    return fail(c, err, errlen, sqlstate, "08006",
+                    return fail(err, errlen, sqlstate, "08006",
                                 "%s does not support TLS, and server_tls_sslmode=%s requires it",
                                 c->where, level_names[c->level]);
                 c->tls_now = false;
                 queue_startup(c);
                 c->state = ST_LOGIN;
             } else {
-                return fail(c, err, errlen, sqlstate, "08P01",
+                return fail(err, errlen, sqlstate, "08P01",
                             "%s answered the SSLRequest with neither S nor N", c->where);
             }
             break;
@@ -594,7 +592,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
             tls_reason(c, why, sizeof(why));
             if (retry_other_way(c, err, errlen))
                 break;
-            return fail(c, err, errlen, sqlstate, "08006", "TLS handshake with %s failed: %s",
+            return fail(err, errlen, sqlstate, "08006", "TLS handshake with %s failed: %s",
                         c->where, why);
         }
         case ST_LOGIN: {
@@ -602,7 +600,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
             if (rc == WR_AGAIN)
                 return WR_AGAIN;
             if (rc != WR_OK)
-                return fail(c, err, errlen, sqlstate, "08006", "%s closed the connection: %s",
+                return fail(err, errlen, sqlstate, "08006", "%s closed the connection: %s",
                             c->where, strerror(errno));
             size_t used = 0;
             rc = c->in_len ? pg_login_input(&c->login, c->in, c->in_len, &used, &c->out) : WR_AGAIN;
@@ -610,15 +608,15 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
             if (rc == WR_ERROR) {
                 if (c->login.sqlstate[0] && retry_other_way(c, err, errlen))
                     break; /* allow/prefer: the server refused this way */
-                return fail(c, err, errlen, sqlstate, c->login.sqlstate, "%s", c->login.error);
+                return fail(err, errlen, sqlstate, c->login.sqlstate, "%s", c->login.error);
             }
             if (rc == WR_OK) {
                 c->logged_in = true;
                 c->pid = c->login.pid;
                 c->key_secret = c->login.key;
                 if (c->in_len)
-                    return fail(c, err, errlen, sqlstate, "08P01",
-                                "%s sent more after ReadyForQuery", c->where);
+                    return fail(err, errlen, sqlstate, "08P01", "%s sent more after ReadyForQuery",
+                                c->where);
                 const char *hs = NULL;
                 for (int i = 0; i < c->nparams; i++)
                     if (!strcmp(c->names[i], "in_hot_standby"))
@@ -642,7 +640,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
             if (rc != WR_OK) {
                 if (retry_other_way(c, err, errlen))
                     break;
-                return fail(c, err, errlen, sqlstate, "08006",
+                return fail(err, errlen, sqlstate, "08006",
                             "%s closed the connection during the login", c->where);
             }
             break;
@@ -652,8 +650,7 @@ static int login_step(struct backend_conn *c, int *want, char *err, size_t errle
             if (rc == WR_AGAIN)
                 return WR_AGAIN;
             if (rc != WR_OK)
-                return fail(c, err, errlen, sqlstate, "08006", "%s closed the connection",
-                            c->where);
+                return fail(err, errlen, sqlstate, "08006", "%s closed the connection", c->where);
             rc = query_step(c, want, err, errlen, sqlstate);
             if (rc != WR_OK)
                 return rc;

@@ -151,6 +151,23 @@ static int auth_request(struct pg_login *l, struct pg_in *in, struct pg_out *o)
 }
 
 /*
+ * The next whole message of in[*used..len): WR_OK (*used moved past it),
+ * WR_AGAIN (not all there yet) or WR_ERROR (malformed, or a body over max).
+ */
+static int next_msg(const uint8_t *in, size_t len, size_t *used, uint32_t max, char *type,
+                    const uint8_t **body, uint32_t *body_len)
+{
+    int rc = pg_msg_peek(in + *used, len - *used, max, type, body_len);
+    if (rc == WR_AGAIN || (rc == WR_OK && len - *used < PG_HDR_LEN + *body_len))
+        return WR_AGAIN;
+    if (rc != WR_OK)
+        return WR_ERROR;
+    *body = in + *used + PG_HDR_LEN;
+    *used += PG_HDR_LEN + *body_len;
+    return WR_OK;
+}
+
+/*
  * An ErrorResponse's SQLSTATE and message (NULL when missing). Fields are a
  * type byte and a C string each, to a zero byte; a malformed tail ends them
  * (what came before is kept: a hostile server's error is still reported).
@@ -180,15 +197,14 @@ int pg_login_input(struct pg_login *l, const uint8_t *in, size_t len, size_t *us
         return WR_ERROR;
     for (;;) {
         char type;
+        const uint8_t *body;
         uint32_t body_len;
-        int rc = pg_msg_peek(in + *used, len - *used, PG_LOGIN_MSG_MAX, &type, &body_len);
-        if (rc == WR_AGAIN || (rc == WR_OK && len - *used < PG_HDR_LEN + body_len))
+        int rc = next_msg(in, len, used, PG_LOGIN_MSG_MAX, &type, &body, &body_len);
+        if (rc == WR_AGAIN)
             return WR_AGAIN;
         if (rc != WR_OK)
             return fail(l, "a message from the server longer than %d bytes, or malformed",
                         PG_LOGIN_MSG_MAX);
-        const uint8_t *body = in + *used + PG_HDR_LEN;
-        *used += PG_HDR_LEN + body_len;
         struct pg_in pin;
         pg_in_init(&pin, body, body_len);
         switch (type) {
@@ -272,9 +288,10 @@ int pg_answer_input(struct pg_answer *a, const uint8_t *in, size_t len, size_t *
     *used = 0;
     for (;;) {
         char type;
+        const uint8_t *body;
         uint32_t body_len;
-        int rc = pg_msg_peek(in + *used, len - *used, PG_ANSWER_MSG_MAX, &type, &body_len);
-        if (rc == WR_AGAIN || (rc == WR_OK && len - *used < PG_HDR_LEN + body_len))
+        int rc = next_msg(in, len, used, PG_ANSWER_MSG_MAX, &type, &body, &body_len);
+        if (rc == WR_AGAIN)
             return WR_AGAIN;
         if (rc != WR_OK) {
             snprintf(a->error, sizeof(a->error),
@@ -282,8 +299,6 @@ int pg_answer_input(struct pg_answer *a, const uint8_t *in, size_t len, size_t *
                      PG_ANSWER_MSG_MAX);
             return WR_ERROR;
         }
-        const uint8_t *body = in + *used + PG_HDR_LEN;
-        *used += PG_HDR_LEN + body_len;
         struct pg_in pin;
         pg_in_init(&pin, body, body_len);
         if (type == 'D' && !a->failed) {
